@@ -1,0 +1,29 @@
+"""The `hubtools` command line, in the style of the `hf` CLI.
+
+Each stage module owns its command; this file only wires them together. Heavy libraries
+(torch, transformers, gradio) are imported inside the commands so `hubtools --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from hubtools.hub.cli import hub_app
+
+app = typer.Typer(
+    name="hubtools",
+    help=(
+        "Train a text classifier, report on it, write its cards and publish it with a demo Space "
+        "to the Hugging Face Hub (or to the embedded Hub: `hubtools hub serve`).\n\n"
+        "Start with `hubtools quickstart`: it runs the whole loop locally."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+app.add_typer(hub_app, name="hub")
+
+
+if __name__ == "__main__":
+    app()
