@@ -6,8 +6,11 @@ Each stage module owns its command; this file only wires them together. Heavy li
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
+from hubtools.errors import HubtoolsError
 from hubtools.hub.cli import hub_app
 
 app = typer.Typer(
@@ -25,5 +28,14 @@ app = typer.Typer(
 app.add_typer(hub_app, name="hub")
 
 
+def main() -> None:
+    """Console entry point: user errors become one line on stderr and exit status 2."""
+    try:
+        app(standalone_mode=True)
+    except HubtoolsError as error:
+        typer.echo(f"Error: {error}", err=True)
+        sys.exit(2)
+
+
 if __name__ == "__main__":
-    app()
+    main()
