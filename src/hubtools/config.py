@@ -2,11 +2,29 @@
 
 The schema below is the contract between stages (train writes `RUN/config.yaml` with every
 default filled in; report, cards and publish read it back with `load_config`).
+
+Any field can be overridden with a dotted key, on the command line as `--training.learning_rate 3e-5`,
+`--training.learning_rate=3e-5` or `training.learning_rate=3e-5`. Unknown keys are an error that
+names the key and the closest valid one.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import types
+import typing
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from hubtools.errors import HubtoolsError
+
+
+class ConfigError(HubtoolsError):
+    """A config file or override that does not fit the schema."""
 
 
 @dataclass
@@ -39,6 +57,7 @@ class TrainingConfig:
     max_length: int = 128
     group_by_length: bool = True
     seed: int = 42
+    max_steps: int = -1  # > 0 stops early (smoke tests); -1 = train num_train_epochs
     mixed_precision: str = "auto"  # auto | no | fp16 | bf16 ; auto = fp16/bf16 only on a GPU that supports it
     metric_for_best_model: str = "f1_macro"
     save_total_limit: int = 2
@@ -52,10 +71,14 @@ class HPSearchConfig:
     n_trials: int = 8
     learning_rate: tuple[float, float] = (1e-5, 5e-5)  # log-uniform
     batch_sizes: list[int] = field(default_factory=lambda: [16, 32])
-    metric: str = "f1"
+    metric: str | None = None  # None = training.metric_for_best_model
     direction: str = "maximize"
-    pruner: str = "median"  # median | none
+    pruner: str = "median"  # median | none ; median prunes a trial whose epoch score is below the median
+    pruner_startup_trials: int = 1  # trials that finish before the pruner may stop others
     seed: int = 42
+
+    def objective_metric(self, training: TrainingConfig) -> str:
+        return self.metric or training.metric_for_best_model
 
 
 @dataclass
@@ -76,3 +99,155 @@ class RunConfig:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     hp_search: HPSearchConfig = field(default_factory=HPSearchConfig)
     card: CardConfig = field(default_factory=CardConfig)
+
+
+def load_config(path: str | Path, overrides: Iterable[str] = ()) -> RunConfig:
+    """Read a YAML config, apply dotted `key=value` overrides, and return the typed RunConfig."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found; pass an existing YAML file (see configs/)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from error
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of config keys at the top level")
+    for override in overrides:
+        key, value = parse_override(override)
+        _set_dotted(raw, key, value, source=f"override {override!r}")
+    return config_from_dict(raw, source=str(path))
+
+
+def config_from_dict(raw: dict[str, Any], source: str = "config") -> RunConfig:
+    return _build(RunConfig, raw, prefix="", source=source)
+
+
+def config_to_dict(config: RunConfig) -> dict[str, Any]:
+    return _plain(dataclasses.asdict(config))
+
+
+def save_config(config: RunConfig, path: str | Path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False), encoding="utf-8")
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`training.learning_rate=3e-5` -> ("training.learning_rate", 3e-05); the value is parsed as YAML."""
+    key, sep, value = text.removeprefix("--").partition("=")
+    if not sep or not key:
+        raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. training.learning_rate=3e-5")
+    return key.strip(), yaml.safe_load(value) if value.strip() else None
+
+
+def split_override_args(args: Iterable[str]) -> list[str]:
+    """Turn `--a.b 1 --c=2 d.e=3` command-line words into ["a.b=1", "c=2", "d.e=3"]."""
+    words, overrides = list(args), []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word.startswith("--") and "=" not in word:
+            if index + 1 >= len(words):
+                raise ConfigError(f"override {word}: missing a value, e.g. {word} VALUE")
+            overrides.append(f"{word[2:]}={words[index + 1]}")
+            index += 2
+            continue
+        if "=" not in word:
+            raise ConfigError(f"unexpected argument {word!r}: overrides look like --training.learning_rate 3e-5")
+        overrides.append(word.removeprefix("--"))
+        index += 1
+    return overrides
+
+
+def all_keys(cls: type = RunConfig, prefix: str = "") -> list[str]:
+    """Every dotted key the schema accepts, e.g. ["model", ..., "training.learning_rate", ...]."""
+    keys = []
+    for item in dataclasses.fields(cls):
+        hint = typing.get_type_hints(cls)[item.name]
+        keys.append(prefix + item.name)
+        if dataclasses.is_dataclass(hint):
+            keys.extend(all_keys(hint, prefix=f"{prefix}{item.name}."))
+    return keys
+
+
+def _unknown_key_error(key: str, source: str) -> ConfigError:
+    close = difflib.get_close_matches(key, all_keys(), n=1, cutoff=0.5)
+    hint = f"; did you mean '{close[0]}'?" if close else "; see docs/training.md for the valid keys"
+    return ConfigError(f"{source}: unknown key '{key}'{hint}")
+
+
+def _set_dotted(raw: dict[str, Any], key: str, value: Any, source: str) -> None:
+    if key not in all_keys():
+        raise _unknown_key_error(key, source)
+    *parents, leaf = key.split(".")
+    node = raw
+    for parent in parents:
+        node = node.setdefault(parent, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{source}: '{parent}' is not a section")
+    node[leaf] = value
+
+
+def _build(cls: type, raw: Any, prefix: str, source: str) -> Any:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: '{prefix.rstrip('.')}' must be a mapping of keys")
+    hints = typing.get_type_hints(cls)
+    names = {item.name for item in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in names:
+            raise _unknown_key_error(prefix + str(key), source)
+    values = {}
+    for name, value in raw.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            values[name] = _build(hint, value, f"{prefix}{name}.", source)
+        else:
+            values[name] = _coerce(value, hint, f"{prefix}{name}", source)
+    return cls(**values)
+
+
+def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
+    """Check `value` against the annotation, converting what YAML leaves ambiguous ("3e-5" -> 3e-05)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for option in (arg for arg in args if arg is not type(None)):
+            try:
+                return _coerce(value, option, key, source)
+            except ConfigError as error:
+                errors.append(error)
+        raise errors[0]
+    if origin in (list, tuple) and isinstance(value, (list, tuple)):
+        item_hints = args if origin is tuple and Ellipsis not in args else (args[0],) * len(value)
+        if len(item_hints) != len(value):
+            raise ConfigError(f"{source}: '{key}' needs {len(item_hints)} values, got {len(value)}")
+        items = [_coerce(item, item_hint, f"{key}[{i}]", source) for i, (item, item_hint) in enumerate(zip(value, item_hints))]
+        return tuple(items) if origin is tuple else items
+    if origin is dict and isinstance(value, dict):
+        return {str(k): _coerce(v, args[1], f"{key}.{k}", source) for k, v in value.items()}
+    if hint is bool and isinstance(value, bool):
+        return value
+    if hint is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if hint is float and not isinstance(value, bool):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            pass
+    if hint is str and isinstance(value, bool):
+        return "yes" if value else "no"  # YAML 1.1 reads a bare `no` (e.g. mixed_precision: no) as False
+    if hint is str and isinstance(value, (str, int, float)):
+        return str(value)
+    expected = getattr(hint, "__name__", str(hint))
+    raise ConfigError(f"{source}: '{key}' must be {expected}, got {value!r}")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
