@@ -1,0 +1,239 @@
+"""The demo Space: render `spaces/text-classification/` for one model, and run a Space locally.
+
+`hubtools space run ORG/NAME-demo` does what the Hub does with a Gradio Space: fetch the repo,
+read `app_file` from its README front matter and run it with `python`, here on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+import typer
+
+from hubtools.errors import HubtoolsError
+from hubtools.resources import spaces_dir
+
+TEMPLATE = "text-classification"
+EXAMPLES_PER_LABEL = 2
+MAX_EXAMPLE_CHARS = 200
+
+space_app = typer.Typer(help="Render and run the demo Space.", no_args_is_help=True)
+
+
+@dataclass(frozen=True)
+class SpaceSpec:
+    """What makes one model's Space: the ids it links and the examples it offers."""
+
+    model_repo_id: str
+    space_repo_id: str
+    examples: list[str]
+    endpoint: str = "https://huggingface.co"
+    dataset_repo_id: str | None = None
+    title: str | None = None
+    emoji: str = "💬"
+    color_from: str = "indigo"
+    color_to: str = "pink"
+    tags: list[str] = field(default_factory=lambda: ["text-classification", "hubtools"])
+
+    @property
+    def display_title(self) -> str:
+        return self.title or f"{self.model_repo_id.split('/')[-1]} demo"
+
+
+def render_space(spec: SpaceSpec, output_dir: Path) -> Path:
+    """Write app.py, requirements.txt and README.md for `spec` into `output_dir` and return it."""
+    import jinja2
+    from huggingface_hub import SpaceCard, SpaceCardData
+
+    template_dir = spaces_dir() / TEMPLATE
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(template_dir),
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    environment.filters["pyrepr"] = repr
+    values = {
+        "model_id": spec.model_repo_id,
+        "space_id": spec.space_repo_id,
+        "title": spec.display_title,
+        "examples": spec.examples,
+        "model_url": f"{spec.endpoint.rstrip('/')}/{spec.model_repo_id}",
+        "versions": {"transformers": version("transformers"), "gradio": version("gradio")},
+    }
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("app.py", "requirements.txt"):
+        (output_dir / name).write_text(environment.get_template(name).render(**values), encoding="utf-8")
+    card_data = SpaceCardData(
+        title=spec.display_title,
+        sdk="gradio",
+        sdk_version=version("gradio"),
+        app_file="app.py",
+        models=[spec.model_repo_id],
+        datasets=[spec.dataset_repo_id] if spec.dataset_repo_id else None,
+        tags=spec.tags,
+        emoji=spec.emoji,
+        colorFrom=spec.color_from,
+        colorTo=spec.color_to,
+        pinned=False,
+    )
+    card = SpaceCard.from_template(card_data, template_path=str(template_dir / "README.md"), **values)
+    (output_dir / "README.md").write_text(str(card), encoding="utf-8")
+    return output_dir
+
+
+def pick_examples(test_split: Path, label_names: list[str] | None = None) -> list[str]:
+    """A few short comments per label from a split, in file order, so the Space shows every class."""
+    import pandas as pd
+
+    frame = pd.read_parquet(test_split, columns=["text", "label"])
+    frame = frame[frame["text"].str.len().between(1, MAX_EXAMPLE_CHARS)]
+    examples: list[str] = []
+    for _, group in frame.groupby("label", sort=True):
+        examples.extend(group["text"].head(EXAMPLES_PER_LABEL).tolist())
+    return examples
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def download_space(space_repo_id: str, local_dir: Path, *, endpoint: str, token: str | None, revision: str | None = None) -> Path:
+    """Fetch the Space repo's files into `local_dir`."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+    try:
+        snapshot_download(
+            space_repo_id, repo_type="space", revision=revision, local_dir=local_dir, endpoint=endpoint, token=token or False
+        )
+    except (RepositoryNotFoundError, RevisionNotFoundError) as error:
+        raise HubtoolsError(
+            f"Space {space_repo_id} (revision {revision or 'main'}) not found on {endpoint}; publish it with `hubtools publish --space {space_repo_id}`"
+        ) from error
+    return local_dir
+
+
+def gradio_app_file(space_dir: Path) -> Path:
+    """The file the Hub would run, from the README front matter; only Gradio Spaces are runnable here."""
+    from huggingface_hub import SpaceCard
+
+    readme = space_dir / "README.md"
+    if not readme.is_file():
+        raise HubtoolsError(f"{space_dir}: the Space has no README.md, so its sdk and app_file are unknown")
+    data = SpaceCard.load(readme).data
+    if data.sdk != "gradio":
+        raise HubtoolsError(f"{readme}: sdk is {data.sdk!r}; `hubtools space run` runs Gradio Spaces only")
+    app_file = space_dir / (data.app_file or "app.py")
+    if not app_file.is_file():
+        raise HubtoolsError(f"{readme}: app_file {app_file.name} is missing from the Space")
+    return app_file
+
+
+class LocalSpace:
+    """A Gradio Space running as a child process on 127.0.0.1, quiet and offline except for `endpoint`."""
+
+    def __init__(self, space_dir: Path, *, port: int, endpoint: str, token: str | None, log_path: Path | None = None) -> None:
+        self.space_dir = space_dir
+        self.port = port
+        self.endpoint = endpoint
+        self.token = token
+        self.log_path = log_path or space_dir.parent / f"{space_dir.name}.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def _environment(self) -> dict[str, str]:
+        environment = {key: value for key, value in os.environ.items() if key not in ("HF_HUB_OFFLINE", "HF_TOKEN")}
+        environment.update(
+            HF_ENDPOINT=self.endpoint,
+            GRADIO_SERVER_NAME="127.0.0.1",
+            GRADIO_SERVER_PORT=str(self.port),
+            GRADIO_ANALYTICS_ENABLED="False",
+            HF_HUB_DISABLE_TELEMETRY="1",
+            PYTHONUNBUFFERED="1",
+        )
+        if self.token:  # like a Space secret: only in the child's environment, never on disk
+            environment["HF_TOKEN"] = self.token
+        return environment
+
+    def start(self, timeout: float = 120) -> LocalSpace:
+        app_file = gradio_app_file(self.space_dir)
+        with self.log_path.open("wb") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, app_file.name], cwd=self.space_dir, env=self._environment(), stdout=log, stderr=subprocess.STDOUT
+            )
+        self._wait_until_serving(timeout)
+        return self
+
+    def _wait_until_serving(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process is not None and self._process.poll() is not None:
+                raise HubtoolsError(f"the Space exited with status {self._process.returncode}; its log: {self.log_path}")
+            try:
+                with urllib.request.urlopen(self.url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.5)
+        self.stop()
+        raise HubtoolsError(f"the Space did not answer on {self.url} within {timeout:.0f} s; its log: {self.log_path}")
+
+    def wait(self) -> int:
+        assert self._process is not None
+        return self._process.wait()
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+    def __enter__(self) -> LocalSpace:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+@space_app.command("run")
+def space_run_command(
+    space_repo_id: str = typer.Argument(..., help="The Space to run, e.g. ORG/NAME-demo."),
+    port: int = typer.Option(7860, help="Local port to serve on."),
+    revision: str | None = typer.Option(None, help="Branch, tag or commit of the Space."),
+    endpoint: str | None = typer.Option(None, help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."),
+    token: str | None = typer.Option(None, help="Hub token (default: HF_TOKEN or the stored login).", show_default=False),
+) -> None:
+    """Download a Gradio Space from the Hub and run it locally, the way the Hub would."""
+    from hubtools.publish import resolve_endpoint, resolve_token
+
+    hub_endpoint, hub_token = resolve_endpoint(endpoint), resolve_token(token)
+    work_dir = Path(tempfile.mkdtemp(prefix="hubtools-space-"))
+    space_dir = download_space(space_repo_id, work_dir / "space", endpoint=hub_endpoint, token=hub_token, revision=revision)
+    space = LocalSpace(space_dir, port=port, endpoint=hub_endpoint, token=hub_token)
+    typer.echo(f"Starting {space_repo_id} from {space_dir} (log: {space.log_path}) ...")
+    with space.start():
+        typer.echo(f"Running on {space.url} (Ctrl+C to stop)")
+        try:
+            status = space.wait()
+        except KeyboardInterrupt:
+            status = 0
+    if status:
+        raise HubtoolsError(f"the Space exited with status {status}; its log: {space.log_path}")
