@@ -1,0 +1,86 @@
+"""Classification metrics built on `evaluate`, from metric modules shipped inside hubtools.
+
+`evaluate.load("accuracy")` downloads its script from the Hub; hubtools ships its own modules in
+`metrics/modules/` (one evaluate `Metric` per file), loads them with `evaluate.load(path)` and joins
+them with `evaluate.combine`. The same code serves `hubtools evaluate` and Trainer's `compute_metrics`.
+
+Class ids are positions in `label_names`. With two classes the positive class is `label_names[1]`
+(e.g. ["negative", "positive"]) and the binary `precision`, `recall`, `f1` are added.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+MODULES_DIR = Path(__file__).resolve().parent / "modules"
+SCALAR_MODULES = ("accuracy", "precision_recall_f1")
+DETAIL_MODULES = ("per_class", "confusion_matrix")
+
+
+@functools.lru_cache(maxsize=None)
+def load_metric(name: str) -> Any:
+    """Load one shipped module by name (e.g. "accuracy") with `evaluate.load`; works offline."""
+    import evaluate
+
+    return evaluate.load(str(MODULES_DIR / f"{name}.py"), keep_in_memory=True)
+
+
+def combined_metrics(detailed: bool = False) -> Any:
+    """`evaluate.combine` of the scalar modules, plus per-class and confusion matrix when `detailed`."""
+    import evaluate
+
+    names = SCALAR_MODULES + (DETAIL_MODULES if detailed else ())
+    return evaluate.combine({name: load_metric(name) for name in names})
+
+
+def compute_classification_metrics(
+    predictions: Sequence[int], references: Sequence[int], label_names: Sequence[str], detailed: bool = False
+) -> dict[str, Any]:
+    """Flat dict of float metrics: accuracy, {precision,recall,f1}_{macro,weighted}, and binary ones for two classes.
+
+    With `detailed=True` it also holds `per_class` ({label name: {precision, recall, f1, support}})
+    and `confusion_matrix` (rows = reference, columns = prediction, in `label_names` order).
+    """
+    results = combined_metrics(detailed).compute(
+        predictions=[int(p) for p in predictions],
+        references=[int(r) for r in references],
+        labels=list(range(len(label_names))),
+        pos_label=1 if len(label_names) == 2 else None,
+    )
+    if detailed:
+        results["per_class"] = {label_names[row.pop("label")]: row for row in results["per_class"]}
+    return results
+
+
+def compute_classification_report(
+    predictions: Sequence[int], references: Sequence[int], label_names: Sequence[str]
+) -> dict[str, Any]:
+    """Scalar metrics plus `per_class` and `confusion_matrix` (see `compute_classification_metrics`)."""
+    return compute_classification_metrics(predictions, references, label_names, detailed=True)
+
+
+def trainer_compute_metrics(label_names: Sequence[str]) -> Callable[[Any], dict[str, float]]:
+    """A `compute_metrics` for transformers' Trainer: EvalPrediction (logits, label ids) -> dict of floats."""
+    names = list(label_names)
+
+    def compute_metrics(eval_prediction: Any) -> dict[str, float]:
+        logits = eval_prediction.predictions
+        if isinstance(logits, tuple):  # models that also return hidden states put the logits first
+            logits = logits[0]
+        predictions = np.asarray(logits).argmax(axis=-1)
+        return compute_classification_metrics(predictions, np.asarray(eval_prediction.label_ids), names)
+
+    return compute_metrics
+
+
+__all__ = [
+    "compute_classification_metrics",
+    "compute_classification_report",
+    "trainer_compute_metrics",
+    "combined_metrics",
+    "load_metric",
+]
