@@ -1,0 +1,556 @@
+"""`hubtools publish`: a run directory -> model repo (+ dataset repo, + demo Space) on the Hub.
+
+Everything that can fail is checked before the first byte is uploaded: repo ids, the run directory,
+the card, the token's rights, repo types and a scan for secrets. Each repo then gets one atomic
+`create_commit` holding only the files whose content differs from the repo now (sha256 for LFS
+files, git blob ids otherwise), plus deletions of files the run no longer has. An unchanged run
+makes no commit at all.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import typer
+
+from hubtools.errors import HubtoolsError
+from hubtools.rundir import SPLITS, RunDir
+
+RepoType = Literal["model", "dataset", "space"]
+Status = Literal["added", "changed", "deleted", "unchanged"]
+T = TypeVar("T")
+
+# Top-level files of RUN/model/ that belong on the Hub: weights as safetensors only, config, tokenizer.
+MODEL_FILE_PATTERNS = (
+    "*.safetensors",
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "*.model",
+    "chat_template.jinja",
+)
+TRAINING_CONFIG_PATH = "training_config.yaml"
+KEPT_REMOTE_FILES = {".gitattributes"}  # created by the Hub itself; never deleted by a publish
+
+SECRET_FILE_PATTERNS = (".env", ".env.*", "*.pem", "id_rsa*", "id_ed25519*", ".netrc", ".git-credentials", "*token*.txt")
+SECRET_CONTENT = re.compile(
+    rb"hf_[A-Za-z0-9]{30,}"  # Hugging Face tokens
+    rb"|AKIA[0-9A-Z]{16}"  # AWS access keys
+    rb"|gh[pousr]_[A-Za-z0-9]{36,}"  # GitHub tokens
+    rb"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
+)
+SCAN_CHUNK = 1 << 22
+
+RETRY_ATTEMPTS = 4
+RETRY_BACKOFF_S = 1.0  # doubles after each failed attempt
+
+
+# ----------------------------------------------------------------------------- endpoint and token
+
+
+def resolve_endpoint(endpoint: str | None) -> str:
+    """--endpoint, else HF_ENDPOINT, else huggingface.co (the huggingface_hub convention)."""
+    from huggingface_hub import constants
+
+    return (endpoint or os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+
+
+def resolve_token(token: str | None) -> str | None:
+    """--token, else HF_TOKEN, else the token stored by `hf auth login`."""
+    from huggingface_hub import get_token
+
+    return token or get_token()
+
+
+def repo_url(endpoint: str, repo_type: RepoType, repo_id: str) -> str:
+    prefix = {"model": "", "dataset": "datasets/", "space": "spaces/"}[repo_type]
+    return f"{endpoint}/{prefix}{repo_id}"
+
+
+# ----------------------------------------------------------------------------- planning
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    status: Status
+    size: int | None  # local size (None when deleted)
+    remote_size: int | None  # size in the repo now (None when added)
+
+
+@dataclass
+class RepoPlan:
+    """One repo: the tree the run wants there, and how it differs from the repo now."""
+
+    repo_id: str
+    repo_type: RepoType
+    files: dict[str, Path]  # path in repo -> local file
+    exists: bool = False
+    parent_commit: str | None = None
+    changes: list[FileChange] = field(default_factory=list)
+    private: bool | None = None
+
+    def pending(self) -> list[FileChange]:
+        return [change for change in self.changes if change.status != "unchanged"]
+
+    def operations(self) -> list:
+        from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+        operations: list = []
+        for change in self.pending():
+            if change.status == "deleted":
+                operations.append(CommitOperationDelete(path_in_repo=change.path))
+            else:
+                operations.append(CommitOperationAdd(path_in_repo=change.path, path_or_fileobj=str(self.files[change.path])))
+        return operations
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(SCAN_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _git_blob_id(path: Path) -> str:
+    from huggingface_hub.utils.sha import git_hash
+
+    return git_hash(path.read_bytes())
+
+
+def _same_content(local: Path, remote) -> bool:
+    """Compare a local file with a repo sibling without downloading it."""
+    if remote.size is not None and remote.size != local.stat().st_size:
+        return False
+    if remote.lfs is not None:
+        return _sha256(local) == remote.lfs.sha256
+    return remote.blob_id is not None and _git_blob_id(local) == remote.blob_id
+
+
+def diff_tree(files: dict[str, Path], remote_siblings: list) -> list[FileChange]:
+    """File-by-file difference between the local tree and the repo's files (with metadata)."""
+    remote = {sibling.rfilename: sibling for sibling in remote_siblings}
+    changes = []
+    for path, local in sorted(files.items()):
+        size = local.stat().st_size
+        if path not in remote:
+            changes.append(FileChange(path, "added", size, None))
+        else:
+            status: Status = "unchanged" if _same_content(local, remote[path]) else "changed"
+            changes.append(FileChange(path, status, size, remote[path].size))
+    for path in sorted(set(remote) - set(files) - KEPT_REMOTE_FILES):
+        changes.append(FileChange(path, "deleted", None, remote[path].size))
+    return changes
+
+
+def _human_size(size: int | None) -> str:
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def format_plan(plan: RepoPlan, endpoint: str, revision: str) -> str:
+    where = f"{revision} at {plan.parent_commit[:12]}" if plan.parent_commit else "new repo"
+    lines = [f"{plan.repo_type} {repo_url(endpoint, plan.repo_type, plan.repo_id)} ({where}):"]
+    marks = {"added": "+", "changed": "~", "deleted": "-"}
+    for change in plan.pending():
+        was = f" (was {_human_size(change.remote_size)})" if change.status == "changed" else ""
+        shown = change.remote_size if change.status == "deleted" else change.size
+        lines.append(f"  {marks[change.status]} {change.path}  {_human_size(shown)}{was}")
+    counts = {status: sum(1 for change in plan.changes if change.status == status) for status in ("added", "changed", "deleted", "unchanged")}
+    lines.append("  " + ", ".join(f"{count} {status}" for status, count in counts.items()))
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def check_repo_id(repo_id: str, option: str, repo_type: RepoType) -> str:
+    """ORG/NAME, valid by the Hub's rules, and not prefixed with another repo type."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    for prefix, other_type in (("datasets/", "dataset"), ("spaces/", "space"), ("models/", "model")):
+        if repo_id.startswith(prefix) and other_type != repo_type:
+            raise HubtoolsError(f"{option} {repo_id}: names a {other_type} repo but {option} takes a {repo_type} repo; give ORG/NAME")
+    if repo_id.count("/") != 1:
+        raise HubtoolsError(f"{option} {repo_id!r}: expected ORG/NAME (e.g. ADS509/BERTweet-large-self-labeling)")
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise HubtoolsError(f"{option} {repo_id!r}: invalid repo id ({str(error).splitlines()[0]})") from error
+    return repo_id
+
+
+def scan_for_secrets(files: dict[str, Path], token: str | None) -> None:
+    """Refuse files that look like credentials: by name, by token patterns, or holding the token in use."""
+    token_bytes = token.encode() if token else None
+    for path, local in files.items():
+        name = Path(path).name
+        if any(fnmatch.fnmatch(name, pattern) for pattern in SECRET_FILE_PATTERNS):
+            raise HubtoolsError(f"{local}: refusing to upload a file that looks like a secret ({name}); remove it from the run directory")
+        overlap = b""
+        with local.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(SCAN_CHUNK), b""):
+                window = overlap + chunk
+                if SECRET_CONTENT.search(window) or (token_bytes and token_bytes in window):
+                    raise HubtoolsError(
+                        f"{local}: contains something that looks like a token or private key; remove it before publishing"
+                    )
+                overlap = window[-128:]
+
+
+def check_can_write(api, namespaces: set[str]) -> None:
+    """A token exists, is not read-only, and its user may write to every namespace published to."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        me = api.whoami()
+    except HfHubHTTPError as error:
+        raise HubtoolsError(f"the token was rejected by {api.endpoint} ({error.response.status_code}); log in again or pass --token") from error
+    user = me.get("name", "?")
+    role = (me.get("auth") or {}).get("accessToken", {}).get("role")
+    org_roles = {org.get("name"): org.get("roleInOrg") for org in me.get("orgs") or []}
+    for namespace in sorted(namespaces):
+        read_only = role == "read" or (namespace != user and org_roles.get(namespace) == "read")
+        if read_only or (namespace != user and namespace not in org_roles and role != "fineGrained"):
+            raise HubtoolsError(f"token for {user} cannot write to {namespace}; use a write token of a member of {namespace}")
+
+
+def check_model_card(card_path: Path, api, *, dataset_repo_id: str | None, space_repo_id: str | None) -> None:
+    """The card parses, has model-index results, links the dataset and Space, and the Hub accepts its metadata."""
+    from huggingface_hub import ModelCard
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        card = ModelCard.load(card_path)
+    except Exception as error:  # huggingface_hub raises ValueError or yaml errors for broken front matter
+        raise HubtoolsError(f"{card_path}: the card's metadata does not parse ({error}); re-render it with `hubtools card`") from error
+    if not card.data.eval_results:
+        raise HubtoolsError(f"{card_path}: the card has no model-index results; run `hubtools evaluate` then `hubtools card`")
+    if dataset_repo_id and dataset_repo_id not in (card.data.datasets or []):
+        raise HubtoolsError(f"{card_path}: `datasets:` does not list {dataset_repo_id}; pass --render-card to render it for these repos")
+    if space_repo_id and space_repo_id not in card.text:
+        raise HubtoolsError(f"{card_path}: the card does not link the Space {space_repo_id}; pass --render-card to render it for these repos")
+    try:
+        card.validate(repo_type="model")
+    except (ValueError, HfHubHTTPError) as error:
+        raise HubtoolsError(f"{card_path}: the Hub rejects the card's metadata: {str(error).splitlines()[-1]}") from error
+
+
+def check_run(run: RunDir) -> None:
+    if not run.root.is_dir():
+        raise HubtoolsError(f"{run.root}: run directory not found; pass --run DIR (a directory written by `hubtools train`)")
+    for required, hint in ((run.model / "config.json", "hubtools train"), (run.metrics, "hubtools train")):
+        if not required.is_file():
+            raise HubtoolsError(f"{required}: missing from run directory {run.root}; run `{hint}` first")
+    if not list(run.model.glob("*.safetensors")):
+        raise HubtoolsError(f"{run.model}: no *.safetensors weights; only safetensors are published (save with safe_serialization)")
+
+
+# ----------------------------------------------------------------------------- the trees
+
+
+def _files_under(folder: Path, prefix: str = "") -> dict[str, Path]:
+    return {f"{prefix}{path.relative_to(folder).as_posix()}": path for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def model_tree(run: RunDir) -> dict[str, Path]:
+    """What goes in the model repo: weights, config, tokenizer, card + assets + .eval_results, config, TensorBoard."""
+    files = {
+        path.name: path
+        for path in sorted(run.model.iterdir())
+        if path.is_file() and any(fnmatch.fnmatch(path.name, pattern) for pattern in MODEL_FILE_PATTERNS)
+    }
+    files.update(_files_under(run.card))
+    if run.config.is_file():
+        files[TRAINING_CONFIG_PATH] = run.config
+    if run.tensorboard.is_dir():
+        files.update(_files_under(run.tensorboard, prefix="runs/"))
+    return files
+
+
+def dataset_tree(run: RunDir, card_dir: Path) -> dict[str, Path]:
+    files = {f"data/{split}.parquet": run.split(split) for split in SPLITS if run.split(split).is_file()}
+    if not files:
+        raise HubtoolsError(f"{run.data}: no split Parquet files to publish; run `hubtools train` first or drop --dataset-repo")
+    files.update(_files_under(card_dir))
+    return files
+
+
+# ----------------------------------------------------------------------------- commits
+
+
+def _is_transient(error: BaseException) -> bool:
+    import httpx
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if isinstance(error, (httpx.TransportError, ConnectionError, TimeoutError)):
+        return True
+    if isinstance(error, HfHubHTTPError) and error.response is not None:
+        return error.response.status_code in (429, 500, 502, 503, 504)
+    return isinstance(error.__cause__, (httpx.TransportError, ConnectionError))
+
+
+def with_retries(action: Callable[[], T], describe: str) -> T:
+    """Retry network faults with exponential backoff, then fail with one line."""
+    for attempt in range(1, RETRY_ATTEMPTS + 1):
+        try:
+            return action()
+        except Exception as error:
+            if not _is_transient(error):
+                raise
+            if attempt == RETRY_ATTEMPTS:
+                raise HubtoolsError(f"{describe} failed after {attempt} attempts ({type(error).__name__}: {error})") from error
+            time.sleep(RETRY_BACKOFF_S * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+def read_remote(api, plan: RepoPlan, revision: str) -> None:
+    """Fill in whether the repo exists, its head commit on `revision` (or main) and the diff against it."""
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+    def fetch():
+        try:
+            return api.repo_info(plan.repo_id, repo_type=plan.repo_type, revision=revision, files_metadata=True)
+        except RevisionNotFoundError:  # a new branch starts from main
+            return api.repo_info(plan.repo_id, repo_type=plan.repo_type, files_metadata=True)
+
+    try:
+        info = with_retries(fetch, f"reading {plan.repo_type} repo {plan.repo_id} from {api.endpoint}")
+    except RepositoryNotFoundError:
+        plan.changes = diff_tree(plan.files, [])
+        return
+    if plan.repo_type == "space" and getattr(info, "sdk", None) not in (None, "gradio"):
+        raise HubtoolsError(f"--space {plan.repo_id}: exists as a {info.sdk} Space; the demo needs a gradio Space, pick another name")
+    plan.exists, plan.parent_commit = True, info.sha
+    plan.changes = diff_tree(plan.files, info.siblings or [])
+
+
+@dataclass
+class CommitResult:
+    plan: RepoPlan
+    url: str
+    commit_id: str | None = None  # None: nothing changed, no commit
+    pr_url: str | None = None
+
+
+def commit_plan(api, plan: RepoPlan, *, revision: str, create_pr: bool, private: bool, commit_message: str) -> CommitResult:
+    """One atomic commit with the pending operations; none at all when nothing changed."""
+    url = repo_url(api.endpoint, plan.repo_type, plan.repo_id)
+    if not plan.pending():
+        return CommitResult(plan, url)
+    describe = f"uploading to {plan.repo_type} repo {plan.repo_id} on {api.endpoint}"
+    if not plan.exists:
+        with_retries(
+            lambda: api.create_repo(
+                plan.repo_id, repo_type=plan.repo_type, private=private, exist_ok=True, space_sdk="gradio" if plan.repo_type == "space" else None
+            ),
+            describe,
+        )
+    if revision != "main" and not create_pr:
+        with_retries(lambda: api.create_branch(plan.repo_id, repo_type=plan.repo_type, branch=revision, exist_ok=True), describe)
+    try:
+        info = with_retries(
+            lambda: api.create_commit(
+                plan.repo_id,
+                plan.operations(),
+                repo_type=plan.repo_type,
+                revision=revision,
+                create_pr=create_pr,
+                commit_message=commit_message,
+                parent_commit=plan.parent_commit if plan.exists and not create_pr else None,
+            ),
+            describe,
+        )
+    except HubtoolsError as error:
+        state = f"still at {plan.parent_commit[:12]}" if plan.parent_commit else "without this commit"
+        raise HubtoolsError(f"{error}; {plan.repo_id} is {state}; run the same command again to finish") from error
+    return CommitResult(plan, url, commit_id=info.oid, pr_url=info.pr_url)
+
+
+# ----------------------------------------------------------------------------- the command
+
+
+@dataclass
+class PublishOptions:
+    repo_id: str
+    run_dir: Path
+    dataset_repo_id: str | None = None
+    space_repo_id: str | None = None
+    private: bool = False
+    create_pr: bool = False
+    revision: str = "main"
+    commit_message: str | None = None
+    dry_run: Path | None = None
+    endpoint: str | None = None
+    token: str | None = None
+    render_card: bool = False
+    verify: bool = True
+
+
+@dataclass
+class PublishResult:
+    commits: list[CommitResult]
+    plans: list[RepoPlan]
+    verified: bool = False
+
+
+def _render_cards(run: RunDir, options: PublishOptions, endpoint: str, work_dir: Path) -> Path | None:
+    """Render the model card into RUN/card when missing (or asked), and the dataset card into work_dir."""
+    from hubtools import cards
+
+    if options.render_card or not (run.card / "README.md").is_file():
+        cards.render_model_card(
+            run.root,
+            model_repo_id=options.repo_id,
+            dataset_repo_id=options.dataset_repo_id,
+            space_repo_id=options.space_repo_id,
+        )
+    if not options.dataset_repo_id:
+        return None
+    dataset_card_dir = work_dir / "dataset-card"
+    cards.render_dataset_card(run.root, dataset_card_dir, dataset_repo_id=options.dataset_repo_id, model_repo_id=options.repo_id)
+    return dataset_card_dir
+
+
+def _space_files(run: RunDir, options: PublishOptions, endpoint: str, work_dir: Path) -> dict[str, Path]:
+    from hubtools.space import SpaceSpec, pick_examples, render_space
+
+    split = next((run.split(name) for name in ("test", "validation", "train") if run.split(name).is_file()), None)
+    spec = SpaceSpec(
+        model_repo_id=options.repo_id,
+        space_repo_id=options.space_repo_id or "",
+        examples=pick_examples(split) if split else [],
+        endpoint=endpoint,
+        dataset_repo_id=options.dataset_repo_id,
+    )
+    return _files_under(render_space(spec, work_dir / "space"))
+
+
+def plan_publish(options: PublishOptions, api, work_dir: Path) -> list[RepoPlan]:
+    """Every check and every diff, before anything is uploaded. Order: dataset, model, Space."""
+    check_repo_id(options.repo_id, "--repo", "model")
+    if options.dataset_repo_id:
+        check_repo_id(options.dataset_repo_id, "--dataset-repo", "dataset")
+    if options.space_repo_id:
+        check_repo_id(options.space_repo_id, "--space", "space")
+    run = RunDir(options.run_dir)
+    check_run(run)
+    if api.token is None:
+        raise HubtoolsError(f"no Hub token for {api.endpoint}: set HF_TOKEN, run `hf auth login`, or pass --token")
+    check_can_write(api, {repo.split("/")[0] for repo in (options.repo_id, options.dataset_repo_id, options.space_repo_id) if repo})
+
+    dataset_card_dir = _render_cards(run, options, api.endpoint, work_dir)
+    check_model_card(run.card / "README.md", api, dataset_repo_id=options.dataset_repo_id, space_repo_id=options.space_repo_id)
+    plans = []
+    if dataset_card_dir is not None:
+        plans.append(RepoPlan(options.dataset_repo_id, "dataset", dataset_tree(run, dataset_card_dir)))
+    plans.append(RepoPlan(options.repo_id, "model", model_tree(run)))
+    if options.space_repo_id:
+        plans.append(RepoPlan(options.space_repo_id, "space", _space_files(run, options, api.endpoint, work_dir)))
+    for plan in plans:
+        scan_for_secrets(plan.files, api.token)
+        read_remote(api, plan, options.revision)
+    return plans
+
+
+def write_dry_run(plans: list[RepoPlan], target: Path) -> None:
+    """Copy the exact trees that would be uploaded into target/{model,dataset,space}/."""
+    if target.exists() and any(target.iterdir()):
+        raise HubtoolsError(f"--dry-run {target}: folder is not empty; pass a new or empty folder")
+    for plan in plans:
+        for path, local in plan.files.items():
+            destination = target / plan.repo_type / path
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(local, destination)
+
+
+def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> PublishResult:
+    from hubtools.hubclient import hub_api
+
+    endpoint = resolve_endpoint(options.endpoint)
+    api = hub_api(endpoint, resolve_token(options.token))
+    with tempfile.TemporaryDirectory(prefix="hubtools-publish-") as work:
+        plans = plan_publish(options, api, Path(work))
+        for plan in plans:
+            echo(format_plan(plan, endpoint, options.revision))
+        if options.dry_run is not None:
+            write_dry_run(plans, options.dry_run)
+            echo(f"Dry run: the trees that would be uploaded are in {options.dry_run}; nothing was uploaded.")
+            return PublishResult(commits=[], plans=plans)
+        message = options.commit_message or f"Publish {RunDir(options.run_dir).root.name} with hubtools"
+        commits = [
+            commit_plan(api, plan, revision=options.revision, create_pr=options.create_pr, private=options.private, commit_message=message)
+            for plan in plans
+        ]
+    for result in commits:
+        done = f"commit {result.commit_id}" if result.commit_id else "unchanged, no commit"
+        echo(f"{result.plan.repo_type:<8}{result.url}  {done}" + (f"  pull request: {result.pr_url}" if result.pr_url else ""))
+    published = PublishResult(commits=commits, plans=plans)
+    if options.verify and not options.create_pr:
+        from hubtools.verify import verify_repo
+
+        report = verify_repo(options.repo_id, RunDir(options.run_dir), endpoint=endpoint, token=api.token, revision=options.revision)
+        echo(report.summary())
+        published.verified = True
+    return published
+
+
+def publish_command(
+    repo: str = typer.Option(..., "--repo", help="Model repo ORG/NAME."),
+    run: Path = typer.Option(Path("runs/quickstart"), "--run", help="Run directory written by `hubtools train`."),
+    dataset_repo: str | None = typer.Option(None, "--dataset-repo", help="Also push the run's splits (Parquet) + dataset card to ORG/DATASET."),
+    space: str | None = typer.Option(None, "--space", help="Demo Space repo (default: REPO-demo)."),
+    no_space: bool = typer.Option(False, "--no-space", help="Do not push the demo Space."),
+    private: bool = typer.Option(False, "--private", help="Create new repos as private."),
+    create_pr: bool = typer.Option(False, "--create-pr", help="Commit to a pull-request ref instead of the branch; prints its URL."),
+    revision: str = typer.Option("main", "--revision", help="Branch to commit to (created from main if missing)."),
+    commit_message: str | None = typer.Option(None, "--commit-message", help="Commit message (default names the run)."),
+    dry_run: Path | None = typer.Option(None, "--dry-run", help="Write the trees that would be uploaded to DIR and print the diff; upload nothing."),
+    render_card: bool = typer.Option(False, "--render-card", help="Re-render RUN/card for these repos even if it exists."),
+    verify: bool = typer.Option(True, "--verify/--no-verify", help="Round-trip check through pipeline() after publishing."),
+    endpoint: str | None = typer.Option(None, "--endpoint", help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."),
+    token: str | None = typer.Option(None, "--token", help="Hub token (default: HF_TOKEN or the stored login).", show_default=False),
+) -> None:
+    """Publish a run: model (+ card, eval results, config, TensorBoard), dataset and demo Space, one commit per repo."""
+    publish(
+        PublishOptions(
+            repo_id=repo,
+            run_dir=run,
+            dataset_repo_id=dataset_repo,
+            space_repo_id=None if no_space else (space or f"{repo}-demo"),
+            private=private,
+            create_pr=create_pr,
+            revision=revision,
+            commit_message=commit_message,
+            dry_run=dry_run,
+            endpoint=endpoint,
+            token=token,
+            render_card=render_card,
+            verify=verify,
+        ),
+        echo=typer.echo,
+    )

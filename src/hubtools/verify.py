@@ -1,0 +1,161 @@
+"""`hubtools verify`: the round trip. What anyone gets from the Hub must be what the run produced.
+
+The published model is downloaded with `pipeline()` by repo id into a fresh cache, run on the run's
+test split, and compared with the local model (same labels, same scores) and with the card
+(metrics recomputed from the downloaded model's predictions equal the card's model-index values).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import typer
+
+from hubtools.errors import HubtoolsError
+from hubtools.rundir import RunDir
+
+SCORE_TOLERANCE = 1e-5  # same weights, same inputs: only float noise
+METRIC_TOLERANCE = 1e-6
+VERIFY_SPLIT = "test"
+
+
+class VerifyError(HubtoolsError):
+    """The published model or card disagrees with the run."""
+
+
+@dataclass
+class MetricCheck:
+    name: str
+    card_value: float
+    recomputed: float
+
+    @property
+    def ok(self) -> bool:
+        return abs(self.card_value - self.recomputed) <= METRIC_TOLERANCE
+
+
+@dataclass
+class VerifyReport:
+    repo_id: str
+    rows: int
+    label_mismatches: int
+    max_score_difference: float
+    metrics: list[MetricCheck] = field(default_factory=list)
+
+    def summary(self) -> str:
+        checked = ", ".join(f"{check.name}={check.recomputed:.4f}" for check in self.metrics) or "metrics not checked (sample)"
+        return (
+            f"verify {self.repo_id}: {self.rows} {VERIFY_SPLIT} rows through pipeline(): predictions match the run "
+            f"(max score difference {self.max_score_difference:.1e}); card metrics match: {checked}"
+        )
+
+
+@contextlib.contextmanager
+def hub_endpoint(endpoint: str) -> Iterator[None]:
+    """Point transformers' downloads at `endpoint` (huggingface_hub reads HF_ENDPOINT only at import)."""
+    from huggingface_hub import constants
+
+    saved = constants.ENDPOINT, constants.HUGGINGFACE_CO_URL_TEMPLATE
+    constants.ENDPOINT = endpoint
+    constants.HUGGINGFACE_CO_URL_TEMPLATE = endpoint + "/{repo_id}/resolve/{revision}/{filename}"
+    try:
+        yield
+    finally:
+        constants.ENDPOINT, constants.HUGGINGFACE_CO_URL_TEMPLATE = saved
+
+
+def _top_predictions(classifier, texts: list[str]) -> list[dict[str, float]]:
+    outputs = classifier(texts, top_k=None, batch_size=32)
+    return [{row["label"]: float(row["score"]) for row in output} for output in outputs]
+
+
+def _compare_predictions(local: list[dict[str, float]], published: list[dict[str, float]]) -> tuple[int, float]:
+    mismatches, largest = 0, 0.0
+    for mine, theirs in zip(local, published, strict=True):
+        if max(mine, key=mine.get) != max(theirs, key=theirs.get) or mine.keys() != theirs.keys():
+            mismatches += 1
+            continue
+        largest = max(largest, max(abs(mine[label] - theirs[label]) for label in mine))
+    return mismatches, largest
+
+
+def card_metric_checks(card_path: Path, recomputed: dict[str, float]) -> list[MetricCheck]:
+    """Pair the card's model-index values on the test split with the recomputed metrics of the same name."""
+    from huggingface_hub import ModelCard
+
+    from hubtools.cards import metric_key
+
+    checks = []
+    for result in ModelCard.load(card_path).data.eval_results or []:
+        key = metric_key(result)
+        if result.dataset_split == VERIFY_SPLIT and key in recomputed:
+            checks.append(MetricCheck(key, float(result.metric_value), float(recomputed[key])))
+    if not checks:
+        raise VerifyError(f"{card_path}: no model-index value on the {VERIFY_SPLIT} split matches a recomputed metric; re-render the card")
+    return checks
+
+
+def verify_repo(
+    repo_id: str, run: RunDir, *, endpoint: str, token: str | None, revision: str | None = None, sample: int | None = None
+) -> VerifyReport:
+    """Download `repo_id` with pipeline() into a fresh cache and check it against the run and the card."""
+    import pandas as pd
+    from huggingface_hub import hf_hub_download
+    from transformers import pipeline
+
+    from hubtools.metrics import compute_classification_metrics
+
+    run.require(run.split(VERIFY_SPLIT), run.model)
+    frame = pd.read_parquet(run.split(VERIFY_SPLIT), columns=["text", "label"])
+    if sample is not None and sample < len(frame):
+        frame = frame.sample(n=sample, random_state=0)
+    texts = frame["text"].tolist()
+
+    local = pipeline("text-classification", model=str(run.model), device="cpu")
+    with tempfile.TemporaryDirectory(prefix="hubtools-verify-") as cache, hub_endpoint(endpoint):
+        published = pipeline(
+            "text-classification", model=repo_id, revision=revision, token=token, device="cpu", model_kwargs={"cache_dir": cache}
+        )
+        card_path = Path(hf_hub_download(repo_id, "README.md", revision=revision, token=token, cache_dir=cache, endpoint=endpoint))
+        local_predictions, published_predictions = _top_predictions(local, texts), _top_predictions(published, texts)
+        mismatches, largest = _compare_predictions(local_predictions, published_predictions)
+        report = VerifyReport(repo_id, len(texts), mismatches, largest)
+        if mismatches or largest > SCORE_TOLERANCE:
+            raise VerifyError(
+                f"{repo_id}: pipeline() predictions differ from {run.model} on {mismatches} of {len(texts)} rows "
+                f"(max score difference {largest:.2e}); re-publish the run"
+            )
+        if sample is None:
+            label2id = published.model.config.label2id
+            label_names = [published.model.config.id2label[index] for index in range(len(label2id))]
+            predicted = [label2id[max(scores, key=scores.get)] for scores in published_predictions]
+            references = [label2id[label] for label in frame["label"]]
+            recomputed = compute_classification_metrics(predicted, references, label_names)
+            report.metrics = card_metric_checks(card_path, recomputed)
+    wrong = [check for check in report.metrics if not check.ok]
+    if wrong:
+        check = wrong[0]
+        raise VerifyError(
+            f"{repo_id}: README.md says {check.name}={check.card_value} but the published model scores {check.recomputed} "
+            f"on the {VERIFY_SPLIT} split; re-render the card (`hubtools card`) and re-publish"
+        )
+    return report
+
+
+def verify_command(
+    repo: str = typer.Option(..., "--repo", help="Model repo ORG/NAME to check."),
+    run: Path = typer.Option(Path("runs/quickstart"), "--run", help="The run directory it was published from."),
+    revision: str | None = typer.Option(None, "--revision", help="Branch, tag or commit to check."),
+    sample: int | None = typer.Option(None, "--sample", help="Check predictions on N random test rows only (skips the metric check)."),
+    endpoint: str | None = typer.Option(None, "--endpoint", help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."),
+    token: str | None = typer.Option(None, "--token", help="Hub token (default: HF_TOKEN or the stored login).", show_default=False),
+) -> None:
+    """Download a published model with pipeline() and check it against the run and its card."""
+    from hubtools.publish import resolve_endpoint, resolve_token
+
+    report = verify_repo(repo, RunDir(run), endpoint=resolve_endpoint(endpoint), token=resolve_token(token), revision=revision, sample=sample)
+    typer.echo(report.summary())

@@ -1,0 +1,77 @@
+"""Publish planning without a Hub: repo ids, what goes in the model repo, the secret scan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hubtools.errors import HubtoolsError
+from hubtools.publish import check_repo_id, model_tree, scan_for_secrets
+from hubtools.rundir import RunDir
+
+
+@pytest.mark.parametrize(
+    ("repo_id", "message"),
+    [
+        ("no-namespace", "expected ORG/NAME"),
+        ("a/b/c", "expected ORG/NAME"),
+        ("org/bad name!", "invalid repo id"),
+        ("datasets/org/name", "names a dataset repo"),
+    ],
+)
+def test_bad_repo_ids_are_refused_with_one_line(repo_id: str, message: str) -> None:
+    with pytest.raises(HubtoolsError, match=message) as raised:
+        check_repo_id(repo_id, "--repo", "model")
+    assert "\n" not in str(raised.value)
+
+
+def _write(path: Path, content: bytes = b"x") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+def test_model_tree_keeps_weights_card_config_logs_and_nothing_else(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    for name in ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt",
+                 "pytorch_model.bin", "training_args.bin", "optimizer.pt", "README.md"):
+        _write(run.model / name)
+    _write(run.card / "README.md")
+    _write(run.card / "confusion_matrix.png")
+    _write(run.card / ".eval_results" / "test.yaml")
+    _write(run.config)
+    _write(run.tensorboard / "events.out.tfevents.1")
+    _write(run.checkpoints / "checkpoint-10" / "optimizer.pt")
+    _write(run.root / ".cache" / "x")
+
+    assert sorted(model_tree(run)) == [
+        ".eval_results/test.yaml", "README.md", "config.json", "confusion_matrix.png", "model.safetensors",
+        "runs/events.out.tfevents.1", "tokenizer.json", "tokenizer_config.json", "training_config.yaml", "vocab.txt",
+    ]
+    assert model_tree(run)["README.md"] == run.card / "README.md"
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        (".env", b"A=1"),
+        ("notes.md", b"token: hf_" + b"a1B2" * 9),
+        ("config.yaml", b"-----BEGIN OPENSSH PRIVATE KEY-----"),
+        ("log.txt", b"used the-secret-in-use-42 to log in"),
+    ],
+)
+def test_secret_scan_refuses_files_that_look_like_credentials(tmp_path: Path, name: str, content: bytes) -> None:
+    files = {name: _write(tmp_path / name, content), "ok.txt": _write(tmp_path / "ok.txt", b"hf_short")}
+    with pytest.raises(HubtoolsError, match=r"secret|token or private key") as raised:
+        scan_for_secrets(files, token="the-secret-in-use-42")
+    assert str(tmp_path / name) in str(raised.value)
+    assert "the-secret-in-use-42" not in str(raised.value)
+
+
+def test_secret_scan_finds_a_token_across_chunk_boundaries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("hubtools.publish.SCAN_CHUNK", 16)
+    blob = _write(tmp_path / "weights.bin", b"\x00" * 10 + b"hf_" + b"Z" * 40 + b"\x00" * 10)
+    with pytest.raises(HubtoolsError):
+        scan_for_secrets({"weights.bin": blob}, token=None)
+    scan_for_secrets({"clean.bin": _write(tmp_path / "clean.bin", b"\x00" * 100)}, token=None)
