@@ -12,6 +12,7 @@ import typer
 
 from hubtools.errors import HubtoolsError
 from hubtools.hub.cli import hub_app
+from hubtools.train import TRAIN_CONTEXT, train_command
 
 app = typer.Typer(
     name="hubtools",
@@ -26,6 +27,7 @@ app = typer.Typer(
 )
 
 app.add_typer(hub_app, name="hub")
+app.command("train", context_settings=TRAIN_CONTEXT)(train_command)
 
 
 def main() -> None:

@@ -44,6 +44,7 @@ class DataConfig:
     max_null_fraction: float = 0.01  # empty/null texts above this fraction are an error
     remove_leakage: bool = False  # drop test/validation texts that also appear in train
     extra_columns: list[str] = field(default_factory=list)  # kept in RUN/data (e.g. platform for --slice-by)
+    create_sample_if_missing: bool = False  # write hubtools' sample comments to `path` when it does not exist
 
 
 @dataclass

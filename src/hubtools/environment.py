@@ -1,0 +1,74 @@
+"""What a run ran on: hardware, precision, library versions, git commit and command line."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+LIBRARIES = ("hubtools", "torch", "transformers", "datasets", "accelerate", "optuna", "huggingface_hub", "tokenizers", "safetensors")
+
+
+def resolve_mixed_precision(requested: str) -> str:
+    """fp16/bf16 only on a CUDA GPU that supports it; never on CPU (bf16 there is ~70x slower)."""
+    import torch
+
+    if requested not in {"auto", "no", "fp16", "bf16"}:
+        from hubtools.config import ConfigError
+
+        raise ConfigError(f"training.mixed_precision: unknown value {requested!r}; use auto, no, fp16 or bf16")
+    if requested == "no" or not torch.cuda.is_available():
+        return "no"
+    bf16_ok = torch.cuda.is_bf16_supported()
+    if requested == "auto":
+        return "bf16" if bf16_ok else "fp16"
+    if requested == "bf16" and not bf16_ok:
+        return "fp16"
+    return requested
+
+
+def cpu_threads() -> int:
+    """Cores available to this process, shared between the processes `accelerate launch` started here."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return max(1, cores // local_processes)
+
+
+def collect_environment(mixed_precision: str, optimizer: str) -> dict[str, Any]:
+    import torch
+
+    devices = [torch.cuda.get_device_name(index) for index in range(torch.cuda.device_count())]
+    return {
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": [os.path.basename(sys.argv[0]), *sys.argv[1:]],
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "gpus": devices,
+        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+        "mixed_precision": mixed_precision,
+        "optimizer": optimizer,
+        "libraries": {name: _version(name) for name in LIBRARIES},
+        "git_commit": _git_commit(),
+    }
+
+
+def _version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _git_commit() -> str | None:
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() or None

@@ -1,0 +1,434 @@
+"""Fine-tune a text classifier and write the run directory.
+
+    accelerate launch --config_file accelerate_config.yaml -m hubtools.train --config configs/quickstart.yaml
+    python -m hubtools.train --config configs/quickstart.yaml --training.learning_rate 3e-5
+    hubtools train --config configs/quickstart.yaml --output-dir runs/mine [--resume]
+
+Python API: `run_training(config, output_dir=None, resume=False) -> RunDir`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from hubtools.config import RunConfig, config_to_dict, load_config, save_config, split_override_args
+from hubtools.errors import HubtoolsError
+from hubtools.rundir import SPLITS, RunDir, write_json_atomic
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from datasets import DatasetDict
+    from transformers import PreTrainedTokenizerBase, Trainer, TrainerCallback
+
+logger = logging.getLogger(__name__)
+
+EVAL_SUMMARY_KEYS = ("runtime", "samples_per_second", "steps_per_second", "model_preparation_time", "epoch")
+
+
+class RunDirError(HubtoolsError):
+    """A run directory that cannot be started or resumed as asked."""
+
+
+@dataclass
+class TrainingData:
+    """Tokenized splits plus what the model config needs."""
+
+    splits: dict[str, pd.DataFrame]
+    tokenized: DatasetDict
+    label_names: list[str]
+    tokenizer: PreTrainedTokenizerBase
+
+
+def run_training(config: RunConfig, output_dir: str | Path | None = None, resume: bool = False) -> RunDir:
+    """Train (or search, with `hp_search.enabled`) and fill the run directory; returns it."""
+    from accelerate import PartialState
+
+    run = RunDir(Path(output_dir or config.output_dir))
+    config = dataclasses.replace(config, output_dir=str(run.root))
+    state = PartialState()
+    configure_torch_threads()
+    if state.is_main_process:
+        start_run_dir(run, config, resume)
+    state.wait_for_everyone()
+    if resume and run.metrics.exists():
+        logger.info("%s is already complete; nothing to resume", run.root)
+        return run
+    data = prepare_training_data(config, run, state)
+    precision = resolve_precision(config)
+    if state.is_main_process:
+        from hubtools.environment import collect_environment
+
+        write_json_atomic(run.environment, collect_environment(precision, optimizer_name()))
+    if config.hp_search.enabled:
+        from hubtools.search import run_search
+
+        summary = run_search(config, run, data, resume=resume)
+    else:
+        summary = train_once(config, run, data, resume=resume)
+    state.wait_for_everyone()
+    metrics = evaluate_saved_model(config, run, data)
+    if state.is_main_process:
+        environment = run.read_json(run.environment) | {"training": summary}
+        write_json_atomic(run.environment, environment)
+        write_json_atomic(run.metrics, metrics)
+    return run
+
+
+# ---- run directory ----------------------------------------------------------------------------
+
+
+def start_run_dir(run: RunDir, config: RunConfig, resume: bool) -> None:
+    """Write config.yaml for a new run, or check that a resumed run uses the same config."""
+    if resume:
+        if not run.config.exists():
+            raise RunDirError(f"{run.root}: no run to resume (config.yaml missing); start it without --resume")
+        saved = load_config(run.config)
+        differences = _config_differences(saved, config)
+        if differences:
+            raise RunDirError(
+                f"{run.config}: --resume with a different config ({differences[0]}); resume with the same config or start a new --output-dir"
+            )
+        return
+    if run.root.exists() and any(run.root.iterdir()):
+        raise RunDirError(f"{run.root}: already holds a run; pass --resume to continue it, or choose another --output-dir")
+    save_config(config, run.config)
+
+
+def _config_differences(saved: RunConfig, given: RunConfig) -> list[str]:
+    def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+        if isinstance(value, dict):
+            return {k: v for key, item in value.items() for k, v in flatten(item, f"{prefix}{key}.").items()}
+        return {prefix.rstrip("."): value}
+
+    old, new = flatten(config_to_dict(saved)), flatten(config_to_dict(given))
+    return [f"{key}: saved {old.get(key)!r}, given {new.get(key)!r}" for key in old if old.get(key) != new.get(key)]
+
+
+def last_checkpoint(folder: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(folder)) if folder.is_dir() else None
+
+
+# ---- data -------------------------------------------------------------------------------------
+
+
+def prepare_training_data(config: RunConfig, run: RunDir, state: Any) -> TrainingData:
+    """Validate and split the data (or reuse the splits a resumed run already wrote), then tokenize."""
+    from hubtools.data import prepare_data, read_splits, write_splits
+
+    if all(run.split(name).exists() for name in SPLITS) and run.dataset_stats.exists():
+        splits = read_splits(run)
+        label_names = run.read_json(run.dataset_stats)["label_names"]
+    else:
+        ensure_sample_data(config)
+        with state.main_process_first():
+            prepared = prepare_data(config.data)
+        splits, label_names = prepared.splits, prepared.label_names
+        if state.is_main_process:
+            write_splits(splits, run)
+            tokenizer = load_tokenizer(config.model)
+            prepared.stats["tokens"] = token_length_stats(splits["train"], tokenizer, config.training.max_length)
+            write_json_atomic(run.dataset_stats, prepared.stats)
+    tokenizer = load_tokenizer(config.model)
+    return TrainingData(splits, tokenize_splits(splits, label_names, tokenizer, config.training.max_length), label_names, tokenizer)
+
+
+def ensure_sample_data(config: RunConfig) -> None:
+    if config.data.create_sample_if_missing and config.data.path and not Path(config.data.path).exists():
+        from hubtools.sample_data import write_sample_dataset
+
+        write_sample_dataset(config.data.path)
+        logger.info("wrote the hubtools sample dataset to %s", config.data.path)
+
+
+def load_tokenizer(model: str) -> PreTrainedTokenizerBase:
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(model)
+    except (OSError, ValueError) as error:
+        raise HubtoolsError(f"model '{model}': could not load its tokenizer ({_first_line(error)}); check `model:` and HF_ENDPOINT") from error
+
+
+def tokenize_splits(splits: dict[str, pd.DataFrame], label_names: list[str], tokenizer: Any, max_length: int) -> DatasetDict:
+    """Truncate at max_length without padding: DataCollatorWithPadding pads each batch to its longest text."""
+    from datasets import Dataset, DatasetDict
+
+    label_ids = {name: index for index, name in enumerate(label_names)}
+
+    def encode(batch: dict[str, list]) -> dict[str, list]:
+        encoded = tokenizer(batch["text"], truncation=True, max_length=max_length)
+        encoded["labels"] = [label_ids[label] for label in batch["label"]]
+        return encoded
+
+    return DatasetDict(
+        {
+            name: Dataset.from_pandas(frame[["text", "label"]], preserve_index=False).map(encode, batched=True, remove_columns=["text", "label"])
+            for name, frame in splits.items()
+        }
+    )
+
+
+def token_length_stats(train: pd.DataFrame, tokenizer: Any, max_length: int) -> dict[str, Any]:
+    lengths = [len(ids) for ids in tokenizer(list(train.text), truncation=False)["input_ids"]]
+    ordered = sorted(lengths)
+    return {
+        "max_length": max_length,
+        "mean": round(sum(lengths) / len(lengths), 2),
+        "p95": ordered[int(0.95 * (len(ordered) - 1))],
+        "max": ordered[-1],
+        "truncated_fraction": round(sum(length > max_length for length in lengths) / len(lengths), 4),
+    }
+
+
+# ---- training ---------------------------------------------------------------------------------
+
+
+def configure_torch_threads() -> None:
+    import torch
+
+    from hubtools.environment import cpu_threads
+
+    if not torch.cuda.is_available():
+        torch.set_num_threads(cpu_threads())
+
+
+def resolve_precision(config: RunConfig) -> str:
+    from hubtools.environment import resolve_mixed_precision
+
+    return resolve_mixed_precision(config.training.mixed_precision)
+
+
+def optimizer_name() -> str:
+    import torch
+
+    return "adamw_torch_fused" if torch.cuda.is_available() else "adamw_torch"
+
+
+def load_model(config: RunConfig, label_names: list[str]) -> Any:
+    from transformers import AutoModelForSequenceClassification, set_seed
+
+    set_seed(config.training.seed)  # the classification head is initialised from the seed
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(
+            config.model,
+            num_labels=len(label_names),
+            id2label=dict(enumerate(label_names)),
+            label2id={name: index for index, name in enumerate(label_names)},
+        )
+    except (OSError, ValueError) as error:
+        raise HubtoolsError(f"model '{config.model}': could not be loaded ({_first_line(error)}); check `model:` and HF_ENDPOINT") from error
+
+
+def build_trainer(
+    config: RunConfig,
+    data: TrainingData,
+    checkpoints: Path,
+    tensorboard: Path,
+    callbacks: list[TrainerCallback] = (),
+    greater_is_better: bool | None = None,
+) -> Trainer:
+    import torch
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+    from transformers.integrations import TensorBoardCallback
+
+    from hubtools.metrics import trainer_compute_metrics
+
+    training = config.training
+    precision = resolve_precision(config)
+    metric = training.metric_for_best_model
+    args = TrainingArguments(
+        output_dir=str(checkpoints),
+        learning_rate=training.learning_rate,
+        per_device_train_batch_size=training.per_device_train_batch_size,
+        per_device_eval_batch_size=training.per_device_eval_batch_size,
+        num_train_epochs=training.num_train_epochs,
+        max_steps=training.max_steps,
+        warmup_steps=training.warmup_steps,
+        weight_decay=training.weight_decay,
+        seed=training.seed,
+        fp16=precision == "fp16",
+        bf16=precision == "bf16",
+        optim=optimizer_name(),
+        train_sampling_strategy="group_by_length" if training.group_by_length else "random",
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        logging_strategy="steps",
+        logging_steps=training.logging_steps,
+        load_best_model_at_end=True,
+        metric_for_best_model=metric,
+        greater_is_better=greater_is_better if greater_is_better is not None else not metric.endswith("loss"),
+        save_total_limit=training.save_total_limit,
+        dataloader_num_workers=training.dataloader_num_workers,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        report_to="none",
+    )
+    board = TensorBoardCallback()
+    board.logging_dir = str(tensorboard)  # RUN/runs rather than transformers' default inside output_dir
+    return Trainer(
+        model=load_model(config, data.label_names),
+        args=args,
+        train_dataset=data.tokenized["train"],
+        eval_dataset=data.tokenized["validation"],
+        processing_class=data.tokenizer,
+        data_collator=DataCollatorWithPadding(data.tokenizer),
+        compute_metrics=trainer_compute_metrics(data.label_names),
+        callbacks=[board, *callbacks],
+    )
+
+
+def train_once(config: RunConfig, run: RunDir, data: TrainingData, resume: bool) -> dict[str, Any]:
+    """One training run: checkpoints each epoch, best checkpoint reloaded at the end and saved to RUN/model."""
+    trainer = build_trainer(config, data, run.checkpoints, run.tensorboard)
+    checkpoint = last_checkpoint(run.checkpoints) if resume else None
+    output = trainer.train(resume_from_checkpoint=checkpoint)
+    save_best_model(trainer, run.model)
+    history = epoch_rows(trainer.state.log_history)
+    if trainer.is_world_process_zero():
+        write_json_atomic(run.log_history, history)
+    return training_summary(trainer, output.metrics, resumed_from=checkpoint)
+
+
+def save_best_model(trainer: Trainer, destination: Path) -> None:
+    """Save the (best, reloaded) weights and tokenizer through a temporary folder so a crash leaves no half model."""
+    if not trainer.is_world_process_zero():
+        return
+    partial = destination.with_name(f".{destination.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    trainer.accelerator.unwrap_model(trainer.model).save_pretrained(partial)
+    trainer.processing_class.save_pretrained(partial)
+    shutil.rmtree(destination, ignore_errors=True)
+    os.replace(partial, destination)
+
+
+def training_summary(trainer: Trainer, train_metrics: dict[str, float], resumed_from: str | None) -> dict[str, Any]:
+    return {
+        "best_checkpoint": _relative_checkpoint(trainer.state.best_model_checkpoint),
+        "best_metric": trainer.state.best_metric,
+        "metric_for_best_model": trainer.args.metric_for_best_model,
+        "global_step": trainer.state.global_step,
+        "epochs": trainer.state.epoch,
+        "train_runtime_s": train_metrics.get("train_runtime"),
+        "train_samples_per_second": train_metrics.get("train_samples_per_second"),
+        "resumed_from": _relative_checkpoint(resumed_from),
+    }
+
+
+def _relative_checkpoint(path: str | None) -> str | None:
+    return Path(path).name if path else None
+
+
+def epoch_rows(log_history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per evaluation: epoch, step, mean training loss logged since the previous one, eval metrics."""
+    rows, losses = [], []
+    for entry in log_history:
+        if "loss" in entry:
+            losses.append(entry["loss"])
+        if "eval_loss" not in entry:
+            continue
+        row: dict[str, Any] = {"epoch": round(entry["epoch"], 4), "step": entry["step"]}
+        row["training_loss"] = round(sum(losses) / len(losses), 6) if losses else None
+        row["validation_loss"] = entry["eval_loss"]
+        for key, value in entry.items():
+            name = key.removeprefix("eval_")
+            if key.startswith("eval_") and name != "loss" and name not in EVAL_SUMMARY_KEYS:
+                row[name] = value
+        rows.append(row)
+        losses = []
+    return rows
+
+
+# ---- evaluation of the saved weights ---------------------------------------------------------
+
+
+def evaluate_saved_model(config: RunConfig, run: RunDir, data: TrainingData) -> dict[str, dict[str, float]]:
+    """Reload RUN/model from disk and evaluate it on validation and test: the card's numbers belong to these weights."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
+
+    from hubtools.metrics import trainer_compute_metrics
+
+    run.require(run.model)
+    tokenizer = AutoTokenizer.from_pretrained(run.model)
+    model = AutoModelForSequenceClassification.from_pretrained(run.model)
+    precision = resolve_precision(config)
+    args = TrainingArguments(
+        output_dir=str(run.checkpoints),
+        per_device_eval_batch_size=config.training.per_device_eval_batch_size,
+        fp16=precision == "fp16",
+        bf16=precision == "bf16",
+        dataloader_pin_memory=torch.cuda.is_available(),
+        report_to="none",
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=trainer_compute_metrics(data.label_names),
+    )
+    results = {}
+    for split in ("validation", "test"):
+        metrics = trainer.evaluate(data.tokenized[split], metric_key_prefix=split)
+        results[split] = {
+            key.removeprefix(f"{split}_"): value
+            for key, value in metrics.items()
+            if key.removeprefix(f"{split}_") not in EVAL_SUMMARY_KEYS
+        } | {"rows": len(data.tokenized[split])}
+    return results
+
+
+def _first_line(error: BaseException) -> str:
+    return " ".join(str(error).split())[:200]
+
+
+# ---- command line -----------------------------------------------------------------------------
+
+
+def train_command(
+    ctx: typer.Context,
+    config: Path = typer.Option(..., "--config", "-c", help="Run config YAML (see configs/)."),
+    output_dir: Path | None = typer.Option(None, "--output-dir", "-o", help="Run directory (default: output_dir in the config)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue a killed run from its last checkpoint (same config)."),
+) -> None:
+    """Fine-tune a text classifier and write the run directory.
+
+    Override any config field after the options with its dotted key: `--training.learning_rate 3e-5`,
+    `--training.learning_rate=3e-5` or `training.learning_rate=3e-5`. Unknown keys are an error.
+    Multi-GPU / multi-node: `accelerate launch --config_file accelerate_config.yaml -m hubtools.train --config ...`.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    run_config = load_config(config, split_override_args(ctx.args))
+    run = run_training(run_config, output_dir=output_dir, resume=resume)
+    from accelerate import PartialState
+
+    if PartialState().is_main_process:
+        test = run.read_json(run.metrics)["test"]
+        typer.echo(f"{run.root}: test accuracy {test['accuracy']:.4f}, F1 macro {test['f1_macro']:.4f}")
+
+
+TRAIN_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def main() -> None:
+    app = typer.Typer(add_completion=False, pretty_exceptions_show_locals=False)
+    app.command(context_settings=TRAIN_CONTEXT)(train_command)
+    try:
+        app()
+    except HubtoolsError as error:
+        typer.echo(f"Error: {error}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
