@@ -1,0 +1,318 @@
+"""`hubtools evaluate`: score a model on labelled text, next to a TF-IDF baseline, and write the report.
+
+    evaluate_run(run_dir)                     the run's model on the run's test split -> RUN/report/
+    evaluate_model(model, data_file, ...)     any model (local folder or Hub id) on any labelled file
+
+The report folder holds `metrics.json` (scalar, per-class, confusion matrix, baseline, slices),
+`confusion_matrix.png` (counts and row-normalised), `misclassified.csv` (the most confident errors)
+and `report.md`. Metrics come from `hubtools.metrics`, the code Trainer uses during training.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+import typer
+
+from hubtools.errors import HubtoolsError
+from hubtools.metrics import compute_classification_metrics, compute_classification_report
+from hubtools.resources import cards_dir
+from hubtools.rundir import RunDir, write_json_atomic
+
+logger = logging.getLogger(__name__)
+
+MISCLASSIFIED_SAMPLE = 50
+SLICE_METRICS = ("accuracy", "f1_macro", "f1_weighted")
+DEFAULT_LABEL = re.compile(r"LABEL_\d+")
+BASELINE_NAME = "TF-IDF (word 1-2 grams) + logistic regression"
+SCALAR_KEYS = (
+    "accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro",
+    "precision_weighted", "recall_weighted", "f1", "precision", "recall",
+)
+
+
+class ReportError(HubtoolsError):
+    """Data or a model that cannot be evaluated, or a report that would be overwritten."""
+
+
+@dataclass
+class Classifier:
+    model: Any
+    tokenizer: Any
+    label_names: list[str]
+    source: str
+
+
+@dataclass
+class LabelledText:
+    frame: pd.DataFrame  # text, label (a name the model knows) and any slice columns
+    source: str
+
+
+# ---- inputs -----------------------------------------------------------------------------------
+
+
+def load_classifier(model: str | Path) -> Classifier:
+    """Load a sequence classifier from a folder or a Hub id (through HF_ENDPOINT); it must name its labels."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(model))
+        network = AutoModelForSequenceClassification.from_pretrained(str(model))
+    except (OSError, ValueError) as error:
+        raise ReportError(f"{model}: could not load a text-classification model ({' '.join(str(error).split())[:160]}); pass a model folder or Hub id") from error
+    id2label = network.config.id2label or {}
+    label_names = [str(id2label[index]) for index in sorted(id2label)]
+    if not label_names or all(DEFAULT_LABEL.fullmatch(name) for name in label_names):
+        raise ReportError(f"{model}: config.json has no id2label (labels are {label_names or 'missing'}); save the model with id2label/label2id naming its classes")
+    network.eval()
+    return Classifier(model=network, tokenizer=tokenizer, label_names=label_names, source=str(model))
+
+
+def read_labelled_file(path: Path, text_column: str = "text", label_column: str = "label", extra_columns: Sequence[str] = ()) -> LabelledText:
+    """Read a CSV/JSON(L)/Parquet file of labelled text; an empty file or a missing column is one line."""
+    from hubtools.data import load_file
+
+    path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise ReportError(f"{path}: the file is empty; pass a file with a '{text_column}' and a '{label_column}' column")
+    frame = load_file(path).frame
+    if frame.empty:
+        raise ReportError(f"{path}: no rows; pass a file with labelled examples")
+    for option, column in [("--text-column", text_column), ("--label-column", label_column)] + [("--slice-by", c) for c in extra_columns]:
+        if column not in frame.columns:
+            raise ReportError(f"{path}: column '{column}' not found (columns: {', '.join(map(str, frame.columns))}); set {option}")
+    out = pd.DataFrame({"text": frame[text_column].astype(str), "label": frame[label_column]})
+    for column in extra_columns:
+        out[column] = frame[column].astype("string").fillna("")
+    return LabelledText(frame=out, source=str(path))
+
+
+def align_labels(data: LabelledText, label_names: list[str], model_source: str, label_column: str = "label") -> pd.Series:
+    """Map label names (or integer ids) onto the model's label names; an unknown label is an error naming its row."""
+    known = {name: name for name in label_names} | {str(index): name for index, name in enumerate(label_names)}
+    values = data.frame["label"].astype(str)
+    unknown = ~values.isin(list(known))
+    if unknown.any():
+        row = int(unknown.to_numpy().nonzero()[0][0]) + 1
+        raise ReportError(
+            f"{data.source}: row {row}, column '{label_column}': label {values[unknown].iloc[0]!r} is not one the model "
+            f"{model_source} knows ({', '.join(label_names)}); relabel the row or evaluate a model trained on this label"
+        )
+    return values.map(known)
+
+
+# ---- predictions --------------------------------------------------------------------------------
+
+
+def predict(classifier: Classifier, texts: Sequence[str], max_length: int = 128, batch_size: int = 64) -> tuple[list[int], list[float]]:
+    """Predicted class ids and their softmax probability, in input order."""
+    import torch
+
+    predictions, confidences = [], []
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            batch = classifier.tokenizer(
+                list(texts[start : start + batch_size]), truncation=True, max_length=max_length, padding=True, return_tensors="pt"
+            )
+            probabilities = classifier.model(**batch).logits.softmax(dim=-1)
+            best = probabilities.max(dim=-1)
+            predictions.extend(best.indices.tolist())
+            confidences.extend(best.values.tolist())
+    return predictions, confidences
+
+
+def tfidf_baseline(train_texts: Sequence[str], train_labels: Sequence[int], test_texts: Sequence[str], seed: int = 42) -> list[int]:
+    """Fit TF-IDF + logistic regression on the train split and predict the test split."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    pipeline = make_pipeline(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
+        LogisticRegression(max_iter=1000, random_state=seed),
+    )
+    pipeline.fit(list(train_texts), list(train_labels))
+    return [int(label) for label in pipeline.predict(list(test_texts))]
+
+
+# ---- the report ---------------------------------------------------------------------------------
+
+
+def build_report(
+    classifier: Classifier,
+    data: LabelledText,
+    max_length: int = 128,
+    baseline_train: LabelledText | None = None,
+    slice_by: Sequence[str] = (),
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Metrics of the model (and baseline) on `data`; returns the report dict and the scored rows."""
+    names = classifier.label_names
+    frame = data.frame.copy()
+    frame["label"] = align_labels(data, names, classifier.source)
+    references = [names.index(label) for label in frame["label"]]
+    predictions, confidences = predict(classifier, frame["text"].tolist(), max_length=max_length)
+    frame["predicted"] = [names[index] for index in predictions]
+    frame["confidence"] = confidences
+    report: dict[str, Any] = {
+        "model": classifier.source,
+        "data": data.source,
+        "rows": len(frame),
+        "label_names": names,
+        "max_length": max_length,
+        **compute_classification_report(predictions, references, names),
+    }
+    if baseline_train is not None:
+        train_labels = align_labels(baseline_train, names, classifier.source)
+        baseline_predictions = tfidf_baseline(baseline_train.frame["text"], [names.index(label) for label in train_labels], frame["text"])
+        report["baseline"] = {
+            "name": BASELINE_NAME,
+            "train_data": baseline_train.source,
+            "train_rows": len(baseline_train.frame),
+            **compute_classification_metrics(baseline_predictions, references, names),
+        }
+    report["slices"] = {column: slice_metrics(frame, column, names) for column in slice_by}
+    report["misclassified_rows"] = int((frame["predicted"] != frame["label"]).sum())
+    return report, frame
+
+
+def slice_metrics(frame: pd.DataFrame, column: str, label_names: list[str]) -> dict[str, dict[str, float]]:
+    """Rows and headline metrics for each value of `column`, largest group first."""
+    slices = {}
+    for value, group in sorted(frame.groupby(column), key=lambda item: (-len(item[1]), str(item[0]))):
+        metrics = compute_classification_metrics(
+            [label_names.index(p) for p in group["predicted"]], [label_names.index(r) for r in group["label"]], label_names
+        )
+        slices[str(value)] = {"rows": len(group)} | {name: metrics[name] for name in SLICE_METRICS}
+    return slices
+
+
+def scalar_metrics(report: dict[str, Any]) -> dict[str, float]:
+    return {key: value for key, value in report.items() if key in SCALAR_KEYS}
+
+
+
+def write_report(report: dict[str, Any], scored: pd.DataFrame, output_dir: Path, overwrite: bool = False) -> Path:
+    """Write metrics.json, confusion_matrix.png, misclassified.csv and report.md into `output_dir`."""
+    output_dir = Path(output_dir)
+    metrics_path = output_dir / "metrics.json"
+    if metrics_path.exists() and not overwrite:
+        raise ReportError(f"{metrics_path}: a report already exists; pass --overwrite to replace it or --out to write elsewhere")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    plot_confusion_matrix(report["confusion_matrix"], report["label_names"], output_dir / "confusion_matrix.png")
+    errors = scored[scored["predicted"] != scored["label"]].sort_values("confidence", ascending=False, kind="stable")
+    errors.head(MISCLASSIFIED_SAMPLE).to_csv(output_dir / "misclassified.csv", index=False)
+    report = report | {"files": {"confusion_matrix": "confusion_matrix.png", "misclassified": "misclassified.csv", "report": "report.md"}}
+    (output_dir / "report.md").write_text(render_report_markdown(report), encoding="utf-8")
+    write_json_atomic(metrics_path, report)
+    return output_dir
+
+
+def plot_confusion_matrix(matrix: list[list[int]], label_names: list[str], path: Path) -> None:
+    """Two panels: counts and row-normalised (recall per true class), with labelled axes and values."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    counts = np.asarray(matrix, dtype=float)
+    totals = counts.sum(axis=1, keepdims=True)
+    normalised = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    size = max(4.0, 0.9 * len(label_names) + 2)
+    figure, axes = plt.subplots(1, 2, figsize=(2 * size + 1, size), constrained_layout=True)
+    for axis, values, title, fmt in ((axes[0], counts, "Counts", "{:.0f}"), (axes[1], normalised, "Row-normalised", "{:.2f}")):
+        image = axis.imshow(values, cmap="Blues", vmin=0)
+        axis.set(
+            title=title, xlabel="Predicted label", ylabel="True label",
+            xticks=range(len(label_names)), yticks=range(len(label_names)),
+            xticklabels=label_names, yticklabels=label_names,
+        )
+        axis.tick_params(axis="x", labelrotation=45)
+        threshold = values.max() / 2 if values.max() > 0 else 1
+        for (row, column), value in np.ndenumerate(values):
+            axis.text(column, row, fmt.format(value), ha="center", va="center", color="white" if value > threshold else "black")
+        figure.colorbar(image, ax=axis, shrink=0.8)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def render_report_markdown(report: dict[str, Any]) -> str:
+    import jinja2
+
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(cards_dir()), trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    return environment.get_template("report.md.j2").render(report=report, scalar_keys=SCALAR_KEYS)
+
+
+def load_report(run_dir: str | Path) -> dict[str, Any]:
+    run = RunDir(Path(run_dir))
+    return run.read_json(run.report / "metrics.json")
+
+
+# ---- entry points -------------------------------------------------------------------------------
+
+
+def evaluate_run(run_dir: str | Path, slice_by: Sequence[str] = (), baseline: bool = True, overwrite: bool = False, output_dir: Path | None = None) -> dict[str, Any]:
+    """Evaluate RUN/model on RUN/data/test.parquet (baseline fitted on RUN/data/train.parquet); writes RUN/report/."""
+    from hubtools.config import load_config
+
+    run = RunDir(Path(run_dir))
+    run.require(run.model, run.config, run.split("test"))
+    config = load_config(run.config)
+    test = read_labelled_file(run.split("test"), extra_columns=slice_by)
+    train = read_labelled_file(run.split("train")) if baseline else None
+    report, scored = build_report(load_classifier(run.model), test, config.training.max_length, train, slice_by)
+    report["split"] = "test"
+    write_report(report, scored, output_dir or run.report, overwrite=overwrite)
+    return report
+
+
+def evaluate_model(
+    model: str | Path,
+    data_file: Path,
+    output_dir: Path,
+    text_column: str = "text",
+    label_column: str = "label",
+    slice_by: Sequence[str] = (),
+    baseline_train: Path | None = None,
+    max_length: int = 128,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Evaluate any model on any labelled file; with `baseline_train`, fit the TF-IDF baseline on that file."""
+    data = read_labelled_file(data_file, text_column, label_column, slice_by)
+    train = read_labelled_file(baseline_train, text_column, label_column) if baseline_train else None
+    report, scored = build_report(load_classifier(model), data, max_length, train, slice_by)
+    write_report(report, scored, output_dir, overwrite=overwrite)
+    return report
+
+
+def evaluate_command(
+    run: Path | None = typer.Option(None, "--run", help="Run directory: evaluate its model on its test split."),
+    model: str | None = typer.Option(None, "--model", help="Model folder or Hub id (with --data)."),
+    data: Path | None = typer.Option(None, "--data", help="Labelled CSV/JSONL/Parquet file (with --model)."),
+    text_column: str = typer.Option("text", "--text-column", help="Column holding the text (with --data)."),
+    label_column: str = typer.Option("label", "--label-column", help="Column holding the label name or id (with --data)."),
+    slice_by: list[str] = typer.Option([], "--slice-by", help="Also report metrics per value of this column (repeatable)."),
+    baseline_train: Path | None = typer.Option(None, "--baseline-train", help="Train file for the TF-IDF baseline (with --data; a run uses its train split)."),
+    max_length: int = typer.Option(128, "--max-length", help="Tokens per text (with --model; a run uses its config)."),
+    out: Path | None = typer.Option(None, "--out", help="Report folder (default: RUN/report, or ./report with --model)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report."),
+) -> None:
+    """Metrics, per-class scores, confusion matrix, misclassified examples and a TF-IDF baseline."""
+    if (run is None) == (model is None) or (model is not None and data is None):
+        raise ReportError("pass either --run DIR, or --model PATH_OR_REPO_ID with --data FILE")
+    if run is not None:
+        report = evaluate_run(run, slice_by, overwrite=overwrite, output_dir=out)
+        destination = out or RunDir(run).report
+    else:
+        destination = out or Path("report")
+        report = evaluate_model(model, data, destination, text_column, label_column, slice_by, baseline_train, max_length, overwrite)
+    line = f"{destination}: accuracy {report['accuracy']:.4f}, F1 macro {report['f1_macro']:.4f}"
+    if "baseline" in report:
+        line += f" (TF-IDF baseline: F1 macro {report['baseline']['f1_macro']:.4f})"
+    typer.echo(line)
