@@ -1,0 +1,663 @@
+"""HTTP routes of the embedded Hub, answering like huggingface.co for huggingface_hub, transformers and datasets.
+
+Revisions such as `refs/pr/1` arrive percent-encoded (`refs%2Fpr%2F1`); Starlette decodes the path before
+routing, so routes that take a revision re-read the raw path (see `_tail`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import unquote
+
+import yaml
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+
+from hubtools.hub import lfs
+from hubtools.hub.auth import can_read, caller, require_write
+from hubtools.hub.pages import render_index, render_repo_page
+from hubtools.hub.store import (
+    DEFAULT_BRANCH,
+    REPO_TYPES,
+    Addition,
+    Deletion,
+    FileEntry,
+    HubStore,
+    Operation,
+    Repo,
+    StoreError,
+    lfs_blob_id,
+)
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+LFS_SUFFIXES = (
+    ".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".onnx", ".msgpack", ".parquet", ".arrow",
+    ".png", ".jpg", ".jpeg", ".gif", ".zip", ".gz", ".tar", ".npy", ".npz", ".pkl",
+)
+LFS_MIN_SIZE = 1024 * 1024
+HUBTOOLS_USER_AGENT = "hubtools/"
+SPACE_SDKS = ("gradio", "docker", "static", "streamlit")
+
+
+def error_response(status: int, message: str, error_code: str | None = None) -> JSONResponse:
+    headers = {"X-Error-Message": message.encode("ascii", "replace").decode()[:500]}
+    if error_code:
+        headers["X-Error-Code"] = error_code
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def validate_path(path: object) -> str:
+    """A repo path: relative, no `..`/`.` segments, no empty segments, no control characters."""
+    if not isinstance(path, str) or not path:
+        raise StoreError(400, f"Invalid file path {path!r}: must be a non-empty string")
+    segments = path.split("/")
+    if (
+        path.startswith("/")
+        or any(seg in ("", ".", "..") for seg in segments)
+        or any(ord(c) < 32 for c in path)
+        or "\\" in path
+        or segments[0] == ".git"
+        or len(path) > 1000
+    ):
+        raise StoreError(400, f"Invalid file path {path!r}: use a relative path without '..', '.' or empty segments")
+    return path
+
+
+def split_revision(segments: list[str]) -> tuple[str, list[str]]:
+    """First segment(s) -> revision; `refs/pr/1` may also arrive unencoded as three segments."""
+    if not segments or not segments[0]:
+        return DEFAULT_BRANCH, []
+    if segments[0] == "refs" and len(segments) >= 3 and segments[1] in ("pr", "heads", "tags", "convert"):
+        return "/".join(segments[:3]), segments[3:]
+    return segments[0], segments[1:]
+
+
+def _tail(request: Request, marker: str) -> list[str]:
+    """Percent-decoded path segments after `marker`, the segment that follows the repo name."""
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    segments = raw.decode("latin-1").split("?")[0].split("/")
+    if segments[1] == "api":
+        index = 5
+    elif segments[1] in ("datasets", "spaces") and len(segments) > 4 and segments[4] == marker:
+        index = 4
+    else:
+        index = 3
+    return [unquote(segment) for segment in segments[index + 1 :] if segment]
+
+
+def _tree_oid(entries: list[FileEntry]) -> str:
+    digest = hashlib.sha1()
+    for entry in entries:
+        digest.update(f"{entry.path}\0{entry.blob_id}\n".encode())
+    return digest.hexdigest()
+
+
+def file_json(entry: FileEntry) -> dict:
+    data: dict = {"type": "file", "oid": entry.blob_id, "size": entry.size, "path": entry.path}
+    if entry.is_lfs:
+        data["lfs"] = {"oid": entry.sha256, "size": entry.size, "pointerSize": len(entry.pointer())}
+    return data
+
+
+def read_card_data(store: HubStore, files: dict[str, FileEntry]) -> tuple[dict | None, str]:
+    """YAML front matter of README.md (None when absent or invalid) and the README body."""
+    readme = files.get("README.md")
+    if readme is None or readme.size > 5 * 1024 * 1024:
+        return None, ""
+    text = store.blob_path(readme.sha256).read_text(encoding="utf-8", errors="replace")
+    return split_front_matter(text)
+
+
+def split_front_matter(text: str) -> tuple[dict | None, str]:
+    match = re.match(r"^---\s*\n(.*?)\n---\s*(?:\n|$)", text, re.DOTALL)
+    if not match:
+        return None, text
+    try:
+        data = yaml.safe_load(match.group(1))
+    except yaml.YAMLError:
+        return None, text[match.end():]
+    return (data if isinstance(data, dict) else None), text[match.end():]
+
+
+def create_app(root: Path) -> FastAPI:
+    store = HubStore(Path(root))
+    secret = lfs.load_secret(Path(root))
+    app = FastAPI(title="hubtools embedded Hub", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.store = store
+
+    @app.exception_handler(StoreError)
+    async def store_error(_: Request, exc: StoreError) -> JSONResponse:
+        return error_response(exc.code, str(exc), exc.error_code)
+
+    def base_url(request: Request) -> str:
+        return str(request.base_url).rstrip("/")
+
+    def repo_type_of(plural: str) -> str:
+        repo_type = plural[:-1] if plural.endswith("s") else plural
+        if repo_type not in REPO_TYPES:
+            raise StoreError(404, f"Unknown repo type '{plural}'", "RepoNotFound")
+        return repo_type
+
+    def readable_repo(request: Request, repo_type: str, namespace: str, name: str) -> Repo:
+        repo = store.get_repo(repo_type, namespace, name)
+        if repo is None or not can_read(caller(store, request), repo):
+            raise StoreError(404, f"Repository Not Found: {repo_type} {namespace}/{name}", "RepoNotFound")
+        return repo
+
+    def writable_repo(request: Request, repo_type: str, namespace: str, name: str) -> tuple[Repo, str]:
+        repo = readable_repo(request, repo_type, namespace, name)
+        identity = require_write(caller(store, request), repo.namespace)
+        return repo, identity.user
+
+    def resolve(repo: Repo, revision: str) -> str:
+        return store.resolve(repo, revision)
+
+    def entry_or_404(files: dict[str, FileEntry], path: str, repo: Repo, revision: str) -> FileEntry:
+        entry = files.get(path)
+        if entry is None:
+            raise StoreError(404, f"Entry not found: {path} at {revision} in {repo.repo_id}", "EntryNotFound")
+        return entry
+
+    # ------------------------------------------------------------------ identity and repos
+
+    @app.get("/api/whoami-v2")
+    async def whoami(request: Request) -> JSONResponse:
+        identity = caller(store, request)
+        if identity is None:
+            raise StoreError(401, "You must be authenticated: pass a token in the Authorization header")
+        return JSONResponse({
+            "type": "user",
+            "id": identity.user,
+            "name": identity.user,
+            "fullname": identity.user,
+            "orgs": [{"type": "org", "name": org, "fullname": org} for org in identity.orgs],
+            "auth": {
+                "type": "access_token",
+                "accessToken": {"displayName": "hubtools", "role": "read" if identity.read_only else "write"},
+            },
+        })
+
+    @app.post("/api/repos/create")
+    async def create_repo(request: Request) -> JSONResponse:
+        payload = await json_body(request)
+        repo_type = payload.get("type") or "model"
+        name = payload.get("name")
+        identity = caller(store, request)
+        namespace = payload.get("organization") or (identity.user if identity else None)
+        if repo_type not in REPO_TYPES:
+            raise StoreError(400, f"Invalid repo type {repo_type!r}: use one of {', '.join(REPO_TYPES)}")
+        for part in (namespace, name):
+            if part is not None and (not isinstance(part, str) or not NAME_PATTERN.match(part)):
+                raise StoreError(400, f"Invalid repo name part {part!r}: use letters, digits, '-', '_', '.'")
+        if name is None:
+            raise StoreError(400, "Missing repo 'name'")
+        require_write(identity, namespace or "")
+        sdk = payload.get("sdk")
+        if repo_type == "space" and sdk not in SPACE_SDKS:
+            raise StoreError(400, f"Invalid Space sdk {sdk!r}: use one of {', '.join(SPACE_SDKS)}")
+        private = bool(payload.get("private")) or payload.get("visibility") == "private"
+        prefix = "" if repo_type == "model" else f"{repo_type}s/"
+        url = f"{base_url(request)}/{prefix}{namespace}/{name}"
+        try:
+            repo = store.create_repo(repo_type, namespace, name, private, sdk if repo_type == "space" else None, identity.user)
+        except StoreError as exc:
+            if exc.code != 409:
+                raise
+            return JSONResponse({"error": str(exc), "url": url}, status_code=409, headers={"X-Error-Message": str(exc)})
+        return JSONResponse({"url": url, "name": repo.repo_id, "id": repo.repo_id})
+
+    @app.delete("/api/repos/delete")
+    async def delete_repo(request: Request) -> Response:
+        payload = await json_body(request)
+        identity = caller(store, request)
+        namespace = payload.get("organization") or (identity.user if identity else "")
+        repo = readable_repo(request, payload.get("type") or "model", namespace, str(payload.get("name")))
+        require_write(identity, repo.namespace)
+        store.delete_repo(repo)
+        return Response(status_code=200)
+
+    @app.put("/api/{plural}/{namespace}/{name}/settings")
+    async def update_settings(request: Request, plural: str, namespace: str, name: str) -> JSONResponse:
+        repo, _ = writable_repo(request, repo_type_of(plural), namespace, name)
+        payload = await json_body(request)
+        private = payload.get("private")
+        if payload.get("visibility") in ("private", "public"):
+            private = payload["visibility"] == "private"
+        if isinstance(private, bool):
+            store.set_private(repo, private)
+        return JSONResponse({})
+
+    @app.post("/api/validate-yaml")
+    async def validate_yaml(request: Request) -> JSONResponse:
+        payload = await json_body(request)
+        content = payload.get("content")
+        if not isinstance(content, str):
+            return JSONResponse({"errors": [{"message": "'content' must be a string"}]}, status_code=400)
+        match = re.match(r"^\s*---\s*\n(.*?)\n---\s*(?:\n|$)", content, re.DOTALL)
+        try:
+            data = yaml.safe_load(match.group(1)) if match else None
+        except yaml.YAMLError as exc:
+            return JSONResponse({"errors": [{"message": f"Invalid YAML in README front matter: {exc}"}]}, status_code=400)
+        if data is not None and not isinstance(data, dict):
+            return JSONResponse({"errors": [{"message": "README front matter must be a YAML mapping"}]}, status_code=400)
+        warnings = [] if data else [{"message": "empty or missing yaml metadata in repo card"}]
+        return JSONResponse({"errors": [], "warnings": warnings})
+
+    # ------------------------------------------------------------------ info, tree, history
+
+    @app.get("/api/{plural}/{namespace}/{name}")
+    async def repo_info(request: Request, plural: str, namespace: str, name: str) -> JSONResponse:
+        return info_response(request, repo_type_of(plural), namespace, name, DEFAULT_BRANCH)
+
+    @app.get("/api/{plural}/{namespace}/{name}/revision/{rest:path}")
+    async def repo_info_at(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+        revision, _ = split_revision(_tail(request, "revision"))
+        return info_response(request, repo_type_of(plural), namespace, name, revision)
+
+    def info_response(request: Request, repo_type: str, namespace: str, name: str, revision: str) -> JSONResponse:
+        repo = readable_repo(request, repo_type, namespace, name)
+        commit_id = resolve(repo, revision)
+        commit = store.commit(commit_id)
+        files = store.files(commit_id)
+        card_data, _ = read_card_data(store, files)
+        with_blobs = request.query_params.get("blobs", "").lower() in ("1", "true")
+        siblings = []
+        for entry in files.values():
+            sibling: dict = {"rfilename": entry.path}
+            if with_blobs:
+                sibling.update(size=entry.size, blobId=entry.blob_id)
+                if entry.is_lfs:
+                    sibling["lfs"] = {"size": entry.size, "sha256": entry.sha256, "pointerSize": len(entry.pointer())}
+            siblings.append(sibling)
+        card = card_data or {}
+        tags = card.get("tags") if isinstance(card.get("tags"), list) else []
+        info: dict = {
+            "_id": f"{repo.pk:024x}",
+            "id": repo.repo_id,
+            "author": repo.namespace,
+            "sha": commit_id,
+            "lastModified": iso(commit.date),
+            "createdAt": iso(repo.created),
+            "private": repo.private,
+            "disabled": False,
+            "gated": False,
+            "downloads": 0,
+            "likes": 0,
+            "tags": tags,
+            "siblings": siblings,
+            "cardData": card_data,
+        }
+        if repo_type == "model":
+            info["modelId"] = repo.repo_id
+            info["pipeline_tag"] = card.get("pipeline_tag")
+            info["library_name"] = card.get("library_name")
+            if "config.json" in files and files["config.json"].size < 1024 * 1024:
+                try:
+                    info["config"] = json.loads(store.blob_path(files["config.json"].sha256).read_bytes())
+                except ValueError:
+                    pass
+        if repo_type == "space":
+            info["sdk"] = repo.sdk
+            info["runtime"] = {"stage": "NO_APP_FILE" if "app.py" not in files else "BUILDING", "hardware": None}
+        return JSONResponse(info)
+
+    @app.get("/api/{plural}/{namespace}/{name}/tree/{rest:path}")
+    async def tree(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+        repo = readable_repo(request, repo_type_of(plural), namespace, name)
+        revision, path_segments = split_revision(_tail(request, "tree"))
+        commit_id = resolve(repo, revision)
+        files = store.files(commit_id)
+        folder = "/".join(path_segments)
+        recursive = request.query_params.get("recursive", "").lower() in ("1", "true")
+        expand = request.query_params.get("expand", "").lower() in ("1", "true")
+        prefix = folder + "/" if folder else ""
+        below = [e for p, e in files.items() if p.startswith(prefix)]
+        if folder and not below:
+            raise StoreError(404, f"Entry not found: {folder} at {revision} in {repo.repo_id}", "EntryNotFound")
+        items: list[dict] = []
+        folders: dict[str, list[FileEntry]] = {}
+        for entry in below:
+            relative = entry.path[len(prefix):]
+            parts = relative.split("/")
+            for depth in range(1, len(parts)):
+                if depth > 1 and not recursive:
+                    break
+                folders.setdefault(prefix + "/".join(parts[:depth]), []).append(entry)
+            if recursive or len(parts) == 1:
+                items.append(file_json(entry))
+        for folder_path, entries in folders.items():
+            items.append({"type": "directory", "oid": _tree_oid(entries), "size": 0, "path": folder_path})
+        if expand:
+            commit = store.commit(commit_id)
+            for item in items:
+                item["lastCommit"] = {"id": commit.id, "title": commit.title, "date": iso(commit.date)}
+        items.sort(key=lambda item: (item["path"].count("/"), item["type"] != "directory", item["path"]))
+        return JSONResponse(items)
+
+    @app.post("/api/{plural}/{namespace}/{name}/paths-info/{rest:path}")
+    async def paths_info(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+        repo = readable_repo(request, repo_type_of(plural), namespace, name)
+        revision, _ = split_revision(_tail(request, "paths-info"))
+        files = store.files(resolve(repo, revision))
+        form = await request.form()
+        answers = []
+        for path in form.getlist("paths"):
+            path = str(path).strip("/")
+            if path in files:
+                answers.append(file_json(files[path]))
+            else:
+                below = [e for p, e in files.items() if p.startswith(path + "/")]
+                if below:
+                    answers.append({"type": "directory", "oid": _tree_oid(below), "size": 0, "path": path})
+        return JSONResponse(answers)
+
+    @app.get("/api/{plural}/{namespace}/{name}/commits/{rest:path}")
+    async def commits(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+        repo = readable_repo(request, repo_type_of(plural), namespace, name)
+        revision, _ = split_revision(_tail(request, "commits"))
+        history = store.history(resolve(repo, revision))
+        return JSONResponse([
+            {
+                "id": c.id,
+                "title": c.title,
+                "message": c.message,
+                "authors": [{"user": c.author}],
+                "date": iso(c.date),
+                "parents": [c.parent] if c.parent else [],
+            }
+            for c in history
+        ])
+
+    @app.get("/api/{plural}/{namespace}/{name}/refs")
+    async def refs(request: Request, plural: str, namespace: str, name: str) -> JSONResponse:
+        repo = readable_repo(request, repo_type_of(plural), namespace, name)
+        answer: dict[str, list] = {"branches": [], "converts": [], "tags": [], "pullRequests": []}
+        groups = {"refs/heads/": "branches", "refs/tags/": "tags", "refs/pr/": "pullRequests", "refs/convert/": "converts"}
+        for ref, target in sorted(store.refs(repo).items()):
+            for prefix, group in groups.items():
+                if ref.startswith(prefix):
+                    answer[group].append({"name": ref[len(prefix):], "ref": ref, "targetCommit": target})
+        if request.query_params.get("include_prs", "") not in ("1", "true", "True"):
+            del answer["pullRequests"]
+        return JSONResponse(answer)
+
+    @app.post("/api/{plural}/{namespace}/{name}/branch/{rest:path}")
+    async def create_branch(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+        repo, _ = writable_repo(request, repo_type_of(plural), namespace, name)
+        branch = "/".join(_tail(request, "branch"))
+        payload = await json_body(request, allow_empty=True)
+        store.create_branch(repo, branch, payload.get("startingPoint"))
+        return JSONResponse({})
+
+    @app.delete("/api/{plural}/{namespace}/{name}/branch/{rest:path}")
+    async def delete_branch(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+        repo, _ = writable_repo(request, repo_type_of(plural), namespace, name)
+        store.delete_branch(repo, "/".join(_tail(request, "branch")))
+        return JSONResponse({})
+
+    # ------------------------------------------------------------------ pull requests
+
+    @app.post("/api/{plural}/{namespace}/{name}/discussions")
+    async def create_discussion(request: Request, plural: str, namespace: str, name: str) -> JSONResponse:
+        repo, user = writable_repo(request, repo_type_of(plural), namespace, name)
+        payload = await json_body(request)
+        if not payload.get("pullRequest"):
+            raise StoreError(400, "Only pull requests are supported by the embedded Hub")
+        num = store.open_pull_request(repo, str(payload.get("title") or "Pull request"), str(payload.get("description") or ""), user)
+        return JSONResponse({"num": num, "url": f"{base_url(request)}/{repo.url_prefix}{repo.repo_id}/discussions/{num}"})
+
+    @app.get("/api/{plural}/{namespace}/{name}/discussions/{num}")
+    async def discussion(request: Request, plural: str, namespace: str, name: str, num: int) -> JSONResponse:
+        repo = readable_repo(request, repo_type_of(plural), namespace, name)
+        row = store.pull_request(repo, num)
+        if row is None:
+            raise StoreError(404, f"Discussion {num} not found in {repo.repo_id}")
+        return JSONResponse({
+            "num": num,
+            "title": row["title"],
+            "author": {"name": row["author"]},
+            "createdAt": iso(row["created"]),
+            "status": "open",
+            "repo": {"name": repo.repo_id, "type": repo.type},
+            "isPullRequest": True,
+            "events": [],
+            "changes": {"base": f"refs/heads/{DEFAULT_BRANCH}"},
+            "filesWithConflicts": [],
+        })
+
+    # ------------------------------------------------------------------ uploads
+
+    @app.post("/api/{plural}/{namespace}/{name}/preupload/{rest:path}")
+    async def preupload(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+        repo, _ = writable_repo(request, repo_type_of(plural), namespace, name)
+        revision, _ = split_revision(_tail(request, "preupload"))
+        payload = await json_body(request)
+        if not isinstance(payload.get("files"), list):
+            raise StoreError(400, "preupload needs a 'files' list")
+        try:
+            existing = store.files(resolve(repo, revision))
+        except StoreError:
+            existing = {}
+        speaks_lfs = HUBTOOLS_USER_AGENT in request.headers.get("user-agent", "")
+        answers = []
+        for item in payload["files"]:
+            path = validate_path(item.get("path") if isinstance(item, dict) else None)
+            mode = "lfs" if speaks_lfs and _wants_lfs(path, item.get("size"), item.get("sample")) else "regular"
+            remote = existing.get(path)
+            oid = None
+            if remote is not None:
+                oid = remote.sha256 if mode == "lfs" else (None if remote.is_lfs else remote.blob_id)
+            answers.append({"path": path, "uploadMode": mode, "shouldIgnore": False, "oid": oid})
+        return JSONResponse({"files": answers, "commitOid": existing and resolve(repo, revision) or None})
+
+    @app.post("/api/{plural}/{namespace}/{name}/commit/{rest:path}")
+    async def commit(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+        repo, user = writable_repo(request, repo_type_of(plural), namespace, name)
+        revision, _ = split_revision(_tail(request, "commit"))
+        create_pr = request.query_params.get("create_pr", "") in ("1", "true", "True")
+        header, operations = await parse_commit_payload(request, repo, revision)
+        summary = str(header.get("summary") or "").strip()
+        if not summary:
+            raise StoreError(400, "Commit summary must not be empty")
+        parent = header.get("parentCommit")
+        if parent is not None and not (isinstance(parent, str) and re.fullmatch(r"[0-9a-fA-F]{7,40}", parent)):
+            raise StoreError(400, f"parentCommit must be a commit id, got {parent!r}")
+        commit_id, pr_num = store.apply_commit(
+            repo, revision, operations, user, summary, str(header.get("description") or ""), parent, create_pr
+        )
+        repo_url = f"{base_url(request)}/{repo.url_prefix}{repo.repo_id}"
+        return JSONResponse({
+            "success": True,
+            "commitOid": commit_id,
+            "commitUrl": f"{repo_url}/commit/{commit_id}",
+            "hookOutput": "",
+            "pullRequestUrl": f"{repo_url}/discussions/{pr_num}" if pr_num else None,
+        })
+
+    async def parse_commit_payload(request: Request, repo: Repo, revision: str) -> tuple[dict, list[Operation]]:
+        header: dict | None = None
+        operations: list[Operation] = []
+        async for line_number, line in ndjson_lines(request):
+            try:
+                item = json.loads(line)
+            except ValueError:
+                raise StoreError(400, f"Malformed NDJSON commit payload: line {line_number} is not valid JSON") from None
+            if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
+                raise StoreError(400, f"Malformed commit payload: line {line_number} needs 'key' and an object 'value'")
+            key, value = item.get("key"), item["value"]
+            if key == "header":
+                header = value
+            elif header is None:
+                raise StoreError(400, "Malformed commit payload: the first line must be the 'header'")
+            else:
+                operations.append(to_operation(key, value, repo, revision, line_number))
+        if header is None:
+            raise StoreError(400, "Malformed commit payload: missing 'header' line")
+        return header, operations
+
+    def to_operation(key: object, value: dict, repo: Repo, revision: str, line_number: int) -> Operation:
+        path = validate_path(value.get("path"))
+        if key == "file":
+            if value.get("encoding", "base64") != "base64" or not isinstance(value.get("content"), str):
+                raise StoreError(400, f"Line {line_number}: inline file '{path}' must carry base64 'content'")
+            try:
+                content = base64.b64decode(value["content"], validate=True)
+            except (binascii.Error, ValueError):
+                raise StoreError(400, f"Line {line_number}: content of '{path}' is not valid base64") from None
+            blob = store.put_bytes(content)
+            return Addition(path, blob.sha256, blob.size, False, blob.blob_id)
+        if key == "lfsFile":
+            oid = value.get("oid")
+            size = value.get("size")
+            if size is None and isinstance(oid, str) and lfs.SHA256_PATTERN.match(oid) and store.has_blob(oid):
+                size = store.blob_path(oid).stat().st_size
+            oid, size = lfs.check_object(oid, size)
+            if not store.has_blob(oid, size):
+                raise StoreError(400, f"Line {line_number}: LFS object for '{path}' ({oid}) was not uploaded")
+            return Addition(path, oid, size, True, lfs_blob_id(oid, size))
+        if key in ("deletedFile", "deletedFolder"):
+            return Deletion(path, key == "deletedFolder")
+        if key == "copyFile":
+            source_revision = value.get("srcRevision") or revision
+            source_path = validate_path(value.get("srcPath"))
+            files = store.files(resolve(repo, source_revision))
+            source = entry_or_404(files, source_path, repo, source_revision)
+            return Addition(path, source.sha256, source.size, source.is_lfs, source.blob_id)
+        raise StoreError(400, f"Line {line_number}: unknown commit operation {key!r}")
+
+    # ------------------------------------------------------------------ LFS
+
+    def lfs_batch_route(repo_type: str):
+        async def lfs_batch(request: Request, namespace: str, name_git: str) -> JSONResponse:
+            if not name_git.endswith(".git"):
+                raise StoreError(404, "Not found")
+            writable_repo(request, repo_type, namespace, name_git[: -len(".git")])
+            payload = await json_body(request)
+            answer = lfs.batch_response(store, secret, base_url(request), payload)
+            return JSONResponse(answer, media_type="application/vnd.git-lfs+json")
+
+        return lfs_batch
+
+    for lfs_prefix in ("", "/datasets", "/spaces"):
+        app.add_api_route(
+            lfs_prefix + "/{namespace}/{name_git}/info/lfs/objects/batch",
+            lfs_batch_route(lfs_prefix.strip("/")[:-1] if lfs_prefix else "model"),
+            methods=["POST"],
+        )
+
+
+    @app.put("/api/lfs-objects/{oid}/{size}/{signature}")
+    async def lfs_upload(request: Request, oid: str, size: int, signature: str) -> Response:
+        await lfs.receive_object(store, secret, request, oid, size, signature)
+        return Response(status_code=200)
+
+    @app.post("/api/lfs-verify")
+    async def lfs_verify(request: Request) -> JSONResponse:
+        lfs.verify_object(store, await json_body(request))
+        return JSONResponse({"success": True})
+
+    # ------------------------------------------------------------------ downloads
+
+    def resolve_route(repo_type: str):
+        async def resolve_file(request: Request, namespace: str, name: str, rest: str) -> Response:
+            repo = readable_repo(request, repo_type, namespace, name)
+            revision, path_segments = split_revision(_tail(request, "resolve"))
+            commit_id = resolve(repo, revision)
+            path = "/".join(path_segments)
+            entry = entry_or_404(store.files(commit_id), path, repo, revision)
+            headers = {"X-Repo-Commit": commit_id, "ETag": f'"{entry.sha256 if entry.is_lfs else entry.blob_id}"'}
+            if entry.is_lfs:
+                headers["X-Linked-Etag"] = f'"{entry.sha256}"'
+                headers["X-Linked-Size"] = str(entry.size)
+            return FileResponse(store.blob_path(entry.sha256), headers=headers, filename=Path(path).name,
+                                content_disposition_type="inline")
+
+        return resolve_file
+
+    for resolve_prefix in ("/datasets", "/spaces", ""):
+        app.add_api_route(
+            resolve_prefix + "/{namespace}/{name}/resolve/{rest:path}",
+            resolve_route(resolve_prefix.strip("/")[:-1] if resolve_prefix else "model"),
+            methods=["GET", "HEAD"],
+        )
+
+
+    # ------------------------------------------------------------------ pages
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index(request: Request) -> HTMLResponse:
+        identity = caller(store, request)
+        return HTMLResponse(render_index([r for r in store.list_repos() if can_read(identity, r)]))
+
+    def page_route(repo_type: str):
+        async def repo_page(request: Request, namespace: str, name: str) -> HTMLResponse:
+            repo = readable_repo(request, repo_type, namespace, name)
+            commit_id = resolve(repo, DEFAULT_BRANCH)
+            files = store.files(commit_id)
+            card_data, body = read_card_data(store, files)
+            return HTMLResponse(render_repo_page(repo, commit_id, card_data, body, list(files.values())))
+
+        return repo_page
+
+    for page_prefix in ("/datasets", "/spaces", ""):
+        app.add_api_route(
+            page_prefix + "/{namespace}/{name}",
+            page_route(page_prefix.strip("/")[:-1] if page_prefix else "model"),
+            methods=["GET"],
+            response_class=HTMLResponse,
+        )
+
+
+    return app
+
+
+def _wants_lfs(path: str, size: object, sample: object) -> bool:
+    if not isinstance(size, int) or size == 0:
+        return False
+    if size >= LFS_MIN_SIZE or path.lower().endswith(LFS_SUFFIXES):
+        return True
+    try:
+        return b"\0" in base64.b64decode(sample or "")
+    except (binascii.Error, ValueError, TypeError):
+        return False
+
+
+async def json_body(request: Request, allow_empty: bool = False) -> dict:
+    body = await request.body()
+    if not body and allow_empty:
+        return {}
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise StoreError(400, "Request body must be JSON") from None
+    if not isinstance(payload, dict):
+        raise StoreError(400, "Request body must be a JSON object")
+    return payload
+
+
+async def ndjson_lines(request: Request):
+    """Yield (line number, line) from a streamed NDJSON body without holding the whole body."""
+    pending: list[bytes] = []
+    number = 0
+    async for chunk in request.stream():
+        *complete, rest = chunk.split(b"\n")
+        for piece in complete:
+            line = b"".join(pending) + piece
+            pending = []
+            number += 1
+            if line.strip():
+                yield number, line
+        pending.append(rest)
+    line = b"".join(pending)
+    if line.strip():
+        yield number + 1, line

@@ -1,0 +1,41 @@
+"""Who is calling and what they may do, with the Hub's answers: strangers get 404 on private repos."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from hubtools.hub.store import HubStore, Identity, Repo, StoreError
+
+INVALID_CREDENTIALS = "Invalid credentials in Authorization header"
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def caller(store: HubStore, request: Request) -> Identity | None:
+    """The token's identity, None when anonymous; an unknown token is refused like on the Hub (401)."""
+    token = bearer_token(request)
+    if token is None:
+        return None
+    identity = store.identity(token)
+    if identity is None:
+        raise StoreError(401, INVALID_CREDENTIALS)
+    return identity
+
+
+def can_read(identity: Identity | None, repo: Repo) -> bool:
+    return not repo.private or (identity is not None and identity.belongs_to(repo.namespace))
+
+
+def require_write(identity: Identity | None, namespace: str) -> Identity:
+    """Writes need a write token of the namespace's user or of a member of the organization."""
+    if identity is None:
+        raise StoreError(401, f"You must be authenticated with a write token to write to '{namespace}'")
+    if identity.read_only:
+        raise StoreError(403, f"Your token is read-only: use a write token to write to '{namespace}'")
+    if not identity.belongs_to(namespace):
+        raise StoreError(403, f"You don't have the rights to write to '{namespace}': '{identity.user}' is not a member")
+    return identity

@@ -1,0 +1,56 @@
+"""`hubtools hub ...`: serve the embedded Hub, mint tokens, seed base models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hubtools.hub.server import DEFAULT_HOST, DEFAULT_PORT
+from hubtools.hub.store import default_root
+
+hub_app = typer.Typer(
+    help="The embedded Hugging Face Hub: `serve` it, mint a `token`, `seed-base-models`.",
+    no_args_is_help=True,
+)
+
+RootOption = Annotated[
+    Path,
+    typer.Option("--root", help="Directory holding the Hub's database and blobs (kept across restarts)."),
+]
+
+
+@hub_app.command("serve")
+def serve_command(
+    root: RootOption = default_root(),
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = DEFAULT_HOST,
+    port: Annotated[int, typer.Option(help="TCP port.")] = DEFAULT_PORT,
+) -> None:
+    """Serve a Hub-compatible API and repo pages; point clients at it with HF_ENDPOINT=http://HOST:PORT."""
+    from hubtools.hub.server import serve
+
+    typer.echo(f"Embedded Hub on http://{host}:{port} (data in {root})", err=True)
+    serve(root, host, port)
+
+
+@hub_app.command("token")
+def token_command(
+    user: Annotated[str, typer.Option("--user", help="User name (created if new).")],
+    root: RootOption = default_root(),
+    org: Annotated[list[str], typer.Option("--org", help="Organization the user belongs to (repeatable).")] = [],  # noqa: B006
+    read_only: Annotated[bool, typer.Option("--read-only", help="Token that can read but never write.")] = False,
+) -> None:
+    """Print a new token for USER; pass it as HF_TOKEN or `token=`."""
+    from hubtools.hub import issue_token
+
+    typer.echo(issue_token(root, user, org, read_only))
+
+
+@hub_app.command("seed-base-models")
+def seed_command(root: RootOption = default_root()) -> None:
+    """Import the offline all-MiniLM-L6-v2 weights as sentence-transformers/all-MiniLM-L6-v2 (idempotent)."""
+    from hubtools.hub.seed import seed_base_models
+
+    for repo_id, commit_id in seed_base_models(root).items():
+        typer.echo(f"{repo_id}: {'committed ' + commit_id if commit_id else 'already up to date'}")

@@ -1,0 +1,99 @@
+"""Shared fixtures: a real embedded Hub on a free loopback port, reached by every client through HF_ENDPOINT.
+
+huggingface_hub reads HF_ENDPOINT when it is imported, so this module sets it (and an isolated HF_HOME) at
+import time, before any test module imports huggingface_hub/transformers/datasets. The server itself starts
+lazily, once per session, the first time a test asks for `hub`; tests that need no Hub pay nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+HUB_PORT = _free_port()
+HUB_ENDPOINT = f"http://127.0.0.1:{HUB_PORT}"
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="hubtools-tests-"))
+
+os.environ["HF_ENDPOINT"] = HUB_ENDPOINT
+os.environ["HF_HOME"] = str(_SESSION_DIR / "hf-home")
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+os.environ.pop("HF_TOKEN", None)
+os.environ.pop("HF_HUB_OFFLINE", None)
+
+if "huggingface_hub" in sys.modules:  # imported by a plugin before us: point its constants at the embedded Hub
+    from huggingface_hub import constants as _constants
+
+    _constants.ENDPOINT = HUB_ENDPOINT
+    _constants.HUGGINGFACE_CO_URL_TEMPLATE = HUB_ENDPOINT + "/{repo_id}/resolve/{revision}/{filename}"
+
+
+class Hub:
+    """A running embedded Hub: `.endpoint`, `.root`, `.token(...)`, `.api(token)`, `.stop()`/`.kill()`/`.start()`."""
+
+    def __init__(self, root: Path, port: int) -> None:
+        from hubtools.hub import BackgroundHub
+
+        self.root = root
+        self.server = BackgroundHub(root, "127.0.0.1", port)
+
+    @property
+    def endpoint(self) -> str:
+        return self.server.endpoint
+
+    def start(self) -> None:
+        self.server.start()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def kill(self) -> None:
+        self.server.kill()
+
+    def token(self, user: str, orgs: list[str] | tuple[str, ...] = (), read_only: bool = False) -> str:
+        from hubtools.hub import issue_token
+
+        return issue_token(self.root, user, orgs, read_only)
+
+    def api(self, token: str | None = None):
+        """hubtools' client (LFS uploads, Xet off for this local endpoint) bound to this Hub."""
+        from hubtools.hubclient import hub_api
+
+        return hub_api(endpoint=self.endpoint, token=token)
+
+    def stock_api(self, token: str | None = None):
+        """A plain huggingface_hub HfApi, as any user would have (Xet on when hf_xet is installed)."""
+        from huggingface_hub import HfApi
+
+        return HfApi(endpoint=self.endpoint, token=token)
+
+
+@pytest.fixture(scope="session")
+def hub() -> Iterator[Hub]:
+    """The session's embedded Hub (started on first use, stopped at the end of the session)."""
+    instance = Hub(_SESSION_DIR / "hub", HUB_PORT)
+    instance.start()
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture(scope="session")
+def seeded_hub(hub: Hub) -> Hub:
+    """The embedded Hub with sentence-transformers/all-MiniLM-L6-v2 imported from the offline package."""
+    from hubtools.hub.seed import seed_base_models
+
+    seed_base_models(hub.root)
+    return hub
