@@ -76,6 +76,8 @@ class HPSearchConfig:
     direction: str = "maximize"
     pruner: str = "median"  # median | none ; median prunes a trial whose epoch score is below the median
     pruner_startup_trials: int = 1  # trials that finish before the pruner may stop others
+    # params tried before sampling (Optuna enqueue_trial), e.g. [{learning_rate: 2.0e-5, per_device_train_batch_size: 32}]
+    first_trials: list[dict[str, Any]] = field(default_factory=list)
     seed: int = 42
 
     def objective_metric(self, training: TrainingConfig) -> str:
@@ -116,7 +118,11 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> RunConfig:
     for override in overrides:
         key, value = parse_override(override)
         _set_dotted(raw, key, value, source=f"override {override!r}")
-    return config_from_dict(raw, source=str(path))
+    config = config_from_dict(raw, source=str(path))
+    if config.card.prose and not Path(config.card.prose).is_absolute():
+        # the prose file sits next to the config; resolved so RUN/config.yaml still finds it
+        config.card.prose = str((path.parent / config.card.prose).resolve())
+    return config
 
 
 def config_from_dict(raw: dict[str, Any], source: str = "config") -> RunConfig:
@@ -211,6 +217,8 @@ def _build(cls: type, raw: Any, prefix: str, source: str) -> Any:
 def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
     """Check `value` against the annotation, converting what YAML leaves ambiguous ("3e-5" -> 3e-05)."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return value
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None

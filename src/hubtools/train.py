@@ -71,7 +71,7 @@ def run_training(config: RunConfig, output_dir: str | Path | None = None, resume
     if config.hp_search.enabled:
         from hubtools.search import run_search
 
-        summary = run_search(config, run, data, resume=resume)
+        summary = run_search(config, run, data)
     else:
         summary = train_once(config, run, data, resume=resume)
     state.wait_for_everyone()
