@@ -18,6 +18,7 @@ from urllib.parse import unquote
 import yaml
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hubtools.hub import lfs
 from hubtools.hub.auth import can_read, caller, require_write
@@ -42,6 +43,7 @@ LFS_SUFFIXES = (
 )
 LFS_MIN_SIZE = 1024 * 1024
 HUBTOOLS_USER_AGENT = "hubtools/"
+MAX_HEADER_BYTES = 32 * 1024
 SPACE_SDKS = ("gradio", "docker", "static", "streamlit")
 
 
@@ -129,11 +131,26 @@ def split_front_matter(text: str) -> tuple[dict | None, str]:
     return (data if isinstance(data, dict) else None), text[match.end():]
 
 
+class HeaderLimit:
+    """Refuse requests whose headers exceed MAX_HEADER_BYTES with 431 (plain ASGI: bodies stay streamed)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and sum(len(k) + len(v) for k, v in scope["headers"]) > MAX_HEADER_BYTES:
+            response = error_response(431, f"Request headers exceed {MAX_HEADER_BYTES} bytes")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def create_app(root: Path) -> FastAPI:
     store = HubStore(Path(root))
     secret = lfs.load_secret(Path(root))
     app = FastAPI(title="hubtools embedded Hub", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
+    app.add_middleware(HeaderLimit)
 
     @app.exception_handler(StoreError)
     async def store_error(_: Request, exc: StoreError) -> JSONResponse:
@@ -506,7 +523,8 @@ def create_app(root: Path) -> FastAPI:
         return header, operations
 
     def to_operation(key: object, value: dict, repo: Repo, revision: str, line_number: int) -> Operation:
-        path = validate_path(value.get("path"))
+        path = value.get("path")
+        path = validate_path(path.rstrip("/") if key == "deletedFolder" and isinstance(path, str) else path)
         if key == "file":
             if value.get("encoding", "base64") != "base64" or not isinstance(value.get("content"), str):
                 raise StoreError(400, f"Line {line_number}: inline file '{path}' must carry base64 'content'")
