@@ -98,7 +98,7 @@ def load_prose(config: RunConfig, run: RunDir, override: str | Path | None = Non
     """Read the prose YAML: `override`, else `card.prose` (as resolved by load_config), else a copy in the run folder."""
     named = override or config.card.prose
     if not named:
-        return Prose(source="a prose YAML file named by `card.prose` in the config (see docs/reporting.md)")
+        return Prose(source="a card prose YAML (`card.prose` in the config, or `--prose`; see docs/reporting.md)")
     candidates = [Path(named), run.root / named, run.root / Path(named).name]
     path = next((candidate for candidate in candidates if candidate.is_file()), None)
     if path is None:
