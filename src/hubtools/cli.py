@@ -13,6 +13,9 @@ import typer
 from hubtools.errors import HubtoolsError
 from hubtools.hub.cli import hub_app
 from hubtools.train import TRAIN_CONTEXT, train_command
+from hubtools.cards import card_command
+from hubtools.labelling import dataset_app
+from hubtools.report import evaluate_command
 
 app = typer.Typer(
     name="hubtools",
@@ -28,6 +31,9 @@ app = typer.Typer(
 
 app.add_typer(hub_app, name="hub")
 app.command("train", context_settings=TRAIN_CONTEXT)(train_command)
+app.command("evaluate")(evaluate_command)
+app.command("card")(card_command)
+app.add_typer(dataset_app, name="dataset")
 
 
 def main() -> None:
