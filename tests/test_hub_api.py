@@ -248,3 +248,39 @@ def test_stock_hf_upload_cli_with_hf_xet(hub, writer, repo, tmp_path):
     assert result.returncode == 0, result.stderr
     assert {"small.txt", "nested/model.safetensors"} <= set(hub.api(writer).list_repo_files(repo))
     assert Path(hf_hub_download(repo, "nested/model.safetensors")).read_bytes() == payload
+
+
+def test_upload_killed_with_the_server_leaves_the_last_complete_commit(hub, writer, repo):
+    before = head(hub, writer, repo)
+    content = os.urandom(8 * 1024 * 1024)
+    oid = hashlib.sha256(content).hexdigest()
+    batch = httpx.post(f"{hub.endpoint}/{repo}.git/info/lfs/objects/batch", headers={"Authorization": f"Bearer {writer}"},
+                       json={"operation": "upload", "objects": [{"oid": oid, "size": len(content)}]})
+    href = batch.json()["objects"][0]["actions"]["upload"]["href"]
+    stalled, released = threading.Event(), threading.Event()
+
+    def half_then_stall():
+        yield content[: len(content) // 2]
+        stalled.set()
+        released.wait(30)
+        yield content[len(content) // 2 :]
+
+    uploader = threading.Thread(target=lambda: _swallow(lambda: httpx.put(href, content=half_then_stall(), timeout=60)))
+    uploader.start()
+    assert stalled.wait(10)
+    try:
+        hub.kill()
+    finally:
+        hub.start()
+        released.set()
+    uploader.join(timeout=60)
+    assert head(hub, writer, repo) == before
+    assert not (hub.root / "blobs" / oid[:2] / oid[2:]).exists()
+    assert not any((hub.root / "tmp").iterdir())
+
+
+def _swallow(action) -> None:
+    try:
+        action()
+    except httpx.HTTPError:
+        pass

@@ -131,6 +131,10 @@ def split_front_matter(text: str) -> tuple[dict | None, str]:
     return (data if isinstance(data, dict) else None), text[match.end():]
 
 
+class BlobResponse(FileResponse):
+    chunk_size = 1024 * 1024  # larger reads than Starlette's 64 kB: fewer event-loop round trips per download
+
+
 class HeaderLimit:
     """Refuse requests whose headers exceed MAX_HEADER_BYTES with 431 (plain ASGI: bodies stay streamed)."""
 
@@ -147,6 +151,7 @@ class HeaderLimit:
 
 def create_app(root: Path) -> FastAPI:
     store = HubStore(Path(root))
+    store.clear_temp()
     secret = lfs.load_secret(Path(root))
     app = FastAPI(title="hubtools embedded Hub", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
@@ -178,6 +183,12 @@ def create_app(root: Path) -> FastAPI:
 
     def resolve(repo: Repo, revision: str) -> str:
         return store.resolve(repo, revision)
+
+    def repo_at(request: Request, plural: str, namespace: str, name: str, marker: str) -> tuple[Repo, str, str, list[str]]:
+        """(repo, revision, commit id, path segments) for a route `.../{marker}/{revision}[/{path}]`."""
+        repo = readable_repo(request, repo_type_of(plural), namespace, name)
+        revision, path_segments = split_revision(_tail(request, marker))
+        return repo, revision, resolve(repo, revision), path_segments
 
     def entry_or_404(files: dict[str, FileEntry], path: str, repo: Repo, revision: str) -> FileEntry:
         entry = files.get(path)
@@ -330,9 +341,7 @@ def create_app(root: Path) -> FastAPI:
 
     @app.get("/api/{plural}/{namespace}/{name}/tree/{rest:path}")
     async def tree(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
-        repo = readable_repo(request, repo_type_of(plural), namespace, name)
-        revision, path_segments = split_revision(_tail(request, "tree"))
-        commit_id = resolve(repo, revision)
+        repo, revision, commit_id, path_segments = repo_at(request, plural, namespace, name, "tree")
         files = store.files(commit_id)
         folder = "/".join(path_segments)
         recursive = request.query_params.get("recursive", "").lower() in ("1", "true")
@@ -363,9 +372,8 @@ def create_app(root: Path) -> FastAPI:
 
     @app.post("/api/{plural}/{namespace}/{name}/paths-info/{rest:path}")
     async def paths_info(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
-        repo = readable_repo(request, repo_type_of(plural), namespace, name)
-        revision, _ = split_revision(_tail(request, "paths-info"))
-        files = store.files(resolve(repo, revision))
+        _, _, commit_id, _ = repo_at(request, plural, namespace, name, "paths-info")
+        files = store.files(commit_id)
         form = await request.form()
         answers = []
         for path in form.getlist("paths"):
@@ -380,9 +388,8 @@ def create_app(root: Path) -> FastAPI:
 
     @app.get("/api/{plural}/{namespace}/{name}/commits/{rest:path}")
     async def commits(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
-        repo = readable_repo(request, repo_type_of(plural), namespace, name)
-        revision, _ = split_revision(_tail(request, "commits"))
-        history = store.history(resolve(repo, revision))
+        _, _, commit_id, _ = repo_at(request, plural, namespace, name, "commits")
+        history = store.history(commit_id)
         return JSONResponse([
             {
                 "id": c.id,
@@ -597,7 +604,7 @@ def create_app(root: Path) -> FastAPI:
             if entry.is_lfs:
                 headers["X-Linked-Etag"] = f'"{entry.sha256}"'
                 headers["X-Linked-Size"] = str(entry.size)
-            return FileResponse(store.blob_path(entry.sha256), headers=headers, filename=Path(path).name,
+            return BlobResponse(store.blob_path(entry.sha256), headers=headers, filename=Path(path).name,
                                 content_disposition_type="inline")
 
         return resolve_file

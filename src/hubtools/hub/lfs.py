@@ -6,6 +6,7 @@ the batch call that hands out the href is the one that checks write access.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import os
@@ -18,6 +19,7 @@ from fastapi import Request
 from hubtools.hub.store import HubStore, StoreError
 
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+WRITE_BATCH_BYTES = 4 * 1024 * 1024
 
 
 def load_secret(root: Path) -> bytes:
@@ -62,6 +64,24 @@ def batch_response(store: HubStore, secret: bytes, base_url: str, payload: dict)
     return {"transfer": "basic", "objects": answers, "hash_algo": "sha256"}
 
 
+class _BlobSink:
+    """Hashes and writes received bytes; runs in a worker thread so receiving and writing overlap."""
+
+    def __init__(self, handle, oid: str, size: int) -> None:
+        self.handle = handle
+        self.digest = hashlib.sha256()
+        self.received = 0
+        self.oid = oid
+        self.size = size
+
+    def write(self, data: bytes) -> None:
+        self.received += len(data)
+        if self.received > self.size:
+            raise StoreError(400, f"LFS object {self.oid} is larger than the announced {self.size} bytes")
+        self.digest.update(data)
+        self.handle.write(data)
+
+
 async def receive_object(store: HubStore, secret: bytes, request: Request, oid: str, size: int, signature: str) -> None:
     """Stream the PUT body to a temporary file, then adopt it only if its sha256 and size match."""
     check_object(oid, size)
@@ -71,21 +91,33 @@ async def receive_object(store: HubStore, secret: bytes, request: Request, oid: 
         async for _ in request.stream():
             pass
         return
-    digest = hashlib.sha256()
-    received = 0
+    loop = asyncio.get_running_loop()
     fd, temp_path = store.new_temp_file()
+    pending: asyncio.Future | None = None
     try:
         with os.fdopen(fd, "wb", buffering=0) as handle:
-            async for chunk in request.stream():
-                received += len(chunk)
-                if received > size:
-                    raise StoreError(400, f"LFS object {oid} is larger than the announced {size} bytes")
-                digest.update(chunk)
-                handle.write(chunk)
-        if received != size:
-            raise StoreError(400, f"LFS object {oid}: received {received} bytes, expected {size}")
-        if digest.hexdigest() != oid:
-            raise StoreError(400, f"LFS object sha256 mismatch: announced {oid}, content is {digest.hexdigest()}")
+            sink = _BlobSink(handle, oid, size)
+            batch: list[bytes] = []
+            batched = 0
+            try:
+                async for chunk in request.stream():
+                    batch.append(chunk)
+                    batched += len(chunk)
+                    if batched >= WRITE_BATCH_BYTES:
+                        if pending is not None:
+                            await pending
+                        pending = loop.run_in_executor(None, sink.write, b"".join(batch))
+                        batch, batched = [], 0
+            finally:
+                if pending is not None:  # never close the file under a write still running
+                    await asyncio.wait([pending])
+            if pending is not None:
+                pending.result()
+            sink.write(b"".join(batch))
+        if sink.received != size:
+            raise StoreError(400, f"LFS object {oid}: received {sink.received} bytes, expected {size}")
+        if sink.digest.hexdigest() != oid:
+            raise StoreError(400, f"LFS object sha256 mismatch: announced {oid}, content is {sink.digest.hexdigest()}")
         store.adopt_blob(temp_path, oid)
     finally:
         temp_path.unlink(missing_ok=True)

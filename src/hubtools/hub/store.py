@@ -195,6 +195,11 @@ class HubStore:
         path = self.blob_path(sha256)
         return path.is_file() and (size is None or path.stat().st_size == size)
 
+    def clear_temp(self) -> None:
+        """Remove partial uploads left by a killed server; called when a server starts."""
+        for leftover in self.tmp_dir.iterdir():
+            leftover.unlink(missing_ok=True)
+
     def new_temp_file(self) -> tuple[int, Path]:
         fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix="upload-")
         return fd, Path(name)
