@@ -16,6 +16,10 @@ from hubtools.train import TRAIN_CONTEXT, train_command
 from hubtools.cards import card_command
 from hubtools.labelling import dataset_app
 from hubtools.report import evaluate_command
+from hubtools.publish import publish_command
+from hubtools.quickstart import quickstart_command
+from hubtools.space import space_app
+from hubtools.verify import verify_command
 
 app = typer.Typer(
     name="hubtools",
@@ -34,6 +38,10 @@ app.command("train", context_settings=TRAIN_CONTEXT)(train_command)
 app.command("evaluate")(evaluate_command)
 app.command("card")(card_command)
 app.add_typer(dataset_app, name="dataset")
+app.add_typer(space_app, name="space")
+app.command("publish")(publish_command)
+app.command("verify")(verify_command)
+app.command("quickstart")(quickstart_command)
 
 
 def main() -> None:

@@ -428,12 +428,13 @@ def _render_cards(run: RunDir, options: PublishOptions, endpoint: str, work_dir:
             model_repo_id=options.repo_id,
             dataset_repo_id=options.dataset_repo_id,
             space_repo_id=options.space_repo_id,
+            endpoint=endpoint,
         )
     if not options.dataset_repo_id:
         return None
-    dataset_card_dir = work_dir / "dataset-card"
-    cards.render_dataset_card(run.root, dataset_card_dir, dataset_repo_id=options.dataset_repo_id, model_repo_id=options.repo_id)
-    return dataset_card_dir
+    return cards.render_dataset_card(
+        run.root, work_dir / "dataset-card", dataset_repo_id=options.dataset_repo_id, model_repo_id=options.repo_id, endpoint=endpoint
+    ).parent
 
 
 def _space_files(run: RunDir, options: PublishOptions, endpoint: str, work_dir: Path) -> dict[str, Path]:

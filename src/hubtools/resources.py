@@ -1,4 +1,4 @@
-"""Where the shipped templates (`cards/`, `spaces/`) live, installed or in a checkout."""
+"""Where the shipped templates (`cards/`, `spaces/`) and `configs/` live, installed or in a checkout."""
 
 from __future__ import annotations
 
@@ -22,3 +22,7 @@ def cards_dir() -> Path:
 
 def spaces_dir() -> Path:
     return data_dir("spaces")
+
+
+def configs_dir() -> Path:
+    return data_dir("configs")

@@ -1,0 +1,130 @@
+"""`hubtools quickstart`: the whole loop on this machine, against an embedded Hub.
+
+Start the embedded Hub in the background (free port, temp or --root folder), seed the base model,
+train configs/quickstart.yaml, evaluate, render the cards, publish model + dataset + Space, verify,
+and print what to open.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import typer
+
+from hubtools.errors import HubtoolsError
+
+USER = "quickstart"
+ORG = "hubtools-demo"
+MODEL_REPO = f"{ORG}/minilm-comments"
+DATASET_REPO = f"{ORG}/quickstart-comments"
+SPACE_REPO = f"{MODEL_REPO}-demo"
+
+
+def point_clients_at(endpoint: str, cache: Path) -> None:
+    """Every client in this process (and its children) talks to `endpoint` and caches under `cache`.
+
+    huggingface_hub reads these variables at import; if it is already imported its constants are updated too.
+    """
+    os.environ["HF_ENDPOINT"] = endpoint
+    os.environ["HF_HUB_CACHE"] = str(cache)
+    os.environ.pop("HF_HUB_OFFLINE", None)
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub import constants
+
+        constants.ENDPOINT = endpoint
+        constants.HUGGINGFACE_CO_URL_TEMPLATE = endpoint + "/{repo_id}/resolve/{revision}/{filename}"
+        constants.HF_HUB_CACHE = str(cache)
+
+
+def _format_metrics(metrics: dict[str, float]) -> str:
+    keys = ("accuracy", "f1_macro", "precision_macro", "recall_macro")
+    return "  ".join(f"{key}={metrics[key]:.3f}" for key in keys if key in metrics)
+
+
+def what_to_open(endpoint: str, metrics: dict[str, float]) -> str:
+    return "\n".join(
+        [
+            "",
+            f"Test metrics: {_format_metrics(metrics)}",
+            "",
+            "Open:",
+            f"  model repo    {endpoint}/{MODEL_REPO}",
+            f"  dataset repo  {endpoint}/datasets/{DATASET_REPO}",
+            f"  Space repo    {endpoint}/spaces/{SPACE_REPO}",
+            f"  run the Space HF_ENDPOINT={endpoint} hubtools space run {SPACE_REPO} --port 7860   (then http://127.0.0.1:7860/)",
+            "  use the model:",
+            f"    HF_ENDPOINT={endpoint} python -c 'from transformers import pipeline; "
+            f'print(pipeline("text-classification", model="{MODEL_REPO}")("I love this new phone"))\'',
+        ]
+    )
+
+
+def run_quickstart(root: Path, port: int | None, serve: bool, echo=typer.echo) -> dict[str, float]:
+    from hubtools.config import load_config
+    from hubtools.hub import issue_token, serve_in_background
+    from hubtools.hub.seed import seed_base_models
+    from hubtools.publish import PublishOptions, publish
+    from hubtools.report import evaluate_run
+    from hubtools.resources import configs_dir
+    from hubtools.rundir import RunDir
+    from hubtools.space import free_port
+    from hubtools.train import run_training
+
+    started = time.monotonic()
+    run = RunDir(root / "run")
+    if run.root.exists():
+        raise HubtoolsError(f"{run.root}: a quickstart run is already there; pass another --root")
+    hub = serve_in_background(root / "hub", port=port or free_port())
+    try:
+        point_clients_at(hub.endpoint, root / "hf-cache")
+        echo(f"[1/5] Embedded Hub at {hub.endpoint} (data in {root / 'hub'}); seeding the base model")
+        seed_base_models(hub.root)
+        token = issue_token(hub.root, USER, [ORG])
+
+        echo("[2/5] Training configs/quickstart.yaml")
+        config = load_config(configs_dir() / "quickstart.yaml", [f"data.path={root / 'data' / 'comments.csv'}"])
+        run_training(config, run.root)
+
+        echo("[3/5] Evaluating")
+        evaluate_run(run.root, slice_by=config.data.extra_columns)
+
+        echo("[4/5] Rendering the cards and publishing model, dataset and Space; [5/5] verifying")
+        publish(
+            PublishOptions(
+                repo_id=MODEL_REPO,
+                run_dir=run.root,
+                dataset_repo_id=DATASET_REPO,
+                space_repo_id=SPACE_REPO,
+                endpoint=hub.endpoint,
+                token=token,
+                render_card=True,
+                commit_message="Quickstart: all-MiniLM-L6-v2 fine-tuned on the sample comments",
+            ),
+            echo=echo,
+        )
+        metrics = json.loads(run.metrics.read_text(encoding="utf-8"))["test"]
+        echo(what_to_open(hub.endpoint, metrics))
+        echo(f"\nDone in {time.monotonic() - started:.0f} s.")
+        if serve:
+            echo(f"The embedded Hub keeps serving {hub.endpoint} until Ctrl+C (restart it later: hubtools hub serve --root {hub.root}).")
+            try:
+                hub.process.wait()
+            except KeyboardInterrupt:
+                pass
+        return metrics
+    finally:
+        hub.stop()
+
+
+def quickstart_command(
+    root: Path | None = typer.Option(None, "--root", help="Folder for the Hub's data, the run and caches (default: a new temp folder)."),
+    port: int | None = typer.Option(None, "--port", help="Port of the embedded Hub (default: a free one)."),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Keep the embedded Hub running at the end so the printed links work."),
+) -> None:
+    """Run the whole loop locally: embedded Hub, train, evaluate, cards, publish (model, dataset, Space), verify."""
+    run_quickstart(root or Path(tempfile.mkdtemp(prefix="hubtools-quickstart-")), port, serve)
