@@ -12,17 +12,10 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def best_seconds(action: Callable[[int], None], repeat: int) -> float:
@@ -39,6 +32,8 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=90)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+
+    from hubtools.hub.server import free_port
 
     work = Path(tempfile.mkdtemp(prefix="hub-bench-"))
     port = free_port()

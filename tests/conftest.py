@@ -8,7 +8,6 @@ lazily, once per session, the first time a test asks for `hub`; tests that need 
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -16,14 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from hubtools.hub.server import free_port
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-HUB_PORT = _free_port()
+HUB_PORT = free_port()
 HUB_ENDPOINT = f"http://127.0.0.1:{HUB_PORT}"
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="hubtools-tests-"))
 

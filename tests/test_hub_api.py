@@ -224,12 +224,17 @@ def test_bad_requests_get_a_clean_4xx_and_change_nothing(hub, writer, repo):
 
 def test_readme_card_page_card_data_and_yaml_validation(hub, writer, repo):
     api = hub.api(writer)
-    readme = "---\nlicense: mit\ntags:\n- sentiment\n---\n# My model\n\n![matrix](confusion_matrix.png)\n"
+    readme = (
+        "---\nlicense: mit\ntags:\n- sentiment\nmodel-index:\n- name: m\n  results:\n  - task: {type: text-classification}\n"
+        "    dataset: {name: tweets, type: tweets}\n    metrics:\n    - {type: accuracy, name: Accuracy, value: 0.875}\n"
+        "---\n# My model\n\n![matrix](confusion_matrix.png)\n"
+    )
     api.create_commit(repo, [CommitOperationAdd("README.md", readme.encode()),
                              CommitOperationAdd("confusion_matrix.png", b"\x89PNG\r\n\x1a\nfake")], commit_message="card")
     assert api.model_info(repo).card_data["license"] == "mit"
     page = httpx.get(f"{hub.endpoint}/{repo}")
     assert page.status_code == 200 and "<h1>My model</h1>" in page.text and "sentiment" in page.text
+    assert "<td>Accuracy</td><td>0.875</td><td>tweets</td>" in page.text
     assert f'src="/{repo}/resolve/main/confusion_matrix.png"' in page.text
     assert httpx.get(f"{hub.endpoint}/{repo}/resolve/main/confusion_matrix.png").status_code == 200
     with pytest.raises(ValueError, match="Invalid metadata"):

@@ -18,6 +18,7 @@ from urllib.parse import unquote
 import yaml
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hubtools.hub import lfs
@@ -161,6 +162,13 @@ def create_app(root: Path) -> FastAPI:
     async def store_error(_: Request, exc: StoreError) -> JSONResponse:
         return error_response(exc.code, str(exc), exc.error_code)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Unrouted paths (e.g. a repo id without namespace) answer like a missing repo, as on the Hub."""
+        if exc.status_code == 404:
+            return error_response(404, f"Repository Not Found for {request.url.path}", "RepoNotFound")
+        return error_response(exc.status_code, str(exc.detail))
+
     def base_url(request: Request) -> str:
         return str(request.base_url).rstrip("/")
 
@@ -282,6 +290,23 @@ def create_app(root: Path) -> FastAPI:
         return JSONResponse({"errors": [], "warnings": warnings})
 
     # ------------------------------------------------------------------ info, tree, history
+
+    @app.get("/api/{plural}")
+    async def list_repos(request: Request, plural: str) -> JSONResponse:
+        repo_type = repo_type_of(plural)
+        identity = caller(store, request)
+        author = request.query_params.get("author")
+        search = request.query_params.get("search", "").lower()
+        repos = [
+            r for r in store.list_repos()
+            if r.type == repo_type and can_read(identity, r)
+            and (author is None or r.namespace == author) and search in r.repo_id.lower()
+        ]
+        return JSONResponse([
+            {"_id": f"{r.pk:024x}", "id": r.repo_id, "author": r.namespace, "private": r.private,
+             "createdAt": iso(r.created), "tags": [], "downloads": 0, "likes": 0}
+            for r in repos
+        ])
 
     @app.get("/api/{plural}/{namespace}/{name}")
     async def repo_info(request: Request, plural: str, namespace: str, name: str) -> JSONResponse:
@@ -482,7 +507,7 @@ def create_app(root: Path) -> FastAPI:
             if remote is not None:
                 oid = remote.sha256 if mode == "lfs" else (None if remote.is_lfs else remote.blob_id)
             answers.append({"path": path, "uploadMode": mode, "shouldIgnore": False, "oid": oid})
-        return JSONResponse({"files": answers, "commitOid": existing and resolve(repo, revision) or None})
+        return JSONResponse({"files": answers})
 
     @app.post("/api/{plural}/{namespace}/{name}/commit/{rest:path}")
     async def commit(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:

@@ -61,6 +61,7 @@ def render_repo_page(repo: Repo, commit_id: str, card_data: dict | None, body: s
         f"{' · LFS' if f.is_lfs else ''}</span></li>"
         for f in files
     )
+    results = _eval_results_table(card)
     metadata = (
         f"<details><summary>Metadata</summary><pre>{escape(yaml.safe_dump(card_data, sort_keys=False))}</pre></details>"
         if card_data else ""
@@ -71,9 +72,27 @@ def render_repo_page(repo: Repo, commit_id: str, card_data: dict | None, body: s
         f"{' · sdk ' + escape(repo.sdk) if repo.sdk else ''} · commit <code>{commit_id[:10]}</code></div>"
         f"<div>{tag_html}</div></header>"
         f"<main><article class='card'>{render_markdown(body, file_base) if body.strip() else '<p>No model card yet.</p>'}"
-        f"</article><aside>{metadata}<h2>Files</h2><ul>{file_items}</ul></aside></main>"
+        f"</article><aside>{results}{metadata}<h2>Files</h2><ul>{file_items}</ul></aside></main>"
     )
     return _page(repo.repo_id, content)
+
+
+def _eval_results_table(card: dict) -> str:
+    """The model-index metrics of the card's metadata, as the Hub shows them beside the card."""
+    rows = []
+    model_index = card.get("model-index")
+    for model in model_index if isinstance(model_index, list) else []:
+        for result in model.get("results", []) if isinstance(model, dict) else []:
+            dataset = (result.get("dataset") or {}).get("name", "") if isinstance(result, dict) else ""
+            for metric in result.get("metrics", []) if isinstance(result, dict) else []:
+                if isinstance(metric, dict):
+                    label = metric.get("name") or metric.get("type", "")
+                    rows.append(f"<tr><td>{escape(str(label))}</td><td>{escape(str(metric.get('value', '')))}</td>"
+                                f"<td>{escape(str(dataset))}</td></tr>")
+    if not rows:
+        return ""
+    return ("<h2>Evaluation results</h2><table class='results'><tr><th>Metric</th><th>Value</th><th>Dataset</th></tr>"
+            + "".join(rows) + "</table>")
 
 
 def render_index(repos: list[Repo]) -> str:

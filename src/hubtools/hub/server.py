@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -28,6 +29,13 @@ def serve(root: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> Non
     from hubtools.hub.app import create_app
 
     uvicorn.run(create_app(root), host=host, port=port, log_level="warning", access_log=False)
+
+
+def free_port(host: str = DEFAULT_HOST) -> int:
+    """A TCP port nobody listens on right now (for tests and benchmarks)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
 
 
 def is_up(endpoint: str) -> bool:
