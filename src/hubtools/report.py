@@ -197,8 +197,8 @@ def scalar_metrics(report: dict[str, Any]) -> dict[str, float]:
 
 
 
-def write_report(report: dict[str, Any], scored: pd.DataFrame, output_dir: Path, overwrite: bool = False) -> Path:
-    """Write metrics.json, confusion_matrix.png, misclassified.csv and report.md into `output_dir`."""
+def write_report(report: dict[str, Any], scored: pd.DataFrame, output_dir: Path, overwrite: bool = False) -> dict[str, Any]:
+    """Write metrics.json, confusion_matrix.png, misclassified.csv and report.md into `output_dir`; returns what metrics.json holds."""
     output_dir = Path(output_dir)
     metrics_path = output_dir / "metrics.json"
     if metrics_path.exists() and not overwrite:
@@ -210,7 +210,7 @@ def write_report(report: dict[str, Any], scored: pd.DataFrame, output_dir: Path,
     report = report | {"files": {"confusion_matrix": "confusion_matrix.png", "misclassified": "misclassified.csv", "report": "report.md"}}
     (output_dir / "report.md").write_text(render_report_markdown(report), encoding="utf-8")
     write_json_atomic(metrics_path, report)
-    return output_dir
+    return report
 
 
 def plot_confusion_matrix(matrix: list[list[int]], label_names: list[str], path: Path) -> None:
@@ -268,8 +268,7 @@ def evaluate_run(run_dir: str | Path, slice_by: Sequence[str] = (), baseline: bo
     train = read_labelled_file(run.split("train")) if baseline else None
     report, scored = build_report(load_classifier(run.model), test, config.training.max_length, train, slice_by)
     report["split"] = "test"
-    write_report(report, scored, output_dir or run.report, overwrite=overwrite)
-    return report
+    return write_report(report, scored, output_dir or run.report, overwrite=overwrite)
 
 
 def evaluate_model(
@@ -287,8 +286,7 @@ def evaluate_model(
     data = read_labelled_file(data_file, text_column, label_column, slice_by)
     train = read_labelled_file(baseline_train, text_column, label_column) if baseline_train else None
     report, scored = build_report(load_classifier(model), data, max_length, train, slice_by)
-    write_report(report, scored, output_dir, overwrite=overwrite)
-    return report
+    return write_report(report, scored, output_dir, overwrite=overwrite)
 
 
 def evaluate_command(

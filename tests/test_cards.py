@@ -1,0 +1,169 @@
+"""Golden-structure tests of the model and dataset cards rendered from a real tiny run."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pandas as pd
+import pytest
+import yaml
+from huggingface_hub import DatasetCard, ModelCard
+from trained_run import trained_run
+
+from hubtools.cards import CARD_METRICS, CardError, metric_key, render_dataset_card, render_model_card
+from hubtools.config import load_config
+
+LINKS = {"model_repo_id": "acme/quick", "dataset_repo_id": "acme/quick-data", "space_repo_id": "acme/quick-demo", "endpoint": "http://127.0.0.1:9"}
+MODEL_SECTIONS = (
+    "## Model description", "## Intended uses & limitations", "### Intended uses", "### Limitations and bias",
+    "### Label definitions", "## How to use", "## Training and evaluation data", "## Evaluation", "### Per class",
+    "### Confusion matrix", "### Baseline comparison", "## Training procedure", "### Training hyperparameters",
+    "### Training results", "### Hyperparameter search", "### Framework versions", "## Citation",
+)
+HUB_MODEL_KEYS = {"language", "license", "library_name", "tags", "datasets", "metrics", "base_model", "pipeline_tag", "widget", "model-index"}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return trained_run(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def card_dir(run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("card")
+    render_model_card(run.root, out, **LINKS)
+    return out
+
+
+def tables(markdown: str) -> list[list[str]]:
+    """Markdown tables as lists of lines (consecutive lines starting with '|')."""
+    found, current = [], []
+    for line in markdown.splitlines() + [""]:
+        if line.startswith("|"):
+            current.append(line)
+        elif current:
+            found.append(current)
+            current = []
+    return found
+
+
+def assert_tables_well_formed(markdown: str) -> None:
+    for table in tables(markdown):
+        assert len(table) >= 3, table
+        assert re.fullmatch(r"\|(---\|)+", table[1]), table
+        widths = {line.count("|") for line in table}
+        assert len(widths) == 1, table
+
+
+def test_model_card_round_trips_and_holds_hub_metadata(run, card_dir):
+    card = ModelCard.load(card_dir / "README.md")
+    front = yaml.safe_load((card_dir / "README.md").read_text().split("---")[1])
+    assert set(front) <= HUB_MODEL_KEYS
+    assert card.data.pipeline_tag == "text-classification"
+    assert card.data.datasets == ["acme/quick-data"]
+    assert card.data.license == "apache-2.0" and card.data.language == ["en"]
+    assert card.data.base_model is None  # a local folder is no Hub id; the card names it in the text instead
+    assert [item["text"] for item in card.data.widget] == load_config(run.config).card.widget_examples
+    assert card.data.model_name == "quick"
+
+
+def test_every_model_index_value_equals_metrics_json(run, card_dir):
+    metrics = json.loads(run.metrics.read_text())
+    results = ModelCard.load(card_dir / "README.md").data.eval_results
+    reported = {(result.dataset_split, metric_key(result)): result.metric_value for result in results}
+    expected = {(split, key): metrics[split][key] for split in ("test", "validation") for key in CARD_METRICS if key in metrics[split]}
+    assert reported == expected
+    assert ("test", "f1_macro") in reported and ("test", "f1_weighted") in reported
+
+
+def test_eval_results_files(run, card_dir):
+    from huggingface_hub import parse_eval_result_entries
+
+    entries = parse_eval_result_entries(yaml.safe_load((card_dir / ".eval_results" / "hubtools.yaml").read_text()))
+    test = json.loads(run.metrics.read_text())["test"]
+    assert {entry.task_id: entry.value for entry in entries} == {key: test[key] for key in CARD_METRICS if key in test}
+    assert {entry.dataset_id for entry in entries} == {"acme/quick-data"}
+
+
+def test_model_card_sections_and_tables(run, card_dir):
+    text = ModelCard.load(card_dir / "README.md").text
+    positions = [text.index(section) for section in MODEL_SECTIONS]
+    assert positions == sorted(positions)
+    assert_tables_well_formed(text)
+    assert (card_dir / "confusion_matrix.png").is_file() and "](confusion_matrix.png)" in text
+    assert 'pipeline("text-classification", model="acme/quick")' in text
+    assert "http://127.0.0.1:9/spaces/acme/quick-demo" in text and "http://127.0.0.1:9/datasets/acme/quick-data" in text
+    assert "hubtools train --config config.yaml" in text
+    assert "No hyperparameter search was run" in text
+
+
+def test_model_card_numbers_come_from_the_run(run, card_dir):
+    text = ModelCard.load(card_dir / "README.md").text
+    report = json.loads((run.report / "metrics.json").read_text())
+    for label, row in report["per_class"].items():
+        assert f"| {label} | {row['precision']:.4f} | {row['recall']:.4f} | {row['f1']:.4f} | {row['support']} |" in text
+    epochs = json.loads(run.log_history.read_text())
+    results = [table for table in tables(text) if table[0].startswith("| training loss |")][0]
+    assert len(results) == 2 + len(epochs)
+    for line, row in zip(results[2:], epochs):
+        assert f"| {row['step']} | {row['validation_loss']:.4f} | {row['accuracy']:.4f} | {row['f1_macro']:.4f} | {row['f1_weighted']:.4f} |" in line
+    test = json.loads(run.metrics.read_text())["test"]
+    assert f"| F1 (macro) | {test['f1_macro']:.4f} |" in text
+    assert f"| {report['baseline']['name']} | {report['baseline']['accuracy']:.4f} |" in text
+    hyperparameters = [table for table in tables(text) if table[0].startswith("| hyperparameter |")][0]
+    assert hyperparameters[2].startswith("| **")  # non-default settings first
+
+
+def test_missing_prose_is_said_plainly(run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run.root, copy, ignore=shutil.ignore_patterns("checkpoints", "runs", "card"))
+    config = yaml.safe_load((copy / "config.yaml").read_text())
+    prose = tmp_path / "partial.card.yaml"
+    prose.write_text("description: Only a description.\n")
+    config["card"]["prose"] = str(prose)
+    (copy / "config.yaml").write_text(yaml.safe_dump(config))
+    # A synthetic search record, to check the trials table renders (not a result of this run).
+    (copy / "hp_search").mkdir()
+    trials = [
+        {"number": 0, "state": "COMPLETE", "params": {"learning_rate": 1e-4}, "value": 0.5, "epoch_scores": {"1": 0.4, "2": 0.5}, "duration_s": 12.0},
+        {"number": 1, "state": "PRUNED", "params": {"learning_rate": 2e-5}, "value": None, "epoch_scores": {"1": 0.2}, "duration_s": 5.0},
+    ]
+    (copy / "hp_search" / "trials.json").write_text(json.dumps(trials))
+    text = ModelCard.load(render_model_card(copy)).text
+    assert "Only a description." in text
+    for key in ("intended_uses", "limitations", "label_definitions", "citation"):
+        assert f"_Not provided: add `{key}` to partial.card.yaml._" in text
+    trial_table = [table for table in tables(text) if table[0].startswith("| trial |")][0]
+    assert len(trial_table) == 4 and "PRUNED" in trial_table[3]
+    assert_tables_well_formed(text)
+
+
+def test_missing_prose_file_is_one_line(run, tmp_path):
+    with pytest.raises(CardError, match="nowhere.card.yaml: card prose file not found"):
+        render_model_card(run.root, tmp_path, prose=tmp_path / "nowhere.card.yaml")
+
+
+def test_existing_card_is_kept_without_overwrite(run, card_dir):
+    with pytest.raises(CardError, match="--overwrite"):
+        render_model_card(run.root, card_dir, overwrite=False)
+
+
+def test_dataset_card_from_run(run, tmp_path):
+    readme = render_dataset_card(run.root, tmp_path, dataset_repo_id="acme/quick-data", model_repo_id="acme/quick")
+    card = DatasetCard.load(readme)
+    assert card.data.task_categories == ["text-classification"]
+    assert card.data.size_categories == ["n<1K"]
+    assert card.data.license == "apache-2.0" and card.data.language == ["en"]
+    text = card.text
+    for section in ("## Dataset summary", "### Label definitions", "### Label distribution", "### Rows per platform", "### Text length", "## Labelling procedure", "## Known limitations", "## Citation"):
+        assert section in text
+    assert_tables_well_formed(text)
+    stats = json.loads(run.dataset_stats.read_text())
+    splits = {name: pd.read_parquet(run.split(name)) for name in ("train", "validation", "test")}
+    for label in stats["label_names"]:
+        counts = [int((splits[name].label == label).sum()) for name in ("train", "validation", "test")]
+        assert counts == [stats["splits"][name]["labels"][label] for name in ("train", "validation", "test")]
+        assert re.search(rf"\| {label} \| {counts[0]} \(.*\) \| {counts[1]} \(.*\) \| {counts[2]} \(.*\) \|", text)
+    assert (tmp_path / "label_distribution.png").read_bytes()[:4] == b"\x89PNG"

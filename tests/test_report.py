@@ -1,0 +1,118 @@
+"""`hubtools evaluate` on a real tiny run: files, numbers against the run, slices, baseline, bad inputs."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from trained_run import trained_run
+
+from hubtools.report import ReportError, evaluate_model, evaluate_run, load_report
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return trained_run(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def report(run):
+    return evaluate_run(run.root, slice_by=["platform"], overwrite=True)
+
+
+def test_report_files(run, report):
+    for name in ("metrics.json", "confusion_matrix.png", "misclassified.csv", "report.md"):
+        assert (run.report / name).stat().st_size > 0
+    assert load_report(run.root) == json.loads((run.report / "metrics.json").read_text())
+    assert (run.report / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    markdown = (run.report / "report.md").read_text()
+    for heading in ("## Metrics", "## Per class", "## Confusion matrix", "## By platform", "## Misclassified examples"):
+        assert heading in markdown
+
+
+def test_report_agrees_with_training_evaluation(run, report):
+    test_metrics = json.loads(run.metrics.read_text())["test"]
+    assert report["rows"] == test_metrics["rows"]
+    for key in ("accuracy", "f1_macro", "f1_weighted"):
+        assert report[key] == pytest.approx(test_metrics[key], abs=1e-9)
+
+
+def test_counts_are_consistent(run, report):
+    test = pd.read_parquet(run.split("test"))
+    matrix = report["confusion_matrix"]
+    assert sum(map(sum, matrix)) == len(test)
+    for index, label in enumerate(report["label_names"]):
+        assert sum(matrix[index]) == report["per_class"][label]["support"] == int((test.label == label).sum())
+    wrong = len(test) - sum(matrix[i][i] for i in range(len(matrix)))
+    assert report["misclassified_rows"] == wrong
+    assert len(pd.read_csv(run.report / "misclassified.csv")) == min(wrong, 50)
+    assert sum(row["rows"] for row in report["slices"]["platform"].values()) == len(test)
+    assert set(report["slices"]["platform"]) == set(test.platform)
+
+
+def test_baseline_is_fitted_on_the_run_train_split(run, report):
+    baseline = report["baseline"]
+    assert baseline["train_rows"] == len(pd.read_parquet(run.split("train")))
+    assert 0.0 <= baseline["f1_macro"] <= 1.0
+
+
+def test_existing_report_is_not_overwritten(run, report):
+    with pytest.raises(ReportError, match="--overwrite"):
+        evaluate_run(run.root)
+
+
+def test_any_model_on_any_file_with_integer_labels(run, tmp_path):
+    test = pd.read_parquet(run.split("test"))
+    names = json.loads((run.model / "config.json").read_text())["id2label"]
+    to_id = {name: int(index) for index, name in names.items()}
+    data = tmp_path / "scored.jsonl"
+    test.assign(tweet=test.text, gold=test.label.map(to_id))[["tweet", "gold"]].to_json(data, orient="records", lines=True)
+    report = evaluate_model(str(run.model), data, tmp_path / "out", text_column="tweet", label_column="gold", max_length=32)
+    assert report["accuracy"] == pytest.approx(json.loads(run.metrics.read_text())["test"]["accuracy"])
+    assert "baseline" not in report
+
+
+def test_unknown_label_names_its_row(run, tmp_path):
+    data = tmp_path / "data.csv"
+    pd.DataFrame({"text": ["fine", "not fine"], "label": ["Opinion", "Sarcasm"]}).to_csv(data, index=False)
+    with pytest.raises(ReportError, match=r"row 2, column 'label': label 'Sarcasm' is not one the model") as error:
+        evaluate_model(str(run.model), data, tmp_path / "out")
+    assert "\n" not in str(error.value)
+
+
+def test_empty_file(run, tmp_path):
+    data = tmp_path / "empty.csv"
+    data.write_text("")
+    with pytest.raises(ReportError, match="empty.csv: the file is empty"):
+        evaluate_model(str(run.model), data, tmp_path / "out")
+
+
+def test_missing_column(run, tmp_path):
+    data = tmp_path / "data.csv"
+    pd.DataFrame({"body": ["fine"], "label": ["Opinion"]}).to_csv(data, index=False)
+    with pytest.raises(ReportError, match="column 'text' not found .*--text-column"):
+        evaluate_model(str(run.model), data, tmp_path / "out")
+
+
+def test_model_without_id2label(run, tmp_path):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig
+
+    config = BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64, num_labels=2)
+    AutoModelForSequenceClassification.from_config(config).save_pretrained(tmp_path / "unnamed")
+    AutoTokenizer.from_pretrained(run.model).save_pretrained(tmp_path / "unnamed")
+    data = tmp_path / "data.csv"
+    pd.DataFrame({"text": ["fine"], "label": ["Opinion"]}).to_csv(data, index=False)
+    with pytest.raises(ReportError, match="has no id2label"):
+        evaluate_model(str(tmp_path / "unnamed"), data, tmp_path / "out")
+
+
+def test_cli_evaluate_run(run, report, tmp_path):
+    from typer.testing import CliRunner
+
+    from hubtools.cli import app
+
+    result = CliRunner().invoke(app, ["evaluate", "--run", str(run.root), "--out", str(tmp_path / "again")])
+    assert result.exit_code == 0, result.output
+    assert f"F1 macro {report['f1_macro']:.4f}" in result.output
+    assert (tmp_path / "again" / "report.md").is_file()
