@@ -8,14 +8,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hubtools.errors import HubtoolsError
 from hubtools.hub.server import BackgroundHub, serve_in_background
+from hubtools.hub.store import NAME_PATTERN, HubStore
+
+
+class InvalidNameError(HubtoolsError):
+    """A user or organization name the Hub would not accept."""
 
 
 def issue_token(root: Path, user: str, orgs: list[str] | tuple[str, ...] = (), read_only: bool = False) -> str:
     """Create (or reuse) `user`, add it to `orgs`, and return a new token for it."""
-    from hubtools.hub.store import HubStore
-
+    for name in (user, *orgs):
+        if not NAME_PATTERN.match(name):
+            raise InvalidNameError(
+                f"Invalid user or organization name {name!r}: use letters, digits, '-', '_' or '.' (at most 96)"
+            )
     return HubStore(Path(root)).issue_token(user, tuple(orgs), read_only)
 
 
-__all__ = ["BackgroundHub", "issue_token", "serve_in_background"]
+__all__ = ["BackgroundHub", "InvalidNameError", "issue_token", "serve_in_background"]

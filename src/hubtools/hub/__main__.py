@@ -1,5 +1,14 @@
-"""`python -m hubtools.hub ...`: the `hubtools hub` commands (used to start background servers)."""
+"""`python -m hubtools.hub ...`: the `hubtools hub` commands alone (how background servers are started)."""
 
+import sys
+
+import typer
+
+from hubtools.errors import HubtoolsError
 from hubtools.hub.cli import hub_app
 
-hub_app()
+try:
+    hub_app(standalone_mode=True)
+except HubtoolsError as error:
+    typer.echo(f"Error: {error}", err=True)
+    sys.exit(2)

@@ -26,6 +26,7 @@ from hubtools.hub.auth import can_read, caller, require_write
 from hubtools.hub.pages import render_index, render_repo_page
 from hubtools.hub.store import (
     DEFAULT_BRANCH,
+    NAME_PATTERN,
     REPO_TYPES,
     Addition,
     Deletion,
@@ -37,7 +38,6 @@ from hubtools.hub.store import (
     lfs_blob_id,
 )
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 LFS_SUFFIXES = (
     ".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".onnx", ".msgpack", ".parquet", ".arrow",
     ".png", ".jpg", ".jpeg", ".gif", ".zip", ".gz", ".tar", ".npy", ".npz", ".pkl",
