@@ -45,7 +45,8 @@ def labeller_values(frame: pd.DataFrame, labellers: Sequence[str]) -> pd.DataFra
 
 
 def majority_vote(votes: Sequence[str | None]) -> Vote:
-    counts = Counter(vote for vote in votes if vote is not None).most_common()
+    """The label with strictly the most votes; missing votes (None/NaN) do not count."""
+    counts = Counter(vote for vote in votes if pd.notna(vote)).most_common()
     if not counts:
         return Vote(label=None, tie=False)
     if len(counts) > 1 and counts[0][1] == counts[1][1]:
@@ -159,6 +160,7 @@ def build_dataset(
     voted, labelling = vote_labels(frame, labellers)
     keys = voted["text"].map(text_key)
     deduplicated = voted[~keys.duplicated()].drop(columns=list(labellers))
+    deduplicated = deduplicated[["text", "label", *(column for column in deduplicated if column not in ("text", "label"))]]
     labelling |= {
         "empty_texts": int(empty.sum()),
         "duplicates_removed": int(keys.duplicated().sum()),
