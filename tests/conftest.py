@@ -8,6 +8,7 @@ lazily, once per session, the first time a test asks for `hub`; tests that need 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -33,6 +34,11 @@ if "huggingface_hub" in sys.modules:  # imported by a plugin before us: point it
 
     _constants.ENDPOINT = HUB_ENDPOINT
     _constants.HUGGINGFACE_CO_URL_TEMPLATE = HUB_ENDPOINT + "/{repo_id}/resolve/{revision}/{filename}"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the session's Hub data and HF_HOME cache (hundreds of MB after model downloads)."""
+    shutil.rmtree(_SESSION_DIR, ignore_errors=True)
 
 
 class Hub:

@@ -289,3 +289,33 @@ def _swallow(action) -> None:
         action()
     except httpx.HTTPError:
         pass
+
+
+def test_hubtools_client_uses_lfs_and_stock_client_gets_inline_uploads(hub, writer, repo):
+    from huggingface_hub import constants
+
+    from hubtools.hubclient import is_local_endpoint
+
+    xet_setting = constants.HF_HUB_DISABLE_XET
+    payload = os.urandom(2 * 1024 * 1024)
+    hub.api(writer).upload_file(path_or_fileobj=payload, path_in_repo="via-hubtools.bin", repo_id=repo)
+    hub.stock_api(writer).upload_file(path_or_fileobj=payload, path_in_repo="via-stock.bin", repo_id=repo)
+    siblings = {s.rfilename: s for s in hub.api().model_info(repo, files_metadata=True).siblings}
+    assert siblings["via-hubtools.bin"].lfs is not None and siblings["via-stock.bin"].lfs is None
+    assert constants.HF_HUB_DISABLE_XET == xet_setting
+    assert is_local_endpoint(hub.endpoint) and not is_local_endpoint("https://huggingface.co")
+
+
+@pytest.mark.slow
+def test_a_1_4_gb_checkpoint_streams_through_with_bounded_server_memory(hub, writer, repo, tmp_path):
+    checkpoint = tmp_path / "checkpoint.safetensors"
+    with checkpoint.open("wb") as handle:
+        handle.truncate(1400 * 1000 * 1000)
+        handle.write(b"not only zeros")
+    hub.api(writer).upload_file(path_or_fileobj=checkpoint, path_in_repo="checkpoint.safetensors", repo_id=repo)
+    sibling = next(s for s in hub.api().model_info(repo, files_metadata=True).siblings if s.rfilename == "checkpoint.safetensors")
+    assert sibling.size == checkpoint.stat().st_size and sibling.lfs is not None
+    peak_kb = int(next(line for line in Path(f"/proc/{hub.server.process.pid}/status").read_text().splitlines()
+                       if line.startswith("VmHWM")).split()[1])
+    assert peak_kb < 400 * 1024, f"server peaked at {peak_kb // 1024} MB: the upload was buffered in memory"
+    assert (hub.root / "blobs" / sibling.lfs.sha256[:2] / sibling.lfs.sha256[2:]).stat().st_size == sibling.size
