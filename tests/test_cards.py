@@ -167,3 +167,14 @@ def test_dataset_card_from_run(run, tmp_path):
         assert counts == [stats["splits"][name]["labels"][label] for name in ("train", "validation", "test")]
         assert re.search(rf"\| {label} \| {counts[0]} \(.*\) \| {counts[1]} \(.*\) \| {counts[2]} \(.*\) \|", text)
     assert (tmp_path / "label_distribution.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_card(run, card_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from hubtools.cli import app
+
+    result = CliRunner().invoke(app, ["card", "--run", str(run.root), "--out", str(tmp_path), "--repo", "acme/quick"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "README.md").is_file() and (tmp_path / "confusion_matrix.png").is_file()
+    assert not (tmp_path / ".eval_results").exists()  # needs --dataset-repo

@@ -45,6 +45,7 @@ CARD_METRICS = {
 SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"))
 SOURCE_COLUMNS = ("source", "platform")
 DATE_COLUMNS = ("date", "created_at", "timestamp")
+MAX_SLICES = 20  # extra columns with more values than this are not sliced automatically in the card
 
 
 class CardError(HubtoolsError):
@@ -218,12 +219,15 @@ def model_facts(run: RunDir) -> dict[str, Any]:
     }
 
 
-def ensure_report(run: RunDir) -> dict[str, Any]:
+def ensure_report(run: RunDir, config: RunConfig) -> dict[str, Any]:
+    """The run's report; `hubtools evaluate` runs first when there is none, sliced by the low-cardinality extra columns."""
     from hubtools.report import evaluate_run, load_report
 
-    if not (run.report / "metrics.json").is_file():
-        return evaluate_run(run.root)
-    return load_report(run.root)
+    if (run.report / "metrics.json").is_file():
+        return load_report(run.root)
+    test = pd.read_parquet(run.split("test"))
+    slice_by = [column for column in config.data.extra_columns if column in test and test[column].nunique() <= MAX_SLICES]
+    return evaluate_run(run.root, slice_by=slice_by)
 
 
 def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Prose) -> dict[str, Any]:
@@ -241,7 +245,7 @@ def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Pros
         "label_names": stats["label_names"],
         "metrics": metrics,
         "card_metrics": CARD_METRICS,
-        "report": ensure_report(run),
+        "report": ensure_report(run, config),
         "log_history": read_optional_json(run, run.log_history) or [],
         "trials": read_optional_json(run, run.trials),
         "hp_search": config.hp_search,
