@@ -12,7 +12,7 @@ import yaml
 from huggingface_hub import DatasetCard, ModelCard
 from trained_run import trained_run
 
-from hubtools.cards import CARD_METRICS, CardError, metric_key, render_dataset_card, render_model_card
+from hubtools.cards import CARD_METRICS, HUB_MODEL_KEYS, CardError, metric_key, render_dataset_card, render_model_card
 from hubtools.config import load_config
 
 LINKS = {"model_repo_id": "acme/quick", "dataset_repo_id": "acme/quick-data", "space_repo_id": "acme/quick-demo", "endpoint": "http://127.0.0.1:9"}
@@ -22,7 +22,6 @@ MODEL_SECTIONS = (
     "### Confusion matrix", "### Baseline comparison", "## Training procedure", "### Training hyperparameters",
     "### Training results", "### Hyperparameter search", "### Framework versions", "## Citation",
 )
-HUB_MODEL_KEYS = {"language", "license", "library_name", "tags", "datasets", "metrics", "base_model", "pipeline_tag", "widget", "model-index"}
 
 
 @pytest.fixture(scope="module")

@@ -45,6 +45,15 @@ CARD_METRICS = {
 SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"))
 SOURCE_COLUMNS = ("source", "platform")
 DATE_COLUMNS = ("date", "created_at", "timestamp")
+HUB_MODEL_KEYS = frozenset(
+    {"language", "license", "license_name", "license_link", "library_name", "tags", "datasets", "metrics", "base_model",
+     "pipeline_tag", "widget", "model-index", "inference", "thumbnail"}
+)
+HUB_DATASET_KEYS = frozenset(
+    {"language", "license", "pretty_name", "size_categories", "task_categories", "task_ids", "annotations_creators",
+     "language_creators", "multilinguality", "source_datasets", "paperswithcode_id", "configs", "dataset_info", "tags",
+     "train-eval-index"}
+)
 MAX_SLICES = 20  # extra columns with more values than this are not sliced automatically in the card
 
 
@@ -139,7 +148,20 @@ def write_card(card: Any, out_dir: Path, overwrite: bool) -> Path:
         raise CardError(f"{readme}: a card already exists; pass --overwrite to replace it or --out to write elsewhere")
     out_dir.mkdir(parents=True, exist_ok=True)
     card.save(readme)
+    validate_card(readme, type(card))
     return readme
+
+
+def validate_card(readme: Path, card_class: Any) -> None:
+    """Offline check: the front matter parses back (model-index included) and uses only keys the Hub knows."""
+    try:
+        card = card_class.load(readme)
+    except ValueError as error:
+        raise CardError(f"{readme}: metadata does not parse back ({' '.join(str(error).split())[:160]})") from error
+    accepted = HUB_MODEL_KEYS if card.repo_type == "model" else HUB_DATASET_KEYS
+    unknown = sorted(set(card.data.to_dict()) - accepted)
+    if unknown:
+        raise CardError(f"{readme}: metadata key '{unknown[0]}' is not one the Hub reads; remove it from the template")
 
 
 # ---- model card -------------------------------------------------------------------------------
@@ -311,11 +333,6 @@ def size_category(rows: int) -> str:
     return next((name for limit, name in SIZE_CATEGORIES if rows < limit), "n>1M")
 
 
-def read_splits(source: RunDir) -> dict[str, pd.DataFrame]:
-    source.require(*(source.split(name) for name in SPLITS))
-    return {name: pd.read_parquet(source.split(name)) for name in SPLITS}
-
-
 def column_counts(splits: dict[str, pd.DataFrame], candidates: tuple[str, ...]) -> tuple[str | None, dict[str, dict[str, int]]]:
     """Rows per value of the first candidate column present, per split."""
     column = next((name for name in candidates if all(name in frame for frame in splits.values())), None)
@@ -379,6 +396,8 @@ def render_dataset_card(
 ) -> Path:
     """Dataset card for a run's data/ splits or a `hubtools dataset build` folder; writes README.md + label_distribution.png."""
     from huggingface_hub import DatasetCard, DatasetCardData
+
+    from hubtools.data import read_splits
 
     source = RunDir(Path(source_dir))
     config, stats = dataset_card_settings(source)

@@ -192,10 +192,6 @@ def slice_metrics(frame: pd.DataFrame, column: str, label_names: list[str]) -> d
     return slices
 
 
-def scalar_metrics(report: dict[str, Any]) -> dict[str, float]:
-    return {key: value for key, value in report.items() if key in SCALAR_KEYS}
-
-
 
 def write_report(report: dict[str, Any], scored: pd.DataFrame, output_dir: Path, overwrite: bool = False) -> dict[str, Any]:
     """Write metrics.json, confusion_matrix.png, misclassified.csv and report.md into `output_dir`; returns what metrics.json holds."""
