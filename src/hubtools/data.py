@@ -184,7 +184,7 @@ def to_label_names(frame: pd.DataFrame, source: str, label_names: list[str], con
     unknown = ~values.isin(list(known))
     if unknown.any():
         row = int(frame.loc[unknown, ROW].iloc[0])
-        value = values[unknown].iloc[0]
+        value = values[unknown].tolist()[0]  # a Python value, so the message shows 2, not np.int64(2)
         raise DataError(
             f"{source}: row {row}, column '{config.label_column}': unknown label {value!r} (known: {', '.join(map(str, known))}); "
             "fix the row or list it in data.label_names"
@@ -209,18 +209,17 @@ def split_sources_by_ratio(
     split_sources = {name: sources[name].name for name in splits}
     carve = [name for name in ("test", "validation") if name not in splits]
     ratios = {"test": test_ratio, "validation": validation_ratio}
-    remaining_share = 1.0
+    total = len(base) / (train_ratio + sum(ratios[name] for name in carve))  # rows the ratios refer to
     for name in carve:
-        share = ratios[name] / remaining_share
-        base, splits[name] = _stratified_split(base, share, config, sources[base_key].name)
+        rows = round(total * ratios[name])
+        base, splits[name] = _stratified_split(base, rows, config, sources[base_key].name)
         split_sources[name] = f"{sources[base_key].name} ({name} split, seed {config.split_seed})"
-        remaining_share -= ratios[name]
     splits["train"] = base
     split_sources["train"] = sources[base_key].name if not carve else f"{sources[base_key].name} (train split, seed {config.split_seed})"
     return {name: splits[name] for name in SPLITS}, {name: split_sources[name] for name in SPLITS}
 
 
-def _stratified_split(frame: pd.DataFrame, share: float, config: DataConfig, source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _stratified_split(frame: pd.DataFrame, rows: int, config: DataConfig, source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     from sklearn.model_selection import train_test_split
 
     counts = frame.label.value_counts()
@@ -229,7 +228,7 @@ def _stratified_split(frame: pd.DataFrame, share: float, config: DataConfig, sou
             f"{source}: class {counts.idxmin()!r} has only {counts.min()} rows; each class needs at least 3 to appear in train, validation and test"
         )
     try:
-        kept, taken = train_test_split(frame, test_size=share, random_state=config.split_seed, stratify=frame.label)
+        kept, taken = train_test_split(frame, test_size=rows, random_state=config.split_seed, stratify=frame.label)
     except ValueError as error:  # too few rows for the requested ratio
         raise DataError(f"{source}: cannot split {len(frame)} rows by data.split_ratios {list(config.split_ratios)} ({error})") from error
     return kept.sort_values(ROW), taken.sort_values(ROW)
