@@ -207,6 +207,11 @@ def test_bad_requests_get_a_clean_4xx_and_change_nothing(hub, writer, repo):
     assert traversal.status_code == 400 and "../x" in traversal.json()["error"]
     missing_lfs = _raw_commit(hub, writer, repo, header + b'{"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256", "oid": "' + b"a" * 64 + b'", "size": 3}}\n')
     assert missing_lfs.status_code == 400
+    big_line = b'{"key": "file", "value": {"content": "' + b"QUJD" * 600_000
+    not_base64 = _raw_commit(hub, writer, repo, header + big_line + b'!!!!", "path": "big.txt", "encoding": "base64"}}\n')
+    assert not_base64.status_code == 400 and "base64" in not_base64.json()["error"]
+    truncated_line = _raw_commit(hub, writer, repo, header + big_line)
+    assert truncated_line.status_code == 400 and "line 2" in truncated_line.json()["error"]
 
     content = b"real content"
     batch = httpx.post(f"{hub.endpoint}/{repo}.git/info/lfs/objects/batch", headers={"Authorization": f"Bearer {writer}"},
@@ -302,6 +307,9 @@ def test_hubtools_client_uses_lfs_and_stock_client_gets_inline_uploads(hub, writ
     hub.stock_api(writer).upload_file(path_or_fileobj=payload, path_in_repo="via-stock.bin", repo_id=repo)
     siblings = {s.rfilename: s for s in hub.api().model_info(repo, files_metadata=True).siblings}
     assert siblings["via-hubtools.bin"].lfs is not None and siblings["via-stock.bin"].lfs is None
+    unchanged = head(hub, writer, repo)
+    hub.stock_api(writer).upload_file(path_or_fileobj=payload, path_in_repo="via-stock.bin", repo_id=repo)
+    assert head(hub, writer, repo) == unchanged  # streamed inline blob got the right git blob id
     assert constants.HF_HUB_DISABLE_XET == xet_setting
     assert is_local_endpoint(hub.endpoint) and not is_local_endpoint("https://huggingface.co")
 

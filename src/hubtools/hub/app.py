@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hubtools.hub import lfs
 from hubtools.hub.auth import can_read, caller, require_write
+from hubtools.hub.ndjson import CommitStream
 from hubtools.hub.pages import render_index, render_repo_page
 from hubtools.hub.store import (
     DEFAULT_BRANCH,
@@ -536,27 +537,40 @@ def create_app(root: Path) -> FastAPI:
     async def parse_commit_payload(request: Request, repo: Repo, revision: str) -> tuple[dict, list[Operation]]:
         header: dict | None = None
         operations: list[Operation] = []
-        async for line_number, line in ndjson_lines(request):
-            try:
-                item = json.loads(line)
-            except ValueError:
-                raise StoreError(400, f"Malformed NDJSON commit payload: line {line_number} is not valid JSON") from None
-            if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
-                raise StoreError(400, f"Malformed commit payload: line {line_number} needs 'key' and an object 'value'")
-            key, value = item.get("key"), item["value"]
-            if key == "header":
-                header = value
-            elif header is None:
-                raise StoreError(400, "Malformed commit payload: the first line must be the 'header'")
-            else:
-                operations.append(to_operation(key, value, repo, revision, line_number))
+        stream = CommitStream(store)
+        try:
+            async for chunk in request.stream():
+                for line_number, item in stream.feed(chunk):
+                    header = add_commit_item(item, line_number, header, operations, repo, revision)
+            for line_number, item in stream.close():
+                header = add_commit_item(item, line_number, header, operations, repo, revision)
+        finally:
+            stream.abort()
         if header is None:
             raise StoreError(400, "Malformed commit payload: missing 'header' line")
         return header, operations
 
+    def add_commit_item(
+        item: object, line_number: int, header: dict | None, operations: list[Operation], repo: Repo, revision: str
+    ) -> dict:
+        """Record one NDJSON item; returns the commit header (set by the first line)."""
+        if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
+            raise StoreError(400, f"Malformed commit payload: line {line_number} needs 'key' and an object 'value'")
+        if item.get("key") == "header":
+            return item["value"]
+        if header is None:
+            raise StoreError(400, "Malformed commit payload: the first line must be the 'header'")
+        operations.append(to_operation(item.get("key"), item["value"], repo, revision, line_number))
+        return header
+
     def to_operation(key: object, value: dict, repo: Repo, revision: str, line_number: int) -> Operation:
         path = value.get("path")
         path = validate_path(path.rstrip("/") if key == "deletedFolder" and isinstance(path, str) else path)
+        if key == "file" and isinstance(value.get("content"), Addition):  # decoded while streaming (ndjson.py)
+            if value.get("encoding", "base64") != "base64":
+                raise StoreError(400, f"Line {line_number}: inline file '{path}' must be base64-encoded")
+            streamed = value["content"]
+            return Addition(path, streamed.sha256, streamed.size, False, streamed.blob_id)
         if key == "file":
             if value.get("encoding", "base64") != "base64" or not isinstance(value.get("content"), str):
                 raise StoreError(400, f"Line {line_number}: inline file '{path}' must carry base64 'content'")
@@ -693,21 +707,3 @@ async def json_body(request: Request, allow_empty: bool = False) -> dict:
     if not isinstance(payload, dict):
         raise StoreError(400, "Request body must be a JSON object")
     return payload
-
-
-async def ndjson_lines(request: Request):
-    """Yield (line number, line) from a streamed NDJSON body without holding the whole body."""
-    pending: list[bytes] = []
-    number = 0
-    async for chunk in request.stream():
-        *complete, rest = chunk.split(b"\n")
-        for piece in complete:
-            line = b"".join(pending) + piece
-            pending = []
-            number += 1
-            if line.strip():
-                yield number, line
-        pending.append(rest)
-    line = b"".join(pending)
-    if line.strip():
-        yield number + 1, line

@@ -137,6 +137,15 @@ def git_blob_id(content: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
 
 
+def git_blob_id_of_file(path: Path, size: int) -> str:
+    """`git_blob_id` of a file's content, read in blocks."""
+    digest = hashlib.sha1(b"blob %d\0" % size)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def lfs_blob_id(sha256: str, size: int) -> str:
     return git_blob_id(LFS_POINTER_TEMPLATE.format(oid=sha256, size=size).encode())
 
