@@ -116,3 +116,20 @@ def test_cli_evaluate_run(run, report, tmp_path):
     assert result.exit_code == 0, result.output
     assert f"F1 macro {report['f1_macro']:.4f}" in result.output
     assert (tmp_path / "again" / "report.md").is_file()
+
+
+def test_model_by_hub_repo_id(run, hub, tmp_path):
+    token = hub.token("reporter")
+    api = hub.api(token)
+    api.create_repo("reporter/report-model")
+    api.upload_folder(folder_path=str(run.model), repo_id="reporter/report-model")
+    report = evaluate_model("reporter/report-model", run.split("test"), tmp_path / "out", max_length=32, baseline_train=run.split("train"))
+    assert report["accuracy"] == pytest.approx(json.loads(run.metrics.read_text())["test"]["accuracy"])
+    assert report["baseline"]["train_rows"] == len(pd.read_parquet(run.split("train")))
+
+
+def test_hub_base_model_without_labels(seeded_hub, tmp_path):
+    data = tmp_path / "data.csv"
+    pd.DataFrame({"text": ["fine"], "label": ["Opinion"]}).to_csv(data, index=False)
+    with pytest.raises(ReportError, match="sentence-transformers/all-MiniLM-L6-v2: config.json has no id2label"):
+        evaluate_model("sentence-transformers/all-MiniLM-L6-v2", data, tmp_path / "out")
