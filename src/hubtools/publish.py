@@ -239,6 +239,18 @@ def check_can_write(api, namespaces: set[str]) -> None:
             raise HubtoolsError(f"token for {user} cannot write to {namespace}; use a write token of a member of {namespace}")
 
 
+def check_space_sdk(api, space_repo_id: str) -> None:
+    """An existing Space must be a Gradio Space: the demo cannot replace a docker or static one."""
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    try:
+        info = with_retries(lambda: api.space_info(space_repo_id), f"reading Space {space_repo_id} from {api.endpoint}")
+    except RepositoryNotFoundError:
+        return
+    if info.sdk not in (None, "gradio"):
+        raise HubtoolsError(f"--space {space_repo_id}: exists as a {info.sdk} Space; the demo needs a gradio Space, pick another name")
+
+
 def check_model_card(card_path: Path, api, *, dataset_repo_id: str | None, space_repo_id: str | None) -> None:
     """The card parses, has model-index results, links the dataset and Space, and the Hub accepts its metadata."""
     from huggingface_hub import ModelCard
@@ -303,15 +315,23 @@ def dataset_tree(run: RunDir, card_dir: Path) -> dict[str, Path]:
 # ----------------------------------------------------------------------------- commits
 
 
+def _causes(error: BaseException) -> list[BaseException]:
+    chain = [error]
+    while chain[-1].__cause__ is not None and len(chain) < 10:
+        chain.append(chain[-1].__cause__)
+    return chain
+
+
 def _is_transient(error: BaseException) -> bool:
-    import httpx
+    """Connection faults (httpx/httpx2 TransportError, OSError), timeouts, 429 and 5xx, however wrapped."""
     from huggingface_hub.errors import HfHubHTTPError
 
-    if isinstance(error, (httpx.TransportError, ConnectionError, TimeoutError)):
-        return True
-    if isinstance(error, HfHubHTTPError) and error.response is not None:
-        return error.response.status_code in (429, 500, 502, 503, 504)
-    return isinstance(error.__cause__, (httpx.TransportError, ConnectionError))
+    for cause in _causes(error):
+        if isinstance(cause, (ConnectionError, TimeoutError)) or any(cls.__name__ == "TransportError" for cls in type(cause).__mro__):
+            return True
+        if isinstance(cause, HfHubHTTPError) and cause.response is not None:
+            return cause.response.status_code in (429, 500, 502, 503, 504)
+    return False
 
 
 def with_retries(action: Callable[[], T], describe: str) -> T:
@@ -323,7 +343,8 @@ def with_retries(action: Callable[[], T], describe: str) -> T:
             if not _is_transient(error):
                 raise
             if attempt == RETRY_ATTEMPTS:
-                raise HubtoolsError(f"{describe} failed after {attempt} attempts ({type(error).__name__}: {error})") from error
+                root = _causes(error)[-1]
+                raise HubtoolsError(f"{describe} failed after {attempt} attempts ({type(root).__name__}: {root})") from error
             time.sleep(RETRY_BACKOFF_S * 2 ** (attempt - 1))
     raise AssertionError("unreachable")
 
@@ -343,8 +364,6 @@ def read_remote(api, plan: RepoPlan, revision: str) -> None:
     except RepositoryNotFoundError:
         plan.changes = diff_tree(plan.files, [])
         return
-    if plan.repo_type == "space" and getattr(info, "sdk", None) not in (None, "gradio"):
-        raise HubtoolsError(f"--space {plan.repo_id}: exists as a {info.sdk} Space; the demo needs a gradio Space, pick another name")
     plan.exists, plan.parent_commit = True, info.sha
     plan.changes = diff_tree(plan.files, info.siblings or [])
 
@@ -463,6 +482,8 @@ def plan_publish(options: PublishOptions, api, work_dir: Path) -> list[RepoPlan]
     if api.token is None:
         raise HubtoolsError(f"no Hub token for {api.endpoint}: set HF_TOKEN, run `hf auth login`, or pass --token")
     check_can_write(api, {repo.split("/")[0] for repo in (options.repo_id, options.dataset_repo_id, options.space_repo_id) if repo})
+    if options.space_repo_id:
+        check_space_sdk(api, options.space_repo_id)
 
     dataset_card_dir = _render_cards(run, options, api.endpoint, work_dir)
     check_model_card(run.card / "README.md", api, dataset_repo_id=options.dataset_repo_id, space_repo_id=options.space_repo_id)

@@ -1,0 +1,239 @@
+"""`hubtools publish` end to end on the embedded Hub, with the real huggingface_hub client."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from huggingface_hub import ModelCard
+from huggingface_hub.errors import RepositoryNotFoundError
+
+import hubtools.publish as publish_module
+from hubtools.errors import HubtoolsError
+from hubtools.rundir import RunDir
+from publishing_support import copy_of_trained_run, publish_run, repo_files
+
+ORG = "pubtest"
+
+
+@pytest.fixture(scope="module")
+def token(hub) -> str:
+    return hub.token("alice", [ORG])
+
+
+@pytest.fixture(scope="module")
+def published(hub, token, tmp_path_factory) -> tuple[RunDir, list[str]]:
+    """The run published once: model + dataset + Space, verified."""
+    run = copy_of_trained_run(tmp_path_factory, "published")
+    lines: list[str] = []
+    publish_run(run, f"{ORG}/tiny", token, lines, dataset_repo_id=f"{ORG}/tiny-data", space_repo_id=f"{ORG}/tiny-demo", verify=True)
+    return run, lines
+
+
+def test_first_publish_puts_model_card_dataset_and_space_on_the_hub(hub, token, published) -> None:
+    run, lines = published
+    api = hub.api(token)
+    files = repo_files(api, f"{ORG}/tiny")
+    expected = {"model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json", "README.md",
+                "confusion_matrix.png", ".eval_results/hubtools.yaml", "training_config.yaml"}
+    assert expected <= set(files)
+    assert any(path.startswith("runs/events.out.tfevents") for path in files)
+    assert not [path for path in files if path.startswith("checkpoints/") or path.endswith((".bin", ".pt", ".pth"))]
+
+    card = ModelCard.load(api.hf_hub_download(f"{ORG}/tiny", "README.md"))
+    assert card.data.datasets == [f"{ORG}/tiny-data"]
+    assert f"{ORG}/tiny-demo" in card.text
+    assert set(repo_files(api, f"{ORG}/tiny-data", "dataset")) >= {"README.md", "data/train.parquet", "data/validation.parquet", "data/test.parquet"}
+    space = api.space_info(f"{ORG}/tiny-demo")
+    assert space.sdk == "gradio" and {"app.py", "requirements.txt", "README.md"} <= {s.rfilename for s in space.siblings}
+
+    assert any(line.startswith("model") and f"{hub.endpoint}/{ORG}/tiny" in line and "commit " in line for line in lines)
+    assert any(f"{hub.endpoint}/spaces/{ORG}/tiny-demo" in line for line in lines)
+    assert any(f"{hub.endpoint}/datasets/{ORG}/tiny-data" in line for line in lines)
+    assert any(line.startswith(f"verify {ORG}/tiny:") and "card metrics match" in line for line in lines)
+    assert all(token not in line for line in lines)
+
+
+def test_the_published_dataset_loads_with_datasets(hub, published) -> None:
+    import pandas as pd
+    from datasets import load_dataset
+
+    run, _ = published
+    assert load_dataset(f"{ORG}/tiny-data", split="test")["text"] == pd.read_parquet(run.split("test"))["text"].tolist()
+
+
+def test_republishing_an_unchanged_run_makes_no_commit(hub, token, published) -> None:
+    run, _ = published
+    api = hub.api(token)
+    repos = ((f"{ORG}/tiny", "model"), (f"{ORG}/tiny-data", "dataset"), (f"{ORG}/tiny-demo", "space"))
+    heads = {repo: api.repo_info(repo, repo_type=kind).sha for repo, kind in repos}
+
+    result = publish_run(run, f"{ORG}/tiny", token, dataset_repo_id=f"{ORG}/tiny-data", space_repo_id=f"{ORG}/tiny-demo")
+
+    assert [commit.commit_id for commit in result.commits] == [None, None, None]
+    assert all(not plan.pending() for plan in result.plans)
+    assert heads == {repo: api.repo_info(repo, repo_type=kind).sha for repo, kind in repos}
+
+
+def test_changing_only_the_card_uploads_only_readme(hub, token, tmp_path_factory) -> None:
+    run = copy_of_trained_run(tmp_path_factory, "card-change")
+    api = hub.api(token)
+    publish_run(run, f"{ORG}/card-change", token, space_repo_id=None)
+    before = repo_files(api, f"{ORG}/card-change")
+
+    readme = run.card / "README.md"
+    readme.write_text(readme.read_text(encoding="utf-8") + "\nReviewed by the ADS509 team.\n", encoding="utf-8")
+    result = publish_run(run, f"{ORG}/card-change", token, space_repo_id=None)
+
+    (model_commit,) = result.commits
+    assert [(change.path, change.status) for change in model_commit.plan.pending()] == [("README.md", "changed")]
+    after = repo_files(api, f"{ORG}/card-change")
+    assert {path for path in after if after[path] != before.get(path)} == {"README.md"}
+    assert api.repo_info(f"{ORG}/card-change").sha == model_commit.commit_id
+    assert len(api.list_repo_commits(f"{ORG}/card-change")) == 3  # initial + first publish + card change
+
+
+def test_dry_run_writes_the_tree_and_the_diff_and_uploads_nothing(hub, token, published, tmp_path: Path) -> None:
+    run, _ = published
+    readme = run.card / "README.md"
+    original = readme.read_text(encoding="utf-8")
+    readme.write_text(original + "\nA dry-run edit.\n", encoding="utf-8")
+    try:
+        lines: list[str] = []
+        publish_run(run, f"{ORG}/tiny", token, lines, space_repo_id=f"{ORG}/tiny-demo", dry_run=tmp_path / "tree")
+        head = hub.api(token).repo_info(f"{ORG}/tiny").sha
+        new_lines: list[str] = []
+        publish_run(run, f"{ORG}/never-created", token, new_lines, space_repo_id=None, dry_run=tmp_path / "new")
+    finally:
+        readme.write_text(original, encoding="utf-8")
+
+    text = "\n".join(lines)
+    assert "~ README.md" in text and "1 changed" in text and "0 added" in text
+    assert (tmp_path / "tree" / "model" / "README.md").read_text(encoding="utf-8").endswith("A dry-run edit.\n")
+    assert (tmp_path / "tree" / "model" / "model.safetensors").stat().st_size == (run.model / "model.safetensors").stat().st_size
+    assert (tmp_path / "tree" / "space" / "app.py").is_file()
+    assert not (tmp_path / "tree" / "model" / "checkpoints").exists()
+    assert hub.api(token).repo_info(f"{ORG}/tiny").sha == head
+    assert "new repo" in new_lines[0] and "+ model.safetensors" in "\n".join(new_lines)
+    assert not hub.api(token).repo_exists(f"{ORG}/never-created")
+
+
+def test_create_pr_and_revision_leave_main_alone(hub, token, tmp_path_factory) -> None:
+    run = copy_of_trained_run(tmp_path_factory, "pr")
+    api = hub.api(token)
+    publish_run(run, f"{ORG}/pr", token, space_repo_id=None)
+    main_head = api.repo_info(f"{ORG}/pr").sha
+    readme = run.card / "README.md"
+    readme.write_text(readme.read_text(encoding="utf-8") + "\nProposed change.\n", encoding="utf-8")
+
+    lines: list[str] = []
+    (pr_commit,) = publish_run(run, f"{ORG}/pr", token, lines, space_repo_id=None, create_pr=True, commit_message="Propose a card edit").commits
+    (branch_commit,) = publish_run(run, f"{ORG}/pr", token, space_repo_id=None, revision="dev").commits
+
+    assert pr_commit.pr_url and "/discussions/" in pr_commit.pr_url
+    assert any(pr_commit.pr_url in line for line in lines)
+    assert api.repo_info(f"{ORG}/pr").sha == main_head
+    refs = api.list_repo_refs(f"{ORG}/pr", include_pull_requests=True)
+    assert [ref.target_commit for ref in refs.pull_requests] == [pr_commit.commit_id]
+    assert {branch.name: branch.target_commit for branch in refs.branches}["dev"] == branch_commit.commit_id
+    assert api.list_repo_commits(f"{ORG}/pr", revision=pr_commit.commit_id)[0].title == "Propose a card edit"
+
+
+def test_private_repo_is_invisible_to_strangers(hub, token, tmp_path_factory) -> None:
+    run = copy_of_trained_run(tmp_path_factory, "private")
+    publish_run(run, f"{ORG}/secret-model", token, space_repo_id=None, private=True)
+
+    assert hub.api(token).model_info(f"{ORG}/secret-model").private is True
+    with pytest.raises(RepositoryNotFoundError):
+        hub.api(None).model_info(f"{ORG}/secret-model")
+    with pytest.raises(RepositoryNotFoundError):
+        hub.api(hub.token("mallory")).model_info(f"{ORG}/secret-model")
+
+
+def test_tokens_that_cannot_write_are_refused_before_any_upload(hub, published, tmp_path_factory) -> None:
+    run, _ = published
+    with pytest.raises(HubtoolsError, match=f"token for bob cannot write to {ORG}"):
+        publish_run(run, f"{ORG}/refused", hub.token("bob", [ORG], read_only=True), space_repo_id=None)
+    with pytest.raises(HubtoolsError, match=f"token for carol cannot write to {ORG}"):
+        publish_run(run, f"{ORG}/refused", hub.token("carol"), space_repo_id=None)
+    with pytest.raises(HubtoolsError, match="no Hub token"):
+        publish_run(run, f"{ORG}/refused", None, space_repo_id=None)
+    assert not hub.api(None).repo_exists(f"{ORG}/refused")
+
+
+def test_bad_input_is_refused_before_any_upload(hub, token, published, tmp_path: Path) -> None:
+    run, _ = published
+    api = hub.api(token)
+    with pytest.raises(HubtoolsError, match="expected ORG/NAME"):
+        publish_run(run, "not-a-repo-id", token)
+    with pytest.raises(HubtoolsError, match="run directory not found"):
+        publish_run(RunDir(tmp_path / "missing"), f"{ORG}/nothing", token)
+    api.create_repo(f"{ORG}/docker-demo", repo_type="space", space_sdk="docker")
+    with pytest.raises(HubtoolsError, match="exists as a docker Space"):
+        publish_run(run, f"{ORG}/wrong-type", token, space_repo_id=f"{ORG}/docker-demo")
+
+    leaked = run.card / "notes.txt"
+    leaked.write_text(f"debug: HF_TOKEN={token}\n", encoding="utf-8")
+    try:
+        with pytest.raises(HubtoolsError, match="looks like a token") as raised:
+            publish_run(run, f"{ORG}/leaky", token, space_repo_id=None)
+    finally:
+        leaked.unlink()
+    assert token not in str(raised.value)
+    assert not api.repo_exists(f"{ORG}/wrong-type") and not api.repo_exists(f"{ORG}/leaky")
+
+
+def test_server_stopped_mid_upload_leaves_the_previous_commit_and_a_rerun_completes(
+    hub, token, tmp_path_factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import huggingface_hub._commit_api as commit_api
+
+    run = copy_of_trained_run(tmp_path_factory, "interrupted")
+    api = hub.api(token)
+    publish_run(run, f"{ORG}/interrupted", token, space_repo_id=None)
+    previous = api.repo_info(f"{ORG}/interrupted").sha
+    (run.model / "model.safetensors").write_bytes((run.model / "model.safetensors").read_bytes()[:-16] + b"\x00" * 16)
+
+    real_upload = commit_api.lfs_upload
+
+    def stop_hub_then_upload(**kwargs):
+        hub.stop()  # the server goes away once the LFS transfer of the new weights starts
+        return real_upload(**kwargs)
+
+    monkeypatch.setattr(commit_api, "lfs_upload", stop_hub_then_upload)
+    monkeypatch.setattr(publish_module, "RETRY_BACKOFF_S", 0.05)
+    try:
+        with pytest.raises(HubtoolsError) as raised:
+            publish_run(run, f"{ORG}/interrupted", token, space_repo_id=None)
+    finally:
+        hub.start()
+    message = str(raised.value)
+    assert "\n" not in message and f"still at {previous[:12]}" in message and "run the same command again" in message
+    assert api.repo_info(f"{ORG}/interrupted").sha == previous
+
+    monkeypatch.setattr(commit_api, "lfs_upload", real_upload)
+    (commit,) = publish_run(run, f"{ORG}/interrupted", token, space_repo_id=None).commits
+    assert [change.path for change in commit.plan.pending()] == ["model.safetensors"]
+    assert repo_files(api, f"{ORG}/interrupted")["model.safetensors"] == publish_module._sha256(run.model / "model.safetensors")
+
+
+def test_cli_publish_reads_hf_token_and_never_prints_it(hub, token, published) -> None:
+    run, _ = published
+    environment = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_TOKEN": token}
+    done = subprocess.run(
+        [sys.executable, "-m", "hubtools.cli", "publish", "--repo", f"{ORG}/tiny", "--run", str(run.root),
+         "--dataset-repo", f"{ORG}/tiny-data", "--no-verify"],
+        env=environment, capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "unchanged, no commit" in done.stdout and f"{hub.endpoint}/spaces/{ORG}/tiny-demo" in done.stdout
+    assert token not in done.stdout + done.stderr
+
+    refused = subprocess.run(
+        [sys.executable, "-m", "hubtools.cli", "publish", "--repo", "bad id", "--run", str(run.root)],
+        env=environment, capture_output=True, text=True, timeout=60,
+    )
+    assert refused.returncode == 2 and refused.stderr.startswith("Error: --repo 'bad id'") and refused.stderr.count("\n") == 1
