@@ -18,13 +18,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def best_seconds(action: Callable[[int], None], repeat: int) -> float:
-    timings = []
+def best_seconds_interleaved(actions: dict[str, Callable[[int], None]], repeat: int) -> dict[str, float]:
+    """Run every action once per round, `repeat` rounds, so all see the same machine load; keep each one's best."""
+    best = {name: float("inf") for name in actions}
     for attempt in range(repeat):
-        start = time.perf_counter()
-        action(attempt)
-        timings.append(time.perf_counter() - start)
-    return min(timings)
+        for name, action in actions.items():
+            start = time.perf_counter()
+            action(attempt)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
 def main() -> None:
@@ -72,22 +74,25 @@ def main() -> None:
         def download(attempt: int) -> None:
             hf_hub_download("bench/transfer", "payload.bin", cache_dir=work / f"cache-{attempt}")
 
-        copy_s = best_seconds(disk_copy, args.repeat)
-        hubtools_upload_s = best_seconds(upload_with(api, "hubtools"), args.repeat)
-        stock_upload_s = best_seconds(upload_with(stock, "stock"), args.repeat)
-        download_s = best_seconds(download, args.repeat)
+        best = best_seconds_interleaved(
+            {
+                "disk copy": disk_copy,
+                "upload, hubtools client (LFS)": upload_with(api, "hubtools"),
+                "upload, stock HfApi (inline)": upload_with(stock, "stock"),
+                "download, hf_hub_download": download,
+            },
+            args.repeat,
+        )
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
     mb = size / 1e6
-    print(f"file: {mb:.0f} MB, best of {args.repeat}")
-    print(f"disk copy:                     {mb / copy_s:8.0f} MB/s")
-    for label, seconds in (
-        ("upload, hubtools client (LFS)", hubtools_upload_s),
-        ("upload, stock HfApi (inline)", stock_upload_s),
-        ("download, hf_hub_download", download_s),
-    ):
+    load = os.getloadavg()[0]
+    print(f"file: {mb:.0f} MB, best of {args.repeat}, {os.cpu_count()} CPUs, load average {load:.1f} during the run")
+    copy_s = best.pop("disk copy")
+    print(f"{'disk copy (shutil.copyfile):':31s}{mb / copy_s:8.0f} MB/s")
+    for label, seconds in best.items():
         print(f"{label + ':':31s}{mb / seconds:8.0f} MB/s   {copy_s / seconds:5.2f} x disk copy")
 
 
