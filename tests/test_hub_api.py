@@ -82,6 +82,8 @@ def test_history_old_revisions_branches_and_pull_requests(hub, writer, repo, tmp
     assert [c.commit_id for c in commits[:2]] == [second, first]
     assert commits[0].title == "second" and commits[0].authors == ["alice"] and len(second) == 40
     assert Path(hf_hub_download(repo, "f.txt", revision=first, cache_dir=tmp_path)).read_bytes() == b"v1"
+    last = {entry.path: entry.last_commit.oid for entry in api.list_repo_tree(repo, expand=True)}
+    assert last["f.txt"] == second and last[".gitattributes"] == commits[-1].commit_id
 
     api.create_branch(repo, branch="dev")
     api.upload_file(path_or_fileobj=b"dev", path_in_repo="f.txt", repo_id=repo, revision="dev")

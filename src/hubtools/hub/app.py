@@ -390,8 +390,9 @@ def create_app(root: Path) -> FastAPI:
         for folder_path, entries in folders.items():
             items.append({"type": "directory", "oid": _tree_oid(entries), "size": 0, "path": folder_path})
         if expand:
-            commit = store.commit(commit_id)
+            last = store.last_commits(commit_id, [item["path"] for item in items])
             for item in items:
+                commit = last[item["path"]]
                 item["lastCommit"] = {"id": commit.id, "title": commit.title, "date": iso(commit.date)}
         items.sort(key=lambda item: (item["path"].count("/"), item["type"] != "directory", item["path"]))
         return JSONResponse(items)

@@ -348,6 +348,24 @@ class HubStore:
                 next_id = commit.parent
         return commits
 
+    def last_commits(self, commit_id: str, paths: list[str], max_depth: int = 500) -> dict[str, Commit]:
+        """For each file or folder path, the newest commit (from `commit_id` back) that changed it."""
+        found: dict[str, Commit] = {}
+        with self._connect() as db:
+            commit = _commit_from_row(db.execute("SELECT * FROM commits WHERE id = ?", (commit_id,)).fetchone())
+            files = _files(db, commit_id)
+            for _ in range(max_depth):
+                parent_files = _files(db, commit.parent) if commit.parent else {}
+                changed = {p for p in files.keys() | parent_files.keys() if files.get(p) != parent_files.get(p)}
+                for path in paths:
+                    if path not in found and any(c == path or c.startswith(path + "/") for c in changed):
+                        found[path] = commit
+                if len(found) == len(paths) or commit.parent is None:
+                    break
+                commit = _commit_from_row(db.execute("SELECT * FROM commits WHERE id = ?", (commit.parent,)).fetchone())
+                files = parent_files
+        return {path: found.get(path, commit) for path in paths}
+
     # ------------------------------------------------------------------ pull requests
 
     def open_pull_request(self, repo: Repo, title: str, description: str, author: str) -> int:
