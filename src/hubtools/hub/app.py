@@ -46,6 +46,7 @@ LFS_SUFFIXES = (
 LFS_MIN_SIZE = 1024 * 1024
 HUBTOOLS_USER_AGENT = "hubtools/"
 MAX_HEADER_BYTES = 32 * 1024
+FRONT_MATTER = re.compile(r"^\s*---\s*\n(.*?)\n---\s*(?:\n|$)", re.DOTALL)
 SPACE_SDKS = ("gradio", "docker", "static", "streamlit")
 
 
@@ -123,7 +124,7 @@ def read_card_data(store: HubStore, files: dict[str, FileEntry]) -> tuple[dict |
 
 
 def split_front_matter(text: str) -> tuple[dict | None, str]:
-    match = re.match(r"^---\s*\n(.*?)\n---\s*(?:\n|$)", text, re.DOTALL)
+    match = FRONT_MATTER.match(text)
     if not match:
         return None, text
     try:
@@ -280,7 +281,7 @@ def create_app(root: Path) -> FastAPI:
         content = payload.get("content")
         if not isinstance(content, str):
             return JSONResponse({"errors": [{"message": "'content' must be a string"}]}, status_code=400)
-        match = re.match(r"^\s*---\s*\n(.*?)\n---\s*(?:\n|$)", content, re.DOTALL)
+        match = FRONT_MATTER.match(content)
         try:
             data = yaml.safe_load(match.group(1)) if match else None
         except yaml.YAMLError as exc:
