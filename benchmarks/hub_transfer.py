@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -74,15 +75,19 @@ def main() -> None:
         def download(attempt: int) -> None:
             hf_hub_download("bench/transfer", "payload.bin", cache_dir=work / f"cache-{attempt}")
 
-        best = best_seconds_interleaved(
-            {
-                "disk copy": disk_copy,
-                "upload, hubtools client (LFS)": upload_with(api, "hubtools"),
-                "upload, stock HfApi (inline)": upload_with(stock, "stock"),
-                "download, hf_hub_download": download,
-            },
-            args.repeat,
-        )
+        def download_with_curl(attempt: int) -> None:
+            url = f"{os.environ['HF_ENDPOINT']}/bench/transfer/resolve/main/payload.bin"
+            subprocess.run(["curl", "-sf", "-o", str(work / f"curl-{attempt}.bin"), url], check=True)
+
+        actions = {
+            "disk copy": disk_copy,
+            "upload, hubtools client (LFS)": upload_with(api, "hubtools"),
+            "upload, stock HfApi (inline)": upload_with(stock, "stock"),
+            "download, hf_hub_download": download,
+        }
+        if shutil.which("curl"):
+            actions["download, curl (server side)"] = download_with_curl
+        best = best_seconds_interleaved(actions, args.repeat)
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
