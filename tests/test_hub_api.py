@@ -47,7 +47,7 @@ def test_three_repo_types_create_exist_ok_and_delete(hub, writer):
     assert conflict.value.response.status_code == 409
     assert api.create_repo(dataset, repo_type="dataset").endswith(f"/datasets/{dataset}")
     api.create_repo(space, repo_type="space", space_sdk="gradio")
-    assert api.space_info(space).sdk == "gradio"
+    assert api.space_info(space).sdk == "gradio" and api.get_space_runtime(space).stage == "NO_APP_FILE"
     assert api.dataset_info(dataset).id == dataset
     api.upload_file(path_or_fileobj=b"a,b\n1,2\n", path_in_repo="data.csv", repo_id=dataset, repo_type="dataset")
     assert Path(hf_hub_download(dataset, "data.csv", repo_type="dataset")).read_bytes() == b"a,b\n1,2\n"

@@ -134,6 +134,11 @@ def split_front_matter(text: str) -> tuple[dict | None, str]:
     return (data if isinstance(data, dict) else None), text[match.end():]
 
 
+def space_runtime(files: dict[str, FileEntry]) -> dict:
+    """The embedded Hub stores Spaces but never runs them (run one locally with hubtools): STOPPED at best."""
+    return {"stage": "STOPPED" if "app.py" in files else "NO_APP_FILE", "hardware": {"current": None, "requested": None}}
+
+
 class BlobResponse(FileResponse):
     chunk_size = 1024 * 1024  # larger reads than Starlette's 64 kB: fewer event-loop round trips per download
 
@@ -363,8 +368,13 @@ def create_app(root: Path) -> FastAPI:
                     pass
         if repo_type == "space":
             info["sdk"] = repo.sdk
-            info["runtime"] = {"stage": "NO_APP_FILE" if "app.py" not in files else "BUILDING", "hardware": None}
+            info["runtime"] = space_runtime(files)
         return JSONResponse(info)
+
+    @app.get("/api/spaces/{namespace}/{name}/runtime")
+    async def runtime(request: Request, namespace: str, name: str) -> JSONResponse:
+        repo = readable_repo(request, "space", namespace, name)
+        return JSONResponse(space_runtime(store.files(resolve(repo, DEFAULT_BRANCH))))
 
     @app.get("/api/{plural}/{namespace}/{name}/tree/{rest:path}")
     async def tree(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
