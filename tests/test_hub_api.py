@@ -51,6 +51,9 @@ def test_three_repo_types_create_exist_ok_and_delete(hub, writer):
     assert api.dataset_info(dataset).id == dataset
     api.upload_file(path_or_fileobj=b"a,b\n1,2\n", path_in_repo="data.csv", repo_id=dataset, repo_type="dataset")
     assert Path(hf_hub_download(dataset, "data.csv", repo_type="dataset")).read_bytes() == b"a,b\n1,2\n"
+    for page in (f"/datasets/{dataset}", f"/spaces/{space}", f"/{model}"):
+        response = httpx.get(hub.endpoint + page)
+        assert response.status_code == 200 and "<h1>" in response.text, page
     api.delete_repo(dataset, repo_type="dataset")
     with pytest.raises(RepositoryNotFoundError):
         api.dataset_info(dataset)
