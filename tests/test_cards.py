@@ -107,7 +107,7 @@ def test_model_card_numbers_come_from_the_run(run, card_dir):
     results = [table for table in tables(text) if table[0].startswith("| training loss |")][0]
     assert len(results) == 2 + len(epochs)
     for line, row in zip(results[2:], epochs):
-        assert f"| {row['step']} | {row['validation_loss']:.4f} | {row['accuracy']:.4f} | {row['f1_macro']:.4f} | {row['f1_weighted']:.4f} |" in line
+        assert f"| {row['epoch']} | {row['step']} | {row['validation_loss']:.4f} | {row['accuracy']:.4f} | {row['f1_macro']:.4f} | {row['f1_weighted']:.4f} |" in line
     test = json.loads(run.metrics.read_text())["test"]
     assert f"| F1 (macro) | {test['f1_macro']:.4f} |" in text
     assert f"| {report['baseline']['name']} | {report['baseline']['accuracy']:.4f} |" in text
