@@ -320,9 +320,12 @@ def render_model_card(
     readme = write_card(card, out, overwrite)
     shutil.copyfile(run.report / context["report"]["files"]["confusion_matrix"], out / "confusion_matrix.png")
     entries = eval_result_entries(context["metrics"], links, context["environment"].get("started_at"))
+    eval_results_file = out / ".eval_results" / "hubtools.yaml"
     if entries:
-        (out / ".eval_results").mkdir(exist_ok=True)
-        (out / ".eval_results" / "hubtools.yaml").write_text(yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False), encoding="utf-8")
+        eval_results_file.parent.mkdir(exist_ok=True)
+        eval_results_file.write_text(yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False), encoding="utf-8")
+    else:
+        eval_results_file.unlink(missing_ok=True)  # a card re-rendered without a dataset repo must not keep stale entries
     return readme
 
 
