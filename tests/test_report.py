@@ -133,3 +133,15 @@ def test_hub_base_model_without_labels(seeded_hub, tmp_path):
     pd.DataFrame({"text": ["fine"], "label": ["Opinion"]}).to_csv(data, index=False)
     with pytest.raises(ReportError, match="sentence-transformers/all-MiniLM-L6-v2: config.json has no id2label"):
         evaluate_model("sentence-transformers/all-MiniLM-L6-v2", data, tmp_path / "out")
+
+
+def test_cli_error_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    command = [sys.executable, "-c", "from hubtools.cli import main; main()", "evaluate", "--model", "some/model", "--data", str(empty)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"Error: {empty}: the file is empty; pass a file with a 'text' and a 'label' column"]
