@@ -1,0 +1,65 @@
+"""`hubtools verify`: the published model, downloaded with pipeline(), agrees with the run and its card."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hubtools.rundir import RunDir
+from hubtools.verify import VerifyError, verify_repo
+from publishing_support import copy_of_trained_run, publish_run
+
+ORG = "verifytest"
+
+
+@pytest.fixture(scope="module")
+def published(hub, tmp_path_factory) -> tuple[RunDir, str]:
+    token = hub.token("victor", [ORG])
+    run = copy_of_trained_run(tmp_path_factory, "verify")
+    publish_run(run, f"{ORG}/tiny", token, space_repo_id=None)
+    return run, token
+
+
+def test_verify_recomputes_the_cards_metrics_from_the_downloaded_model(hub, published) -> None:
+    run, token = published
+    report = verify_repo(f"{ORG}/tiny", run, endpoint=hub.endpoint, token=token)
+
+    test_metrics = {key: value for key, value in run.read_json(run.metrics)["test"].items() if isinstance(value, float)}
+    assert report.label_mismatches == 0 and report.max_score_difference <= 1e-5
+    assert {check.name for check in report.metrics} >= {"accuracy", "f1_macro"}
+    for check in report.metrics:
+        assert check.ok and check.recomputed == pytest.approx(test_metrics[check.name], abs=1e-6)
+
+
+def test_verify_catches_a_card_whose_numbers_are_not_the_models(hub, published, tmp_path: Path) -> None:
+    run, token = published
+    api = hub.api(token)
+    _, front_matter, body = Path(api.hf_hub_download(f"{ORG}/tiny", "README.md")).read_text(encoding="utf-8").split("---", 2)
+    metadata = yaml.safe_load(front_matter)
+    for result in metadata["model-index"][0]["results"]:
+        for metric in result["metrics"]:
+            if result["dataset"]["split"] == "test" and metric["type"] == "accuracy":
+                metric["value"] -= 0.01
+    tampered = tmp_path / "README.md"
+    tampered.write_text("---\n" + yaml.safe_dump(metadata, sort_keys=False) + "---" + body, encoding="utf-8")
+    api.create_branch(f"{ORG}/tiny", branch="tampered")
+    api.upload_file(path_or_fileobj=str(tampered), path_in_repo="README.md", repo_id=f"{ORG}/tiny", revision="tampered")
+
+    with pytest.raises(VerifyError, match=r"README.md says accuracy=.* but the published model scores"):
+        verify_repo(f"{ORG}/tiny", run, endpoint=hub.endpoint, token=token, revision="tampered")
+
+
+def test_verify_cli_on_a_sample(hub, published) -> None:
+    run, token = published
+    done = subprocess.run(
+        [sys.executable, "-m", "hubtools.cli", "verify", "--repo", f"{ORG}/tiny", "--run", str(run.root), "--sample", "5"],
+        env={**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_TOKEN": token}, capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "5 test rows through pipeline(): predictions match the run" in done.stdout
+    assert token not in done.stdout + done.stderr
