@@ -64,7 +64,7 @@ def what_to_open(endpoint: str, metrics: dict[str, float]) -> str:
     )
 
 
-def run_quickstart(root: Path, port: int | None, serve: bool, echo=typer.echo) -> dict[str, float]:
+def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[str] = (), echo=typer.echo) -> dict[str, float]:
     from hubtools.config import load_config
     from hubtools.hub import issue_token, serve_in_background
     from hubtools.hub.seed import seed_base_models
@@ -87,7 +87,7 @@ def run_quickstart(root: Path, port: int | None, serve: bool, echo=typer.echo) -
         token = issue_token(hub.root, USER, [ORG])
 
         echo("[2/5] Training configs/quickstart.yaml")
-        config = load_config(configs_dir() / "quickstart.yaml", [f"data.path={root / 'data' / 'comments.csv'}"])
+        config = load_config(configs_dir() / "quickstart.yaml", [f"data.path={root / 'data' / 'comments.csv'}", *overrides])
         run_training(config, run.root)
 
         echo("[3/5] Evaluating")
@@ -125,6 +125,7 @@ def quickstart_command(
     root: Path | None = typer.Option(None, "--root", help="Folder for the Hub's data, the run and caches (default: a new temp folder)."),
     port: int | None = typer.Option(None, "--port", help="Port of the embedded Hub (default: a free one)."),
     serve: bool = typer.Option(True, "--serve/--no-serve", help="Keep the embedded Hub running at the end so the printed links work."),
+    overrides: list[str] = typer.Option([], "--set", help="Override the quickstart config, e.g. --set training.num_train_epochs=1 (repeatable)."),
 ) -> None:
     """Run the whole loop locally: embedded Hub, train, evaluate, cards, publish (model, dataset, Space), verify."""
-    run_quickstart(root or Path(tempfile.mkdtemp(prefix="hubtools-quickstart-")), port, serve)
+    run_quickstart(root or Path(tempfile.mkdtemp(prefix="hubtools-quickstart-")), port, serve, overrides)

@@ -1,0 +1,40 @@
+"""`hubtools quickstart` end to end, as a user runs it (shortened training so the suite stays fast)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hubtools.quickstart import DATASET_REPO, MODEL_REPO, SPACE_REPO
+
+
+@pytest.mark.slow
+def test_quickstart_runs_the_whole_loop_and_leaves_a_hub_to_open(tmp_path: Path) -> None:
+    environment = {key: value for key, value in os.environ.items() if key not in ("HF_ENDPOINT", "HF_HOME")}
+    done = subprocess.run(
+        [sys.executable, "-m", "hubtools.cli", "quickstart", "--root", str(tmp_path / "qs"), "--no-serve",
+         "--set", "data.sample_size=150", "--set", "training.num_train_epochs=1", "--set", "training.max_length=32"],
+        env={**environment, "HF_HOME": str(tmp_path / "hf-home")}, capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert "Test metrics: accuracy=" in out and "f1_macro=" in out
+    assert f"verify {MODEL_REPO}:" in out and "card metrics match" in out
+    for path in (MODEL_REPO, f"datasets/{DATASET_REPO}", f"spaces/{SPACE_REPO}"):
+        assert f"/{path}" in out
+    assert f'pipeline("text-classification", model="{MODEL_REPO}")' in out
+    assert not (tmp_path / "data").exists(), "quickstart writes inside --root only"
+
+    from hubtools.hub import serve_in_background
+    from hubtools.hubclient import hub_api
+    from hubtools.space import free_port
+
+    with serve_in_background(tmp_path / "qs" / "hub", port=free_port()) as hub:  # the published repos persist
+        api = hub_api(hub.endpoint)
+        assert api.model_info(MODEL_REPO).card_data["datasets"] == [DATASET_REPO]
+        assert api.space_info(SPACE_REPO).sdk == "gradio"
+        assert api.dataset_info(DATASET_REPO).id == DATASET_REPO
