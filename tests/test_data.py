@@ -161,3 +161,18 @@ def test_source_errors(tmp_path: Path) -> None:
         prepare_data(DataConfig(path=str(tmp_path / "d.txt")))
     with pytest.raises(DataError, match=r"data.split_ratios \[0.5, 0.1, 0.1\] must sum to 1"):
         prepare_data(DataConfig(path=str(write_csv(tmp_path, frame())), split_ratios=(0.5, 0.1, 0.1)))
+
+
+def test_hub_dataset_id_through_the_embedded_hub(hub, tmp_path: Path) -> None:
+    api = hub.api(hub.token("trainer", ["acme"]))
+    api.create_repo("acme/comments", repo_type="dataset")
+    folder = tmp_path / "upload"
+    folder.mkdir()
+    for split, rows in {"train": 60, "validation": 15, "test": 15}.items():
+        frame(rows).to_csv(folder / f"{split}.csv", index=False)
+    api.upload_folder(repo_id="acme/comments", repo_type="dataset", folder_path=folder)
+    prepared = prepare_data(DataConfig(hub_id="acme/comments"))
+    assert {name: len(split) for name, split in prepared.splits.items()} == {"train": 60, "validation": 15, "test": 15}
+    assert prepared.stats["splits"]["test"]["source"] == "acme/comments[test]"
+    with pytest.raises(DataError, match=r"acme/missing: could not load the Hub dataset"):
+        prepare_data(DataConfig(hub_id="acme/missing"))

@@ -126,20 +126,19 @@ def prepare_training_data(config: RunConfig, run: RunDir, state: Any) -> Trainin
     """Validate and split the data (or reuse the splits a resumed run already wrote), then tokenize."""
     from hubtools.data import prepare_data, read_splits, write_splits
 
+    tokenizer = load_tokenizer(config.model)
     if all(run.split(name).exists() for name in SPLITS) and run.dataset_stats.exists():
         splits = read_splits(run)
         label_names = run.read_json(run.dataset_stats)["label_names"]
     else:
-        ensure_sample_data(config)
         with state.main_process_first():
+            ensure_sample_data(config)
             prepared = prepare_data(config.data)
         splits, label_names = prepared.splits, prepared.label_names
         if state.is_main_process:
             write_splits(splits, run)
-            tokenizer = load_tokenizer(config.model)
             prepared.stats["tokens"] = token_length_stats(splits["train"], tokenizer, config.training.max_length)
             write_json_atomic(run.dataset_stats, prepared.stats)
-    tokenizer = load_tokenizer(config.model)
     return TrainingData(splits, tokenize_splits(splits, label_names, tokenizer, config.training.max_length), label_names, tokenizer)
 
 
