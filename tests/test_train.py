@@ -115,6 +115,14 @@ def test_cli_reports_bad_overrides_in_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "run").exists()
 
 
+def test_rejected_data_leaves_no_run_directory(seeded_hub, tmp_path: Path) -> None:
+    (tmp_path / "bad.csv").write_text("body,label\nhello,a\n")
+    result = train_cli("--config", "configs/quickstart.yaml", "--output-dir", str(tmp_path / "run"), f"data.path={tmp_path / 'bad.csv'}")
+    assert result.returncode == 2
+    assert "bad.csv: column 'text' not found (columns: body, label); set data.text_column" in result.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "run").exists()  # fix the data and run the same command again
+
+
 @pytest.mark.slow
 def test_resume_after_kill_ends_with_the_same_results(seeded_hub, tmp_path: Path, sample_csv: Path) -> None:
     args = ["--config", "configs/quickstart.yaml", f"data.path={sample_csv}", *TINY, "training.num_train_epochs=2"]

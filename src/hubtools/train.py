@@ -57,7 +57,7 @@ def run_training(config: RunConfig, output_dir: str | Path | None = None, resume
     state = PartialState()
     configure_torch_threads()
     if state.is_main_process:
-        start_run_dir(run, config, resume)
+        check_run_dir(run, config, resume)
     state.wait_for_everyone()
     if resume and run.metrics.exists():
         logger.info("%s is already complete; nothing to resume", run.root)
@@ -86,8 +86,8 @@ def run_training(config: RunConfig, output_dir: str | Path | None = None, resume
 # ---- run directory ----------------------------------------------------------------------------
 
 
-def start_run_dir(run: RunDir, config: RunConfig, resume: bool) -> None:
-    """Write config.yaml for a new run, or check that a resumed run uses the same config."""
+def check_run_dir(run: RunDir, config: RunConfig, resume: bool) -> None:
+    """A new run needs an empty folder; a resumed one the same config as its config.yaml."""
     if resume:
         if not run.config.exists():
             raise RunDirError(f"{run.root}: no run to resume (config.yaml missing); start it without --resume")
@@ -100,7 +100,6 @@ def start_run_dir(run: RunDir, config: RunConfig, resume: bool) -> None:
         return
     if run.root.exists() and any(run.root.iterdir()):
         raise RunDirError(f"{run.root}: already holds a run; pass --resume to continue it, or choose another --output-dir")
-    save_config(config, run.config)
 
 
 def _config_differences(saved: RunConfig, given: RunConfig) -> list[str]:
@@ -123,7 +122,11 @@ def last_checkpoint(folder: Path) -> str | None:
 
 
 def prepare_training_data(config: RunConfig, run: RunDir, state: Any) -> TrainingData:
-    """Validate and split the data (or reuse the splits a resumed run already wrote), then tokenize."""
+    """Validate and split the data (or reuse the splits a resumed run already wrote), then tokenize.
+
+    A new run writes config.yaml and its splits only once the model's tokenizer and the data passed
+    every check, so a rejected input leaves no run directory behind.
+    """
     from hubtools.data import prepare_data, read_splits, write_splits
 
     tokenizer = load_tokenizer(config.model)
@@ -136,6 +139,7 @@ def prepare_training_data(config: RunConfig, run: RunDir, state: Any) -> Trainin
             prepared = prepare_data(config.data)
         splits, label_names = prepared.splits, prepared.label_names
         if state.is_main_process:
+            save_config(config, run.config)
             write_splits(splits, run)
             prepared.stats["tokens"] = token_length_stats(splits["train"], tokenizer, config.training.max_length)
             write_json_atomic(run.dataset_stats, prepared.stats)
