@@ -69,6 +69,8 @@ def measure(args: argparse.Namespace) -> dict:
             learning_rate=training.learning_rate,
             max_steps=training.max_steps,
             optim="adamw_torch",
+            fp16=trainer.args.fp16,  # the notebooks used fp16 on their GPU too; never on CPU
+            bf16=trainer.args.bf16,
             save_strategy="no",
             report_to="none",
         )
