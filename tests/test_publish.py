@@ -186,6 +186,7 @@ def test_bad_input_is_refused_before_any_upload(hub, token, published, tmp_path:
     assert not api.repo_exists(f"{ORG}/wrong-type") and not api.repo_exists(f"{ORG}/leaky")
 
 
+@pytest.mark.slow
 def test_server_stopped_mid_upload_leaves_the_previous_commit_and_a_rerun_completes(
     hub, token, tmp_path_factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -205,6 +206,7 @@ def test_server_stopped_mid_upload_leaves_the_previous_commit_and_a_rerun_comple
 
     monkeypatch.setattr(commit_api, "lfs_upload", stop_hub_then_upload)
     monkeypatch.setattr(publish_module, "RETRY_BACKOFF_S", 0.05)
+    monkeypatch.setattr(publish_module, "RETRY_ATTEMPTS", 2)
     try:
         with pytest.raises(HubtoolsError) as raised:
             publish_run(run, f"{ORG}/interrupted", token, space_repo_id=None)

@@ -57,7 +57,7 @@ SECRET_CONTENT = re.compile(
 )
 SCAN_CHUNK = 1 << 22
 
-RETRY_ATTEMPTS = 4
+RETRY_ATTEMPTS = 3  # each attempt: huggingface_hub itself retries every request 5 times with backoff
 RETRY_BACKOFF_S = 1.0  # doubles after each failed attempt
 
 
@@ -378,10 +378,22 @@ class CommitResult:
 
 def commit_plan(api, plan: RepoPlan, *, revision: str, create_pr: bool, private: bool, commit_message: str) -> CommitResult:
     """One atomic commit with the pending operations; none at all when nothing changed."""
+    from huggingface_hub.errors import HfHubHTTPError
+
     url = repo_url(api.endpoint, plan.repo_type, plan.repo_id)
     if not plan.pending():
         return CommitResult(plan, url)
     describe = f"uploading to {plan.repo_type} repo {plan.repo_id} on {api.endpoint}"
+    try:
+        return _create_repo_and_commit(api, plan, url, describe, revision=revision, create_pr=create_pr, private=private, commit_message=commit_message)
+    except HfHubHTTPError as error:
+        server_says = (error.server_message or str(error)).splitlines()[0]
+        raise HubtoolsError(f"{describe}: the Hub refused ({error.response.status_code}: {server_says})") from error
+
+
+def _create_repo_and_commit(
+    api, plan: RepoPlan, url: str, describe: str, *, revision: str, create_pr: bool, private: bool, commit_message: str
+) -> CommitResult:
     if not plan.exists:
         with_retries(
             lambda: api.create_repo(
