@@ -175,3 +175,12 @@ def test_space_answers_50_concurrent_requests(space: RunningSpace) -> None:
     with ThreadPoolExecutor(max_workers=50) as pool:
         answers = list(pool.map(lambda text: client.predict(text, api_name="/classify"), texts))
     assert [answer["label"] for answer in answers] == expected
+
+
+def test_space_run_of_a_missing_space_is_one_line(hub, tmp_path: Path) -> None:
+    from hubtools.errors import HubtoolsError
+    from hubtools.space import download_space
+
+    with pytest.raises(HubtoolsError, match=f"Space {ORG}/nothing-here .* not found on {hub.endpoint}") as raised:
+        download_space(f"{ORG}/nothing-here", tmp_path, endpoint=hub.endpoint, token=None)
+    assert "\n" not in str(raised.value)
