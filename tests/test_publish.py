@@ -152,6 +152,13 @@ def test_private_repo_is_invisible_to_strangers(hub, token, tmp_path_factory) ->
     with pytest.raises(RepositoryNotFoundError):
         hub.api(hub.token("mallory")).model_info(f"{ORG}/secret-model")
 
+    lines: list[str] = []
+    publish_run(run, f"{ORG}/secret-model", token, lines, space_repo_id=None, private=True)
+    assert not any("already exists and is public" in line for line in lines)
+    publish_run(run, f"{ORG}/public-model", token, space_repo_id=None)
+    publish_run(run, f"{ORG}/public-model", token, lines, space_repo_id=None, private=True)
+    assert any(f"{ORG}/public-model already exists and is public" in line for line in lines)
+
 
 def test_tokens_that_cannot_write_are_refused_before_any_upload(hub, published, tmp_path_factory) -> None:
     run, _ = published

@@ -364,7 +364,7 @@ def read_remote(api, plan: RepoPlan, revision: str) -> None:
     except RepositoryNotFoundError:
         plan.changes = diff_tree(plan.files, [])
         return
-    plan.exists, plan.parent_commit = True, info.sha
+    plan.exists, plan.parent_commit, plan.private = True, info.sha, bool(info.private)
     plan.changes = diff_tree(plan.files, info.siblings or [])
 
 
@@ -531,6 +531,8 @@ def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> Pub
         plans = plan_publish(options, api, Path(work))
         for plan in plans:
             echo(format_plan(plan, endpoint, options.revision))
+            if options.private and plan.exists and not plan.private:
+                echo(f"  note: {plan.repo_id} already exists and is public; --private only applies to new repos (change it in the repo settings)")
         if options.dry_run is not None:
             write_dry_run(plans, options.dry_run)
             echo(f"Dry run: the trees that would be uploaded are in {options.dry_run}; nothing was uploaded.")
