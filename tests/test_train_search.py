@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import optuna
@@ -38,7 +44,7 @@ def test_three_tiny_trials_one_pruned_best_model_kept(seeded_hub, tmp_path: Path
     # RUN/model is the best trial's checkpoint itself: re-evaluated, it scores what the trial scored
     assert run.read_json(run.metrics)["validation"]["f1_macro"] == pytest.approx(best["value"], abs=1e-6)
     assert max(row["f1_macro"] for row in run.read_json(run.log_history)) == pytest.approx(best["value"], abs=1e-6)
-    assert not list(run.hp_search.glob("trial-*/model"))  # moved, not copied; other trials' models deleted
+    assert not list(run.hp_search.glob("trial-*"))  # the best model moved, not copied; the other trials deleted
     assert list(run.tensorboard.glob("trial-*/events.out.tfevents.*"))
 
 
@@ -50,3 +56,26 @@ def test_interrupted_trials_are_failed_and_not_counted_on_resume(tmp_path: Path)
     reopened = open_study(config, run)
     assert [trial.state for trial in reopened.trials] == [optuna.trial.TrialState.FAIL]
     assert run.study_db.is_file()
+
+
+@pytest.mark.slow
+def test_killed_search_resumes_where_it_stopped(seeded_hub, tmp_path: Path) -> None:
+    data = write_sample_dataset(tmp_path / "comments.csv", rows_per_label=30)
+    command = [
+        sys.executable, "-m", "hubtools.train", "--config", str(CONFIGS / "quickstart.yaml"), "--output-dir", str(tmp_path / "run"),
+        f"data.path={data}", "training.max_length=32", "training.num_train_epochs=2", "hp_search.enabled=true",
+        "hp_search.n_trials=2", "hp_search.pruner=none", "hp_search.batch_sizes=[32]",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not list((tmp_path / "run" / "hp_search" / "trial-1" / "checkpoints").glob("checkpoint-*")):
+        assert process.poll() is None and time.monotonic() < deadline, "search ended before the second trial's first epoch"
+        time.sleep(0.2)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    run = RunDir(tmp_path / "run")
+    states = [trial["state"] for trial in json.loads(run.trials.read_text())]
+    assert states == ["COMPLETE", "FAIL", "COMPLETE"]  # trial 0 kept, the killed trial failed, one more run
+    assert run.metrics.exists() and not list(run.hp_search.glob("trial-*"))

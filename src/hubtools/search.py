@@ -76,6 +76,8 @@ def run_search(config: RunConfig, run: RunDir, data: TrainingData) -> dict[str, 
     if best_model.exists():  # absent when a resumed search had already moved it
         shutil.rmtree(run.model, ignore_errors=True)
         os.replace(best_model, run.model)
+    for folder in run.hp_search.glob("trial-*"):  # what is left of trials that were pruned, failed or lost
+        shutil.rmtree(folder)
     write_json_atomic(run.log_history, best.user_attrs["log_history"])
     return {
         "best_trial": best.number,
@@ -146,7 +148,7 @@ def keep_only_best_model(run: RunDir):
         best = study.best_trial.number
         for trial in completed:
             if trial.number != best:
-                shutil.rmtree(trial_dir(run, trial.number) / "model", ignore_errors=True)
+                shutil.rmtree(trial_dir(run, trial.number), ignore_errors=True)
 
     return callback
 
