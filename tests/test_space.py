@@ -19,7 +19,8 @@ import pandas as pd
 import pytest
 
 from hubtools.rundir import RunDir
-from hubtools.space import SpaceSpec, free_port, pick_examples, render_space
+from hubtools.hub.server import free_port
+from hubtools.space import SpaceSpec, pick_examples, render_space
 from publishing_support import copy_of_trained_run, publish_run
 
 ORG = "spacetest"

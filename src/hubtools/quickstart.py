@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -72,7 +73,7 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
     from hubtools.report import evaluate_run
     from hubtools.resources import configs_dir
     from hubtools.rundir import RunDir
-    from hubtools.space import free_port
+    from hubtools.hub.server import free_port
     from hubtools.train import run_training
 
     started = time.monotonic()
@@ -111,21 +112,43 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
         echo(what_to_open(hub.endpoint, metrics))
         echo(f"\nDone in {time.monotonic() - started:.0f} s.")
         if serve:
-            echo(f"The embedded Hub keeps serving {hub.endpoint} until Ctrl+C (restart it later: hubtools hub serve --root {hub.root}).")
-            try:
-                hub.process.wait()
-            except KeyboardInterrupt:
-                pass
+            keep_serving(hub, root, token, echo)
         return metrics
     finally:
         hub.stop()
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def keep_serving(hub, root: Path, token: str, echo) -> None:
+    """Run the published demo Space next to the embedded Hub until Ctrl+C, so every printed link works."""
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # `kill` stops the Space and the Hub as cleanly as Ctrl+C
+    from hubtools.hub.server import free_port
+    from hubtools.space import LocalSpace, download_space
+
+    space_dir = download_space(SPACE_REPO, root / "space", endpoint=hub.endpoint, token=token)
+    with LocalSpace(space_dir, port=free_port(), endpoint=hub.endpoint, token=None).start() as space:
+        echo(f"\nThe demo Space runs at {space.url} and the embedded Hub at {hub.endpoint} until Ctrl+C")
+        echo(f"(later: hubtools hub serve --root {hub.root} --port {hub.endpoint.rsplit(':', 1)[1]}).")
+        try:
+            hub.process.wait()
+        except KeyboardInterrupt:
+            pass
+
+
 def quickstart_command(
     root: Path | None = typer.Option(None, "--root", help="Folder for the Hub's data, the run and caches (default: a new temp folder)."),
     port: int | None = typer.Option(None, "--port", help="Port of the embedded Hub (default: a free one)."),
-    serve: bool = typer.Option(True, "--serve/--no-serve", help="Keep the embedded Hub running at the end so the printed links work."),
+    serve: bool | None = typer.Option(
+        None,
+        "--serve/--no-serve",
+        help="At the end keep the embedded Hub and the demo Space running until Ctrl+C (default: when run from a terminal).",
+        show_default=False,
+    ),
     overrides: list[str] = typer.Option([], "--set", help="Override the quickstart config, e.g. --set training.num_train_epochs=1 (repeatable)."),
 ) -> None:
     """Run the whole loop locally: embedded Hub, train, evaluate, cards, publish (model, dataset, Space), verify."""
-    run_quickstart(root or Path(tempfile.mkdtemp(prefix="hubtools-quickstart-")), port, serve, overrides)
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    run_quickstart(root or Path(tempfile.mkdtemp(prefix="hubtools-quickstart-")), port, interactive if serve is None else serve, overrides)

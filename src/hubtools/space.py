@@ -7,7 +7,6 @@ read `app_file` from its README front matter and run it with `python`, here on 1
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -101,12 +100,6 @@ def pick_examples(test_split: Path, label_names: list[str] | None = None) -> lis
     for _, group in frame.groupby("label", sort=True):
         examples.extend(group["text"].head(EXAMPLES_PER_LABEL).tolist())
     return examples
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def download_space(space_repo_id: str, local_dir: Path, *, endpoint: str, token: str | None, revision: str | None = None) -> Path:
