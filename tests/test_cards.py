@@ -94,7 +94,7 @@ def test_model_card_sections_and_tables(run, card_dir):
     assert (card_dir / "confusion_matrix.png").is_file() and "](confusion_matrix.png)" in text
     assert 'pipeline("text-classification", model="acme/quick")' in text
     assert "http://127.0.0.1:9/spaces/acme/quick-demo" in text and "http://127.0.0.1:9/datasets/acme/quick-data" in text
-    assert "hubtools train --config config.yaml" in text
+    assert "hubtools train --config training_config.yaml" in text
     assert "No hyperparameter search was run" in text
 
 
@@ -177,3 +177,14 @@ def test_cli_card(run, card_dir, tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "README.md").is_file() and (tmp_path / "confusion_matrix.png").is_file()
     assert not (tmp_path / ".eval_results").exists()  # needs --dataset-repo
+
+
+def test_published_files_name_no_local_folder(run, card_dir):
+    """The card and its training_config.yaml go to the Hub: no absolute path of this machine in them."""
+    published = [card_dir / "README.md", card_dir / "training_config.yaml"]
+    local_folders = {str(run.root), str(run.root.parent), str(run.model)}
+    for path in published:
+        text = path.read_text(encoding="utf-8")
+        assert not [folder for folder in local_folders if folder in text], path.name
+    shared = yaml.safe_load((card_dir / "training_config.yaml").read_text(encoding="utf-8"))
+    assert shared["data"]["path"] == "comments.csv"

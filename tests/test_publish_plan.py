@@ -40,6 +40,7 @@ def test_model_tree_keeps_weights_card_config_logs_and_nothing_else(tmp_path: Pa
     _write(run.card / "README.md")
     _write(run.card / "confusion_matrix.png")
     _write(run.card / ".eval_results" / "test.yaml")
+    _write(run.card / "training_config.yaml")
     _write(run.config)
     _write(run.tensorboard / "events.out.tfevents.1")
     _write(run.checkpoints / "checkpoint-10" / "optimizer.pt")

@@ -13,6 +13,7 @@ a section without it says so instead of inventing text.
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ import pandas as pd
 import typer
 import yaml
 
-from hubtools.config import RunConfig, TrainingConfig, config_to_dict, load_config
+from hubtools.config import RunConfig, TrainingConfig, load_config, shareable_config_dict
 from hubtools.errors import HubtoolsError
 from hubtools.resources import cards_dir
 from hubtools.rundir import SPLITS, RunDir
@@ -252,10 +253,28 @@ def ensure_report(run: RunDir, config: RunConfig) -> dict[str, Any]:
     return evaluate_run(run.root, slice_by=slice_by)
 
 
+TRAINING_CONFIG_FILE = "training_config.yaml"  # the shareable config, published next to the card
+LOCAL_FOLDERS = re.compile(r"(?<![\w.:/])/(?:[^\s/()'\"]+/)+")
+
+
+def hide_local_folders(text: str) -> str:
+    """`/home/me/data/comments.csv (train split)` -> `comments.csv (train split)`: local folders mean nothing on the Hub."""
+    return LOCAL_FOLDERS.sub("", text)
+
+
+def shareable_stats(stats: dict[str, Any]) -> dict[str, Any]:
+    splits = {name: {**split, "source": hide_local_folders(str(split.get("source", "")))} for name, split in stats["splits"].items()}
+    return {**stats, "splits": splits}
+
+
+def shareable_environment(environment: dict[str, Any]) -> dict[str, Any]:
+    return {**environment, "command": [hide_local_folders(part) for part in environment.get("command", [])]}
+
+
 def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Prose) -> dict[str, Any]:
     metrics = run.read_json(run.metrics)
-    environment = run.read_json(run.environment)
-    stats = run.read_json(run.dataset_stats)
+    environment = shareable_environment(run.read_json(run.environment))
+    stats = shareable_stats(run.read_json(run.dataset_stats))
     return {
         "model_name": links.model_repo_id.split("/")[-1] if links.model_repo_id else run.root.name,
         "model_id": links.model_repo_id,
@@ -275,7 +294,7 @@ def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Pros
         "splits": [split for split in SPLITS if split in stats["splits"]],
         "environment": environment,
         "hyperparameters": hyperparameters(config.training),
-        "config_yaml": yaml.safe_dump(config_to_dict(config), sort_keys=False).strip(),
+        "config_yaml": yaml.safe_dump(shareable_config_dict(config), sort_keys=False).strip(),
         "facts": model_facts(run),
         "widget_examples": config.card.widget_examples,
         "citation": prose.values.get("citation") or config.card.citation,
@@ -319,6 +338,7 @@ def render_model_card(
     out = Path(out_dir) if out_dir else run.card
     readme = write_card(card, out, overwrite)
     shutil.copyfile(run.report / context["report"]["files"]["confusion_matrix"], out / "confusion_matrix.png")
+    (out / TRAINING_CONFIG_FILE).write_text(context["config_yaml"] + "\n", encoding="utf-8")
     entries = eval_result_entries(context["metrics"], links, context["environment"].get("started_at"))
     eval_results_file = out / ".eval_results" / "hubtools.yaml"
     if entries:
@@ -404,6 +424,7 @@ def render_dataset_card(
 
     source = RunDir(Path(source_dir))
     config, stats = dataset_card_settings(source)
+    stats = shareable_stats(stats)
     splits = read_splits(source)
     built = stats.get("build", {})
     prose_values = load_prose(config, source, prose) if config else load_prose(RunConfig(), source, prose or built.get("prose"))

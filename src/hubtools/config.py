@@ -133,6 +133,23 @@ def config_to_dict(config: RunConfig) -> dict[str, Any]:
     return _plain(dataclasses.asdict(config))
 
 
+def shareable_config_dict(config: RunConfig) -> dict[str, Any]:
+    """The config as published: absolute local paths cut to their file names (they mean nothing elsewhere
+    and may name users); Hub ids and relative paths stay as they are."""
+
+    def file_name(value: str | None) -> str | None:
+        return Path(value).name if value and Path(value).is_absolute() else value
+
+    shared = config_to_dict(config)
+    shared["model"] = file_name(shared["model"])
+    shared["output_dir"] = file_name(shared["output_dir"])
+    shared["data"]["path"] = file_name(shared["data"]["path"])
+    if shared["data"]["files"]:
+        shared["data"]["files"] = {split: file_name(path) for split, path in shared["data"]["files"].items()}
+    shared["card"]["prose"] = file_name(shared["card"]["prose"])
+    return shared
+
+
 def save_config(config: RunConfig, path: str | Path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False), encoding="utf-8")

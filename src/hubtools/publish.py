@@ -45,7 +45,6 @@ MODEL_FILE_PATTERNS = (
     "*.model",
     "chat_template.jinja",
 )
-TRAINING_CONFIG_PATH = "training_config.yaml"
 KEPT_REMOTE_FILES = {".gitattributes"}  # created by the Hub itself; never deleted by a publish
 
 SECRET_FILE_PATTERNS = (".env", ".env.*", "*.pem", "id_rsa*", "id_ed25519*", ".netrc", ".git-credentials", "*token*.txt")
@@ -297,8 +296,6 @@ def model_tree(run: RunDir) -> dict[str, Path]:
         if path.is_file() and any(fnmatch.fnmatch(path.name, pattern) for pattern in MODEL_FILE_PATTERNS)
     }
     files.update(_files_under(run.card))
-    if run.config.is_file():
-        files[TRAINING_CONFIG_PATH] = run.config
     if run.tensorboard.is_dir():
         files.update(_files_under(run.tensorboard, prefix="runs/"))
     return files
