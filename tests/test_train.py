@@ -43,6 +43,8 @@ def assert_complete_run(run: RunDir, label_names: list[str]) -> dict:
     assert list(model_config["id2label"].values()) == label_names
     assert model_config["label2id"] == {name: index for index, name in enumerate(label_names)}
     assert (run.model / "tokenizer.json").exists()
+    tokenizer_config = json.loads((run.model / "tokenizer_config.json").read_text())
+    assert tokenizer_config["model_max_length"] == load_config(run.config).training.max_length  # pipeline(truncation=True) agrees
     for split in ("train", "validation", "test"):
         frame = pd.read_parquet(run.split(split))
         assert {"text", "label"} <= set(frame.columns) and set(frame.label) <= set(label_names)

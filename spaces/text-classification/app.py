@@ -27,7 +27,7 @@ def classify(text: str) -> dict[str, float]:
     """Every class's score for one comment."""
     if not text.strip():
         raise gr.Error("Type a comment first.")
-    return _scores(classifier(text))
+    return _scores(classifier(text, truncation=True))
 
 
 def classify_lines(text: str) -> list[list]:
@@ -36,7 +36,7 @@ def classify_lines(text: str) -> list[list]:
     if not lines:
         raise gr.Error("Type one comment per line first.")
     rows = []
-    for line, prediction in zip(lines, classifier(lines)):
+    for line, prediction in zip(lines, classifier(lines, truncation=True)):
         label, score = max(_scores(prediction).items(), key=lambda item: item[1])
         rows.append([line, label, round(score, 4)])
     return rows

@@ -130,6 +130,8 @@ def prepare_training_data(config: RunConfig, run: RunDir, state: Any) -> Trainin
     from hubtools.data import prepare_data, read_splits, write_splits
 
     tokenizer = load_tokenizer(config.model)
+    # Saved with the model: `pipeline(..., truncation=True)` then cuts texts where training and the report did.
+    tokenizer.model_max_length = config.training.max_length
     if all(run.split(name).exists() for name in SPLITS) and run.dataset_stats.exists():
         splits = read_splits(run)
         label_names = run.read_json(run.dataset_stats)["label_names"]

@@ -69,7 +69,7 @@ def hub_endpoint(endpoint: str) -> Iterator[None]:
 
 
 def _top_predictions(classifier, texts: list[str]) -> list[dict[str, float]]:
-    outputs = classifier(texts, top_k=None, batch_size=32)
+    outputs = classifier(texts, top_k=None, batch_size=32, truncation=True)
     return [{row["label"]: float(row["score"]) for row in output} for output in outputs]
 
 
