@@ -82,7 +82,7 @@ def space(hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSpac
         os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # gradio_client only honours the variable
         yield RunningSpace(url, run, hub.endpoint)
     finally:
-        process.send_signal(signal.SIGINT)  # like Ctrl+C: `space run` stops the app it started
+        process.send_signal(signal.SIGTERM)  # `space run` stops the app it started, as on Ctrl+C
         process.wait(timeout=30)
 
 

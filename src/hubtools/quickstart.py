@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import tempfile
 import time
@@ -118,15 +117,12 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
         hub.stop()
 
 
-def _stop_on_sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def keep_serving(hub, root: Path, token: str, echo) -> None:
     """Run the published demo Space next to the embedded Hub until Ctrl+C, so every printed link works."""
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # `kill` stops the Space and the Hub as cleanly as Ctrl+C
     from hubtools.hub.server import free_port
-    from hubtools.space import LocalSpace, download_space
+    from hubtools.space import LocalSpace, download_space, stop_on_sigterm
+
+    stop_on_sigterm()
 
     space_dir = download_space(SPACE_REPO, root / "space", endpoint=hub.endpoint, token=token)
     with LocalSpace(space_dir, port=free_port(), endpoint=hub.endpoint, token=None).start() as space:

@@ -7,6 +7,7 @@ read `app_file` from its README front matter and run it with `python`, here on 1
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -206,6 +207,15 @@ class LocalSpace:
         self.stop()
 
 
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_on_sigterm() -> None:
+    """`kill` (SIGTERM) then stops a long-running command as cleanly as Ctrl+C, child processes included."""
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+
+
 @space_app.command("run")
 def space_run_command(
     space_repo_id: str = typer.Argument(..., help="The Space to run, e.g. ORG/NAME-demo."),
@@ -222,6 +232,7 @@ def space_run_command(
     space_dir = download_space(space_repo_id, work_dir / "space", endpoint=hub_endpoint, token=hub_token, revision=revision)
     space = LocalSpace(space_dir, port=port, endpoint=hub_endpoint, token=hub_token)
     typer.echo(f"Starting {space_repo_id} from {space_dir} (log: {space.log_path}) ...")
+    stop_on_sigterm()
     with space.start():
         typer.echo(f"Running on {space.url} (Ctrl+C to stop)")
         try:

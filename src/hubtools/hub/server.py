@@ -28,7 +28,11 @@ def serve(root: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> Non
 
     from hubtools.hub.app import create_app
 
-    uvicorn.run(create_app(root), host=host, port=port, log_level="warning", access_log=False)
+    # h11 reads headers up to 1 MiB so the app answers oversize ones with a clean 431 (MAX_HEADER_BYTES); a smaller
+    # parser limit closes the socket mid-request and the client sees a connection reset instead.
+    uvicorn.run(
+        create_app(root), host=host, port=port, http="h11", h11_max_incomplete_event_size=1024 * 1024, log_level="warning", access_log=False
+    )
 
 
 def free_port(host: str = DEFAULT_HOST) -> int:
