@@ -112,6 +112,9 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
         echo(f"\nDone in {time.monotonic() - started:.0f} s.")
         if serve:
             keep_serving(hub, root, token, echo)
+        else:
+            port = hub.endpoint.rsplit(":", 1)[1]
+            echo(f"The embedded Hub stops now; to open the links again: hubtools hub serve --root {hub.root} --port {port}")
         return metrics
     finally:
         hub.stop()
@@ -127,7 +130,7 @@ def keep_serving(hub, root: Path, token: str, echo) -> None:
     space_dir = download_space(SPACE_REPO, root / "space", endpoint=hub.endpoint, token=token)
     with LocalSpace(space_dir, port=free_port(), endpoint=hub.endpoint, token=None).start() as space:
         echo(f"\nThe demo Space runs at {space.url} and the embedded Hub at {hub.endpoint} until Ctrl+C")
-        echo(f"(later: hubtools hub serve --root {hub.root} --port {hub.endpoint.rsplit(':', 1)[1]}).")
+        echo(f"(later: hubtools hub serve --root {hub.root} --port {hub.endpoint.rsplit(':', 1)[1]})")
         try:
             hub.process.wait()
         except KeyboardInterrupt:
