@@ -23,7 +23,7 @@ import pandas as pd
 import typer
 import yaml
 
-from hubtools.config import RunConfig, TrainingConfig, load_config, shareable_config_dict
+from hubtools.config import RunConfig, TrainingConfig, load_config, read_yaml_mapping, shareable_config_dict
 from hubtools.errors import HubtoolsError
 from hubtools.resources import cards_dir
 from hubtools.rundir import SPLITS, RunDir
@@ -114,12 +114,7 @@ def load_prose(config: RunConfig, run: RunDir, override: str | Path | None = Non
     path = next((candidate for candidate in candidates if candidate.is_file()), None)
     if path is None:
         raise CardError(f"{named}: card prose file not found (card.prose in {run.config}); create it (see docs/reporting.md) or pass --prose")
-    try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise CardError(f"{path}: not valid YAML ({' '.join(str(error).split())[:160]})") from error
-    if not isinstance(values, dict):
-        raise CardError(f"{path}: expected a mapping with keys {', '.join(PROSE_KEYS)}")
+    values = read_yaml_mapping(path, CardError, f"keys ({', '.join(PROSE_KEYS)})")
     unknown = sorted(set(values) - set(PROSE_KEYS))
     if unknown:
         raise CardError(f"{path}: unknown key '{unknown[0]}'; valid keys are {', '.join(PROSE_KEYS)}")

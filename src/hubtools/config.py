@@ -104,17 +104,23 @@ class RunConfig:
     card: CardConfig = field(default_factory=CardConfig)
 
 
+def read_yaml_mapping(path: Path, error: type[HubtoolsError], what: str) -> dict[str, Any]:
+    """A YAML file holding a mapping (empty file: {}); anything else is a one-line `error` naming the file."""
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as problem:
+        raise error(f"{path}: not valid YAML ({' '.join(str(problem).split())[:160]})") from problem
+    if not isinstance(values, dict):
+        raise error(f"{path}: expected a mapping of {what} at the top level")
+    return values
+
+
 def load_config(path: str | Path, overrides: Iterable[str] = ()) -> RunConfig:
     """Read a YAML config, apply dotted `key=value` overrides, and return the typed RunConfig."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found; pass an existing YAML file (see configs/)")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from error
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of config keys at the top level")
+    raw = read_yaml_mapping(path, ConfigError, "config keys")
     for override in overrides:
         key, value = parse_override(override)
         _set_dotted(raw, key, value, source=f"override {override!r}")
