@@ -22,6 +22,32 @@ import hubtools
 HUGGINGFACE_HOSTS = ("huggingface.co", "hf.co")
 
 
+def set_download_endpoint(endpoint: str) -> tuple[str, str]:
+    """Point this process's downloads (transformers, datasets, hf_hub_download) at `endpoint`.
+
+    huggingface_hub reads HF_ENDPOINT only at import, so its constants are set too. Returns the previous
+    settings for `restore_download_endpoint`.
+    """
+    previous = constants.ENDPOINT, constants.HUGGINGFACE_CO_URL_TEMPLATE
+    constants.ENDPOINT = endpoint
+    constants.HUGGINGFACE_CO_URL_TEMPLATE = endpoint + "/{repo_id}/resolve/{revision}/{filename}"
+    return previous
+
+
+def restore_download_endpoint(previous: tuple[str, str]) -> None:
+    constants.ENDPOINT, constants.HUGGINGFACE_CO_URL_TEMPLATE = previous
+
+
+@contextmanager
+def download_endpoint(endpoint: str) -> Iterator[None]:
+    """`set_download_endpoint` for the duration of a block."""
+    previous = set_download_endpoint(endpoint)
+    try:
+        yield
+    finally:
+        restore_download_endpoint(previous)
+
+
 def is_local_endpoint(url: str | None) -> bool:
     """True for any endpoint that is not huggingface.co (or a subdomain): the embedded Hub, a mirror..."""
     host = (urlsplit(url or constants.ENDPOINT).hostname or "").lower()

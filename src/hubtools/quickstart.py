@@ -28,17 +28,17 @@ SPACE_REPO = f"{MODEL_REPO}-demo"
 def point_clients_at(endpoint: str, cache: Path) -> None:
     """Every client in this process (and its children) talks to `endpoint` and caches under `cache`.
 
-    huggingface_hub reads these variables at import; if it is already imported its constants are updated too.
+    huggingface_hub reads these variables at import, so its constants are updated too.
     """
+    from huggingface_hub import constants
+
+    from hubtools.hubclient import set_download_endpoint
+
     os.environ["HF_ENDPOINT"] = endpoint
     os.environ["HF_HUB_CACHE"] = str(cache)
     os.environ.pop("HF_HUB_OFFLINE", None)
-    if "huggingface_hub" in sys.modules:
-        from huggingface_hub import constants
-
-        constants.ENDPOINT = endpoint
-        constants.HUGGINGFACE_CO_URL_TEMPLATE = endpoint + "/{repo_id}/resolve/{revision}/{filename}"
-        constants.HF_HUB_CACHE = str(cache)
+    set_download_endpoint(endpoint)
+    constants.HF_HUB_CACHE = str(cache)
 
 
 def _format_metrics(metrics: dict[str, float]) -> str:

@@ -7,9 +7,7 @@ test split, and compared with the local model (same labels, same scores) and wit
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,20 +52,6 @@ class VerifyReport:
         )
 
 
-@contextlib.contextmanager
-def hub_endpoint(endpoint: str) -> Iterator[None]:
-    """Point transformers' downloads at `endpoint` (huggingface_hub reads HF_ENDPOINT only at import)."""
-    from huggingface_hub import constants
-
-    saved = constants.ENDPOINT, constants.HUGGINGFACE_CO_URL_TEMPLATE
-    constants.ENDPOINT = endpoint
-    constants.HUGGINGFACE_CO_URL_TEMPLATE = endpoint + "/{repo_id}/resolve/{revision}/{filename}"
-    try:
-        yield
-    finally:
-        constants.ENDPOINT, constants.HUGGINGFACE_CO_URL_TEMPLATE = saved
-
-
 def _top_predictions(classifier, texts: list[str]) -> list[dict[str, float]]:
     outputs = classifier(texts, top_k=None, batch_size=32, truncation=True)
     return [{row["label"]: float(row["score"]) for row in output} for output in outputs]
@@ -107,6 +91,7 @@ def verify_repo(
     from huggingface_hub import hf_hub_download
     from transformers import pipeline
 
+    from hubtools.hubclient import download_endpoint
     from hubtools.metrics import compute_classification_metrics
 
     run.require(run.split(VERIFY_SPLIT), run.model)
@@ -116,7 +101,7 @@ def verify_repo(
     texts = frame["text"].tolist()
 
     local = pipeline("text-classification", model=str(run.model), device="cpu")
-    with tempfile.TemporaryDirectory(prefix="hubtools-verify-") as cache, hub_endpoint(endpoint):
+    with tempfile.TemporaryDirectory(prefix="hubtools-verify-") as cache, download_endpoint(endpoint):
         published = pipeline(
             "text-classification", model=repo_id, revision=revision, token=token, device="cpu", model_kwargs={"cache_dir": cache}
         )
