@@ -7,6 +7,7 @@ Each stage module owns its command; this file only wires them together. Heavy li
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
@@ -37,6 +38,20 @@ app.add_typer(hub_app, name="hub")
 app.command("train", context_settings=TRAIN_CONTEXT)(train_command)
 app.command("evaluate")(evaluate_command)
 app.command("card")(card_command)
+
+
+@app.command("export")
+def export_command(
+    run: Path = typer.Option(..., "--run", help="Run directory: exports RUN/model to RUN/model/onnx/."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing RUN/model/onnx/."),
+) -> None:
+    """ONNX copies of the model for fast CPU inference: fp32 and int8 (dynamic quantization)."""
+    from hubtools.export import export_run
+
+    exported = export_run(run, overwrite=overwrite)
+    typer.echo(f"{exported.fp32} and {exported.int8} (fp32 logits within {exported.max_logit_difference:.1g} of PyTorch)")
+
+
 app.add_typer(dataset_app, name="dataset")
 app.add_typer(space_app, name="space")
 app.command("publish")(publish_command)

@@ -289,12 +289,13 @@ def _files_under(folder: Path, prefix: str = "") -> dict[str, Path]:
 
 
 def model_tree(run: RunDir) -> dict[str, Path]:
-    """What goes in the model repo: weights, config, tokenizer, card + assets + .eval_results, config, TensorBoard."""
+    """What goes in the model repo: weights, config, tokenizer, onnx/ (`hubtools export`), card + assets + .eval_results, TensorBoard."""
     files = {
         path.name: path
         for path in sorted(run.model.iterdir())
         if path.is_file() and any(fnmatch.fnmatch(path.name, pattern) for pattern in MODEL_FILE_PATTERNS)
     }
+    files.update({f"{run.onnx.name}/{path.name}": path for path in (run.onnx_fp32, run.onnx_int8) if path.is_file()})
     files.update(_files_under(run.card))
     if run.tensorboard.is_dir():
         files.update(_files_under(run.tensorboard, prefix="runs/"))

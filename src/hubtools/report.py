@@ -30,6 +30,7 @@ MISCLASSIFIED_SAMPLE = 50
 SLICE_METRICS = ("accuracy", "f1_macro", "f1_weighted")
 DEFAULT_LABEL = re.compile(r"LABEL_\d+")
 BASELINE_NAME = "TF-IDF (word 1-2 grams) + logistic regression"
+ONNX_METRICS = ("accuracy", "f1_macro")
 SCALAR_KEYS = (
     "accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro",
     "precision_weighted", "recall_weighted", "f1", "precision", "recall",
@@ -193,6 +194,28 @@ def slice_metrics(frame: pd.DataFrame, column: str, label_names: list[str]) -> d
 
 
 
+def onnx_comparison(run: RunDir, classifier: Classifier, scored: pd.DataFrame, max_length: int) -> dict[str, dict[str, Any]]:
+    """For each ONNX file of `hubtools export`: the share of rows where it predicts the PyTorch model's label,
+    and its accuracy / F1 macro with their change from the PyTorch model's (negative = worse)."""
+    from hubtools.export import OnnxClassifier
+
+    names = classifier.label_names
+    references = [names.index(label) for label in scored["label"]]
+    reference_predictions = [names.index(label) for label in scored["predicted"]]
+    baseline = compute_classification_metrics(reference_predictions, references, names)
+    comparison = {}
+    for precision, path in (("fp32", run.onnx_fp32), ("int8", run.onnx_int8)):
+        if not path.is_file():
+            continue
+        predictions = OnnxClassifier(path, classifier.tokenizer, max_length).predict(scored["text"].tolist())
+        metrics = compute_classification_metrics(predictions, references, names)
+        agreement = sum(p == r for p, r in zip(predictions, reference_predictions)) / len(predictions)
+        comparison[precision] = {"file": f"{path.parent.name}/{path.name}", "agreement": agreement} | {
+            key: value for name in ONNX_METRICS for key, value in ((name, metrics[name]), (f"{name}_change", metrics[name] - baseline[name]))
+        }
+    return comparison
+
+
 def write_report(report: dict[str, Any], scored: pd.DataFrame, output_dir: Path, overwrite: bool = False) -> dict[str, Any]:
     """Write metrics.json, confusion_matrix.png, misclassified.csv and report.md into `output_dir`; returns what metrics.json holds."""
     output_dir = Path(output_dir)
@@ -262,8 +285,11 @@ def evaluate_run(run_dir: str | Path, slice_by: Sequence[str] = (), baseline: bo
     config = load_config(run.config)
     test = read_labelled_file(run.split("test"), extra_columns=slice_by)
     train = read_labelled_file(run.split("train")) if baseline else None
-    report, scored = build_report(load_classifier(run.model), test, config.training.max_length, train, slice_by)
+    classifier = load_classifier(run.model)
+    report, scored = build_report(classifier, test, config.training.max_length, train, slice_by)
     report["split"] = "test"
+    if run.onnx.is_dir():
+        report["onnx"] = onnx_comparison(run, classifier, scored, config.training.max_length)
     return write_report(report, scored, output_dir or run.report, overwrite=overwrite)
 
 

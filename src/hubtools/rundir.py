@@ -7,6 +7,7 @@ under `report/` and `card/`).
     RUN/
       config.yaml               resolved config (every default filled in)
       model/                    best weights (safetensors), config.json with id2label, tokenizer
+      model/onnx/               `hubtools export`: model.onnx (fp32) and model_quantized.onnx (int8, dynamic)
       data/{train,validation,test}.parquet   the exact splits used (columns: text, label [+ extras])
       metrics.json              {"validation": {...}, "test": {...}} of the saved weights
       log_history.json          per-epoch rows: epoch, step, training_loss, validation_loss, accuracy, f1_macro, ...
@@ -30,6 +31,9 @@ from pathlib import Path
 from typing import Any
 
 SPLITS = ("train", "validation", "test")
+# The names optimum and Transformers.js look for in a repo's onnx/ folder.
+ONNX_FP32 = "model.onnx"
+ONNX_INT8 = "model_quantized.onnx"
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,18 @@ class RunDir:
     @property
     def model(self) -> Path:
         return self.root / "model"
+
+    @property
+    def onnx(self) -> Path:
+        return self.model / "onnx"
+
+    @property
+    def onnx_fp32(self) -> Path:
+        return self.onnx / ONNX_FP32
+
+    @property
+    def onnx_int8(self) -> Path:
+        return self.onnx / ONNX_INT8
 
     @property
     def data(self) -> Path:

@@ -68,7 +68,7 @@ def render_space(spec: SpaceSpec, output_dir: Path) -> Path:
         "title": spec.display_title,
         "examples": spec.examples,
         "model_url": f"{spec.endpoint.rstrip('/')}/{spec.model_repo_id}",
-        "versions": {"transformers": version("transformers"), "gradio": version("gradio")},
+        "versions": {name: version(name) for name in ("transformers", "gradio", "onnxruntime")},
     }
     output_dir.mkdir(parents=True, exist_ok=True)
     for name in ("app.py", "requirements.txt"):

@@ -1,0 +1,168 @@
+"""Publishing a bertweet-large-sized model (1.4 GB of safetensors) to the embedded Hub: time and memory.
+
+    python benchmarks/publish_large.py [--repeat 1] [--keep]
+
+Writes a run directory in a temp folder whose model.safetensors has the tensor names and shapes of
+vinai/bertweet-large (RoBERTa-large: 24 layers, hidden 1024, vocabulary 50265; random fp32 values,
+streamed to disk so this script never holds a tensor), starts a fresh embedded Hub, and publishes the
+run with `hubtools.publish.publish` in a child process (the same code path as `hubtools publish`, verify
+off). Prints the publish wall time against one plain read of the same files, and the peak RSS of the
+publishing process (ru_maxrss of the child) and of the Hub's server process (sampled every 50 ms).
+The temp folder is deleted at the end unless --keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HIDDEN, LAYERS, INTERMEDIATE, VOCAB, POSITIONS = 1024, 24, 4096, 50265, 514
+CHUNK = 8 * 1024 * 1024
+PUBLISH = """
+import sys, time
+from pathlib import Path
+from hubtools.publish import PublishOptions, publish
+start = time.perf_counter()
+publish(PublishOptions(repo_id=sys.argv[1], run_dir=Path(sys.argv[2]), token=sys.argv[3], verify=False), echo=lambda line: None)
+print(time.perf_counter() - start)
+"""
+
+
+def bertweet_large_shapes() -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {
+        "roberta.embeddings.word_embeddings.weight": (VOCAB, HIDDEN),
+        "roberta.embeddings.position_embeddings.weight": (POSITIONS, HIDDEN),
+        "roberta.embeddings.token_type_embeddings.weight": (1, HIDDEN),
+        "roberta.embeddings.LayerNorm.weight": (HIDDEN,),
+        "roberta.embeddings.LayerNorm.bias": (HIDDEN,),
+    }
+    for layer in range(LAYERS):
+        prefix = f"roberta.encoder.layer.{layer}"
+        for name in ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"):
+            shapes[f"{prefix}.{name}.weight"], shapes[f"{prefix}.{name}.bias"] = (HIDDEN, HIDDEN), (HIDDEN,)
+        shapes[f"{prefix}.intermediate.dense.weight"], shapes[f"{prefix}.intermediate.dense.bias"] = (INTERMEDIATE, HIDDEN), (INTERMEDIATE,)
+        shapes[f"{prefix}.output.dense.weight"], shapes[f"{prefix}.output.dense.bias"] = (HIDDEN, INTERMEDIATE), (HIDDEN,)
+        for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
+            shapes[f"{prefix}.{norm}.weight"], shapes[f"{prefix}.{norm}.bias"] = (HIDDEN,), (HIDDEN,)
+    shapes["classifier.dense.weight"], shapes["classifier.dense.bias"] = (HIDDEN, HIDDEN), (HIDDEN,)
+    shapes["classifier.out_proj.weight"], shapes["classifier.out_proj.bias"] = (5, HIDDEN), (5,)
+    return shapes
+
+
+def write_random_safetensors(path: Path, shapes: dict[str, tuple[int, ...]]) -> int:
+    """The safetensors layout (8-byte header size, JSON header, raw little-endian data), written in chunks."""
+    header, offset = {}, 0
+    for name, shape in shapes.items():
+        size = 4
+        for dimension in shape:
+            size *= dimension
+        header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [offset, offset + size]}
+        offset += size
+    encoded = json.dumps(header, separators=(",", ":")).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    with path.open("wb") as handle:
+        handle.write(struct.pack("<Q", len(encoded)) + encoded)
+        remaining = offset
+        while remaining:
+            block = min(CHUNK, remaining)
+            handle.write(os.urandom(block))
+            remaining -= block
+    return path.stat().st_size
+
+
+def write_run(root: Path) -> int:
+    """A run directory that `publish` accepts: weights, config, metrics and a reviewed card."""
+    model = root / "model"
+    model.mkdir(parents=True)
+    size = write_random_safetensors(model / "model.safetensors", bertweet_large_shapes())
+    config = {"architectures": ["RobertaForSequenceClassification"], "model_type": "roberta", "hidden_size": HIDDEN,
+              "num_hidden_layers": LAYERS, "intermediate_size": INTERMEDIATE, "vocab_size": VOCAB, "max_position_embeddings": POSITIONS}
+    (model / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    (root / "metrics.json").write_text("{}", encoding="utf-8")
+    (root / "card").mkdir()
+    (root / "card" / "README.md").write_text("---\nlicense: mit\n---\n# Benchmark weights\n\nRandom values, bertweet-large shapes.\n", encoding="utf-8")
+    return size
+
+
+def read_once_seconds(folder: Path) -> float:
+    start = time.perf_counter()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            with path.open("rb") as handle:
+                while handle.read(CHUNK):
+                    pass
+    return time.perf_counter() - start
+
+
+class PeakRss(threading.Thread):
+    """Samples one process's RSS every 50 ms; `peak` is the largest seen."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        import psutil
+
+        self.process, self.peak, self.done = psutil.Process(pid), 0, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.05):
+            try:
+                self.peak = max(self.peak, self.process.memory_info().rss)
+            except Exception:  # the process ended
+                return
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=1, help="publishes, each to a new repo (so each uploads everything)")
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    args = parser.parse_args()
+
+    from hubtools.hub import issue_token, serve_in_background
+    from hubtools.hub.server import free_port
+
+    work = Path(tempfile.mkdtemp(prefix="publish-large-"))
+    try:
+        port = free_port()
+        environment = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{port}", "HF_HOME": str(work / "hf-home"),
+                       "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+        os.environ.update(environment)
+        size = write_run(work / "run")
+        server = serve_in_background(work / "hub", port=port)
+        try:
+            token = issue_token(work / "hub", "bench", ["bench"])
+            server_rss = PeakRss(server.process.pid)
+            server_rss.start()
+            print(f"{size / 1e9:.2f} GB of safetensors; load average before {os.getloadavg()}")
+            for attempt in range(args.repeat):
+                read_seconds = read_once_seconds(work / "run")
+                before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+                output = subprocess.run([sys.executable, "-c", PUBLISH, f"bench/large-{attempt}", str(work / "run"), token],
+                                        env=environment, capture_output=True, text=True, check=True)
+                publish_seconds = float(output.stdout.strip().splitlines()[-1])
+                child_peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+                peak = f"{child_peak_kb / 1024:.0f} MiB" if child_peak_kb > before else f"<= {before / 1024:.0f} MiB (an earlier child's peak)"
+                print(f"  publish {publish_seconds:.1f} s ({size / 1e6 / publish_seconds:.0f} MB/s) vs one plain read {read_seconds:.1f} s "
+                      f"= {publish_seconds / read_seconds:.1f}x; publishing process peak RSS {peak}; Hub server peak RSS {server_rss.peak / 2**20:.0f} MiB")
+            server_rss.done.set()
+        finally:
+            server.stop()
+        print(f"load average after {os.getloadavg()}")
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

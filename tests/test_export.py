@@ -1,0 +1,60 @@
+"""`hubtools export` on the session's tiny trained run: both ONNX files, their agreement in the report,
+uploaded by publish, and picked by the demo Space (int8 through onnxruntime)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hubtools.export import ExportError, export_run
+from hubtools.report import evaluate_run
+from hubtools.rundir import RunDir
+from hubtools.space import SpaceSpec, render_space
+from publishing_support import copy_of_trained_run, publish_run, repo_files
+
+MODEL = "exporttest/tiny"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> RunDir:
+    run = copy_of_trained_run(tmp_path_factory, "export")
+    export_run(run.root)
+    return run
+
+
+def test_export_writes_fp32_and_int8_and_keeps_an_existing_export(exported: RunDir) -> None:
+    assert exported.onnx_fp32.stat().st_size > 3 * exported.onnx_int8.stat().st_size > 0
+    before = exported.onnx_int8.stat().st_mtime_ns
+    with pytest.raises(ExportError, match="--overwrite"):
+        export_run(exported.root)
+    assert exported.onnx_int8.stat().st_mtime_ns == before
+
+
+def test_evaluate_reports_onnx_agreement_with_pytorch(exported: RunDir) -> None:
+    report = evaluate_run(exported.root, overwrite=True)
+    fp32, int8 = report["onnx"]["fp32"], report["onnx"]["int8"]
+    assert fp32["agreement"] == 1.0 and fp32["f1_macro_change"] == 0.0
+    assert int8["agreement"] >= 0.9
+    assert int8["f1_macro"] == pytest.approx(report["f1_macro"] + int8["f1_macro_change"])
+    assert json.loads(exported.report.joinpath("metrics.json").read_text())["onnx"]["int8"]["file"] == "onnx/model_quantized.onnx"
+    assert "| onnx/model_quantized.onnx (int8) |" in exported.report.joinpath("report.md").read_text()
+
+
+def test_publish_uploads_onnx_and_the_space_predicts_with_int8(hub, exported: RunDir, tmp_path: Path) -> None:
+    publish_run(exported, MODEL, hub.token("exporter", ["exporttest"]))
+    files = repo_files(hub.api(), MODEL)
+    assert {"onnx/model.onnx", "onnx/model_quantized.onnx", "model.safetensors"} <= set(files)
+
+    app_dir = render_space(SpaceSpec(model_repo_id=MODEL, space_repo_id=f"{MODEL}-demo", examples=["x"]), tmp_path / "space")
+    probe = "import app; print('BACKEND=' + app.BACKEND); print('LABEL=' + max(app.classify('I think this bill is good').items(), key=lambda kv: kv[1])[0])"
+    environment = {**os.environ, "HF_ENDPOINT": hub.endpoint, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1"}
+    result = subprocess.run([sys.executable, "-c", probe], cwd=app_dir, env=environment, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "BACKEND=onnxruntime int8" in result.stdout
+    label = result.stdout.split("LABEL=")[1].strip()
+    assert label in json.loads((exported.model / "config.json").read_text())["id2label"].values()
