@@ -14,24 +14,9 @@ import pytest
 from huggingface_hub import CommitOperationAdd
 from huggingface_hub.errors import HfHubHTTPError
 
-ORG = "acme"
+from hub_support import ORG, repo, unique, writer  # noqa: F401 (fixtures)
+
 MB = 1024 * 1024
-
-
-def unique(prefix: str) -> str:
-    return f"{ORG}/{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(scope="module")
-def writer(hub) -> str:
-    return hub.token("alice", [ORG])
-
-
-@pytest.fixture()
-def repo(hub, writer) -> str:
-    repo_id = unique("sec")
-    hub.api(writer).create_repo(repo_id)
-    return repo_id
 
 
 def server_rss_mb(hub) -> float:
