@@ -11,20 +11,23 @@ import binascii
 import hashlib
 import json
 import re
-from datetime import datetime, timezone
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import unquote
 
 import yaml
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hubtools.hub import lfs
 from hubtools.hub.auth import can_read, caller, require_write
 from hubtools.hub.ndjson import CommitStream
-from hubtools.hub.pages import render_index, render_repo_page
+from hubtools.hub.page_routes import add_page_routes
+from hubtools.hub.space_routes import add_space_routes
+from hubtools.hub.spaces import SpacesRuntime
 from hubtools.hub.store import (
     DEFAULT_BRANCH,
     NAME_PATTERN,
@@ -36,6 +39,7 @@ from hubtools.hub.store import (
     Operation,
     Repo,
     StoreError,
+    iso,
     lfs_blob_id,
 )
 
@@ -55,10 +59,6 @@ def error_response(status: int, message: str, error_code: str | None = None) -> 
     if error_code:
         headers["X-Error-Code"] = error_code
     return JSONResponse({"error": message}, status_code=status, headers=headers)
-
-
-def iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def validate_path(path: object) -> str:
@@ -134,11 +134,6 @@ def split_front_matter(text: str) -> tuple[dict | None, str]:
     return (data if isinstance(data, dict) else None), text[match.end():]
 
 
-def space_runtime(files: dict[str, FileEntry]) -> dict:
-    """The embedded Hub stores Spaces but never runs them (run one locally with hubtools): STOPPED at best."""
-    return {"stage": "STOPPED" if "app.py" in files else "NO_APP_FILE", "hardware": {"current": None, "requested": None}}
-
-
 class BlobResponse(FileResponse):
     chunk_size = 1024 * 1024  # larger reads than Starlette's 64 kB: fewer event-loop round trips per download
 
@@ -157,11 +152,20 @@ class HeaderLimit:
         await self.app(scope, receive, send)
 
 
-def create_app(root: Path) -> FastAPI:
+def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
+    """The Hub's routes; with `spaces_endpoint` (this Hub's URL, for the apps) it also runs Gradio Spaces."""
     store = HubStore(Path(root))
     store.clear_temp()
     secret = lfs.load_secret(Path(root))
-    app = FastAPI(title="hubtools embedded Hub", docs_url=None, redoc_url=None, openapi_url=None)
+    spaces = SpacesRuntime(store, spaces_endpoint)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        spaces.start_all()
+        yield
+        spaces.stop_all()
+
+    app = FastAPI(title="hubtools embedded Hub", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.store = store
     app.add_middleware(HeaderLimit)
 
@@ -267,6 +271,7 @@ def create_app(root: Path) -> FastAPI:
         repo = readable_repo(request, payload.get("type") or "model", namespace, str(payload.get("name")))
         require_write(identity, repo.namespace)
         store.delete_repo(repo)
+        spaces.forget(repo)
         return Response(status_code=200)
 
     @app.put("/api/{plural}/{namespace}/{name}/settings")
@@ -368,13 +373,12 @@ def create_app(root: Path) -> FastAPI:
                     pass
         if repo_type == "space":
             info["sdk"] = repo.sdk
-            info["runtime"] = space_runtime(files)
+            info["runtime"] = spaces.runtime(repo)
+            info["host"] = spaces.host(repo)
+            info["subdomain"] = f"{repo.namespace}-{repo.name}".lower().replace("_", "-").replace(".", "-")
         return JSONResponse(info)
 
-    @app.get("/api/spaces/{namespace}/{name}/runtime")
-    async def runtime(request: Request, namespace: str, name: str) -> JSONResponse:
-        repo = readable_repo(request, "space", namespace, name)
-        return JSONResponse(space_runtime(store.files(resolve(repo, DEFAULT_BRANCH))))
+    add_space_routes(app, store, spaces, readable_repo, writable_repo, json_body)
 
     @app.get("/api/{plural}/{namespace}/{name}/tree/{rest:path}")
     async def tree(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
@@ -537,6 +541,7 @@ def create_app(root: Path) -> FastAPI:
         commit_id, pr_num = store.apply_commit(
             repo, revision, operations, user, summary, str(header.get("description") or ""), parent, create_pr
         )
+        spaces.sync(repo)
         repo_url = f"{base_url(request)}/{repo.url_prefix}{repo.repo_id}"
         return JSONResponse({
             "success": True,
@@ -668,31 +673,9 @@ def create_app(root: Path) -> FastAPI:
         )
 
 
-    # ------------------------------------------------------------------ pages
+    # ------------------------------------------------------------------ pages (last: `/{namespace}/{name}` matches widely)
 
-    @app.get("/", response_class=HTMLResponse)
-    async def index(request: Request) -> HTMLResponse:
-        identity = caller(store, request)
-        return HTMLResponse(render_index([r for r in store.list_repos() if can_read(identity, r)]))
-
-    def page_route(repo_type: str):
-        async def repo_page(request: Request, namespace: str, name: str) -> HTMLResponse:
-            repo = readable_repo(request, repo_type, namespace, name)
-            commit_id = resolve(repo, DEFAULT_BRANCH)
-            files = store.files(commit_id)
-            card_data, body = read_card_data(store, files)
-            return HTMLResponse(render_repo_page(repo, commit_id, card_data, body, list(files.values())))
-
-        return repo_page
-
-    for page_prefix in ("/datasets", "/spaces", ""):
-        app.add_api_route(
-            page_prefix + "/{namespace}/{name}",
-            page_route(page_prefix.strip("/")[:-1] if page_prefix else "model"),
-            methods=["GET"],
-            response_class=HTMLResponse,
-        )
-
+    add_page_routes(app, store, readable_repo, repo_at, read_card_data, spaces)
 
     return app
 
