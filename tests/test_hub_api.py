@@ -6,7 +6,6 @@ import hashlib
 import os
 import subprocess
 import threading
-import uuid
 from pathlib import Path
 
 import httpx
@@ -14,23 +13,7 @@ import pytest
 from huggingface_hub import CommitOperationAdd, CommitOperationCopy, CommitOperationDelete, hf_hub_download
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
-ORG = "acme"
-
-
-def unique(prefix: str) -> str:
-    return f"{ORG}/{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(scope="module")
-def writer(hub) -> str:
-    return hub.token("alice", [ORG])
-
-
-@pytest.fixture()
-def repo(hub, writer) -> str:
-    repo_id = unique("repo")
-    hub.api(writer).create_repo(repo_id)
-    return repo_id
+from hub_support import ORG, repo, unique, writer  # noqa: F401 (fixtures)
 
 
 def head(hub, token: str, repo_id: str, revision: str = "main") -> str:

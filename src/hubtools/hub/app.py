@@ -10,6 +10,7 @@ import base64
 import binascii
 import hashlib
 import json
+import mimetypes
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,24 +25,33 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hubtools.hub import lfs
 from hubtools.hub.auth import can_read, caller, require_write
+from hubtools.hub.limits import (
+    MAX_COMMIT_DESCRIPTION_CHARS,
+    MAX_COMMIT_SUMMARY_CHARS,
+    MAX_OPERATIONS_PER_COMMIT,
+    BodyLimit,
+    BodyTooLarge,
+)
 from hubtools.hub.ndjson import CommitStream
 from hubtools.hub.page_routes import add_page_routes
+from hubtools.hub.responses import error_response
 from hubtools.hub.space_routes import add_space_routes
 from hubtools.hub.spaces import SpacesRuntime
 from hubtools.hub.store import (
     DEFAULT_BRANCH,
-    NAME_PATTERN,
     REPO_TYPES,
     Addition,
     Deletion,
     FileEntry,
     HubStore,
+    Identity,
     Operation,
     Repo,
     StoreError,
     iso,
     lfs_blob_id,
 )
+from hubtools.hub.validation import validate_path, validate_ref_name, validate_repo_name
 
 LFS_SUFFIXES = (
     ".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".onnx", ".msgpack", ".parquet", ".arrow",
@@ -52,30 +62,11 @@ HUBTOOLS_USER_AGENT = "hubtools/"
 MAX_HEADER_BYTES = 32 * 1024
 FRONT_MATTER = re.compile(r"^\s*---\s*\n(.*?)\n---\s*(?:\n|$)", re.DOTALL)
 SPACE_SDKS = ("gradio", "docker", "static", "streamlit")
-
-
-def error_response(status: int, message: str, error_code: str | None = None) -> JSONResponse:
-    headers = {"X-Error-Message": message.encode("ascii", "replace").decode()[:500]}
-    if error_code:
-        headers["X-Error-Code"] = error_code
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
-
-
-def validate_path(path: object) -> str:
-    """A repo path: relative, no `..`/`.` segments, no empty segments, no control characters."""
-    if not isinstance(path, str) or not path:
-        raise StoreError(400, f"Invalid file path {path!r}: must be a non-empty string")
-    segments = path.split("/")
-    if (
-        path.startswith("/")
-        or any(seg in ("", ".", "..") for seg in segments)
-        or any(ord(c) < 32 for c in path)
-        or "\\" in path
-        or segments[0] == ".git"
-        or len(path) > 1000
-    ):
-        raise StoreError(400, f"Invalid file path {path!r}: use a relative path without '..', '.' or empty segments")
-    return path
+INLINE_TYPES = frozenset({
+    "text/plain", "text/markdown", "text/csv", "text/x-python", "application/json", "application/octet-stream",
+})
+# Files are served from the Hub's own origin: never let a browser run or sniff them.
+DOWNLOAD_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; sandbox"}
 
 
 def split_revision(segments: list[str]) -> tuple[str, list[str]]:
@@ -97,7 +88,10 @@ def _tail(request: Request, marker: str) -> list[str]:
         index = 4
     else:
         index = 3
-    return [unquote(segment) for segment in segments[index + 1 :] if segment]
+    try:
+        return [unquote(segment, errors="strict") for segment in segments[index + 1 :] if segment]
+    except UnicodeDecodeError:
+        raise StoreError(400, f"Malformed path {request.url.path!r}: percent-encoding is not UTF-8", "InvalidPath") from None
 
 
 def _tree_oid(entries: list[FileEntry]) -> str:
@@ -167,15 +161,22 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
 
     app = FastAPI(title="hubtools embedded Hub", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.store = store
+    app.add_middleware(BodyLimit)
     app.add_middleware(HeaderLimit)
 
     @app.exception_handler(StoreError)
     async def store_error(_: Request, exc: StoreError) -> JSONResponse:
         return error_response(exc.code, str(exc), exc.error_code)
 
+    @app.exception_handler(BodyTooLarge)
+    async def body_too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
+        return error_response(413, str(exc), "PayloadTooLarge")
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         """Unrouted paths (e.g. a repo id without namespace) answer like a missing repo, as on the Hub."""
+        if exc.status_code == 404 and any(ord(c) < 32 for c in request.scope["path"]):  # no route matches a newline
+            return error_response(400, f"Malformed path {request.scope['path']!r}: control characters", "InvalidPath")
         if exc.status_code == 404:
             return error_response(404, f"Repository Not Found for {request.url.path}", "RepoNotFound")
         return error_response(exc.status_code, str(exc.detail))
@@ -200,6 +201,13 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         identity = require_write(caller(store, request), repo.namespace)
         return repo, identity.user
 
+    def authenticated(request: Request) -> Identity:
+        """The caller, or 401 before any body is read."""
+        identity = caller(store, request)
+        if identity is None:
+            raise StoreError(401, "You must be authenticated: pass a token in the Authorization header")
+        return identity
+
     def resolve(repo: Repo, revision: str) -> str:
         return store.resolve(repo, revision)
 
@@ -219,9 +227,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
 
     @app.get("/api/whoami-v2")
     async def whoami(request: Request) -> JSONResponse:
-        identity = caller(store, request)
-        if identity is None:
-            raise StoreError(401, "You must be authenticated: pass a token in the Authorization header")
+        identity = authenticated(request)
         return JSONResponse({
             "type": "user",
             "id": identity.user,
@@ -236,19 +242,17 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
 
     @app.post("/api/repos/create")
     async def create_repo(request: Request) -> JSONResponse:
+        identity = authenticated(request)
         payload = await json_body(request)
         repo_type = payload.get("type") or "model"
         name = payload.get("name")
-        identity = caller(store, request)
-        namespace = payload.get("organization") or (identity.user if identity else None)
+        namespace = payload.get("organization") or identity.user
         if repo_type not in REPO_TYPES:
             raise StoreError(400, f"Invalid repo type {repo_type!r}: use one of {', '.join(REPO_TYPES)}")
-        for part in (namespace, name):
-            if part is not None and (not isinstance(part, str) or not NAME_PATTERN.match(part)):
-                raise StoreError(400, f"Invalid repo name part {part!r}: use letters, digits, '-', '_', '.'")
-        if name is None:
-            raise StoreError(400, "Missing repo 'name'")
-        require_write(identity, namespace or "")
+        if not isinstance(name, str) or not isinstance(namespace, str):
+            raise StoreError(400, "Missing repo 'name' (and 'organization', when given, must be a string)")
+        validate_repo_name(namespace, name)
+        require_write(identity, namespace)
         sdk = payload.get("sdk")
         if repo_type == "space" and sdk not in SPACE_SDKS:
             raise StoreError(400, f"Invalid Space sdk {sdk!r}: use one of {', '.join(SPACE_SDKS)}")
@@ -265,9 +269,9 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
 
     @app.delete("/api/repos/delete")
     async def delete_repo(request: Request) -> Response:
+        identity = authenticated(request)
         payload = await json_body(request)
-        identity = caller(store, request)
-        namespace = payload.get("organization") or (identity.user if identity else "")
+        namespace = payload.get("organization") or identity.user
         repo = readable_repo(request, payload.get("type") or "model", namespace, str(payload.get("name")))
         require_write(identity, repo.namespace)
         store.delete_repo(repo)
@@ -305,6 +309,8 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
 
     @app.get("/api/{plural}")
     async def list_repos(request: Request, plural: str) -> JSONResponse:
+        if plural.removesuffix("s") not in REPO_TYPES:
+            raise not_supported(request, plural)
         repo_type = repo_type_of(plural)
         identity = caller(store, request)
         author = request.query_params.get("author")
@@ -460,7 +466,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
     @app.post("/api/{plural}/{namespace}/{name}/branch/{rest:path}")
     async def create_branch(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
         repo, _ = writable_repo(request, repo_type_of(plural), namespace, name)
-        branch = "/".join(_tail(request, "branch"))
+        branch = validate_ref_name("/".join(_tail(request, "branch")))
         payload = await json_body(request, allow_empty=True)
         store.create_branch(repo, branch, payload.get("startingPoint"))
         return JSONResponse({})
@@ -533,13 +539,19 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         create_pr = request.query_params.get("create_pr", "") in ("1", "true", "True")
         header, operations = await parse_commit_payload(request, repo, revision)
         summary = str(header.get("summary") or "").strip()
+        description = str(header.get("description") or "")
         if not summary:
             raise StoreError(400, "Commit summary must not be empty")
+        if len(summary) > MAX_COMMIT_SUMMARY_CHARS or len(description) > MAX_COMMIT_DESCRIPTION_CHARS:
+            raise StoreError(
+                413, f"Commit summary (at most {MAX_COMMIT_SUMMARY_CHARS} characters) or description (at most"
+                f" {MAX_COMMIT_DESCRIPTION_CHARS}) is too long: {len(summary)} and {len(description)} characters",
+            )
         parent = header.get("parentCommit")
         if parent is not None and not (isinstance(parent, str) and re.fullmatch(r"[0-9a-fA-F]{7,40}", parent)):
             raise StoreError(400, f"parentCommit must be a commit id, got {parent!r}")
         commit_id, pr_num = store.apply_commit(
-            repo, revision, operations, user, summary, str(header.get("description") or ""), parent, create_pr
+            repo, revision, operations, user, summary, description, parent, create_pr
         )
         spaces.sync(repo)
         repo_url = f"{base_url(request)}/{repo.url_prefix}{repo.repo_id}"
@@ -577,6 +589,8 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
             return item["value"]
         if header is None:
             raise StoreError(400, "Malformed commit payload: the first line must be the 'header'")
+        if len(operations) >= MAX_OPERATIONS_PER_COMMIT:
+            raise StoreError(413, f"Too many operations in one commit: at most {MAX_OPERATIONS_PER_COMMIT}; split it into several commits")
         operations.append(to_operation(item.get("key"), item["value"], repo, revision, line_number))
         return header
 
@@ -653,15 +667,16 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         async def resolve_file(request: Request, namespace: str, name: str, rest: str) -> Response:
             repo = readable_repo(request, repo_type, namespace, name)
             revision, path_segments = split_revision(_tail(request, "resolve"))
+            path = validate_path("/".join(path_segments))
             commit_id = resolve(repo, revision)
-            path = "/".join(path_segments)
             entry = entry_or_404(store.files(commit_id), path, repo, revision)
-            headers = {"X-Repo-Commit": commit_id, "ETag": f'"{entry.sha256 if entry.is_lfs else entry.blob_id}"'}
+            media_type, disposition = download_type(path)
+            headers = {"X-Repo-Commit": commit_id, "ETag": f'"{entry.sha256 if entry.is_lfs else entry.blob_id}"', **DOWNLOAD_HEADERS}
             if entry.is_lfs:
                 headers["X-Linked-Etag"] = f'"{entry.sha256}"'
                 headers["X-Linked-Size"] = str(entry.size)
             return BlobResponse(store.blob_path(entry.sha256), headers=headers, filename=Path(path).name,
-                                content_disposition_type="inline")
+                                media_type=media_type, content_disposition_type=disposition)
 
         return resolve_file
 
@@ -673,11 +688,37 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         )
 
 
-    # ------------------------------------------------------------------ pages (last: `/{namespace}/{name}` matches widely)
+    # ------------------------------------------------------------------ the rest: unsupported API calls, then pages
 
-    add_page_routes(app, store, readable_repo, repo_at, read_card_data, spaces)
+    @app.api_route("/api/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+    async def unsupported(request: Request, rest: str) -> JSONResponse:
+        """Keep this route after every API route: any other /api call answers 501 naming the feature, or 404 for a missing repo."""
+        parts = rest.split("/")
+        feature = parts[0]
+        if parts[0] in ("models", "datasets", "spaces") and len(parts) >= 3:
+            readable_repo(request, repo_type_of(parts[0]), parts[1], parts[2])
+            feature = parts[3] if len(parts) > 3 else f"{request.method} on a repo"
+        raise not_supported(request, feature)
+
+    add_page_routes(  # last: `/{namespace}/{name}` matches widely
+        app, store, readable_repo, repo_at, read_card_data, spaces)
 
     return app
+
+
+def not_supported(request: Request, feature: str) -> StoreError:
+    return StoreError(
+        501, f"The embedded Hub does not support '{feature}' ({request.method} {request.url.path})", "NotImplemented"
+    )
+
+
+def download_type(path: str) -> tuple[str, str]:
+    """(Content-Type, disposition): only passive types are shown inline; html, svg, xml, js... download."""
+    media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    inline = media_type in INLINE_TYPES or media_type.split("/")[0] in ("audio", "video") or (
+        media_type.startswith("image/") and media_type != "image/svg+xml"
+    )
+    return media_type, "inline" if inline else "attachment"
 
 
 def _wants_lfs(path: str, size: object, sample: object) -> bool:

@@ -326,7 +326,6 @@ class HubStore:
             return _resolve(db, repo, revision)
 
     def create_branch(self, repo: Repo, branch: str, start: str | None) -> None:
-        validate_ref_name(branch)
         with self._write() as db:
             commit_id = _resolve(db, repo, start or DEFAULT_BRANCH)
             ref = f"refs/heads/{branch}"
@@ -461,11 +460,6 @@ class HubStore:
 
 
 # ---------------------------------------------------------------------- helpers (inside a transaction)
-
-
-def validate_ref_name(name: str) -> None:
-    if not name or name.startswith(("/", "-")) or ".." in name or any(c in name for c in " ~^:?*[\\"):
-        raise StoreError(400, f"Invalid reference name '{name}'")
 
 
 def _repo_from_row(row: sqlite3.Row) -> Repo:
