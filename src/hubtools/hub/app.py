@@ -13,13 +13,14 @@ import hashlib
 import json
 import mimetypes
 import re
-from datetime import datetime, timezone
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import unquote
 
 import yaml
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -36,8 +37,10 @@ from hubtools.hub.limits import (
     BodyTooLarge,
 )
 from hubtools.hub.ndjson import CommitStream
-from hubtools.hub.pages import render_index, render_repo_page
+from hubtools.hub.page_routes import add_page_routes
 from hubtools.hub.responses import error_response
+from hubtools.hub.space_routes import add_space_routes
+from hubtools.hub.spaces import SpacesRuntime
 from hubtools.hub.store import (
     DEFAULT_BRANCH,
     REPO_TYPES,
@@ -49,6 +52,7 @@ from hubtools.hub.store import (
     Operation,
     Repo,
     StoreError,
+    iso,
     lfs_blob_id,
 )
 from hubtools.hub.validation import validate_path, validate_ref_name, validate_repo_name
@@ -67,10 +71,6 @@ INLINE_TYPES = frozenset({
 })
 # Files are served from the Hub's own origin: never let a browser run or sniff them.
 DOWNLOAD_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; sandbox"}
-
-
-def iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def split_revision(segments: list[str]) -> tuple[str, list[str]]:
@@ -132,11 +132,6 @@ def split_front_matter(text: str) -> tuple[dict | None, str]:
     return (data if isinstance(data, dict) else None), text[match.end():]
 
 
-def space_runtime(files: dict[str, FileEntry]) -> dict:
-    """The embedded Hub stores Spaces but never runs them (run one locally with hubtools): STOPPED at best."""
-    return {"stage": "STOPPED" if "app.py" in files else "NO_APP_FILE", "hardware": {"current": None, "requested": None}}
-
-
 class BlobResponse(FileResponse):
     chunk_size = 1024 * 1024  # larger reads than Starlette's 64 kB: fewer event-loop round trips per download
 
@@ -155,11 +150,20 @@ class HeaderLimit:
         await self.app(scope, receive, send)
 
 
-def create_app(root: Path) -> FastAPI:
+def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
+    """The Hub's routes; with `spaces_endpoint` (this Hub's URL, for the apps) it also runs Gradio Spaces."""
     store = HubStore(Path(root))
     store.clear_temp()
     secret = lfs.load_secret(Path(root))
-    app = FastAPI(title="hubtools embedded Hub", docs_url=None, redoc_url=None, openapi_url=None)
+    spaces = SpacesRuntime(store, spaces_endpoint)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        spaces.start_all()
+        yield
+        spaces.stop_all()
+
+    app = FastAPI(title="hubtools embedded Hub", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.store = store
     app.add_middleware(BodyLimit)
     app.add_middleware(HeaderLimit)
@@ -275,6 +279,7 @@ def create_app(root: Path) -> FastAPI:
         repo = readable_repo(request, payload.get("type") or "model", namespace, str(payload.get("name")))
         require_write(identity, repo.namespace)
         store.delete_repo(repo)
+        spaces.forget(repo)
         return Response(status_code=200)
 
     @app.put("/api/{plural}/{namespace}/{name}/settings")
@@ -378,13 +383,12 @@ def create_app(root: Path) -> FastAPI:
                     pass
         if repo_type == "space":
             info["sdk"] = repo.sdk
-            info["runtime"] = space_runtime(files)
+            info["runtime"] = spaces.runtime(repo)
+            info["host"] = spaces.host(repo)
+            info["subdomain"] = f"{repo.namespace}-{repo.name}".lower().replace("_", "-").replace(".", "-")
         return JSONResponse(info)
 
-    @app.get("/api/spaces/{namespace}/{name}/runtime")
-    def runtime(request: Request, namespace: str, name: str) -> JSONResponse:
-        repo = readable_repo(request, "space", namespace, name)
-        return JSONResponse(space_runtime(store.files(resolve(repo, DEFAULT_BRANCH))))
+    add_space_routes(app, store, spaces, readable_repo, writable_repo, json_body)
 
     tree_items = functools.lru_cache(maxsize=32)(
         lambda commit_id, folder, recursive: list_tree(store.files(commit_id), folder, recursive)
@@ -551,6 +555,7 @@ def create_app(root: Path) -> FastAPI:
         commit_id, pr_num = await run_in_threadpool(
             store.apply_commit, repo, revision, operations, user, summary, description, parent, create_pr
         )
+        spaces.sync(repo)
         repo_url = f"{base_url(request)}/{repo.url_prefix}{repo.repo_id}"
         return JSONResponse({
             "success": True,
@@ -689,40 +694,20 @@ def create_app(root: Path) -> FastAPI:
         )
 
 
-    # ------------------------------------------------------------------ pages
-
-    @app.get("/", response_class=HTMLResponse)
-    def index(request: Request) -> HTMLResponse:
-        identity = caller(store, request)
-        return HTMLResponse(render_index([r for r in store.list_repos() if can_read(identity, r)]))
-
-    def page_route(repo_type: str):
-        def repo_page(request: Request, namespace: str, name: str) -> HTMLResponse:
-            repo = readable_repo(request, repo_type, namespace, name)
-            commit_id = resolve(repo, DEFAULT_BRANCH)
-            files = store.files(commit_id)
-            card_data, body = read_card_data(store, files)
-            return HTMLResponse(render_repo_page(repo, commit_id, card_data, body, list(files.values())))
-
-        return repo_page
-
-    for page_prefix in ("/datasets", "/spaces", ""):
-        app.add_api_route(
-            page_prefix + "/{namespace}/{name}",
-            page_route(page_prefix.strip("/")[:-1] if page_prefix else "model"),
-            methods=["GET"],
-            response_class=HTMLResponse,
-        )
+    # ------------------------------------------------------------------ the rest: unsupported API calls, then pages
 
     @app.api_route("/api/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
     def unsupported(request: Request, rest: str) -> JSONResponse:
-        """Keep this route last: any other /api call answers 501 naming the feature, or 404 for a missing repo."""
+        """Keep this route after every API route: any other /api call answers 501 naming the feature, or 404 for a missing repo."""
         parts = rest.split("/")
         feature = parts[0]
         if parts[0] in ("models", "datasets", "spaces") and len(parts) >= 3:
             readable_repo(request, repo_type_of(parts[0]), parts[1], parts[2])
             feature = parts[3] if len(parts) > 3 else f"{request.method} on a repo"
         raise not_supported(request, feature)
+
+    add_page_routes(  # last: `/{namespace}/{name}` matches widely
+        app, store, readable_repo, repo_at, read_card_data, spaces)
 
     return app
 

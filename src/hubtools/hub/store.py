@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 REPO_TYPES = ("model", "dataset", "space")
@@ -52,6 +53,9 @@ CREATE TABLE IF NOT EXISTS refs (
 CREATE TABLE IF NOT EXISTS pull_requests (
     repo_id INTEGER NOT NULL, num INTEGER NOT NULL, title TEXT NOT NULL, description TEXT NOT NULL,
     author TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (repo_id, num));
+CREATE TABLE IF NOT EXISTS space_settings (
+    repo_id INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, description TEXT,
+    updated REAL NOT NULL, PRIMARY KEY (repo_id, kind, key));
 """
 
 
@@ -116,6 +120,14 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class SpaceSetting:
+    key: str
+    value: str
+    description: str | None
+    updated: float
+
+
+@dataclass(frozen=True)
 class Addition:
     path: str
     sha256: str
@@ -149,6 +161,11 @@ def git_blob_id_of_file(path: Path, size: int) -> str:
 
 def lfs_blob_id(sha256: str, size: int) -> str:
     return git_blob_id(LFS_POINTER_TEMPLATE.format(oid=sha256, size=size).encode())
+
+
+def iso(timestamp: float) -> str:
+    """A timestamp as the Hub writes dates: `2024-05-01T12:00:00.000Z`."""
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def hash_token(token: str) -> str:
@@ -291,7 +308,7 @@ class HubStore:
         with self._write() as db:
             commit_ids = [r["id"] for r in db.execute("SELECT id FROM commits WHERE repo_id = ?", (repo.pk,))]
             db.executemany("DELETE FROM files WHERE commit_id = ?", [(c,) for c in commit_ids])
-            for table in ("commits", "refs", "pull_requests"):
+            for table in ("commits", "refs", "pull_requests", "space_settings"):
                 db.execute(f"DELETE FROM {table} WHERE repo_id = ?", (repo.pk,))
             db.execute("DELETE FROM repos WHERE id = ?", (repo.pk,))
 
@@ -385,6 +402,35 @@ class HubStore:
     def pull_request(self, repo: Repo, num: int) -> sqlite3.Row | None:
         with self._connect() as db:
             return db.execute("SELECT * FROM pull_requests WHERE repo_id = ? AND num = ?", (repo.pk, num)).fetchone()
+
+    def pull_requests(self, repo: Repo) -> list[dict]:
+        """The repo's pull requests, newest first."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM pull_requests WHERE repo_id = ? ORDER BY num DESC", (repo.pk,))
+            return [dict(row) for row in rows]
+
+    # ------------------------------------------------------------------ Space secrets and variables
+
+    def set_space_setting(self, repo: Repo, kind: str, key: str, value: str, description: str | None) -> None:
+        """Add or replace a Space `secret` or `variable`; secret values leave the store only as the app's environment."""
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO space_settings VALUES (?, ?, ?, ?, ?, ?)",
+                (repo.pk, kind, key, value, description, time.time()),
+            )
+
+    def delete_space_setting(self, repo: Repo, kind: str, key: str) -> bool:
+        with self._write() as db:
+            return db.execute(
+                "DELETE FROM space_settings WHERE repo_id = ? AND kind = ? AND key = ?", (repo.pk, kind, key)
+            ).rowcount > 0
+
+    def space_settings(self, repo: Repo, kind: str) -> dict[str, SpaceSetting]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM space_settings WHERE repo_id = ? AND kind = ? ORDER BY key", (repo.pk, kind)
+            )
+            return {r["key"]: SpaceSetting(r["key"], r["value"], r["description"], r["updated"]) for r in rows}
 
     # ------------------------------------------------------------------ commits
 
