@@ -13,7 +13,7 @@ import hashlib
 import json
 import mimetypes
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import unquote
@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hubtools.hub import lfs
 from hubtools.hub.auth import can_read, caller, require_write
+from hubtools.hub.discussion_routes import add_discussion_routes
 from hubtools.hub.limits import (
     MAX_COMMIT_DESCRIPTION_CHARS,
     MAX_COMMIT_SUMMARY_CHARS,
@@ -449,7 +450,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
                 "message": c.message,
                 "authors": [{"user": c.author}],
                 "date": iso(c.date),
-                "parents": [c.parent] if c.parent else [],
+                "parents": c.parents,
             }
             for c in history
         ])
@@ -475,41 +476,40 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         store.create_branch(repo, branch, payload.get("startingPoint"))
         return JSONResponse({})
 
-    @app.delete("/api/{plural}/{namespace}/{name}/branch/{rest:path}")
-    def delete_branch(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+    @app.post("/api/{plural}/{namespace}/{name}/tag/{rest:path}")
+    async def create_tag(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
         repo, _ = writable_repo(request, repo_type_of(plural), namespace, name)
-        store.delete_branch(repo, "/".join(_tail(request, "branch")))
+        revision, _ = split_revision(_tail(request, "tag"))
+        payload = await json_body(request)
+        tag = validate_ref_name(payload.get("tag"), "tag")
+        await run_in_threadpool(store.create_tag, repo, tag, revision)
         return JSONResponse({})
 
-    # ------------------------------------------------------------------ pull requests
+    def delete_ref_route(kind: str, delete: Callable[[Repo, str], None]):
+        def delete_ref(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+            repo, _ = writable_repo(request, repo_type_of(plural), namespace, name)
+            delete(repo, "/".join(_tail(request, kind)))
+            return JSONResponse({})
 
-    @app.post("/api/{plural}/{namespace}/{name}/discussions")
-    async def create_discussion(request: Request, plural: str, namespace: str, name: str) -> JSONResponse:
+        return delete_ref
+
+    for ref_kind, delete_ref in (("branch", store.delete_branch), ("tag", store.delete_tag)):
+        app.add_api_route(
+            f"/api/{{plural}}/{{namespace}}/{{name}}/{ref_kind}/{{rest:path}}", delete_ref_route(ref_kind, delete_ref),
+            methods=["DELETE"],
+        )
+
+    @app.post("/api/{plural}/{namespace}/{name}/super-squash/{rest:path}")
+    async def super_squash(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
         repo, user = writable_repo(request, repo_type_of(plural), namespace, name)
-        payload = await json_body(request)
-        if not payload.get("pullRequest"):
-            raise StoreError(400, "Only pull requests are supported by the embedded Hub")
-        num = store.open_pull_request(repo, str(payload.get("title") or "Pull request"), str(payload.get("description") or ""), user)
-        return JSONResponse({"num": num, "url": f"{base_url(request)}/{repo.url_prefix}{repo.repo_id}/discussions/{num}"})
+        branch = "/".join(_tail(request, "super-squash")) or DEFAULT_BRANCH
+        message = str((await json_body(request, allow_empty=True)).get("message") or f"Super-squash branch '{branch}'")
+        if len(message) > MAX_COMMIT_SUMMARY_CHARS:
+            raise StoreError(413, f"Commit message longer than {MAX_COMMIT_SUMMARY_CHARS} characters")
+        commit_id = await run_in_threadpool(store.super_squash, repo, branch, message, user)
+        return JSONResponse({"commitId": commit_id})
 
-    @app.get("/api/{plural}/{namespace}/{name}/discussions/{num}")
-    def discussion(request: Request, plural: str, namespace: str, name: str, num: int) -> JSONResponse:
-        repo = readable_repo(request, repo_type_of(plural), namespace, name)
-        row = store.pull_request(repo, num)
-        if row is None:
-            raise StoreError(404, f"Discussion {num} not found in {repo.repo_id}")
-        return JSONResponse({
-            "num": num,
-            "title": row["title"],
-            "author": {"name": row["author"]},
-            "createdAt": iso(row["created"]),
-            "status": "open",
-            "repo": {"name": repo.repo_id, "type": repo.type},
-            "isPullRequest": True,
-            "events": [],
-            "changes": {"base": f"refs/heads/{DEFAULT_BRANCH}"},
-            "filesWithConflicts": [],
-        })
+    add_discussion_routes(app, store, repo_type_of, readable_repo, authenticated, json_body, base_url)
 
     # ------------------------------------------------------------------ uploads
 
