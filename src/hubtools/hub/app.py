@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import mimetypes
@@ -20,6 +21,7 @@ from urllib.parse import unquote
 import yaml
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -29,6 +31,8 @@ from hubtools.hub.limits import (
     MAX_COMMIT_DESCRIPTION_CHARS,
     MAX_COMMIT_SUMMARY_CHARS,
     MAX_OPERATIONS_PER_COMMIT,
+    TREE_EXPAND_PAGE_SIZE,
+    TREE_PAGE_SIZE,
     BodyLimit,
     BodyTooLarge,
 )
@@ -226,7 +230,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
     # ------------------------------------------------------------------ identity and repos
 
     @app.get("/api/whoami-v2")
-    async def whoami(request: Request) -> JSONResponse:
+    def whoami(request: Request) -> JSONResponse:
         identity = authenticated(request)
         return JSONResponse({
             "type": "user",
@@ -308,7 +312,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
     # ------------------------------------------------------------------ info, tree, history
 
     @app.get("/api/{plural}")
-    async def list_repos(request: Request, plural: str) -> JSONResponse:
+    def list_repos(request: Request, plural: str) -> JSONResponse:
         if plural.removesuffix("s") not in REPO_TYPES:
             raise not_supported(request, plural)
         repo_type = repo_type_of(plural)
@@ -327,11 +331,11 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         ])
 
     @app.get("/api/{plural}/{namespace}/{name}")
-    async def repo_info(request: Request, plural: str, namespace: str, name: str) -> JSONResponse:
+    def repo_info(request: Request, plural: str, namespace: str, name: str) -> JSONResponse:
         return info_response(request, repo_type_of(plural), namespace, name, DEFAULT_BRANCH)
 
     @app.get("/api/{plural}/{namespace}/{name}/revision/{rest:path}")
-    async def repo_info_at(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+    def repo_info_at(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
         revision, _ = split_revision(_tail(request, "revision"))
         return info_response(request, repo_type_of(plural), namespace, name, revision)
 
@@ -386,37 +390,35 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
 
     add_space_routes(app, store, spaces, readable_repo, writable_repo, json_body)
 
+    tree_items = functools.lru_cache(maxsize=32)(
+        lambda commit_id, folder, recursive: list_tree(store.files(commit_id), folder, recursive)
+    )
+
     @app.get("/api/{plural}/{namespace}/{name}/tree/{rest:path}")
-    async def tree(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+    def tree(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+        """One page of the listing (1000 entries, 50 with `expand`), the next one linked with a cursor as on the Hub."""
         repo, revision, commit_id, path_segments = repo_at(request, plural, namespace, name, "tree")
-        files = store.files(commit_id)
         folder = "/".join(path_segments)
-        recursive = request.query_params.get("recursive", "").lower() in ("1", "true")
-        expand = request.query_params.get("expand", "").lower() in ("1", "true")
-        prefix = folder + "/" if folder else ""
-        below = [e for p, e in files.items() if p.startswith(prefix)]
-        if folder and not below:
+        expand = query_flag(request, "expand")
+        offset = 0
+        if "cursor" in request.query_params:
+            commit_id, offset = read_cursor(request.query_params["cursor"])
+            resolve(repo, commit_id)  # the cursor's commit must belong to this repo
+        items = tree_items(commit_id, folder, query_flag(request, "recursive"))
+        if folder and not items:
             raise StoreError(404, f"Entry not found: {folder} at {revision} in {repo.repo_id}", "EntryNotFound")
-        items: list[dict] = []
-        folders: dict[str, list[FileEntry]] = {}
-        for entry in below:
-            relative = entry.path[len(prefix):]
-            parts = relative.split("/")
-            for depth in range(1, len(parts)):
-                if depth > 1 and not recursive:
-                    break
-                folders.setdefault(prefix + "/".join(parts[:depth]), []).append(entry)
-            if recursive or len(parts) == 1:
-                items.append(file_json(entry))
-        for folder_path, entries in folders.items():
-            items.append({"type": "directory", "oid": _tree_oid(entries), "size": 0, "path": folder_path})
+        page_size = TREE_EXPAND_PAGE_SIZE if expand else TREE_PAGE_SIZE
+        page = [dict(item) for item in items[offset : offset + page_size]]
         if expand:
-            last = store.last_commits(commit_id, [item["path"] for item in items])
-            for item in items:
+            last = store.last_commits(commit_id, [item["path"] for item in page])
+            for item in page:
                 commit = last[item["path"]]
                 item["lastCommit"] = {"id": commit.id, "title": commit.title, "date": iso(commit.date)}
-        items.sort(key=lambda item: (item["path"].count("/"), item["type"] != "directory", item["path"]))
-        return JSONResponse(items)
+        headers = {}
+        if offset + page_size < len(items):
+            next_url = request.url.include_query_params(cursor=make_cursor(commit_id, offset + page_size))
+            headers["Link"] = f'<{next_url}>; rel="next"'
+        return JSONResponse(page, headers=headers)
 
     @app.post("/api/{plural}/{namespace}/{name}/paths-info/{rest:path}")
     async def paths_info(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
@@ -435,7 +437,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         return JSONResponse(answers)
 
     @app.get("/api/{plural}/{namespace}/{name}/commits/{rest:path}")
-    async def commits(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+    def commits(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
         _, _, commit_id, _ = repo_at(request, plural, namespace, name, "commits")
         history = store.history(commit_id)
         return JSONResponse([
@@ -451,7 +453,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         ])
 
     @app.get("/api/{plural}/{namespace}/{name}/refs")
-    async def refs(request: Request, plural: str, namespace: str, name: str) -> JSONResponse:
+    def refs(request: Request, plural: str, namespace: str, name: str) -> JSONResponse:
         repo = readable_repo(request, repo_type_of(plural), namespace, name)
         answer: dict[str, list] = {"branches": [], "converts": [], "tags": [], "pullRequests": []}
         groups = {"refs/heads/": "branches", "refs/tags/": "tags", "refs/pr/": "pullRequests", "refs/convert/": "converts"}
@@ -472,7 +474,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         return JSONResponse({})
 
     @app.delete("/api/{plural}/{namespace}/{name}/branch/{rest:path}")
-    async def delete_branch(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+    def delete_branch(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
         repo, _ = writable_repo(request, repo_type_of(plural), namespace, name)
         store.delete_branch(repo, "/".join(_tail(request, "branch")))
         return JSONResponse({})
@@ -489,7 +491,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         return JSONResponse({"num": num, "url": f"{base_url(request)}/{repo.url_prefix}{repo.repo_id}/discussions/{num}"})
 
     @app.get("/api/{plural}/{namespace}/{name}/discussions/{num}")
-    async def discussion(request: Request, plural: str, namespace: str, name: str, num: int) -> JSONResponse:
+    def discussion(request: Request, plural: str, namespace: str, name: str, num: int) -> JSONResponse:
         repo = readable_repo(request, repo_type_of(plural), namespace, name)
         row = store.pull_request(repo, num)
         if row is None:
@@ -517,7 +519,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         if not isinstance(payload.get("files"), list):
             raise StoreError(400, "preupload needs a 'files' list")
         try:
-            existing = store.files(resolve(repo, revision))
+            existing = await run_in_threadpool(lambda: store.files(resolve(repo, revision)))
         except StoreError:
             existing = {}
         speaks_lfs = HUBTOOLS_USER_AGENT in request.headers.get("user-agent", "")
@@ -550,8 +552,8 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         parent = header.get("parentCommit")
         if parent is not None and not (isinstance(parent, str) and re.fullmatch(r"[0-9a-fA-F]{7,40}", parent)):
             raise StoreError(400, f"parentCommit must be a commit id, got {parent!r}")
-        commit_id, pr_num = store.apply_commit(
-            repo, revision, operations, user, summary, description, parent, create_pr
+        commit_id, pr_num = await run_in_threadpool(
+            store.apply_commit, repo, revision, operations, user, summary, description, parent, create_pr
         )
         spaces.sync(repo)
         repo_url = f"{base_url(request)}/{repo.url_prefix}{repo.repo_id}"
@@ -567,12 +569,16 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         header: dict | None = None
         operations: list[Operation] = []
         stream = CommitStream(store)
-        try:
-            async for chunk in request.stream():
-                for line_number, item in stream.feed(chunk):
-                    header = add_commit_item(item, line_number, header, operations, repo, revision)
-            for line_number, item in stream.close():
+
+        def take(items: list[tuple[int, dict]]) -> None:
+            nonlocal header
+            for line_number, item in items:
                 header = add_commit_item(item, line_number, header, operations, repo, revision)
+
+        try:  # decoding, hashing and blob writes run in a worker thread, off the event loop
+            async for chunk in request.stream():
+                await run_in_threadpool(lambda data: take(stream.feed(data)), chunk)
+            await run_in_threadpool(lambda: take(stream.close()))
         finally:
             stream.abort()
         if header is None:
@@ -664,7 +670,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
     # ------------------------------------------------------------------ downloads
 
     def resolve_route(repo_type: str):
-        async def resolve_file(request: Request, namespace: str, name: str, rest: str) -> Response:
+        def resolve_file(request: Request, namespace: str, name: str, rest: str) -> Response:
             repo = readable_repo(request, repo_type, namespace, name)
             revision, path_segments = split_revision(_tail(request, "resolve"))
             path = validate_path("/".join(path_segments))
@@ -691,7 +697,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
     # ------------------------------------------------------------------ the rest: unsupported API calls, then pages
 
     @app.api_route("/api/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
-    async def unsupported(request: Request, rest: str) -> JSONResponse:
+    def unsupported(request: Request, rest: str) -> JSONResponse:
         """Keep this route after every API route: any other /api call answers 501 naming the feature, or 404 for a missing repo."""
         parts = rest.split("/")
         feature = parts[0]
@@ -710,6 +716,44 @@ def not_supported(request: Request, feature: str) -> StoreError:
     return StoreError(
         501, f"The embedded Hub does not support '{feature}' ({request.method} {request.url.path})", "NotImplemented"
     )
+
+
+def query_flag(request: Request, name: str) -> bool:
+    return request.query_params.get(name, "").lower() in ("1", "true")
+
+
+def list_tree(files: dict[str, FileEntry], folder: str, recursive: bool) -> list[dict]:
+    """Files and folders below `folder` (direct children unless `recursive`), folders first at each depth."""
+    prefix = folder + "/" if folder else ""
+    items: list[dict] = []
+    folders: dict[str, list[FileEntry]] = {}
+    for path, entry in files.items():
+        if not path.startswith(prefix):
+            continue
+        parts = path[len(prefix):].split("/")
+        for depth in range(1, len(parts) if recursive else min(2, len(parts))):
+            folders.setdefault(prefix + "/".join(parts[:depth]), []).append(entry)
+        if recursive or len(parts) == 1:
+            items.append(file_json(entry))
+    for folder_path, entries in folders.items():
+        items.append({"type": "directory", "oid": _tree_oid(entries), "size": 0, "path": folder_path})
+    items.sort(key=lambda item: (item["path"].count("/"), item["type"] != "directory", item["path"]))
+    return items
+
+
+def make_cursor(commit_id: str, offset: int) -> str:
+    """Opaque to clients; pins the commit so a listing stays consistent while the branch moves on."""
+    return base64.urlsafe_b64encode(f"{commit_id}:{offset}".encode()).decode()
+
+
+def read_cursor(cursor: str) -> tuple[str, int]:
+    try:
+        commit_id, offset = base64.urlsafe_b64decode(cursor.encode()).decode().split(":")
+        if re.fullmatch(r"[0-9a-f]{40}", commit_id) and offset.isdigit():
+            return commit_id, int(offset)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        pass
+    raise StoreError(400, f"Invalid pagination cursor {cursor[:60]!r}: follow the Link header of the previous page")
 
 
 def download_type(path: str) -> tuple[str, str]:

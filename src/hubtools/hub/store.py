@@ -7,6 +7,7 @@ references them, so a killed upload or server leaves every repo at its last comp
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -186,6 +187,7 @@ class HubStore:
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / "hub.sqlite"
+        self._changed_paths = functools.lru_cache(maxsize=256)(self._changed_paths_uncached)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
@@ -369,18 +371,27 @@ class HubStore:
         found: dict[str, Commit] = {}
         with self._connect() as db:
             commit = _commit_from_row(db.execute("SELECT * FROM commits WHERE id = ?", (commit_id,)).fetchone())
-            files = _files(db, commit_id)
             for _ in range(max_depth):
-                parent_files = _files(db, commit.parent) if commit.parent else {}
-                changed = {p for p in files.keys() | parent_files.keys() if files.get(p) != parent_files.get(p)}
+                changed = self._changed_paths(commit.id, commit.parent)
                 for path in paths:
-                    if path not in found and any(c == path or c.startswith(path + "/") for c in changed):
+                    if path not in found and path in changed:
                         found[path] = commit
                 if len(found) == len(paths) or commit.parent is None:
                     break
                 commit = _commit_from_row(db.execute("SELECT * FROM commits WHERE id = ?", (commit.parent,)).fetchone())
-                files = parent_files
         return {path: found.get(path, commit) for path in paths}
+
+    def _changed_paths_uncached(self, commit_id: str, parent: str | None) -> frozenset[str]:
+        """Files a commit changed against its parent, and every folder above them (commits never change)."""
+        with self._connect() as db:
+            files = _files(db, commit_id)
+            parent_files = _files(db, parent) if parent else {}
+        changed: set[str] = set()
+        for path in files.keys() | parent_files.keys():
+            if files.get(path) != parent_files.get(path):
+                parts = path.split("/")
+                changed.update("/".join(parts[:depth]) for depth in range(1, len(parts) + 1))
+        return frozenset(changed)
 
     # ------------------------------------------------------------------ pull requests
 
