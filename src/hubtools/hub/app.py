@@ -33,6 +33,7 @@ from hubtools.hub.limits import (
     MAX_OPERATIONS_PER_COMMIT,
     TREE_EXPAND_PAGE_SIZE,
     TREE_PAGE_SIZE,
+    UNREFERENCED_BLOB_GRACE_SECONDS,
     BodyLimit,
     BodyTooLarge,
 )
@@ -154,6 +155,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
     """The Hub's routes; with `spaces_endpoint` (this Hub's URL, for the apps) it also runs Gradio Spaces."""
     store = HubStore(Path(root))
     store.clear_temp()
+    store.collect_garbage(UNREFERENCED_BLOB_GRACE_SECONDS)
     secret = lfs.load_secret(Path(root))
     spaces = SpacesRuntime(store, spaces_endpoint)
 
@@ -539,7 +541,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         repo, user = writable_repo(request, repo_type_of(plural), namespace, name)
         revision, _ = split_revision(_tail(request, "commit"))
         create_pr = request.query_params.get("create_pr", "") in ("1", "true", "True")
-        header, operations = await parse_commit_payload(request, repo, revision)
+        header, operations = await parse_commit_payload(request, repo, revision, authenticated(request))
         summary = str(header.get("summary") or "").strip()
         description = str(header.get("description") or "")
         if not summary:
@@ -565,7 +567,9 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
             "pullRequestUrl": f"{repo_url}/discussions/{pr_num}" if pr_num else None,
         })
 
-    async def parse_commit_payload(request: Request, repo: Repo, revision: str) -> tuple[dict, list[Operation]]:
+    async def parse_commit_payload(
+        request: Request, repo: Repo, revision: str, identity: Identity
+    ) -> tuple[dict, list[Operation]]:
         header: dict | None = None
         operations: list[Operation] = []
         stream = CommitStream(store)
@@ -573,7 +577,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         def take(items: list[tuple[int, dict]]) -> None:
             nonlocal header
             for line_number, item in items:
-                header = add_commit_item(item, line_number, header, operations, repo, revision)
+                header = add_commit_item(item, line_number, header, operations, repo, revision, identity)
 
         try:  # decoding, hashing and blob writes run in a worker thread, off the event loop
             async for chunk in request.stream():
@@ -586,7 +590,8 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         return header, operations
 
     def add_commit_item(
-        item: object, line_number: int, header: dict | None, operations: list[Operation], repo: Repo, revision: str
+        item: object, line_number: int, header: dict | None, operations: list[Operation], repo: Repo, revision: str,
+        identity: Identity,
     ) -> dict:
         """Record one NDJSON item; returns the commit header (set by the first line)."""
         if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
@@ -597,10 +602,12 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
             raise StoreError(400, "Malformed commit payload: the first line must be the 'header'")
         if len(operations) >= MAX_OPERATIONS_PER_COMMIT:
             raise StoreError(413, f"Too many operations in one commit: at most {MAX_OPERATIONS_PER_COMMIT}; split it into several commits")
-        operations.append(to_operation(item.get("key"), item["value"], repo, revision, line_number))
+        operations.append(to_operation(item.get("key"), item["value"], repo, revision, line_number, identity))
         return header
 
-    def to_operation(key: object, value: dict, repo: Repo, revision: str, line_number: int) -> Operation:
+    def to_operation(
+        key: object, value: dict, repo: Repo, revision: str, line_number: int, identity: Identity
+    ) -> Operation:
         path = value.get("path")
         path = validate_path(path.rstrip("/") if key == "deletedFolder" and isinstance(path, str) else path)
         if key == "file" and isinstance(value.get("content"), Addition):  # decoded while streaming (ndjson.py)
@@ -620,11 +627,12 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         if key == "lfsFile":
             oid = value.get("oid")
             size = value.get("size")
-            if size is None and isinstance(oid, str) and lfs.SHA256_PATTERN.match(oid) and store.has_blob(oid):
+            usable = isinstance(oid, str) and bool(lfs.SHA256_PATTERN.match(oid)) and store.blob_usable_by(repo, oid, identity)
+            if size is None and usable:
                 size = store.blob_path(oid).stat().st_size
             oid, size = lfs.check_object(oid, size)
-            if not store.has_blob(oid, size):
-                raise StoreError(400, f"Line {line_number}: LFS object for '{path}' ({oid}) was not uploaded")
+            if not (usable and store.has_blob(oid, size)):  # same answer whether or not another repo holds it
+                raise StoreError(400, f"Line {line_number}: LFS object for '{path}' ({oid}) was not uploaded to {repo.repo_id}")
             return Addition(path, oid, size, True, lfs_blob_id(oid, size))
         if key in ("deletedFile", "deletedFolder"):
             return Deletion(path, key == "deletedFolder")
@@ -642,9 +650,10 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         async def lfs_batch(request: Request, namespace: str, name_git: str) -> JSONResponse:
             if not name_git.endswith(".git"):
                 raise StoreError(404, "Not found")
-            writable_repo(request, repo_type, namespace, name_git[: -len(".git")])
+            repo, _ = writable_repo(request, repo_type, namespace, name_git[: -len(".git")])
+            identity = authenticated(request)
             payload = await json_body(request)
-            answer = lfs.batch_response(store, secret, base_url(request), payload)
+            answer = await run_in_threadpool(lfs.batch_response, store, secret, base_url(request), payload, repo, identity)
             return JSONResponse(answer, media_type="application/vnd.git-lfs+json")
 
         return lfs_batch
@@ -657,14 +666,15 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         )
 
 
-    @app.put("/api/lfs-objects/{oid}/{size}/{signature}")
-    async def lfs_upload(request: Request, oid: str, size: int, signature: str) -> Response:
-        await lfs.receive_object(store, secret, request, oid, size, signature)
+    @app.put("/api/lfs-objects/{repo_pk}/{oid}/{size}/{signature}")
+    async def lfs_upload(request: Request, repo_pk: int, oid: str, size: int, signature: str) -> Response:
+        await lfs.receive_object(store, secret, request, repo_pk, oid, size, signature)
         return Response(status_code=200)
 
     @app.post("/api/lfs-verify")
     async def lfs_verify(request: Request) -> JSONResponse:
-        lfs.verify_object(store, await json_body(request))
+        identity = authenticated(request)
+        lfs.verify_object(store, await json_body(request), identity)
         return JSONResponse({"success": True})
 
     # ------------------------------------------------------------------ downloads

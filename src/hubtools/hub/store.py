@@ -53,6 +53,9 @@ CREATE TABLE IF NOT EXISTS refs (
 CREATE TABLE IF NOT EXISTS pull_requests (
     repo_id INTEGER NOT NULL, num INTEGER NOT NULL, title TEXT NOT NULL, description TEXT NOT NULL,
     author TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (repo_id, num));
+CREATE TABLE IF NOT EXISTS uploads (
+    repo_id INTEGER NOT NULL, sha256 TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (repo_id, sha256));
+CREATE INDEX IF NOT EXISTS files_by_sha256 ON files (sha256);
 CREATE TABLE IF NOT EXISTS space_settings (
     repo_id INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, description TEXT,
     updated REAL NOT NULL, PRIMARY KEY (repo_id, kind, key));
@@ -117,6 +120,20 @@ class Identity:
 
     def belongs_to(self, namespace: str) -> bool:
         return namespace == self.user or namespace in self.orgs
+
+
+def can_read(identity: Identity | None, repo: Repo) -> bool:
+    return not repo.private or (identity is not None and identity.belongs_to(repo.namespace))
+
+
+@dataclass(frozen=True)
+class GcReport:
+    """What `collect_garbage` removed and kept."""
+
+    removed_blobs: int
+    removed_bytes: int
+    kept_recent: int
+    referenced: int
 
 
 @dataclass(frozen=True)
@@ -250,6 +267,63 @@ class HubStore:
             self.adopt_blob(temp_path, sha256)
         return Addition(path="", sha256=sha256, size=len(content), is_lfs=False, blob_id=git_blob_id(content))
 
+    def record_upload(self, repo: Repo, sha256: str) -> None:
+        """Remember that `sha256` was uploaded (content verified) for `repo`: its commits may then reference it."""
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO uploads VALUES (?, ?, ?)", (repo.pk, sha256, time.time()))
+
+    def blob_usable_by(self, repo: Repo, sha256: str, identity: Identity | None) -> bool:
+        """May a commit to `repo` by `identity` reference this blob without sending it?
+
+        Only if it was uploaded for `repo`, or a commit of a repo the caller can read already holds it: knowing a
+        hash is not access to the content.
+        """
+        if not self.has_blob(sha256):
+            return False
+        with self._connect() as db:
+            if db.execute("SELECT 1 FROM uploads WHERE repo_id = ? AND sha256 = ?", (repo.pk, sha256)).fetchone():
+                return True
+            holders = db.execute(
+                "SELECT DISTINCT repos.* FROM files JOIN commits ON files.commit_id = commits.id"
+                " JOIN repos ON repos.id = commits.repo_id WHERE files.sha256 = ?",
+                (sha256,),
+            ).fetchall()
+        return any(row["id"] == repo.pk or can_read(identity, _repo_from_row(row)) for row in holders)
+
+    def blob_visible_to(self, sha256: str, identity: Identity | None) -> bool:
+        """Is the blob held (committed or uploaded) by a repo `identity` can read? Existence is not told otherwise."""
+        if not self.has_blob(sha256):
+            return False
+        with self._connect() as db:
+            holders = db.execute(
+                "SELECT repos.* FROM repos WHERE id IN (SELECT repo_id FROM uploads WHERE sha256 = ?"
+                " UNION SELECT commits.repo_id FROM files JOIN commits ON files.commit_id = commits.id WHERE files.sha256 = ?)",
+                (sha256, sha256),
+            ).fetchall()
+        return any(can_read(identity, _repo_from_row(row)) for row in holders)
+
+    def collect_garbage(self, min_age_seconds: float) -> GcReport:
+        """Delete blobs no commit references, once they and their upload records are older than `min_age_seconds`."""
+        cutoff = time.time() - min_age_seconds
+        removed = removed_bytes = kept = referenced = 0
+        with self._write() as db:  # no commit lands while blobs are judged
+            db.execute("DELETE FROM uploads WHERE repo_id NOT IN (SELECT id FROM repos) OR created < ?", (cutoff,))
+            in_use = {row[0] for row in db.execute("SELECT DISTINCT sha256 FROM files")}
+            recent_uploads = {row[0] for row in db.execute("SELECT sha256 FROM uploads")}
+            for blob in self.blob_dir.glob("??/*"):
+                sha256 = blob.parent.name + blob.name
+                if sha256 in in_use:
+                    referenced += 1
+                    continue
+                stat = blob.stat()
+                if sha256 in recent_uploads or stat.st_mtime >= cutoff:
+                    kept += 1
+                    continue
+                blob.unlink(missing_ok=True)
+                removed += 1
+                removed_bytes += stat.st_size
+        return GcReport(removed, removed_bytes, kept, referenced)
+
     # ------------------------------------------------------------------ users and tokens
 
     def issue_token(self, user: str, orgs: tuple[str, ...] | list[str] = (), read_only: bool = False) -> str:
@@ -277,6 +351,11 @@ class HubStore:
             row = db.execute(
                 "SELECT * FROM repos WHERE type = ? AND namespace = ? AND name = ?", (repo_type, namespace, name)
             ).fetchone()
+        return _repo_from_row(row) if row else None
+
+    def get_repo_by_pk(self, pk: int) -> Repo | None:
+        with self._connect() as db:
+            row = _get_repo_row(db, pk)
         return _repo_from_row(row) if row else None
 
     def list_repos(self) -> list[Repo]:
@@ -308,7 +387,7 @@ class HubStore:
         with self._write() as db:
             commit_ids = [r["id"] for r in db.execute("SELECT id FROM commits WHERE repo_id = ?", (repo.pk,))]
             db.executemany("DELETE FROM files WHERE commit_id = ?", [(c,) for c in commit_ids])
-            for table in ("commits", "refs", "pull_requests", "space_settings"):
+            for table in ("commits", "refs", "pull_requests", "space_settings", "uploads"):
                 db.execute(f"DELETE FROM {table} WHERE repo_id = ?", (repo.pk,))
             db.execute("DELETE FROM repos WHERE id = ?", (repo.pk,))
 
