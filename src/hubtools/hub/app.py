@@ -557,7 +557,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         commit_id, pr_num = await run_in_threadpool(
             store.apply_commit, repo, revision, operations, user, summary, description, parent, create_pr
         )
-        spaces.sync(repo)
+        await run_in_threadpool(spaces.sync, repo)
         repo_url = f"{base_url(request)}/{repo.url_prefix}{repo.repo_id}"
         return JSONResponse({
             "success": True,
