@@ -267,7 +267,9 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         prefix = "" if repo_type == "model" else f"{repo_type}s/"
         url = f"{base_url(request)}/{prefix}{namespace}/{name}"
         try:
-            repo = store.create_repo(repo_type, namespace, name, private, sdk if repo_type == "space" else None, identity.user)
+            repo = await run_in_threadpool(
+                store.create_repo, repo_type, namespace, name, private, sdk if repo_type == "space" else None, identity.user
+            )
         except StoreError as exc:
             if exc.code != 409:
                 raise
@@ -281,7 +283,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         namespace = payload.get("organization") or identity.user
         repo = readable_repo(request, payload.get("type") or "model", namespace, str(payload.get("name")))
         require_write(identity, repo.namespace)
-        store.delete_repo(repo)
+        await run_in_threadpool(store.delete_repo, repo)
         spaces.forget(repo)
         return Response(status_code=200)
 
@@ -299,18 +301,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
     @app.post("/api/validate-yaml")
     async def validate_yaml(request: Request) -> JSONResponse:
         payload = await json_body(request)
-        content = payload.get("content")
-        if not isinstance(content, str):
-            return JSONResponse({"errors": [{"message": "'content' must be a string"}]}, status_code=400)
-        match = FRONT_MATTER.match(content)
-        try:
-            data = yaml.safe_load(match.group(1)) if match else None
-        except yaml.YAMLError as exc:
-            return JSONResponse({"errors": [{"message": f"Invalid YAML in README front matter: {exc}"}]}, status_code=400)
-        if data is not None and not isinstance(data, dict):
-            return JSONResponse({"errors": [{"message": "README front matter must be a YAML mapping"}]}, status_code=400)
-        warnings = [] if data else [{"message": "empty or missing yaml metadata in repo card"}]
-        return JSONResponse({"errors": [], "warnings": warnings})
+        return await run_in_threadpool(validate_front_matter, payload.get("content"))
 
     # ------------------------------------------------------------------ info, tree, history
 
@@ -425,19 +416,9 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
 
     @app.post("/api/{plural}/{namespace}/{name}/paths-info/{rest:path}")
     async def paths_info(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
-        _, _, commit_id, _ = repo_at(request, plural, namespace, name, "paths-info")
-        files = store.files(commit_id)
-        form = await request.form()
-        answers = []
-        for path in form.getlist("paths"):
-            path = str(path).strip("/")
-            if path in files:
-                answers.append(file_json(files[path]))
-            else:
-                below = [e for p, e in files.items() if p.startswith(path + "/")]
-                if below:
-                    answers.append({"type": "directory", "oid": _tree_oid(below), "size": 0, "path": path})
-        return JSONResponse(answers)
+        _, _, commit_id, _ = await run_in_threadpool(repo_at, request, plural, namespace, name, "paths-info")
+        paths = [str(path) for path in (await request.form()).getlist("paths")]
+        return JSONResponse(await run_in_threadpool(lambda: paths_info_answer(store.files(commit_id), paths)))
 
     @app.get("/api/{plural}/{namespace}/{name}/commits/{rest:path}")
     def commits(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
@@ -728,6 +709,34 @@ def not_supported(request: Request, feature: str) -> StoreError:
     )
 
 
+def validate_front_matter(content: object) -> JSONResponse:
+    """The `validate-yaml` answer: 400 with `errors` for YAML that is not a mapping, `warnings` when empty."""
+    if not isinstance(content, str):
+        return JSONResponse({"errors": [{"message": "'content' must be a string"}]}, status_code=400)
+    match = FRONT_MATTER.match(content)
+    try:
+        data = yaml.safe_load(match.group(1)) if match else None
+    except yaml.YAMLError as exc:
+        return JSONResponse({"errors": [{"message": f"Invalid YAML in README front matter: {exc}"}]}, status_code=400)
+    if data is not None and not isinstance(data, dict):
+        return JSONResponse({"errors": [{"message": "README front matter must be a YAML mapping"}]}, status_code=400)
+    warnings = [] if data else [{"message": "empty or missing yaml metadata in repo card"}]
+    return JSONResponse({"errors": [], "warnings": warnings})
+
+
+def paths_info_answer(files: dict[str, FileEntry], paths: list[str]) -> list[dict]:
+    answers = []
+    for path in paths:
+        path = path.strip("/")
+        if path in files:
+            answers.append(file_json(files[path]))
+        else:
+            below = [e for p, e in files.items() if p.startswith(path + "/")]
+            if below:
+                answers.append({"type": "directory", "oid": _tree_oid(below), "size": 0, "path": path})
+    return answers
+
+
 def query_flag(request: Request, name: str) -> bool:
     return request.query_params.get(name, "").lower() in ("1", "true")
 
@@ -791,7 +800,7 @@ async def json_body(request: Request, allow_empty: bool = False) -> dict:
     if not body and allow_empty:
         return {}
     try:
-        payload = json.loads(body)
+        payload = await run_in_threadpool(json.loads, body) if len(body) > 64 * 1024 else json.loads(body)
     except ValueError:
         raise StoreError(400, "Request body must be JSON") from None
     if not isinstance(payload, dict):
