@@ -165,3 +165,15 @@ def test_super_squash_history_keeps_files_and_drops_old_commits(hub, writer, rep
     assert Path(hf_hub_download(repo, "model.txt", force_download=True)).read_bytes() == b"v2"
     with pytest.raises(RevisionNotFoundError):
         api.model_info(repo, revision=old)
+
+
+def test_commit_history_is_paginated_like_the_hub(hub, writer, repo):
+    store = HubStore(hub.root)
+    stored = store.get_repo("model", *repo.split("/"))
+    for i in range(60):
+        blob = store.put_bytes(f"step {i}".encode())
+        store.apply_commit(stored, "main", [Addition("step.txt", blob.sha256, blob.size, False, blob.blob_id)], "alice", f"step {i}", "")
+    first = httpx.get(f"{hub.endpoint}/api/models/{repo}/commits/main")
+    assert len(first.json()) == 50 and "next" in first.links
+    titles = [c.title for c in hub.stock_api().list_repo_commits(repo)]
+    assert titles == [f"step {i}" for i in reversed(range(60))] + ["initial commit"]

@@ -29,6 +29,7 @@ from hubtools.hub import lfs
 from hubtools.hub.auth import can_read, caller, require_write
 from hubtools.hub.discussion_routes import add_discussion_routes
 from hubtools.hub.limits import (
+    COMMITS_PAGE_SIZE,
     MAX_COMMIT_DESCRIPTION_CHARS,
     MAX_COMMIT_SUMMARY_CHARS,
     MAX_OPERATIONS_PER_COMMIT,
@@ -422,9 +423,16 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
 
     @app.get("/api/{plural}/{namespace}/{name}/commits/{rest:path}")
     def commits(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
-        _, _, commit_id, _ = repo_at(request, plural, namespace, name, "commits")
-        history = store.history(commit_id)
-        return JSONResponse([
+        repo, _, commit_id, _ = repo_at(request, plural, namespace, name, "commits")
+        if "cursor" in request.query_params:  # the first commit of this page
+            commit_id, _ = read_cursor(request.query_params["cursor"])
+            resolve(repo, commit_id)
+        history = store.history(commit_id, COMMITS_PAGE_SIZE + 1)
+        headers = {}
+        if len(history) > COMMITS_PAGE_SIZE:
+            next_url = request.url.include_query_params(cursor=make_cursor(history.pop().id, 0))
+            headers["Link"] = f'<{next_url}>; rel="next"'
+        return JSONResponse(headers=headers, content=[
             {
                 "id": c.id,
                 "title": c.title,

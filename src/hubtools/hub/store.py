@@ -456,11 +456,12 @@ class HubStore:
             row = db.execute("SELECT * FROM commits WHERE id = ?", (commit_id,)).fetchone()
         return _commit_from_row(row)
 
-    def history(self, commit_id: str) -> list[Commit]:
-        commits = []
+    def history(self, commit_id: str, limit: int | None = None) -> list[Commit]:
+        """`commit_id` and its first-parent ancestors, newest first (at most `limit`)."""
+        commits: list[Commit] = []
         with self._connect() as db:
             next_id: str | None = commit_id
-            while next_id:
+            while next_id and (limit is None or len(commits) < limit):
                 commit = _commit_from_row(db.execute("SELECT * FROM commits WHERE id = ?", (next_id,)).fetchone())
                 commits.append(commit)
                 next_id = commit.parent
