@@ -145,6 +145,11 @@ def test_unsupported_api_calls_answer_501_naming_the_feature(hub, writer, repo):
     assert response.status_code == 501 and "likers" in response.headers["X-Error-Message"]
     assert response.headers["X-Error-Code"] == "NotImplemented"
     assert httpx.get(f"{hub.endpoint}/api/collections").status_code == 501
+    with pytest.raises(HfHubHTTPError) as gated:
+        hub.stock_api(writer).update_repo_settings(repo, gated="auto")
+    assert gated.value.response.status_code == 501 and "gated='auto'" in str(gated.value)
+    hub.stock_api(writer).update_repo_settings(repo, private=True, gated=False)
+    assert hub.api(writer).model_info(repo).private
     missing = httpx.get(f"{hub.endpoint}/api/models/{ORG}/does-not-exist-{uuid.uuid4().hex[:6]}/likers")
     assert missing.status_code == 404 and missing.headers["X-Error-Code"] == "RepoNotFound"
 

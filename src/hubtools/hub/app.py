@@ -292,6 +292,12 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
     async def update_settings(request: Request, plural: str, namespace: str, name: str) -> JSONResponse:
         repo, _ = writable_repo(request, repo_type_of(plural), namespace, name)
         payload = await json_body(request)
+        unsupported_settings = [
+            f"{key}={value!r}" for key, value in payload.items()
+            if not (key == "private" or (key == "visibility" and value in ("private", "public")) or (key == "gated" and value is False))
+        ]
+        if unsupported_settings:
+            raise not_supported(request, f"repo settings {', '.join(unsupported_settings)}")
         private = payload.get("private")
         if payload.get("visibility") in ("private", "public"):
             private = payload["visibility"] == "private"

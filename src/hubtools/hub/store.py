@@ -649,10 +649,10 @@ class HubStore:
         create_pr: bool = False,
     ) -> tuple[str, int | None]:
         """Commit `operations` on top of `revision` in one transaction; returns (commit id, PR number or None)."""
-        for op in operations:
-            if isinstance(op, Addition) and not self.has_blob(op.sha256, op.size):
-                raise StoreError(400, f"File '{op.path}' references an object that was never uploaded ({op.sha256})")
-        with self._write() as db:
+        with self._write() as db:  # blobs checked inside the transaction: gc (also a write) cannot remove them meanwhile
+            for op in operations:
+                if isinstance(op, Addition) and not self.has_blob(op.sha256, op.size):
+                    raise StoreError(400, f"File '{op.path}' references an object that was never uploaded ({op.sha256})")
             if _get_repo_row(db, repo.pk) is None:
                 raise StoreError(404, f"Repository {repo.repo_id} not found", "RepoNotFound")
             ref = _branch_ref(db, repo, revision)
