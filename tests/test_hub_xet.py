@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import struct
 import subprocess
@@ -215,3 +216,24 @@ def test_lfs_uploads_without_xet_are_recorded_as_lfs(hub, writer, repo, monkeypa
     payload = os.urandom(2 * 1024 * 1024)
     hub.stock_api(writer).upload_file(path_or_fileobj=payload, path_in_repo="plain-lfs.bin", repo_id=repo)
     assert lfs_siblings(hub, writer, repo)["plain-lfs.bin"].sha256 == hashlib.sha256(payload).hexdigest()
+
+
+def test_a_shard_cannot_claim_the_sha256_of_someone_elses_file(hub, writer, repo):
+    victim = hub.token("victoria")
+    private_repo = f"victoria/secret-{uuid.uuid4().hex[:6]}"
+    hub.stock_api(victim).create_repo(private_repo, private=True)
+    secret = os.urandom(1024 * 1024)
+    hub.stock_api(victim).upload_file(path_or_fileobj=secret, path_in_repo="secret.bin", repo_id=private_repo)
+    claimed = hashlib.sha256(secret).hexdigest()
+    cas_url, token = cas_token(hub, writer, repo)
+    auth = {"Authorization": f"Bearer {token}"}
+    chunks = [os.urandom(2000)]
+    xorb_hash = xet.merkle_root([(xet.chunk_hash(chunks[0]), 2000)])
+    httpx.post(f"{cas_url}/v1/xorbs/default/{xet.hash_hex(xorb_hash)}", content=serialize_xorb([(0, chunks[0])]), headers=auth).raise_for_status()
+    refused = httpx.post(f"{cas_url}/v1/shards", content=serialize_shard(xorb_hash, chunks, claimed), headers=auth)
+    assert refused.status_code == 400 and "sha256" in refused.json()["error"]
+    header = {"key": "header", "value": {"summary": "steal"}}
+    steal = {"key": "lfsFile", "value": {"path": "stolen.bin", "algo": "sha256", "oid": claimed, "size": len(secret)}}
+    commit = httpx.post(f"{hub.endpoint}/api/models/{repo}/commit/main", headers={"Authorization": f"Bearer {writer}", "Content-Type": "application/x-ndjson"},
+                        content="\n".join(json.dumps(line) for line in (header, steal)))
+    assert commit.status_code >= 400 and "stolen.bin" not in {s.rfilename for s in hub.stock_api(writer).model_info(repo).siblings}

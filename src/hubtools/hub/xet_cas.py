@@ -4,8 +4,8 @@ Flow (as on huggingface.co): the client asks `/api/{type}s/{repo}/xet-write-toke
 token, uploads xorbs (verified: every chunk re-hashed, the Merkle root must equal the xorb hash in the URL), then a
 shard describing each file as terms over xorbs. A shard is accepted only if every term's xorb is stored, its
 chunk range exists, its verification hash matches the stored chunk hashes, and the file's Xet hash matches; each
-file is then reconstructed into the blob store with its sha256 verified. The commit's `lfsFile` line finds the
-blob like any LFS upload, so downloads stay plain HTTP.
+file is then reconstructed into the blob store with its sha256 verified and recorded as uploaded for the token's
+repo, so the commit's `lfsFile` line finds the blob like any LFS upload; downloads stay plain HTTP.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from hubtools.hub.store import HubStore, Repo, StoreError
 TOKEN_PREFIX = "xet_"
 TOKEN_LIFETIME_S = 3600
 DEDUPE_SHARD_LIFETIME_S = 7 * 24 * 3600
-MAX_SHARD_BYTES = 64 * 1024 * 1024
 CAS_PATH = "/xet-cas"
 READ, WRITE = "read", "write"
 
@@ -44,9 +43,6 @@ CREATE TABLE IF NOT EXISTS xorbs (hash TEXT PRIMARY KEY, size INTEGER NOT NULL, 
 CREATE TABLE IF NOT EXISTS xorb_chunks (
     xorb TEXT NOT NULL, idx INTEGER NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (xorb, idx));
 CREATE INDEX IF NOT EXISTS xorb_chunks_by_hash ON xorb_chunks (hash);
-CREATE TABLE IF NOT EXISTS xet_files (
-    repo_pk INTEGER NOT NULL, sha256 TEXT NOT NULL, file_hash TEXT NOT NULL, size INTEGER NOT NULL,
-    created REAL NOT NULL, PRIMARY KEY (repo_pk, sha256));
 """
 
 
@@ -130,6 +126,9 @@ class XetCas:
 
     def add_shard(self, repo_pk: int, body: bytes) -> None:
         """Check every file of a shard against the stored xorbs, then rebuild each into the blob store."""
+        repo = self.store.get_repo_by_pk(repo_pk)
+        if repo is None:
+            raise StoreError(404, "The repository this Xet token was issued for no longer exists", "RepoNotFound")
         shard = xet.read_shard(body)
         for xorb_entry in shard.xorbs:
             if not self.has_xorb(xet.hash_hex(xorb_entry.hash)):
@@ -137,7 +136,7 @@ class XetCas:
         for file in shard.files:
             self._check_file(file)
         for file in shard.files:
-            self._materialize(repo_pk, file)
+            self._materialize(repo, file)
 
     def _check_file(self, file: xet.ShardFile) -> None:
         name = xet.hash_hex(file.file_hash)
@@ -163,27 +162,23 @@ class XetCas:
         if xet.file_hash(all_chunks) != file.file_hash:
             raise StoreError(400, f"Shard file {name}: its terms hash to {xet.hash_hex(xet.file_hash(all_chunks))}")
 
-    def _materialize(self, repo_pk: int, file: xet.ShardFile) -> None:
+    def _materialize(self, repo: Repo, file: xet.ShardFile) -> None:
+        """Rebuild the file and check its sha256, even when the blob exists: a shard must not claim a hash it lacks."""
         sha256 = file.sha256
         assert sha256 is not None  # checked in _check_file
-        if not self.store.has_blob(sha256, file.size):
-            fd, temp_path = self.store.new_temp_file()
-            try:
-                digest = hashlib.sha256()
-                with os.fdopen(fd, "wb") as handle:
-                    for data in self._file_bytes(file):
-                        digest.update(data)
-                        handle.write(data)
-                if digest.hexdigest() != sha256:
-                    raise StoreError(400, f"Shard file {xet.hash_hex(file.file_hash)}: content sha256 is {digest.hexdigest()}, the shard says {sha256}")
-                self.store.adopt_blob(temp_path, sha256)
-            finally:
-                temp_path.unlink(missing_ok=True)
-        with self._connect() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO xet_files VALUES (?, ?, ?, ?, ?)",
-                (repo_pk, sha256, xet.hash_hex(file.file_hash), file.size, time.time()),
-            )
+        fd, temp_path = self.store.new_temp_file()
+        try:
+            digest = hashlib.sha256()
+            with os.fdopen(fd, "wb") as handle:
+                for data in self._file_bytes(file):
+                    digest.update(data)
+                    handle.write(data)
+            if digest.hexdigest() != sha256:
+                raise StoreError(400, f"Shard file {xet.hash_hex(file.file_hash)}: content sha256 is {digest.hexdigest()}, the shard says {sha256}")
+            self.store.adopt_blob(temp_path, sha256)
+        finally:
+            temp_path.unlink(missing_ok=True)
+        self.store.record_upload(repo, sha256)
 
     def _file_bytes(self, file: xet.ShardFile) -> Iterator[bytes]:
         """The file's bytes, term by term, read from memory-mapped xorbs (each indexed once)."""
@@ -198,13 +193,6 @@ class XetCas:
                 body, refs = opened[xorb_hex]
                 for ref in refs[term.chunk_start:term.chunk_end]:
                     yield ref.read(body)
-
-    def uploaded_for(self, repo_pk: int, sha256: str) -> bool:
-        """Whether this repo uploaded a file with this sha256 through Xet."""
-        with self._connect() as db:
-            return db.execute(
-                "SELECT 1 FROM xet_files WHERE repo_pk = ? AND sha256 = ?", (repo_pk, sha256)
-            ).fetchone() is not None
 
     def dedupe_shard(self, chunk_hex: str) -> bytes | None:
         """The global-dedupe answer for a chunk: the xorb holding it, chunk hashes keyed so they reveal nothing."""
@@ -248,19 +236,6 @@ def check_cas_token(secret: bytes, token: str | None, needed: str) -> CasGrant:
 # ---------------------------------------------------------------------- routes
 
 
-async def _body(request: Request, limit: int) -> bytes:
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise StoreError(413, f"Body of {length} bytes exceeds the {limit}-byte limit of {request.url.path}")
-    parts, received = [], 0
-    async for part in request.stream():
-        received += len(part)
-        if received > limit:
-            raise StoreError(413, f"Body exceeds the {limit}-byte limit of {request.url.path}")
-        parts.append(part)
-    return b"".join(parts)
-
-
 def _check_path(prefix: str, expected_prefix: str, hash_hex: str) -> None:
     if prefix != expected_prefix:
         raise StoreError(400, f"Unknown prefix {prefix!r} in a CAS path: use {expected_prefix!r}")
@@ -300,13 +275,13 @@ def install_xet_routes(
     async def upload_xorb(request: Request, prefix: str, hash_hex: str) -> JSONResponse:
         check_cas_token(secret, bearer_token(request), WRITE)
         _check_path(prefix, "default", hash_hex)
-        body = await _body(request, xet.MAX_XORB_BYTES)
+        body = await request.body()  # at most MAX_XORB_BYTES (limits.py)
         return JSONResponse({"was_inserted": await run_in_threadpool(cas.add_xorb, hash_hex, body)})
 
     @app.post(CAS_PATH + "/v1/shards")
     async def upload_shard(request: Request) -> JSONResponse:
         grant = check_cas_token(secret, bearer_token(request), WRITE)
-        body = await _body(request, MAX_SHARD_BYTES)
+        body = await request.body()  # at most MAX_SHARD_BYTES (limits.py)
         await run_in_threadpool(cas.add_shard, grant.repo_pk, body)
         return JSONResponse({"result": 1})
 
