@@ -29,6 +29,7 @@ MAX_COMMENT_CHARS = 64 * 1024
 TREE_PAGE_SIZE = 1_000  # huggingface.co: at most 1000 entries per tree request
 TREE_EXPAND_PAGE_SIZE = 50  # huggingface.co: 50 when expand=True
 DISCUSSIONS_PAGE_SIZE = 50
+COMMITS_PAGE_SIZE = 50
 UNREFERENCED_BLOB_GRACE_SECONDS = 24 * 3600  # uploads no commit references are collected after this (gc, start-up)
 
 
