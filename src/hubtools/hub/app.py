@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hubtools.hub import lfs
+from hubtools.hub.xet_cas import XetCas, install_xet_routes
 from hubtools.hub.auth import can_read, caller, require_write
 from hubtools.hub.discussion_routes import add_discussion_routes
 from hubtools.hub.limits import (
@@ -65,7 +66,6 @@ LFS_SUFFIXES = (
     ".png", ".jpg", ".jpeg", ".gif", ".zip", ".gz", ".tar", ".npy", ".npz", ".pkl",
 )
 LFS_MIN_SIZE = 1024 * 1024
-HUBTOOLS_USER_AGENT = "hubtools/"
 MAX_HEADER_BYTES = 32 * 1024
 FRONT_MATTER = re.compile(r"^\s*---\s*\n(.*?)\n---\s*(?:\n|$)", re.DOTALL)
 SPACE_SDKS = ("gradio", "docker", "static", "streamlit")
@@ -519,11 +519,10 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
             existing = await run_in_threadpool(lambda: store.files(resolve(repo, revision)))
         except StoreError:
             existing = {}
-        speaks_lfs = HUBTOOLS_USER_AGENT in request.headers.get("user-agent", "")
         answers = []
         for item in payload["files"]:
             path = validate_path(item.get("path") if isinstance(item, dict) else None)
-            mode = "lfs" if speaks_lfs and _wants_lfs(path, item.get("size"), item.get("sample")) else "regular"
+            mode = "lfs" if _wants_lfs(path, item.get("size"), item.get("sample")) else "regular"
             remote = existing.get(path)
             oid = None
             if remote is not None:
@@ -652,6 +651,15 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
             return JSONResponse(answer, media_type="application/vnd.git-lfs+json")
 
         return lfs_batch
+
+    def repo_for_cas_token(request: Request, plural: str, namespace: str, name: str, scope: str) -> Repo:
+        repo_type = repo_type_of(plural)
+        if scope == "write":
+            return writable_repo(request, repo_type, namespace, name)[0]
+        return readable_repo(request, repo_type, namespace, name)
+
+    app.state.xet = XetCas(store)
+    install_xet_routes(app, app.state.xet, secret, repo_for_cas_token, base_url)
 
     for lfs_prefix in ("", "/datasets", "/spaces"):
         app.add_api_route(

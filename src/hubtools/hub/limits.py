@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hubtools.hub.responses import error_response
+from hubtools.hub.xet import MAX_SHARD_BYTES, MAX_XORB_BYTES
 
 MAX_JSON_BODY_BYTES = 10 * 1024 * 1024
 # Inline (base64) files stream to disk while the commit arrives (ndjson.py), so only the total is bounded here.
@@ -48,6 +49,8 @@ class BodyRule:
 BODY_RULES: list[BodyRule] = [
     BodyRule("PUT", re.compile(r"^/api/lfs-objects/\d+/[0-9a-f]{64}/(?P<size>\d{1,15})/"), limit_group="size"),
     BodyRule("POST", re.compile(r"^/api/(models|datasets|spaces)/[^/]+/[^/]+/commit/"), limit=MAX_COMMIT_BODY_BYTES),
+    BodyRule("POST", re.compile(r"^/xet-cas/v1/xorbs/"), limit=MAX_XORB_BYTES),
+    BodyRule("POST", re.compile(r"^/xet-cas/v1/shards$"), limit=MAX_SHARD_BYTES),
 ]
 
 
