@@ -17,7 +17,7 @@ from hubtools.config import load_config
 from hubtools.sample_data import write_sample_dataset
 from hubtools.search import open_study
 from hubtools.rundir import RunDir
-from hubtools.train import run_training
+from hubtools.fit import run_training
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

@@ -1,4 +1,9 @@
-"""hubtools' side of the Hub protocol: an HfApi that uploads large files through the LFS batch API locally.
+"""hubtools' side of the Hub protocol: which endpoint and token, an HfApi for them, and calls that take the endpoint.
+
+Every helper takes the endpoint as an argument; `resolve_endpoint`/`resolve_token` turn the CLI's
+--endpoint/--token (or their absence) into explicit values once, in the command.
+
+An HfApi that uploads large files through the LFS batch API locally:
 
 huggingface_hub uploads every `lfs` file through Xet when hf_xet is installed, and the embedded Hub does not
 speak Xet. The embedded Hub therefore answers `lfs` at preupload only to clients that identify as hubtools
@@ -9,17 +14,28 @@ huggingface.co nothing changes: Xet stays on. Stock clients get `regular` (inlin
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-from huggingface_hub import HfApi, constants
+from huggingface_hub import HfApi, ModelCard, constants, get_token
 
 import hubtools
 
 HUGGINGFACE_HOSTS = ("huggingface.co", "hf.co")
+
+
+def resolve_endpoint(endpoint: str | None) -> str:
+    """--endpoint, else HF_ENDPOINT, else huggingface.co (the huggingface_hub convention)."""
+    return (endpoint or os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+
+
+def resolve_token(token: str | None) -> str | None:
+    """--token, else HF_TOKEN, else the token stored by `hf auth login`."""
+    return token or get_token()
 
 
 def set_download_endpoint(endpoint: str) -> tuple[str, str]:
@@ -122,3 +138,21 @@ def hub_api(endpoint: str | None = None, token: str | None = None) -> HubtoolsAp
         library_name="hubtools",
         library_version=hubtools.__version__,
     )
+
+
+def validate_card_metadata(api: HfApi, card: ModelCard) -> None:
+    """The Hub's own check of a card's metadata, at `api.endpoint` (ModelCard.validate always asks the global one).
+
+    Raises ValueError with the Hub's reason when it rejects the metadata, HfHubHTTPError for other failures.
+    """
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+    headers = build_hf_headers(token=api.token, library_name="hubtools", library_version=hubtools.__version__)
+    response = get_session().post(
+        f"{api.endpoint}/api/validate-yaml",
+        json={"repoType": card.repo_type, "content": str(card)},
+        headers={**headers, "Accept": "text/plain"},
+    )
+    if response.status_code == 400:
+        raise ValueError(response.text)
+    hf_raise_for_status(response)
