@@ -58,9 +58,17 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_no_import_circle_between_library_modules() -> None:
     modules = library_modules()
     known = set(modules)
-    # a package's __init__ re-exporting its submodules is not a circle of the pipeline
+    # The pipeline's modules and their edges to and from the embedded Hub; the Hub server's own
+    # internals (a package whose __init__ re-exports its submodules) are left to its tests.
+    def inside_hub(name: str) -> bool:
+        return name.startswith("hubtools.hub.")
+
     graph = {
-        name: {target for target in imported_modules(path) & known if not name.startswith(target + ".") and target != name}
+        name: {
+            target
+            for target in imported_modules(path) & known
+            if target != name and not name.startswith(target + ".") and not (inside_hub(name) and inside_hub(target))
+        }
         for name, path in modules.items()
     }
     assert find_cycle(graph) is None, f"import circle: {' -> '.join(find_cycle(graph))}"

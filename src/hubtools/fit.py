@@ -10,11 +10,12 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from hubtools.config import RunConfig
+from hubtools.config import ConfigError, RunConfig
 from hubtools.rundir import RunDir, write_json_atomic
 from hubtools.train import (
     check_run_dir,
     configure_torch_threads,
+    distributed_state,
     evaluate_saved_model,
     optimizer_name,
     prepare_training_data,
@@ -27,11 +28,11 @@ logger = logging.getLogger(__name__)
 
 def run_training(config: RunConfig, output_dir: str | Path | None = None, resume: bool = False) -> RunDir:
     """Train (or search, with `hp_search.enabled`) and fill the run directory; returns it."""
-    from accelerate import PartialState
-
     run = RunDir(Path(output_dir or config.output_dir))
     config = dataclasses.replace(config, output_dir=str(run.root))
-    state = PartialState()
+    state = distributed_state()
+    if config.hp_search.enabled and state.num_processes > 1:
+        raise ConfigError("hp_search: the Optuna search runs in one process; launch it without multiple processes (or disable hp_search)")
     configure_torch_threads()
     if state.is_main_process:
         check_run_dir(run, config, resume)
@@ -44,7 +45,7 @@ def run_training(config: RunConfig, output_dir: str | Path | None = None, resume
     if state.is_main_process:
         from hubtools.environment import collect_environment
 
-        write_json_atomic(run.environment, collect_environment(precision, optimizer_name()))
+        write_json_atomic(run.environment, collect_environment(precision, optimizer_name(), state.num_processes, state.backend))
     if config.hp_search.enabled:
         from hubtools.search import run_search
 
@@ -58,4 +59,3 @@ def run_training(config: RunConfig, output_dir: str | Path | None = None, resume
         write_json_atomic(run.environment, environment)
         write_json_atomic(run.metrics, metrics)
     return run
-

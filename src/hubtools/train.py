@@ -161,6 +161,24 @@ def token_length_stats(train: pd.DataFrame, tokenizer: Any, max_length: int) -> 
 # ---- training ---------------------------------------------------------------------------------
 
 
+def runs_on_cpu() -> bool:
+    """No CUDA device, or accelerate was told to use the CPU (`use_cpu: true` / `--cpu`)."""
+    import torch
+
+    return not torch.cuda.is_available() or os.environ.get("ACCELERATE_USE_CPU", "false").lower() in {"1", "true"}
+
+
+def distributed_state() -> Any:
+    """The process group `accelerate launch` (torchrun) set up, seen the way Trainer will see it.
+
+    accelerate only treats CPU processes as one group (gloo) when asked for the CPU explicitly; without
+    `cpu=True` each of them would think it trains alone (world size 1, every process writing the run).
+    """
+    from accelerate import PartialState
+
+    return PartialState(cpu=runs_on_cpu())
+
+
 def configure_torch_threads() -> None:
     import torch
 
@@ -227,6 +245,7 @@ def build_trainer(
         fp16=precision == "fp16",
         bf16=precision == "bf16",
         optim=optimizer_name(),
+        use_cpu=runs_on_cpu(),
         train_sampling_strategy="group_by_length" if training.group_by_length else "random",
         eval_strategy="epoch",
         save_strategy="epoch",
@@ -334,6 +353,7 @@ def evaluate_saved_model(config: RunConfig, run: RunDir, data: TrainingData) -> 
         per_device_eval_batch_size=config.training.per_device_eval_batch_size,
         fp16=precision == "fp16",
         bf16=precision == "bf16",
+        use_cpu=runs_on_cpu(),
         dataloader_pin_memory=torch.cuda.is_available(),
         report_to="none",
     )

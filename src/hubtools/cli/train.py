@@ -23,14 +23,13 @@ def train_command(
     `--training.learning_rate=3e-5` or `training.learning_rate=3e-5`. Unknown keys are an error.
     Multi-GPU / multi-node: `accelerate launch --config_file accelerate_config.yaml -m hubtools.train --config ...`.
     """
-    from accelerate import PartialState
-
     from hubtools.config import load_config, split_override_args
     from hubtools.fit import run_training
+    from hubtools.train import distributed_state
 
     run_config = load_config(config, split_override_args(ctx.args))
     run = run_training(run_config, output_dir=output_dir, resume=resume)
-    if PartialState().is_main_process:
+    if distributed_state().is_main_process:
         test = run.read_json(run.metrics)["test"]
         typer.echo(f"{run.root}: test accuracy {test['accuracy']:.4f}, F1 macro {test['f1_macro']:.4f}")
 

@@ -7,6 +7,7 @@ references them, so a killed upload or server leaves every repo at its last comp
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -17,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 REPO_TYPES = ("model", "dataset", "space")
@@ -51,6 +53,12 @@ CREATE TABLE IF NOT EXISTS refs (
 CREATE TABLE IF NOT EXISTS pull_requests (
     repo_id INTEGER NOT NULL, num INTEGER NOT NULL, title TEXT NOT NULL, description TEXT NOT NULL,
     author TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (repo_id, num));
+CREATE TABLE IF NOT EXISTS uploads (
+    repo_id INTEGER NOT NULL, sha256 TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (repo_id, sha256));
+CREATE INDEX IF NOT EXISTS files_by_sha256 ON files (sha256);
+CREATE TABLE IF NOT EXISTS space_settings (
+    repo_id INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, description TEXT,
+    updated REAL NOT NULL, PRIMARY KEY (repo_id, kind, key));
 """
 
 
@@ -114,6 +122,28 @@ class Identity:
         return namespace == self.user or namespace in self.orgs
 
 
+def can_read(identity: Identity | None, repo: Repo) -> bool:
+    return not repo.private or (identity is not None and identity.belongs_to(repo.namespace))
+
+
+@dataclass(frozen=True)
+class GcReport:
+    """What `collect_garbage` removed and kept."""
+
+    removed_blobs: int
+    removed_bytes: int
+    kept_recent: int
+    referenced: int
+
+
+@dataclass(frozen=True)
+class SpaceSetting:
+    key: str
+    value: str
+    description: str | None
+    updated: float
+
+
 @dataclass(frozen=True)
 class Addition:
     path: str
@@ -150,6 +180,11 @@ def lfs_blob_id(sha256: str, size: int) -> str:
     return git_blob_id(LFS_POINTER_TEMPLATE.format(oid=sha256, size=size).encode())
 
 
+def iso(timestamp: float) -> str:
+    """A timestamp as the Hub writes dates: `2024-05-01T12:00:00.000Z`."""
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -169,6 +204,7 @@ class HubStore:
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / "hub.sqlite"
+        self._changed_paths = functools.lru_cache(maxsize=256)(self._changed_paths_uncached)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
@@ -231,6 +267,63 @@ class HubStore:
             self.adopt_blob(temp_path, sha256)
         return Addition(path="", sha256=sha256, size=len(content), is_lfs=False, blob_id=git_blob_id(content))
 
+    def record_upload(self, repo: Repo, sha256: str) -> None:
+        """Remember that `sha256` was uploaded (content verified) for `repo`: its commits may then reference it."""
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO uploads VALUES (?, ?, ?)", (repo.pk, sha256, time.time()))
+
+    def blob_usable_by(self, repo: Repo, sha256: str, identity: Identity | None) -> bool:
+        """May a commit to `repo` by `identity` reference this blob without sending it?
+
+        Only if it was uploaded for `repo`, or a commit of a repo the caller can read already holds it: knowing a
+        hash is not access to the content.
+        """
+        if not self.has_blob(sha256):
+            return False
+        with self._connect() as db:
+            if db.execute("SELECT 1 FROM uploads WHERE repo_id = ? AND sha256 = ?", (repo.pk, sha256)).fetchone():
+                return True
+            holders = db.execute(
+                "SELECT DISTINCT repos.* FROM files JOIN commits ON files.commit_id = commits.id"
+                " JOIN repos ON repos.id = commits.repo_id WHERE files.sha256 = ?",
+                (sha256,),
+            ).fetchall()
+        return any(row["id"] == repo.pk or can_read(identity, _repo_from_row(row)) for row in holders)
+
+    def blob_visible_to(self, sha256: str, identity: Identity | None) -> bool:
+        """Is the blob held (committed or uploaded) by a repo `identity` can read? Existence is not told otherwise."""
+        if not self.has_blob(sha256):
+            return False
+        with self._connect() as db:
+            holders = db.execute(
+                "SELECT repos.* FROM repos WHERE id IN (SELECT repo_id FROM uploads WHERE sha256 = ?"
+                " UNION SELECT commits.repo_id FROM files JOIN commits ON files.commit_id = commits.id WHERE files.sha256 = ?)",
+                (sha256, sha256),
+            ).fetchall()
+        return any(can_read(identity, _repo_from_row(row)) for row in holders)
+
+    def collect_garbage(self, min_age_seconds: float) -> GcReport:
+        """Delete blobs no commit references, once they and their upload records are older than `min_age_seconds`."""
+        cutoff = time.time() - min_age_seconds
+        removed = removed_bytes = kept = referenced = 0
+        with self._write() as db:  # no commit lands while blobs are judged
+            db.execute("DELETE FROM uploads WHERE repo_id NOT IN (SELECT id FROM repos) OR created < ?", (cutoff,))
+            in_use = {row[0] for row in db.execute("SELECT DISTINCT sha256 FROM files")}
+            recent_uploads = {row[0] for row in db.execute("SELECT sha256 FROM uploads")}
+            for blob in self.blob_dir.glob("??/*"):
+                sha256 = blob.parent.name + blob.name
+                if sha256 in in_use:
+                    referenced += 1
+                    continue
+                stat = blob.stat()
+                if sha256 in recent_uploads or stat.st_mtime >= cutoff:
+                    kept += 1
+                    continue
+                blob.unlink(missing_ok=True)
+                removed += 1
+                removed_bytes += stat.st_size
+        return GcReport(removed, removed_bytes, kept, referenced)
+
     # ------------------------------------------------------------------ users and tokens
 
     def issue_token(self, user: str, orgs: tuple[str, ...] | list[str] = (), read_only: bool = False) -> str:
@@ -258,6 +351,11 @@ class HubStore:
             row = db.execute(
                 "SELECT * FROM repos WHERE type = ? AND namespace = ? AND name = ?", (repo_type, namespace, name)
             ).fetchone()
+        return _repo_from_row(row) if row else None
+
+    def get_repo_by_pk(self, pk: int) -> Repo | None:
+        with self._connect() as db:
+            row = _get_repo_row(db, pk)
         return _repo_from_row(row) if row else None
 
     def list_repos(self) -> list[Repo]:
@@ -289,7 +387,7 @@ class HubStore:
         with self._write() as db:
             commit_ids = [r["id"] for r in db.execute("SELECT id FROM commits WHERE repo_id = ?", (repo.pk,))]
             db.executemany("DELETE FROM files WHERE commit_id = ?", [(c,) for c in commit_ids])
-            for table in ("commits", "refs", "pull_requests"):
+            for table in ("commits", "refs", "pull_requests", "space_settings", "uploads"):
                 db.execute(f"DELETE FROM {table} WHERE repo_id = ?", (repo.pk,))
             db.execute("DELETE FROM repos WHERE id = ?", (repo.pk,))
 
@@ -309,7 +407,6 @@ class HubStore:
             return _resolve(db, repo, revision)
 
     def create_branch(self, repo: Repo, branch: str, start: str | None) -> None:
-        validate_ref_name(branch)
         with self._write() as db:
             commit_id = _resolve(db, repo, start or DEFAULT_BRANCH)
             ref = f"refs/heads/{branch}"
@@ -353,18 +450,27 @@ class HubStore:
         found: dict[str, Commit] = {}
         with self._connect() as db:
             commit = _commit_from_row(db.execute("SELECT * FROM commits WHERE id = ?", (commit_id,)).fetchone())
-            files = _files(db, commit_id)
             for _ in range(max_depth):
-                parent_files = _files(db, commit.parent) if commit.parent else {}
-                changed = {p for p in files.keys() | parent_files.keys() if files.get(p) != parent_files.get(p)}
+                changed = self._changed_paths(commit.id, commit.parent)
                 for path in paths:
-                    if path not in found and any(c == path or c.startswith(path + "/") for c in changed):
+                    if path not in found and path in changed:
                         found[path] = commit
                 if len(found) == len(paths) or commit.parent is None:
                     break
                 commit = _commit_from_row(db.execute("SELECT * FROM commits WHERE id = ?", (commit.parent,)).fetchone())
-                files = parent_files
         return {path: found.get(path, commit) for path in paths}
+
+    def _changed_paths_uncached(self, commit_id: str, parent: str | None) -> frozenset[str]:
+        """Files a commit changed against its parent, and every folder above them (commits never change)."""
+        with self._connect() as db:
+            files = _files(db, commit_id)
+            parent_files = _files(db, parent) if parent else {}
+        changed: set[str] = set()
+        for path in files.keys() | parent_files.keys():
+            if files.get(path) != parent_files.get(path):
+                parts = path.split("/")
+                changed.update("/".join(parts[:depth]) for depth in range(1, len(parts) + 1))
+        return frozenset(changed)
 
     # ------------------------------------------------------------------ pull requests
 
@@ -375,6 +481,35 @@ class HubStore:
     def pull_request(self, repo: Repo, num: int) -> sqlite3.Row | None:
         with self._connect() as db:
             return db.execute("SELECT * FROM pull_requests WHERE repo_id = ? AND num = ?", (repo.pk, num)).fetchone()
+
+    def pull_requests(self, repo: Repo) -> list[dict]:
+        """The repo's pull requests, newest first."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM pull_requests WHERE repo_id = ? ORDER BY num DESC", (repo.pk,))
+            return [dict(row) for row in rows]
+
+    # ------------------------------------------------------------------ Space secrets and variables
+
+    def set_space_setting(self, repo: Repo, kind: str, key: str, value: str, description: str | None) -> None:
+        """Add or replace a Space `secret` or `variable`; secret values leave the store only as the app's environment."""
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO space_settings VALUES (?, ?, ?, ?, ?, ?)",
+                (repo.pk, kind, key, value, description, time.time()),
+            )
+
+    def delete_space_setting(self, repo: Repo, kind: str, key: str) -> bool:
+        with self._write() as db:
+            return db.execute(
+                "DELETE FROM space_settings WHERE repo_id = ? AND kind = ? AND key = ?", (repo.pk, kind, key)
+            ).rowcount > 0
+
+    def space_settings(self, repo: Repo, kind: str) -> dict[str, SpaceSetting]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM space_settings WHERE repo_id = ? AND kind = ? ORDER BY key", (repo.pk, kind)
+            )
+            return {r["key"]: SpaceSetting(r["key"], r["value"], r["description"], r["updated"]) for r in rows}
 
     # ------------------------------------------------------------------ commits
 
@@ -415,11 +550,6 @@ class HubStore:
 
 
 # ---------------------------------------------------------------------- helpers (inside a transaction)
-
-
-def validate_ref_name(name: str) -> None:
-    if not name or name.startswith(("/", "-")) or ".." in name or any(c in name for c in " ~^:?*[\\"):
-        raise StoreError(400, f"Invalid reference name '{name}'")
 
 
 def _repo_from_row(row: sqlite3.Row) -> Repo:
