@@ -209,7 +209,7 @@ def test_gc_removes_unreferenced_blobs_and_start_up_collects_day_old_ones(tmp_pa
 
     from hubtools.hub import gc
     from hubtools.hub.app import create_app
-    from hubtools.hub.cli import hub_app
+    from hubtools.cli.hub import hub_app
     from hubtools.hub.store import HubStore
 
     store = HubStore(tmp_path)
