@@ -28,12 +28,26 @@ from pathlib import Path
 
 HIDDEN, LAYERS, INTERMEDIATE, VOCAB, POSITIONS = 1024, 24, 4096, 50265, 514
 CHUNK = 8 * 1024 * 1024
+CARD = """---
+license: mit
+model-index:
+- name: bertweet-large-shapes
+  results:
+  - task: {type: text-classification}
+    dataset: {name: none, type: none}
+    metrics:
+    - {type: accuracy, value: 0.0}
+---
+# Benchmark weights
+
+Random values in vinai/bertweet-large's shapes.
+"""
 PUBLISH = """
 import sys, time
 from pathlib import Path
 from hubtools.publish import PublishOptions, publish
 start = time.perf_counter()
-publish(PublishOptions(repo_id=sys.argv[1], run_dir=Path(sys.argv[2]), token=sys.argv[3], verify=False), echo=lambda line: None)
+publish(PublishOptions(repo_id=sys.argv[1], run_dir=Path(sys.argv[2]), verify=False), echo=lambda line: None)
 print(time.perf_counter() - start)
 """
 
@@ -90,7 +104,7 @@ def write_run(root: Path) -> int:
     (model / "config.json").write_text(json.dumps(config), encoding="utf-8")
     (root / "metrics.json").write_text("{}", encoding="utf-8")
     (root / "card").mkdir()
-    (root / "card" / "README.md").write_text("---\nlicense: mit\n---\n# Benchmark weights\n\nRandom values, bertweet-large shapes.\n", encoding="utf-8")
+    (root / "card" / "README.md").write_text(CARD, encoding="utf-8")
     return size
 
 
@@ -146,8 +160,10 @@ def main() -> None:
             for attempt in range(args.repeat):
                 read_seconds = read_once_seconds(work / "run")
                 before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-                output = subprocess.run([sys.executable, "-c", PUBLISH, f"bench/large-{attempt}", str(work / "run"), token],
-                                        env=environment, capture_output=True, text=True, check=True)
+                output = subprocess.run([sys.executable, "-c", PUBLISH, f"bench/large-{attempt}", str(work / "run")],
+                                        env={**environment, "HF_TOKEN": token}, capture_output=True, text=True)
+                if output.returncode != 0:
+                    raise SystemExit(f"the publishing process failed:\n{output.stderr[-3000:]}")
                 publish_seconds = float(output.stdout.strip().splitlines()[-1])
                 child_peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
                 peak = f"{child_peak_kb / 1024:.0f} MiB" if child_peak_kb > before else f"<= {before / 1024:.0f} MiB (an earlier child's peak)"
