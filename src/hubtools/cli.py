@@ -7,6 +7,7 @@ Each stage module owns its command; this file only wires them together. Heavy li
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
@@ -37,6 +38,20 @@ app.add_typer(hub_app, name="hub")
 app.command("train", context_settings=TRAIN_CONTEXT)(train_command)
 app.command("evaluate")(evaluate_command)
 app.command("card")(card_command)
+
+
+@app.command("compare")
+def compare_command(
+    runs: list[Path] = typer.Argument(..., help="Run directories evaluated on the same test split (two or more)."),
+    out: Path = typer.Option(..., "--out", help="Folder for comparison.md, comparison.json and comparison.png."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing comparison."),
+) -> None:
+    """Compare runs on their shared test split: metrics with 95% intervals, paired significance vs the best, size, speed."""
+    from hubtools.compare import compare_runs, write_comparison
+
+    comparison = compare_runs(runs)
+    markdown = write_comparison(comparison, out, overwrite=overwrite)
+    typer.echo(f"{markdown}: {len(comparison.runs)} runs compared; best by F1 macro: {comparison.best}")
 app.add_typer(dataset_app, name="dataset")
 app.add_typer(space_app, name="space")
 app.command("publish")(publish_command)

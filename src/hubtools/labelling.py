@@ -144,9 +144,11 @@ def build_dataset(
     prose: str | Path | None = None,
     dataset_repo_id: str | None = None,
     overwrite: bool = False,
+    benchmark: bool = False,
 ) -> Path:
-    """Vote, deduplicate, split (stratified), write the Parquet splits, statistics and dataset card; returns OUT."""
-    from hubtools.cards import render_dataset_card
+    """Vote, deduplicate, split (stratified), write the Parquet splits, statistics and dataset card; returns OUT.
+    With `benchmark`, also eval.yaml: the task ids models scored on its test split publish `.eval_results` for."""
+    from hubtools.cards import render_dataset_card, write_benchmark_declaration
     from hubtools.config import DataConfig
     from hubtools.data import ROW, WHOLE, Source, check_classes, describe, find_leakage, split_sources_by_ratio
 
@@ -185,6 +187,8 @@ def build_dataset(
         splits[name].to_parquet(out.split(name), index=False)
     write_json_atomic(out.dataset_stats, stats)
     render_dataset_card(out.root, out.root, dataset_repo_id=dataset_repo_id)
+    if benchmark:
+        write_benchmark_declaration(out.root)
     return out.root
 
 
@@ -201,6 +205,7 @@ def build_command(
     prose: Path | None = typer.Option(None, "--prose", help="Card prose YAML (docs/reporting.md)."),
     dataset_repo_id: str | None = typer.Option(None, "--repo", help="Dataset repo id the card will be published as."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a dataset already built in --out."),
+    benchmark: bool = typer.Option(False, "--benchmark", help="Declare the dataset a benchmark (eval.yaml with task ids for models' .eval_results)."),
 ) -> None:
     """Majority-vote labels, report agreement, deduplicate, split stratified and write Parquet + dataset card."""
     try:
@@ -213,6 +218,7 @@ def build_command(
         input_file, [name.strip() for name in labellers.split(",") if name.strip()], out,
         text_column=text_column, split_ratios=ratios, seed=seed, license=license,
         language=[code.strip() for code in language.split(",")], prose=prose, dataset_repo_id=dataset_repo_id, overwrite=overwrite,
+        benchmark=benchmark,
     )
     stats = RunDir(root).read_json(RunDir(root).dataset_stats)["labelling"]
     kappa = f"{stats['fleiss_kappa']:.3f}" if stats["fleiss_kappa"] is not None else "n/a"
