@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -209,13 +210,13 @@ def test_server_stopped_mid_upload_leaves_the_previous_commit_and_a_rerun_comple
     previous = api.repo_info(f"{ORG}/interrupted").sha
     (run.model / "model.safetensors").write_bytes((run.model / "model.safetensors").read_bytes()[:-16] + b"\x00" * 16)
 
-    real_upload = commit_api.lfs_upload
+    real_upload = commit_api._upload_xet_files
 
     def stop_hub_then_upload(**kwargs):
-        hub.stop()  # the server goes away once the LFS transfer of the new weights starts
+        hub.stop()  # the server goes away once the Xet transfer of the new weights starts
         return real_upload(**kwargs)
 
-    monkeypatch.setattr(commit_api, "lfs_upload", stop_hub_then_upload)
+    monkeypatch.setattr(commit_api, "_upload_xet_files", stop_hub_then_upload)
     monkeypatch.setattr(publish_module, "RETRY_BACKOFF_S", 0.05)
     monkeypatch.setattr(publish_module, "RETRY_ATTEMPTS", 2)
     try:
@@ -227,10 +228,10 @@ def test_server_stopped_mid_upload_leaves_the_previous_commit_and_a_rerun_comple
     assert "\n" not in message and f"still at {previous[:12]}" in message and "run the same command again" in message
     assert api.repo_info(f"{ORG}/interrupted").sha == previous
 
-    monkeypatch.setattr(commit_api, "lfs_upload", real_upload)
+    monkeypatch.setattr(commit_api, "_upload_xet_files", real_upload)
     (commit,) = publish_run(run, f"{ORG}/interrupted", token, space_repo_id=None).commits
     assert [change.path for change in commit.plan.pending()] == ["model.safetensors"]
-    assert repo_files(api, f"{ORG}/interrupted")["model.safetensors"] == publish_module._sha256(run.model / "model.safetensors")
+    assert repo_files(api, f"{ORG}/interrupted")["model.safetensors"] == hashlib.sha256((run.model / "model.safetensors").read_bytes()).hexdigest()
 
 
 def test_cli_publish_reads_hf_token_and_never_prints_it(hub, token, published) -> None:

@@ -59,10 +59,6 @@ def open_study(config: RunConfig, run: RunDir) -> optuna.Study:
 
 def run_search(config: RunConfig, run: RunDir, data: TrainingData) -> dict[str, Any]:
     """Run the remaining trials, keep the best trial's model as RUN/model, write trials.json and log_history.json."""
-    from accelerate import PartialState
-
-    if PartialState().num_processes > 1:
-        raise ConfigError("hp_search: the Optuna search runs in one process; launch it without multiple processes (or disable hp_search)")
     study = open_study(config, run)
     if not study.trials:
         for params in config.hp_search.first_trials:

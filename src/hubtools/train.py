@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from hubtools.config import RunConfig, config_to_dict, load_config, save_config, split_override_args
+from hubtools.config import ConfigError, RunConfig, config_to_dict, load_config, save_config, split_override_args
 from hubtools.errors import HubtoolsError
 from hubtools.rundir import SPLITS, RunDir, write_json_atomic
 
@@ -50,11 +50,11 @@ class TrainingData:
 
 def run_training(config: RunConfig, output_dir: str | Path | None = None, resume: bool = False) -> RunDir:
     """Train (or search, with `hp_search.enabled`) and fill the run directory; returns it."""
-    from accelerate import PartialState
-
     run = RunDir(Path(output_dir or config.output_dir))
     config = dataclasses.replace(config, output_dir=str(run.root))
-    state = PartialState()
+    state = distributed_state()
+    if config.hp_search.enabled and state.num_processes > 1:
+        raise ConfigError("hp_search: the Optuna search runs in one process; launch it without multiple processes (or disable hp_search)")
     configure_torch_threads()
     if state.is_main_process:
         check_run_dir(run, config, resume)
@@ -67,7 +67,7 @@ def run_training(config: RunConfig, output_dir: str | Path | None = None, resume
     if state.is_main_process:
         from hubtools.environment import collect_environment
 
-        write_json_atomic(run.environment, collect_environment(precision, optimizer_name()))
+        write_json_atomic(run.environment, collect_environment(precision, optimizer_name(), state.num_processes, state.backend))
     if config.hp_search.enabled:
         from hubtools.search import run_search
 
@@ -201,6 +201,24 @@ def token_length_stats(train: pd.DataFrame, tokenizer: Any, max_length: int) -> 
 # ---- training ---------------------------------------------------------------------------------
 
 
+def runs_on_cpu() -> bool:
+    """No CUDA device, or accelerate was told to use the CPU (`use_cpu: true` / `--cpu`)."""
+    import torch
+
+    return not torch.cuda.is_available() or os.environ.get("ACCELERATE_USE_CPU", "false").lower() in {"1", "true"}
+
+
+def distributed_state() -> Any:
+    """The process group `accelerate launch` (torchrun) set up, seen the way Trainer will see it.
+
+    accelerate only treats CPU processes as one group (gloo) when asked for the CPU explicitly; without
+    `cpu=True` each of them would think it trains alone (world size 1, every process writing the run).
+    """
+    from accelerate import PartialState
+
+    return PartialState(cpu=runs_on_cpu())
+
+
 def configure_torch_threads() -> None:
     import torch
 
@@ -267,6 +285,7 @@ def build_trainer(
         fp16=precision == "fp16",
         bf16=precision == "bf16",
         optim=optimizer_name(),
+        use_cpu=runs_on_cpu(),
         train_sampling_strategy="group_by_length" if training.group_by_length else "random",
         eval_strategy="epoch",
         save_strategy="epoch",
@@ -407,6 +426,7 @@ def evaluate_saved_model(config: RunConfig, run: RunDir, data: TrainingData) -> 
         per_device_eval_batch_size=config.training.per_device_eval_batch_size,
         fp16=precision == "fp16",
         bf16=precision == "bf16",
+        use_cpu=runs_on_cpu(),
         dataloader_pin_memory=torch.cuda.is_available(),
         report_to="none",
     )
@@ -452,9 +472,7 @@ def train_command(
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     run_config = load_config(config, split_override_args(ctx.args))
     run = run_training(run_config, output_dir=output_dir, resume=resume)
-    from accelerate import PartialState
-
-    if PartialState().is_main_process:
+    if distributed_state().is_main_process:
         test = run.read_json(run.metrics)["test"]
         typer.echo(f"{run.root}: test accuracy {test['accuracy']:.4f}, F1 macro {test['f1_macro']:.4f}")
 

@@ -26,12 +26,15 @@ def serve_command(
     root: RootOption = default_root(),
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = DEFAULT_HOST,
     port: Annotated[int, typer.Option(help="TCP port.")] = DEFAULT_PORT,
+    spaces: Annotated[
+        bool, typer.Option("--spaces/--no-spaces", help="Run Gradio Spaces (restarted on each commit), as huggingface.co does.")
+    ] = True,
 ) -> None:
     """Serve a Hub-compatible API and repo pages; point clients at it with HF_ENDPOINT=http://HOST:PORT."""
     from hubtools.hub.server import serve
 
-    typer.echo(f"Embedded Hub on http://{host}:{port} (data in {root})", err=True)
-    serve(root, host, port)
+    typer.echo(f"Embedded Hub on http://{host}:{port} (data in {root}; Spaces {'run' if spaces else 'off'})", err=True)
+    serve(root, host, port, spaces)
 
 
 @hub_app.command("token")
@@ -54,3 +57,18 @@ def seed_command(root: RootOption = default_root()) -> None:
 
     for repo_id, commit_id in seed_base_models(root).items():
         typer.echo(f"{repo_id}: {'committed ' + commit_id if commit_id else 'already up to date'}")
+
+
+@hub_app.command("gc")
+def gc_command(
+    root: RootOption = default_root(),
+    min_age_hours: Annotated[float, typer.Option(help="Keep unreferenced uploads younger than this.")] = 24.0,
+) -> None:
+    """Delete blobs that no commit of any repo references (uploads never committed, deleted repos)."""
+    from hubtools.hub import gc
+
+    report = gc(root, min_age_hours * 3600)
+    typer.echo(
+        f"removed {report.removed_blobs} unreferenced blobs ({report.removed_bytes} bytes); kept {report.referenced}"
+        f" referenced and {report.kept_recent} younger than {min_age_hours:g} h"
+    )

@@ -1,7 +1,7 @@
 """Streaming parser of the NDJSON commit payload.
 
-Stock clients with hf_xet get `regular` upload modes from this server (see docs/hub.md), so a large file
-arrives inline as one JSON line of base64. Such a line is not held in memory: once an unfinished line
+A client may send a large file inline as one JSON line of base64 (`regular` upload mode, or a client that
+ignores preupload). Such a line is not held in memory: once an unfinished line
 exceeds STREAM_AFTER_BYTES and starts like `{"key": "file", "value": {"content": "`, its base64 is decoded
 straight into a temporary blob file, and only the short rest of the line (path, encoding) is parsed as JSON.
 """
@@ -14,6 +14,7 @@ import json
 import os
 import re
 
+from hubtools.hub.limits import MAX_COMMIT_LINE_BYTES
 from hubtools.hub.store import Addition, HubStore, StoreError, git_blob_id_of_file
 
 STREAM_AFTER_BYTES = 1024 * 1024
@@ -108,6 +109,11 @@ class CommitStream:
                 self.sink = _Base64Sink(self.store)
                 rest = self.sink.write(head[start.end() :])
                 self.pending, self.pending_size = [rest], len(rest)
+            elif self.pending_size > MAX_COMMIT_LINE_BYTES:
+                raise StoreError(
+                    413, f"Commit payload line {self.line_number + 1} exceeds {MAX_COMMIT_LINE_BYTES} bytes"
+                    " (only inline file contents, sent first in their line, may be longer)",
+                )
             else:
                 self.pending = [head]
 
