@@ -224,7 +224,7 @@ class HubStore:
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / "hub.sqlite"
-        self._changed_paths = functools.lru_cache(maxsize=256)(self._changed_paths_uncached)
+        self._changed_paths = functools.lru_cache(maxsize=64)(self._changed_paths_uncached)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
