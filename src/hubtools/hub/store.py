@@ -534,6 +534,12 @@ class HubStore:
             _discussion_row(db, repo, num)
             return _add_event(db, repo, num, "comment", author, _comment_data(text, author))
 
+    def rename_discussion(self, repo: Repo, num: int, title: str, author: str) -> dict:
+        with self._write() as db:
+            old_title = _discussion_row(db, repo, num)["title"]
+            db.execute("UPDATE pull_requests SET title = ? WHERE repo_id = ? AND num = ?", (title, repo.pk, num))
+            return _add_event(db, repo, num, "title-change", author, {"from": old_title, "to": title})
+
     def set_discussion_status(self, repo: Repo, num: int, status: str, author: str, comment: str | None) -> dict:
         """Open or close a discussion or PR (a merged PR stays merged); returns the status-change event."""
         if status not in DISCUSSION_STATUSES:
