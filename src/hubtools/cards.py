@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import typer
 import yaml
 
 from hubtools.config import RunConfig, TrainingConfig, load_config, read_yaml_mapping, shareable_config_dict
@@ -309,7 +308,7 @@ def render_model_card(
 ) -> Path:
     """Write README.md, confusion_matrix.png and .eval_results/ for the run into `out_dir` (default RUN/card)."""
     from huggingface_hub import ModelCard, ModelCardData
-    from huggingface_hub._eval_results import eval_result_entries_to_yaml
+    from huggingface_hub import eval_result_entries_to_yaml
 
     run = RunDir(Path(run_dir))
     run.require(run.config, run.model, run.metrics, run.dataset_stats, run.environment)
@@ -458,27 +457,3 @@ def render_dataset_card(
     readme = write_card(card, out, overwrite)
     plot_label_distribution(stats, out / "label_distribution.png")
     return readme
-
-
-# ---- command line -----------------------------------------------------------------------------
-
-
-def card_command(
-    run: Path = typer.Option(..., "--run", help="Run directory written by `hubtools train`."),
-    out: Path | None = typer.Option(None, "--out", help="Folder for README.md and its assets (default: RUN/card)."),
-    model_repo_id: str | None = typer.Option(None, "--repo", help="Model repo id the card will be published as (links, snippet)."),
-    dataset_repo_id: str | None = typer.Option(None, "--dataset-repo", help="Dataset repo id (metadata `datasets:`, .eval_results)."),
-    space_repo_id: str | None = typer.Option(None, "--space", help="Demo Space repo id (link in the card; default REPO-demo, as `publish`)."),
-    no_space: bool = typer.Option(False, "--no-space", help="No demo Space link (for `publish --no-space`)."),
-    endpoint: str | None = typer.Option(None, "--endpoint", envvar="HF_ENDPOINT", help="Hub address for links (default huggingface.co)."),
-    prose: Path | None = typer.Option(None, "--prose", help="Card prose YAML (default: card.prose in the run's config)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing README.md."),
-) -> None:
-    """Render the model card (README.md, confusion matrix, .eval_results/) for review before publishing."""
-    if model_repo_id and not space_repo_id and not no_space:
-        space_repo_id = f"{model_repo_id}-demo"
-    readme = render_model_card(
-        run, out, model_repo_id=model_repo_id, dataset_repo_id=dataset_repo_id, space_repo_id=space_repo_id,
-        endpoint=endpoint, prose=prose, overwrite=overwrite,
-    )
-    typer.echo(f"{readme}: model card written")

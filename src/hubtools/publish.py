@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import os
 import re
 import shutil
 import tempfile
@@ -20,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypeVar
-
-import typer
 
 from hubtools.errors import HubtoolsError
 from hubtools.rundir import SPLITS, RunDir
@@ -61,21 +58,7 @@ RETRY_ATTEMPTS = 3  # each attempt: huggingface_hub itself retries every request
 RETRY_BACKOFF_S = 1.0  # doubles after each failed attempt
 
 
-# ----------------------------------------------------------------------------- endpoint and token
-
-
-def resolve_endpoint(endpoint: str | None) -> str:
-    """--endpoint, else HF_ENDPOINT, else huggingface.co (the huggingface_hub convention)."""
-    from huggingface_hub import constants
-
-    return (endpoint or os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
-
-
-def resolve_token(token: str | None) -> str | None:
-    """--token, else HF_TOKEN, else the token stored by `hf auth login`."""
-    from huggingface_hub import get_token
-
-    return token or get_token()
+# ----------------------------------------------------------------------------- urls
 
 
 def repo_url(endpoint: str, repo_type: RepoType, repo_id: str) -> str:
@@ -269,6 +252,8 @@ def check_model_card(card_path: Path, api, *, dataset_repo_id: str | None, space
     from huggingface_hub import ModelCard
     from huggingface_hub.errors import HfHubHTTPError
 
+    from hubtools.hubclient import validate_card_metadata
+
     try:
         card = ModelCard.load(card_path)
     except Exception as error:  # huggingface_hub raises ValueError or yaml errors for broken front matter
@@ -280,7 +265,7 @@ def check_model_card(card_path: Path, api, *, dataset_repo_id: str | None, space
     if space_repo_id and space_repo_id not in card.text:
         raise HubtoolsError(f"{card_path}: the card does not link the Space {space_repo_id}; pass --render-card to render it for these repos")
     try:
-        card.validate(repo_type="model")
+        validate_card_metadata(api, card)
     except (ValueError, HfHubHTTPError) as error:
         raise HubtoolsError(f"{card_path}: the Hub rejects the card's metadata: {str(error).splitlines()[-1]}") from error
 
@@ -534,7 +519,7 @@ def write_dry_run(plans: list[RepoPlan], target: Path) -> None:
 
 
 def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> PublishResult:
-    from hubtools.hubclient import hub_api
+    from hubtools.hubclient import hub_api, resolve_endpoint, resolve_token
 
     endpoint = resolve_endpoint(options.endpoint)
     api = hub_api(endpoint, resolve_token(options.token))
@@ -564,40 +549,3 @@ def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> Pub
         echo(report.summary())
         published.verified = True
     return published
-
-
-def publish_command(
-    repo: str = typer.Option(..., "--repo", help="Model repo ORG/NAME."),
-    run: Path = typer.Option(Path("runs/quickstart"), "--run", help="Run directory written by `hubtools train`."),
-    dataset_repo: str | None = typer.Option(None, "--dataset-repo", help="Also push the run's splits (Parquet) + dataset card to ORG/DATASET."),
-    space: str | None = typer.Option(None, "--space", help="Demo Space repo (default: REPO-demo)."),
-    no_space: bool = typer.Option(False, "--no-space", help="Do not push the demo Space."),
-    private: bool = typer.Option(False, "--private", help="Create new repos as private."),
-    create_pr: bool = typer.Option(False, "--create-pr", help="Commit to a pull-request ref instead of the branch; prints its URL."),
-    revision: str = typer.Option("main", "--revision", help="Branch to commit to (created from main if missing)."),
-    commit_message: str | None = typer.Option(None, "--commit-message", help="Commit message (default names the run)."),
-    dry_run: Path | None = typer.Option(None, "--dry-run", help="Write the trees that would be uploaded to DIR and print the diff; upload nothing."),
-    render_card: bool = typer.Option(False, "--render-card", help="Re-render RUN/card for these repos even if it exists."),
-    verify: bool = typer.Option(True, "--verify/--no-verify", help="Round-trip check through pipeline() after publishing."),
-    endpoint: str | None = typer.Option(None, "--endpoint", help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."),
-    token: str | None = typer.Option(None, "--token", help="Hub token (default: HF_TOKEN or the stored login).", show_default=False),
-) -> None:
-    """Publish a run: model (+ card, eval results, config, TensorBoard), dataset and demo Space, one commit per repo."""
-    publish(
-        PublishOptions(
-            repo_id=repo,
-            run_dir=run,
-            dataset_repo_id=dataset_repo,
-            space_repo_id=None if no_space else (space or f"{repo}-demo"),
-            private=private,
-            create_pr=create_pr,
-            revision=revision,
-            commit_message=commit_message,
-            dry_run=dry_run,
-            endpoint=endpoint,
-            token=token,
-            render_card=render_card,
-            verify=verify,
-        ),
-        echo=typer.echo,
-    )

@@ -224,7 +224,7 @@ class HubStore:
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / "hub.sqlite"
-        self._changed_paths = functools.lru_cache(maxsize=256)(self._changed_paths_uncached)
+        self._changed_paths = functools.lru_cache(maxsize=64)(self._changed_paths_uncached)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
@@ -649,10 +649,10 @@ class HubStore:
         create_pr: bool = False,
     ) -> tuple[str, int | None]:
         """Commit `operations` on top of `revision` in one transaction; returns (commit id, PR number or None)."""
-        for op in operations:
-            if isinstance(op, Addition) and not self.has_blob(op.sha256, op.size):
-                raise StoreError(400, f"File '{op.path}' references an object that was never uploaded ({op.sha256})")
-        with self._write() as db:
+        with self._write() as db:  # blobs checked inside the transaction: gc (also a write) cannot remove them meanwhile
+            for op in operations:
+                if isinstance(op, Addition) and not self.has_blob(op.sha256, op.size):
+                    raise StoreError(400, f"File '{op.path}' references an object that was never uploaded ({op.sha256})")
             if _get_repo_row(db, repo.pk) is None:
                 raise StoreError(404, f"Repository {repo.repo_id} not found", "RepoNotFound")
             ref = _branch_ref(db, repo, revision)
