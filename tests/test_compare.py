@@ -10,7 +10,8 @@ import pytest
 from huggingface_hub import ModelCard
 from trained_run import trained_run
 
-from hubtools.compare import CompareError, compare_runs, format_duration, format_gain, hash_test_split, write_comparison
+from hubtools.compare import CompareError, compare_runs, hash_test_split, write_comparison
+from hubtools.formatting import format_duration, format_gain
 from hubtools.rundir import RunDir
 
 

@@ -176,6 +176,14 @@ def test_tokens_that_cannot_write_are_refused_before_any_upload(hub, published, 
     assert not hub.api(None).repo_exists(f"{ORG}/refused")
 
 
+def test_card_metadata_is_checked_by_the_endpoint_given_not_the_global_one(hub, token, published, monkeypatch) -> None:
+    from huggingface_hub import constants
+
+    run, _ = published
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    publish_module.check_model_card(run.card / "README.md", hub.api(token), dataset_repo_id=None, space_repo_id=None)
+
+
 def test_bad_input_is_refused_before_any_upload(hub, token, published, tmp_path: Path) -> None:
     run, _ = published
     api = hub.api(token)

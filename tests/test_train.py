@@ -19,7 +19,8 @@ from hubtools.config import load_config
 from hubtools.hub.server import free_port
 from hubtools.rundir import RunDir
 from hubtools.sample_data import write_sample_dataset
-from hubtools.train import RunDirError, run_training
+from hubtools.fit import run_training
+from hubtools.train import RunDirError
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"

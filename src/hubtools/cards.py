@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import typer
 import yaml
 
 from hubtools.config import RunConfig, TrainingConfig, load_config, read_yaml_mapping, shareable_config_dict
@@ -55,7 +54,6 @@ HUB_DATASET_KEYS = frozenset(
      "language_creators", "multilinguality", "source_datasets", "paperswithcode_id", "configs", "dataset_info", "tags",
      "train-eval-index"}
 )
-MAX_SLICES = 20  # extra columns with more values than this are not sliced automatically in the card
 
 
 class CardError(HubtoolsError):
@@ -302,20 +300,6 @@ def model_facts(run: RunDir) -> dict[str, Any]:
     }
 
 
-def ensure_report(run: RunDir, config: RunConfig) -> dict[str, Any]:
-    """The run's report; `hubtools evaluate` runs first when there is none, sliced by the low-cardinality extra columns."""
-    from hubtools.report import evaluate_run, load_report
-
-    if (run.report / "metrics.json").is_file():
-        report = load_report(run.root)
-        if {"intervals", "ece"} <= set(report) and {"reliability", "predictions"} <= set(report.get("files", {})):
-            return report
-        # written by an older hubtools, without intervals, calibration or per-row predictions: evaluated again
-    test = pd.read_parquet(run.split("test"))
-    slice_by = [column for column in config.data.extra_columns if column in test and test[column].nunique() <= MAX_SLICES]
-    return evaluate_run(run.root, slice_by=slice_by, overwrite=True)
-
-
 TRAINING_CONFIG_FILE = "training_config.yaml"  # the shareable config, published next to the card
 LOCAL_FOLDERS = re.compile(r"(?<![\w.:/])/(?:[^\s/()'\"]+/)+")
 
@@ -542,7 +526,8 @@ def prose_for_model_card(prose: Prose) -> dict[str, Any]:
 
 def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Prose) -> ModelCardContext:
     from hubtools.citations import base_model_citation
-    from hubtools.compare import format_duration
+    from hubtools.formatting import format_duration
+    from hubtools.report import ensure_report
 
     metrics = run.read_json(run.metrics)
     environment = shareable_environment(run.read_json(run.environment))
@@ -606,7 +591,7 @@ BLANK_LINES = re.compile(r"\n{3,}")
 def render_card_template(template: str, card_data: Any, context: ModelCardContext) -> str:
     import jinja2
 
-    from hubtools.compare import format_gain, format_p
+    from hubtools.formatting import format_gain, format_p
 
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     environment.filters.update(gain=format_gain, p=format_p)
@@ -632,7 +617,7 @@ def render_model_card(
     (default RUN/card). `compare`: other runs on the same test split, for the "Model selection" section (kept in
     RUN/model_selection.json so later renders, e.g. by `publish`, keep it)."""
     from huggingface_hub import ModelCard, ModelCardData
-    from huggingface_hub._eval_results import eval_result_entries_to_yaml
+    from huggingface_hub import eval_result_entries_to_yaml
 
     run = RunDir(Path(run_dir))
     run.require(run.config, run.model, run.metrics, run.dataset_stats, run.environment)
@@ -825,32 +810,3 @@ def render_dataset_card(
     readme = write_card(card, out, overwrite)
     plot_label_distribution(stats, out / "label_distribution.png")
     return readme
-
-
-# ---- command line -----------------------------------------------------------------------------
-
-
-def card_command(
-    run: Path = typer.Option(..., "--run", help="Run directory written by `hubtools train`."),
-    out: Path | None = typer.Option(None, "--out", help="Folder for README.md and its assets (default: RUN/card)."),
-    model_repo_id: str | None = typer.Option(None, "--repo", help="Model repo id the card will be published as (links, snippet)."),
-    dataset_repo_id: str | None = typer.Option(None, "--dataset-repo", help="Dataset repo id (metadata `datasets:`, .eval_results)."),
-    space_repo_id: str | None = typer.Option(None, "--space", help="Demo Space repo id (link in the card; default REPO-demo, as `publish`)."),
-    no_space: bool = typer.Option(False, "--no-space", help="No demo Space link (for `publish --no-space`)."),
-    endpoint: str | None = typer.Option(None, "--endpoint", envvar="HF_ENDPOINT", help="Hub address for links (default huggingface.co)."),
-    prose: Path | None = typer.Option(None, "--prose", help="Card prose YAML (default: card.prose in the run's config)."),
-    compare: list[Path] = typer.Option([], "--compare", help="Another run on the same test split, for the card's \"Model selection\" section (repeatable)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing README.md."),
-) -> None:
-    """Render the model card (README.md, its PNGs, .eval_results/ for a benchmark dataset) for review before publishing.
-
-    Sections whose prose is missing are left out; each missing key is listed on stderr."""
-    if model_repo_id and not space_repo_id and not no_space:
-        space_repo_id = f"{model_repo_id}-demo"
-    readme = render_model_card(
-        run, out, model_repo_id=model_repo_id, dataset_repo_id=dataset_repo_id, space_repo_id=space_repo_id,
-        endpoint=endpoint, prose=prose, overwrite=overwrite, compare=list(compare),
-    )
-    for gap in card_gaps(run, prose):
-        typer.echo(f"{readme}: {gap}", err=True)
-    typer.echo(f"{readme}: model card written")

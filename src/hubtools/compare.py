@@ -86,8 +86,8 @@ def count_parameters(model_dir: Path) -> int | None:
 
 
 def _run_scores(run: RunDir) -> tuple[RunScores, np.ndarray, np.ndarray]:
-    from hubtools.cards import ensure_report
     from hubtools.config import config_to_dict, load_config
+    from hubtools.report import ensure_report
 
     run.require(run.config)
     config = load_config(run.config)
@@ -144,32 +144,6 @@ def compare_runs(run_dirs: Sequence[str | Path]) -> Comparison:
     return Comparison(hashes[0], len(references), COMPARED_METRIC, best.name, [scores for scores, _, _ in scored])
 
 
-def format_duration(seconds: float | None) -> str:
-    """61.5 -> "1 min 2 s"; 3725 -> "1 h 2 min"; None -> "–"."""
-    if seconds is None:
-        return "–"
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes} min"
-    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
-
-
-def format_parameters(count: int | None) -> str:
-    if count is None:
-        return "–"
-    return f"{count / 1e6:.1f}M" if count < 1e9 else f"{count / 1e9:.2f}B"
-
-
-def format_gain(gain: float | None) -> str:
-    return "–" if gain is None else f"{gain * 100:+.1f}%"
-
-
-def format_p(p_value: float) -> str:
-    return "< 0.001" if p_value < 0.001 else f"{p_value:.3f}"
-
-
 def plot_comparison(comparison: Comparison, path: Path) -> None:
     """Horizontal bars of each run's test F1 macro and accuracy with their 95% intervals."""
     from hubtools.plotting import drawable, pyplot
@@ -194,6 +168,7 @@ def plot_comparison(comparison: Comparison, path: Path) -> None:
 def render_comparison_markdown(comparison: Comparison) -> str:
     import jinja2
 
+    from hubtools.formatting import format_duration, format_gain, format_p, format_parameters
     from hubtools.metrics import metric_name
     from hubtools.resources import cards_dir
 

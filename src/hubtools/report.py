@@ -18,8 +18,8 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-import typer
 
+from hubtools.config import RunConfig
 from hubtools.errors import HubtoolsError
 from hubtools.metrics import compute_classification_metrics, compute_classification_report, metric_name, positive_index
 from hubtools.metrics.uncertainty import paired_bootstrap_test, reliability_table, uncertainty_summary
@@ -38,6 +38,7 @@ REPORT_FILES = {
     "report": "report.md",
 }
 PREDICTION_COLUMNS = pd.Index(["text", "label", "predicted", "confidence", "baseline_predicted"])
+MAX_SLICES = 20  # extra columns with more values than this are not sliced automatically (card, compare)
 SLICE_METRICS = ("accuracy", "f1_macro", "f1_weighted")
 DEFAULT_LABEL = re.compile(r"LABEL_\d+")
 BASELINE_NAME = "TF-IDF (word 1-2 grams) + logistic regression"
@@ -303,6 +304,18 @@ def evaluate_run(run_dir: str | Path, slice_by: Sequence[str] = (), baseline: bo
     return write_report(report, scored, output_dir or run.report, overwrite=overwrite)
 
 
+def ensure_report(run: RunDir, config: RunConfig) -> dict[str, Any]:
+    """The run's report; `hubtools evaluate` runs first when there is none, sliced by the low-cardinality extra columns."""
+    if (run.report / "metrics.json").is_file():
+        report = load_report(run.root)
+        if {"intervals", "ece"} <= set(report) and {"reliability", "predictions"} <= set(report.get("files", {})):
+            return report
+        # written by an older hubtools, without intervals, calibration or per-row predictions: evaluated again
+    test = pd.read_parquet(run.split("test"))
+    slice_by = [column for column in config.data.extra_columns if column in test and test[column].nunique() <= MAX_SLICES]
+    return evaluate_run(run.root, slice_by=slice_by, overwrite=True)
+
+
 def evaluate_model(
     model: str | Path,
     data_file: Path,
@@ -319,30 +332,3 @@ def evaluate_model(
     train = read_labelled_file(baseline_train, text_column, label_column) if baseline_train else None
     report, scored = build_report(load_classifier(model), data, max_length, train, slice_by)
     return write_report(report, scored, output_dir, overwrite=overwrite)
-
-
-def evaluate_command(
-    run: Path | None = typer.Option(None, "--run", help="Run directory: evaluate its model on its test split."),
-    model: str | None = typer.Option(None, "--model", help="Model folder or Hub id (with --data)."),
-    data: Path | None = typer.Option(None, "--data", help="Labelled CSV/JSONL/Parquet file (with --model)."),
-    text_column: str = typer.Option("text", "--text-column", help="Column holding the text (with --data)."),
-    label_column: str = typer.Option("label", "--label-column", help="Column holding the label name or id (with --data)."),
-    slice_by: list[str] = typer.Option([], "--slice-by", help="Also report metrics per value of this column (repeatable)."),
-    baseline_train: Path | None = typer.Option(None, "--baseline-train", help="Train file for the TF-IDF baseline (with --data; a run uses its train split)."),
-    max_length: int = typer.Option(128, "--max-length", help="Tokens per text (with --model; a run uses its config)."),
-    out: Path | None = typer.Option(None, "--out", help="Report folder (default: RUN/report, or ./report with --model)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report."),
-) -> None:
-    """Metrics, per-class scores, confusion matrix, misclassified examples and a TF-IDF baseline."""
-    if (run is None) == (model is None) or (model is not None and data is None):
-        raise ReportError("pass either --run DIR, or --model PATH_OR_REPO_ID with --data FILE")
-    if run is not None:
-        report = evaluate_run(run, slice_by, overwrite=overwrite, output_dir=out)
-        destination = out or RunDir(run).report
-    else:
-        destination = out or Path("report")
-        report = evaluate_model(model, data, destination, text_column, label_column, slice_by, baseline_train, max_length, overwrite)
-    line = f"{destination}: accuracy {report['accuracy']:.4f}, F1 macro {report['f1_macro']:.4f}"
-    if "baseline" in report:
-        line += f" (TF-IDF baseline: F1 macro {report['baseline']['f1_macro']:.4f})"
-    typer.echo(line)

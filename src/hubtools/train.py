@@ -4,23 +4,20 @@
     python -m hubtools.train --config configs/quickstart.yaml --training.learning_rate 3e-5
     hubtools train --config configs/quickstart.yaml --output-dir runs/mine [--resume]
 
-Python API: `run_training(config, output_dir=None, resume=False) -> RunDir`.
+The building blocks of one training run (data, Trainer, best model, evaluation of the saved weights);
+`hubtools.fit.run_training(config, output_dir=None, resume=False) -> RunDir` puts them together.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import typer
-
-from hubtools.config import ConfigError, RunConfig, config_to_dict, load_config, save_config, split_override_args
+from hubtools.config import RunConfig, config_to_dict, load_config, save_config
 from hubtools.errors import HubtoolsError
 from hubtools.rundir import SPLITS, RunDir, write_json_atomic
 
@@ -46,41 +43,6 @@ class TrainingData:
     tokenized: DatasetDict
     label_names: list[str]
     tokenizer: PreTrainedTokenizerBase
-
-
-def run_training(config: RunConfig, output_dir: str | Path | None = None, resume: bool = False) -> RunDir:
-    """Train (or search, with `hp_search.enabled`) and fill the run directory; returns it."""
-    run = RunDir(Path(output_dir or config.output_dir))
-    config = dataclasses.replace(config, output_dir=str(run.root))
-    state = distributed_state()
-    if config.hp_search.enabled and state.num_processes > 1:
-        raise ConfigError("hp_search: the Optuna search runs in one process; launch it without multiple processes (or disable hp_search)")
-    configure_torch_threads()
-    if state.is_main_process:
-        check_run_dir(run, config, resume)
-    state.wait_for_everyone()
-    if resume and run.metrics.exists():
-        logger.info("%s is already complete; nothing to resume", run.root)
-        return run
-    data = prepare_training_data(config, run, state)
-    precision = resolve_precision(config)
-    if state.is_main_process:
-        from hubtools.environment import collect_environment
-
-        write_json_atomic(run.environment, collect_environment(precision, optimizer_name(), state.num_processes, state.backend))
-    if config.hp_search.enabled:
-        from hubtools.search import run_search
-
-        summary = run_search(config, run, data)
-    else:
-        summary = train_once(config, run, data, resume=resume)
-    state.wait_for_everyone()
-    metrics = evaluate_saved_model(config, run, data)
-    if state.is_main_process:
-        environment = run.read_json(run.environment) | {"training": summary}
-        write_json_atomic(run.environment, environment)
-        write_json_atomic(run.metrics, metrics)
-    return run
 
 
 # ---- run directory ----------------------------------------------------------------------------
@@ -454,41 +416,7 @@ def _first_line(error: BaseException) -> str:
     return " ".join(str(error).split())[:200]
 
 
-# ---- command line -----------------------------------------------------------------------------
-
-
-def train_command(
-    ctx: typer.Context,
-    config: Path = typer.Option(..., "--config", "-c", help="Run config YAML (see configs/)."),
-    output_dir: Path | None = typer.Option(None, "--output-dir", "-o", help="Run directory (default: output_dir in the config)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue a killed run from its last checkpoint (same config)."),
-) -> None:
-    """Fine-tune a text classifier and write the run directory.
-
-    Override any config field after the options with its dotted key: `--training.learning_rate 3e-5`,
-    `--training.learning_rate=3e-5` or `training.learning_rate=3e-5`. Unknown keys are an error.
-    Multi-GPU / multi-node: `accelerate launch --config_file accelerate_config.yaml -m hubtools.train --config ...`.
-    """
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    run_config = load_config(config, split_override_args(ctx.args))
-    run = run_training(run_config, output_dir=output_dir, resume=resume)
-    if distributed_state().is_main_process:
-        test = run.read_json(run.metrics)["test"]
-        typer.echo(f"{run.root}: test accuracy {test['accuracy']:.4f}, F1 macro {test['f1_macro']:.4f}")
-
-
-TRAIN_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
-
-
-def main() -> None:
-    app = typer.Typer(add_completion=False, pretty_exceptions_show_locals=False)
-    app.command(context_settings=TRAIN_CONTEXT)(train_command)
-    try:
-        app()
-    except HubtoolsError as error:
-        typer.echo(f"Error: {error}", err=True)
-        sys.exit(2)
-
-
 if __name__ == "__main__":
+    from hubtools.cli.train import main
+
     main()
