@@ -69,7 +69,7 @@ class Hub:
         return issue_token(self.root, user, orgs, read_only)
 
     def api(self, token: str | None = None):
-        """hubtools' client (LFS uploads, Xet off for this local endpoint) bound to this Hub."""
+        """hubtools' client bound to this Hub (the same upload path as a stock client: Xet with hf_xet)."""
         from hubtools.hubclient import hub_api
 
         return hub_api(endpoint=self.endpoint, token=token)

@@ -13,7 +13,7 @@ import hashlib
 import json
 import mimetypes
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import unquote
@@ -26,8 +26,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hubtools.hub import lfs
+from hubtools.hub.xet_cas import XetCas, install_xet_routes
 from hubtools.hub.auth import can_read, caller, require_write
+from hubtools.hub.discussion_routes import add_discussion_routes
 from hubtools.hub.limits import (
+    COMMITS_PAGE_SIZE,
     MAX_COMMIT_DESCRIPTION_CHARS,
     MAX_COMMIT_SUMMARY_CHARS,
     MAX_OPERATIONS_PER_COMMIT,
@@ -63,7 +66,6 @@ LFS_SUFFIXES = (
     ".png", ".jpg", ".jpeg", ".gif", ".zip", ".gz", ".tar", ".npy", ".npz", ".pkl",
 )
 LFS_MIN_SIZE = 1024 * 1024
-HUBTOOLS_USER_AGENT = "hubtools/"
 MAX_HEADER_BYTES = 32 * 1024
 FRONT_MATTER = re.compile(r"^\s*---\s*\n(.*?)\n---\s*(?:\n|$)", re.DOTALL)
 SPACE_SDKS = ("gradio", "docker", "static", "streamlit")
@@ -266,7 +268,9 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         prefix = "" if repo_type == "model" else f"{repo_type}s/"
         url = f"{base_url(request)}/{prefix}{namespace}/{name}"
         try:
-            repo = store.create_repo(repo_type, namespace, name, private, sdk if repo_type == "space" else None, identity.user)
+            repo = await run_in_threadpool(
+                store.create_repo, repo_type, namespace, name, private, sdk if repo_type == "space" else None, identity.user
+            )
         except StoreError as exc:
             if exc.code != 409:
                 raise
@@ -280,7 +284,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         namespace = payload.get("organization") or identity.user
         repo = readable_repo(request, payload.get("type") or "model", namespace, str(payload.get("name")))
         require_write(identity, repo.namespace)
-        store.delete_repo(repo)
+        await run_in_threadpool(store.delete_repo, repo)
         spaces.forget(repo)
         return Response(status_code=200)
 
@@ -288,6 +292,12 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
     async def update_settings(request: Request, plural: str, namespace: str, name: str) -> JSONResponse:
         repo, _ = writable_repo(request, repo_type_of(plural), namespace, name)
         payload = await json_body(request)
+        unsupported_settings = [
+            f"{key}={value!r}" for key, value in payload.items()
+            if not (key == "private" or (key == "visibility" and value in ("private", "public")) or (key == "gated" and value is False))
+        ]
+        if unsupported_settings:
+            raise not_supported(request, f"repo settings {', '.join(unsupported_settings)}")
         private = payload.get("private")
         if payload.get("visibility") in ("private", "public"):
             private = payload["visibility"] == "private"
@@ -298,18 +308,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
     @app.post("/api/validate-yaml")
     async def validate_yaml(request: Request) -> JSONResponse:
         payload = await json_body(request)
-        content = payload.get("content")
-        if not isinstance(content, str):
-            return JSONResponse({"errors": [{"message": "'content' must be a string"}]}, status_code=400)
-        match = FRONT_MATTER.match(content)
-        try:
-            data = yaml.safe_load(match.group(1)) if match else None
-        except yaml.YAMLError as exc:
-            return JSONResponse({"errors": [{"message": f"Invalid YAML in README front matter: {exc}"}]}, status_code=400)
-        if data is not None and not isinstance(data, dict):
-            return JSONResponse({"errors": [{"message": "README front matter must be a YAML mapping"}]}, status_code=400)
-        warnings = [] if data else [{"message": "empty or missing yaml metadata in repo card"}]
-        return JSONResponse({"errors": [], "warnings": warnings})
+        return await run_in_threadpool(validate_front_matter, payload.get("content"))
 
     # ------------------------------------------------------------------ info, tree, history
 
@@ -392,7 +391,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
 
     add_space_routes(app, store, spaces, readable_repo, writable_repo, json_body)
 
-    tree_items = functools.lru_cache(maxsize=32)(
+    tree_items = functools.lru_cache(maxsize=8)(
         lambda commit_id, folder, recursive: list_tree(store.files(commit_id), folder, recursive)
     )
 
@@ -424,32 +423,29 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
 
     @app.post("/api/{plural}/{namespace}/{name}/paths-info/{rest:path}")
     async def paths_info(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
-        _, _, commit_id, _ = repo_at(request, plural, namespace, name, "paths-info")
-        files = store.files(commit_id)
-        form = await request.form()
-        answers = []
-        for path in form.getlist("paths"):
-            path = str(path).strip("/")
-            if path in files:
-                answers.append(file_json(files[path]))
-            else:
-                below = [e for p, e in files.items() if p.startswith(path + "/")]
-                if below:
-                    answers.append({"type": "directory", "oid": _tree_oid(below), "size": 0, "path": path})
-        return JSONResponse(answers)
+        _, _, commit_id, _ = await run_in_threadpool(repo_at, request, plural, namespace, name, "paths-info")
+        paths = [str(path) for path in (await request.form()).getlist("paths")]
+        return JSONResponse(await run_in_threadpool(lambda: paths_info_answer(store.files(commit_id), paths)))
 
     @app.get("/api/{plural}/{namespace}/{name}/commits/{rest:path}")
     def commits(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
-        _, _, commit_id, _ = repo_at(request, plural, namespace, name, "commits")
-        history = store.history(commit_id)
-        return JSONResponse([
+        repo, _, commit_id, _ = repo_at(request, plural, namespace, name, "commits")
+        if "cursor" in request.query_params:  # the first commit of this page
+            commit_id, _ = read_cursor(request.query_params["cursor"])
+            resolve(repo, commit_id)
+        history = store.history(commit_id, COMMITS_PAGE_SIZE + 1)
+        headers = {}
+        if len(history) > COMMITS_PAGE_SIZE:
+            next_url = request.url.include_query_params(cursor=make_cursor(history.pop().id, 0))
+            headers["Link"] = f'<{next_url}>; rel="next"'
+        return JSONResponse(headers=headers, content=[
             {
                 "id": c.id,
                 "title": c.title,
                 "message": c.message,
                 "authors": [{"user": c.author}],
                 "date": iso(c.date),
-                "parents": [c.parent] if c.parent else [],
+                "parents": c.parents,
             }
             for c in history
         ])
@@ -475,41 +471,40 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         store.create_branch(repo, branch, payload.get("startingPoint"))
         return JSONResponse({})
 
-    @app.delete("/api/{plural}/{namespace}/{name}/branch/{rest:path}")
-    def delete_branch(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+    @app.post("/api/{plural}/{namespace}/{name}/tag/{rest:path}")
+    async def create_tag(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
         repo, _ = writable_repo(request, repo_type_of(plural), namespace, name)
-        store.delete_branch(repo, "/".join(_tail(request, "branch")))
+        revision, _ = split_revision(_tail(request, "tag"))
+        payload = await json_body(request)
+        tag = validate_ref_name(payload.get("tag"), "tag")
+        await run_in_threadpool(store.create_tag, repo, tag, revision)
         return JSONResponse({})
 
-    # ------------------------------------------------------------------ pull requests
+    def delete_ref_route(kind: str, delete: Callable[[Repo, str], None]):
+        def delete_ref(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+            repo, _ = writable_repo(request, repo_type_of(plural), namespace, name)
+            delete(repo, "/".join(_tail(request, kind)))
+            return JSONResponse({})
 
-    @app.post("/api/{plural}/{namespace}/{name}/discussions")
-    async def create_discussion(request: Request, plural: str, namespace: str, name: str) -> JSONResponse:
+        return delete_ref
+
+    for ref_kind, delete_ref in (("branch", store.delete_branch), ("tag", store.delete_tag)):
+        app.add_api_route(
+            f"/api/{{plural}}/{{namespace}}/{{name}}/{ref_kind}/{{rest:path}}", delete_ref_route(ref_kind, delete_ref),
+            methods=["DELETE"],
+        )
+
+    @app.post("/api/{plural}/{namespace}/{name}/super-squash/{rest:path}")
+    async def super_squash(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
         repo, user = writable_repo(request, repo_type_of(plural), namespace, name)
-        payload = await json_body(request)
-        if not payload.get("pullRequest"):
-            raise StoreError(400, "Only pull requests are supported by the embedded Hub")
-        num = store.open_pull_request(repo, str(payload.get("title") or "Pull request"), str(payload.get("description") or ""), user)
-        return JSONResponse({"num": num, "url": f"{base_url(request)}/{repo.url_prefix}{repo.repo_id}/discussions/{num}"})
+        branch = "/".join(_tail(request, "super-squash")) or DEFAULT_BRANCH
+        message = str((await json_body(request, allow_empty=True)).get("message") or f"Super-squash branch '{branch}'")
+        if len(message) > MAX_COMMIT_SUMMARY_CHARS:
+            raise StoreError(413, f"Commit message longer than {MAX_COMMIT_SUMMARY_CHARS} characters")
+        commit_id = await run_in_threadpool(store.super_squash, repo, branch, message, user)
+        return JSONResponse({"commitId": commit_id})
 
-    @app.get("/api/{plural}/{namespace}/{name}/discussions/{num}")
-    def discussion(request: Request, plural: str, namespace: str, name: str, num: int) -> JSONResponse:
-        repo = readable_repo(request, repo_type_of(plural), namespace, name)
-        row = store.pull_request(repo, num)
-        if row is None:
-            raise StoreError(404, f"Discussion {num} not found in {repo.repo_id}")
-        return JSONResponse({
-            "num": num,
-            "title": row["title"],
-            "author": {"name": row["author"]},
-            "createdAt": iso(row["created"]),
-            "status": "open",
-            "repo": {"name": repo.repo_id, "type": repo.type},
-            "isPullRequest": True,
-            "events": [],
-            "changes": {"base": f"refs/heads/{DEFAULT_BRANCH}"},
-            "filesWithConflicts": [],
-        })
+    add_discussion_routes(app, store, repo_type_of, readable_repo, authenticated, json_body, base_url)
 
     # ------------------------------------------------------------------ uploads
 
@@ -524,11 +519,10 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
             existing = await run_in_threadpool(lambda: store.files(resolve(repo, revision)))
         except StoreError:
             existing = {}
-        speaks_lfs = HUBTOOLS_USER_AGENT in request.headers.get("user-agent", "")
         answers = []
         for item in payload["files"]:
             path = validate_path(item.get("path") if isinstance(item, dict) else None)
-            mode = "lfs" if speaks_lfs and _wants_lfs(path, item.get("size"), item.get("sample")) else "regular"
+            mode = "lfs" if _wants_lfs(path, item.get("size"), item.get("sample")) else "regular"
             remote = existing.get(path)
             oid = None
             if remote is not None:
@@ -658,6 +652,15 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
 
         return lfs_batch
 
+    def repo_for_cas_token(request: Request, plural: str, namespace: str, name: str, scope: str) -> Repo:
+        repo_type = repo_type_of(plural)
+        if scope == "write":
+            return writable_repo(request, repo_type, namespace, name)[0]
+        return readable_repo(request, repo_type, namespace, name)
+
+    app.state.xet = XetCas(store)
+    install_xet_routes(app, app.state.xet, secret, repo_for_cas_token, base_url)
+
     for lfs_prefix in ("", "/datasets", "/spaces"):
         app.add_api_route(
             lfs_prefix + "/{namespace}/{name_git}/info/lfs/objects/batch",
@@ -710,10 +713,10 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
     def unsupported(request: Request, rest: str) -> JSONResponse:
         """Keep this route after every API route: any other /api call answers 501 naming the feature, or 404 for a missing repo."""
         parts = rest.split("/")
-        feature = parts[0]
+        feature = "/".join(parts[:2])
         if parts[0] in ("models", "datasets", "spaces") and len(parts) >= 3:
             readable_repo(request, repo_type_of(parts[0]), parts[1], parts[2])
-            feature = parts[3] if len(parts) > 3 else f"{request.method} on a repo"
+            feature = "/".join(parts[3:]) or f"{request.method} on a repo"
         raise not_supported(request, feature)
 
     add_page_routes(  # last: `/{namespace}/{name}` matches widely
@@ -726,6 +729,34 @@ def not_supported(request: Request, feature: str) -> StoreError:
     return StoreError(
         501, f"The embedded Hub does not support '{feature}' ({request.method} {request.url.path})", "NotImplemented"
     )
+
+
+def validate_front_matter(content: object) -> JSONResponse:
+    """The `validate-yaml` answer: 400 with `errors` for YAML that is not a mapping, `warnings` when empty."""
+    if not isinstance(content, str):
+        return JSONResponse({"errors": [{"message": "'content' must be a string"}]}, status_code=400)
+    match = FRONT_MATTER.match(content)
+    try:
+        data = yaml.safe_load(match.group(1)) if match else None
+    except yaml.YAMLError as exc:
+        return JSONResponse({"errors": [{"message": f"Invalid YAML in README front matter: {exc}"}]}, status_code=400)
+    if data is not None and not isinstance(data, dict):
+        return JSONResponse({"errors": [{"message": "README front matter must be a YAML mapping"}]}, status_code=400)
+    warnings = [] if data else [{"message": "empty or missing yaml metadata in repo card"}]
+    return JSONResponse({"errors": [], "warnings": warnings})
+
+
+def paths_info_answer(files: dict[str, FileEntry], paths: list[str]) -> list[dict]:
+    answers = []
+    for path in paths:
+        path = path.strip("/")
+        if path in files:
+            answers.append(file_json(files[path]))
+        else:
+            below = [e for p, e in files.items() if p.startswith(path + "/")]
+            if below:
+                answers.append({"type": "directory", "oid": _tree_oid(below), "size": 0, "path": path})
+    return answers
 
 
 def query_flag(request: Request, name: str) -> bool:
@@ -791,7 +822,7 @@ async def json_body(request: Request, allow_empty: bool = False) -> dict:
     if not body and allow_empty:
         return {}
     try:
-        payload = json.loads(body)
+        payload = await run_in_threadpool(json.loads, body) if len(body) > 64 * 1024 else json.loads(body)
     except ValueError:
         raise StoreError(400, "Request body must be JSON") from None
     if not isinstance(payload, dict):
