@@ -243,10 +243,10 @@ def _diff_lines(old: str, new: str, path: str) -> list[dict]:
     return [{"text": line, "kind": kinds.get(line[:1], "")} for line in list(lines)[2:]]
 
 
-def render_discussions(view: RepoView, pull_requests: list[dict]) -> str:
+def render_discussions(view: RepoView, discussions: list[dict]) -> str:
     items = [
         {**item, "date": _date(item["created"]), "ref_url": quote(f"refs/pr/{item['num']}", safe="")}
-        for item in pull_requests
+        for item in discussions
     ]
     return _render("discussions.html", **view.context("discussions"), discussions=items)
 
