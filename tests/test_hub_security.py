@@ -235,6 +235,9 @@ def test_gc_removes_unreferenced_blobs_and_start_up_collects_day_old_ones(tmp_pa
     result = CliRunner().invoke(hub_app, ["gc", "--root", str(tmp_path), "--min-age-hours", "0"])
     assert result.exit_code == 0 and "removed 1 unreferenced blobs" in result.output
     assert not store.blob_path(fresh.sha256).exists() and store.blob_path(kept.sha256).exists()
+    store.open_discussion(repo, "question", "?", "alice", is_pull_request=False)
     store.delete_repo(repo)
+    with store._write() as db:
+        assert not db.execute("SELECT 1 FROM discussion_events WHERE repo_id = ?", (repo.pk,)).fetchall()
     report = gc(tmp_path, min_age_seconds=0)
     assert report.removed_blobs >= 2 and not store.blob_path(kept.sha256).exists()  # .gitattributes and kept.txt

@@ -507,6 +507,16 @@ def plan_publish(options: PublishOptions, api, work_dir: Path) -> list[RepoPlan]
     return plans
 
 
+def pin_dataset_revision(api, model_plan: RepoPlan, dataset_commit: CommitResult, run: RunDir, revision: str) -> None:
+    """Write the dataset repo's commit into the model card's metadata (model-index, .eval_results) and re-diff the model repo."""
+    from hubtools.cards import set_dataset_revision
+
+    dataset_revision = dataset_commit.commit_id or dataset_commit.plan.parent_commit
+    if dataset_revision and not dataset_commit.pr_url:
+        set_dataset_revision(run.card, dataset_revision)
+        read_remote(api, model_plan, revision)
+
+
 def write_dry_run(plans: list[RepoPlan], target: Path) -> None:
     """Copy the exact trees that would be uploaded into target/{model,dataset,space}/."""
     if target.exists() and any(target.iterdir()):
@@ -534,10 +544,13 @@ def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> Pub
             echo(f"Dry run: the trees that would be uploaded are in {options.dry_run}; nothing was uploaded.")
             return PublishResult(commits=[], plans=plans)
         message = options.commit_message or f"Publish {RunDir(options.run_dir).root.name} with hubtools"
-        commits = [
-            commit_plan(api, plan, revision=options.revision, create_pr=options.create_pr, private=options.private, commit_message=message)
-            for plan in plans
-        ]
+        commits = []
+        for plan in plans:  # the dataset first: the model card then names the dataset commit it was scored on
+            if plan.repo_type == "model" and commits and commits[0].plan.repo_type == "dataset":
+                pin_dataset_revision(api, plan, commits[0], RunDir(options.run_dir), options.revision)
+            commits.append(
+                commit_plan(api, plan, revision=options.revision, create_pr=options.create_pr, private=options.private, commit_message=message)
+            )
     for result in commits:
         done = f"commit {result.commit_id}" if result.commit_id else "unchanged, no commit"
         echo(f"{result.plan.repo_type:<8}{result.url}  {done}" + (f"  pull request: {result.pr_url}" if result.pr_url else ""))

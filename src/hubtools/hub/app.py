@@ -716,7 +716,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         feature = "/".join(parts[:2])
         if parts[0] in ("models", "datasets", "spaces") and len(parts) >= 3:
             readable_repo(request, repo_type_of(parts[0]), parts[1], parts[2])
-            feature = parts[3] if len(parts) > 3 else f"{request.method} on a repo"
+            feature = "/".join(parts[3:]) or f"{request.method} on a repo"
         raise not_supported(request, feature)
 
     add_page_routes(  # last: `/{namespace}/{name}` matches widely

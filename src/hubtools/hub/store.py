@@ -408,7 +408,7 @@ class HubStore:
         with self._write() as db:
             commit_ids = [r["id"] for r in db.execute("SELECT id FROM commits WHERE repo_id = ?", (repo.pk,))]
             db.executemany("DELETE FROM files WHERE commit_id = ?", [(c,) for c in commit_ids])
-            for table in ("commits", "refs", "pull_requests", "space_settings", "uploads"):
+            for table in ("commits", "refs", "pull_requests", "discussion_events", "space_settings", "uploads"):
                 db.execute(f"DELETE FROM {table} WHERE repo_id = ?", (repo.pk,))
             db.execute("DELETE FROM repos WHERE id = ?", (repo.pk,))
 
@@ -533,6 +533,12 @@ class HubStore:
         with self._write() as db:
             _discussion_row(db, repo, num)
             return _add_event(db, repo, num, "comment", author, _comment_data(text, author))
+
+    def rename_discussion(self, repo: Repo, num: int, title: str, author: str) -> dict:
+        with self._write() as db:
+            old_title = _discussion_row(db, repo, num)["title"]
+            db.execute("UPDATE pull_requests SET title = ? WHERE repo_id = ? AND num = ?", (title, repo.pk, num))
+            return _add_event(db, repo, num, "title-change", author, {"from": old_title, "to": title})
 
     def set_discussion_status(self, repo: Repo, num: int, status: str, author: str, comment: str | None) -> dict:
         """Open or close a discussion or PR (a merged PR stays merged); returns the status-change event."""
