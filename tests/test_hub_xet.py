@@ -46,8 +46,8 @@ def xorb_bytes_stored(hub) -> int:
         return db.execute("SELECT COALESCE(SUM(size), 0) FROM xorbs").fetchone()[0]
 
 
-def lfs_siblings(hub, token: str, repo_id: str, repo_type: str = "model") -> dict[str, object]:
-    info = hub.stock_api(token).repo_info(repo_id, repo_type=repo_type, files_metadata=True)
+def lfs_siblings(hub, token: str, repo_id: str, repo_type: str = "model", revision: str | None = None) -> dict[str, object]:
+    info = hub.stock_api(token).repo_info(repo_id, repo_type=repo_type, revision=revision, files_metadata=True)
     return {s.rfilename: s.lfs for s in info.siblings}
 
 
@@ -157,6 +157,8 @@ def test_cas_tokens_are_scoped_to_a_repo_and_a_scope(hub, writer, repo):
     stranger = hub.token("mallory")
     refused = httpx.get(f"{hub.endpoint}/api/models/{repo}/xet-write-token/main", headers={"Authorization": f"Bearer {stranger}"})
     assert refused.status_code == 403
+    no_branch = httpx.get(f"{hub.endpoint}/api/models/{repo}/xet-read-token/no-such-branch", headers={"Authorization": f"Bearer {writer}"})
+    assert no_branch.status_code == 404 and no_branch.headers["X-Error-Code"] == "RevisionNotFound"
     cas_url, read_token = cas_token(hub, writer, repo, scope="read")
     body = serialize_xorb([(0, b"some bytes")])
     url = f"{cas_url}/v1/xorbs/default/{xet.hash_hex(xet.merkle_root([(xet.chunk_hash(b'some bytes'), 10)]))}"
@@ -196,6 +198,8 @@ def test_stock_upload_file_and_upload_folder_go_through_xet(hub, writer, repo, t
     assert lfs["nested/weights.safetensors"].sha256 == hashlib.sha256(payload[::-1]).hexdigest()
     assert lfs["notes.txt"] is None
     assert Path(hf_hub_download(repo, "blob.bin", cache_dir=tmp_path / "cache")).read_bytes() == payload
+    proposal = api.upload_file(path_or_fileobj=payload[::2], path_in_repo="proposed.bin", repo_id=repo, create_pr=True)
+    assert "proposed.bin" in lfs_siblings(hub, writer, repo, revision=proposal.pr_revision)
 
 
 @pytest.mark.slow
