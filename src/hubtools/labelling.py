@@ -5,7 +5,7 @@ three-way split between three labellers) the row is set aside and counted, never
 is reported per labeller pair (raw agreement, Cohen's kappa) and over all (Fleiss' kappa). Texts are
 deduplicated (case and whitespace ignored) before the split, so no text is in two splits.
 
-    OUT/data/{train,validation,test}.parquet   text, label, and the input's other columns
+    OUT/data/{train,validation,test}.parquet   text, label (a datasets ClassLabel), and the input's other columns
     OUT/dataset_stats.json                     the statistics of `hubtools.data.describe` + labelling
     OUT/README.md, OUT/label_distribution.png  the dataset card
 """
@@ -139,7 +139,7 @@ def build_dataset(
     text_column: str = "text",
     split_ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
     seed: int = 42,
-    license: str = "other",
+    license: str | None = None,
     language: Sequence[str] = ("en",),
     prose: str | Path | None = None,
     dataset_repo_id: str | None = None,
@@ -196,7 +196,7 @@ def build_command(
     text_column: str = typer.Option("text", "--text-column", help="Column holding the text."),
     split_ratios: str = typer.Option("0.8,0.1,0.1", "--split-ratios", help="train,validation,test ratios (sum 1)."),
     seed: int = typer.Option(42, "--seed", help="Seed of the stratified split."),
-    license: str = typer.Option("other", "--license", help="Dataset license for the card metadata."),
+    license: str | None = typer.Option(None, "--license", help="Dataset license for the card metadata (default: `dataset_license` of --prose, else other)."),
     language: str = typer.Option("en", "--language", help="Comma-separated language codes for the card."),
     prose: Path | None = typer.Option(None, "--prose", help="Card prose YAML (docs/reporting.md)."),
     dataset_repo_id: str | None = typer.Option(None, "--repo", help="Dataset repo id the card will be published as."),

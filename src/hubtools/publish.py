@@ -25,6 +25,7 @@ import typer
 
 from hubtools.errors import HubtoolsError
 from hubtools.rundir import SPLITS, RunDir
+from hubtools.space import DEFAULT_HARDWARE, check_hardware
 
 RepoType = Literal["model", "dataset", "space"]
 Status = Literal["added", "changed", "deleted", "unchanged"]
@@ -104,6 +105,7 @@ class RepoPlan:
     parent_commit: str | None = None
     changes: list[FileChange] = field(default_factory=list)
     private: bool | None = None
+    space_hardware: str | None = None  # asked for when the Space is created
 
     def pending(self) -> list[FileChange]:
         return [change for change in self.changes if change.status != "unchanged"]
@@ -301,12 +303,9 @@ def model_tree(run: RunDir) -> dict[str, Path]:
     return files
 
 
-def dataset_tree(run: RunDir, card_dir: Path) -> dict[str, Path]:
-    files = {f"data/{split}.parquet": run.split(split) for split in SPLITS if run.split(split).is_file()}
-    if not files:
-        raise HubtoolsError(f"{run.data}: no split Parquet files to publish; run `hubtools train` first or drop --dataset-repo")
-    files.update(_files_under(card_dir))
-    return files
+def dataset_tree(dataset_dir: Path) -> dict[str, Path]:
+    """The rendered dataset repo: ClassLabel Parquet splits, card, its image and dataset_stats.json."""
+    return _files_under(dataset_dir)
 
 
 # ----------------------------------------------------------------------------- commits
@@ -394,7 +393,8 @@ def _create_repo_and_commit(
     if not plan.exists:
         with_retries(
             lambda: api.create_repo(
-                plan.repo_id, repo_type=plan.repo_type, private=private, exist_ok=True, space_sdk="gradio" if plan.repo_type == "space" else None
+                plan.repo_id, repo_type=plan.repo_type, private=private, exist_ok=True,
+                space_sdk="gradio" if plan.repo_type == "space" else None, space_hardware=plan.space_hardware,
             ),
             describe,
         )
@@ -437,6 +437,8 @@ class PublishOptions:
     token: str | None = None
     render_card: bool = False
     verify: bool = True
+    space_hardware: str = DEFAULT_HARDWARE
+    space_token: str | None = None  # read-only token given to a private model's Space as its HF_TOKEN secret
 
 
 @dataclass
@@ -460,12 +462,16 @@ def _render_cards(run: RunDir, options: PublishOptions, endpoint: str, work_dir:
         )
     if not options.dataset_repo_id:
         return None
+    missing = [run.split(split) for split in SPLITS if not run.split(split).is_file()]
+    if missing:
+        raise HubtoolsError(f"{missing[0]}: missing, so the dataset cannot be published; run `hubtools train` first or drop --dataset-repo")
     return cards.render_dataset_card(
-        run.root, work_dir / "dataset-card", dataset_repo_id=options.dataset_repo_id, model_repo_id=options.repo_id, endpoint=endpoint
+        run.root, work_dir / "dataset", dataset_repo_id=options.dataset_repo_id, model_repo_id=options.repo_id, endpoint=endpoint
     ).parent
 
 
 def _space_files(run: RunDir, options: PublishOptions, endpoint: str, work_dir: Path) -> dict[str, Path]:
+    from hubtools.config import load_config
     from hubtools.space import SpaceSpec, pick_examples, render_space
 
     split = next((run.split(name) for name in ("test", "validation", "train") if run.split(name).is_file()), None)
@@ -475,8 +481,40 @@ def _space_files(run: RunDir, options: PublishOptions, endpoint: str, work_dir: 
         examples=pick_examples(split) if split else [],
         endpoint=endpoint,
         dataset_repo_id=options.dataset_repo_id,
+        license=load_config(run.config).card.license if run.config.is_file() else None,
+        hardware=options.space_hardware,
     )
     return _files_under(render_space(spec, work_dir / "space"))
+
+
+def check_space_token(options: PublishOptions, endpoint: str) -> None:
+    """A private model's Space needs a read-only token to load it; refuse before uploading when there is none."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from hubtools.hubclient import hub_api
+
+    if not (options.private and options.space_repo_id):
+        return
+    if not options.space_token:
+        raise HubtoolsError(
+            f"--private: the Space {options.space_repo_id} needs a read-only token to load the private model; "
+            "pass --space-token (or set HUBTOOLS_SPACE_TOKEN) with a read token, or publish with --no-space"
+        )
+    try:
+        role = ((hub_api(endpoint, options.space_token).whoami().get("auth") or {}).get("accessToken") or {}).get("role")
+    except HfHubHTTPError as error:
+        raise HubtoolsError(f"--space-token: rejected by {endpoint} ({error.response.status_code}); pass a valid read token") from error
+    if role != "read":
+        raise HubtoolsError(f"--space-token: a {role or 'unknown'}-role token; the Space gets it as a secret, so pass a read-only token")
+
+
+def give_space_the_token(api, options: PublishOptions) -> None:
+    """The private model's Space reads it with HF_TOKEN, stored as a Space secret (never in a file)."""
+    if options.private and options.space_repo_id and options.space_token:
+        with_retries(
+            lambda: api.add_space_secret(options.space_repo_id, "HF_TOKEN", options.space_token, description="read-only token for the private model"),
+            f"adding the HF_TOKEN secret to Space {options.space_repo_id}",
+        )
 
 
 def plan_publish(options: PublishOptions, api, work_dir: Path) -> list[RepoPlan]:
@@ -493,17 +531,21 @@ def plan_publish(options: PublishOptions, api, work_dir: Path) -> list[RepoPlan]
     check_can_write(api, {repo.split("/")[0] for repo in (options.repo_id, options.dataset_repo_id, options.space_repo_id) if repo})
     if options.space_repo_id:
         check_space_sdk(api, options.space_repo_id)
+        check_hardware(options.space_hardware)
+    check_space_token(options, api.endpoint)
 
     dataset_card_dir = _render_cards(run, options, api.endpoint, work_dir)
     check_model_card(run.card / "README.md", api, dataset_repo_id=options.dataset_repo_id, space_repo_id=options.space_repo_id)
     plans = []
     if dataset_card_dir is not None:
-        plans.append(RepoPlan(options.dataset_repo_id, "dataset", dataset_tree(run, dataset_card_dir)))
+        plans.append(RepoPlan(options.dataset_repo_id, "dataset", dataset_tree(dataset_card_dir)))
     plans.append(RepoPlan(options.repo_id, "model", model_tree(run)))
     if options.space_repo_id:
-        plans.append(RepoPlan(options.space_repo_id, "space", _space_files(run, options, api.endpoint, work_dir)))
+        plans.append(RepoPlan(options.space_repo_id, "space", _space_files(run, options, api.endpoint, work_dir), space_hardware=options.space_hardware))
     for plan in plans:
         scan_for_secrets(plan.files, api.token)
+        if options.space_token:
+            scan_for_secrets(plan.files, options.space_token)
         read_remote(api, plan, options.revision)
     return plans
 
@@ -539,6 +581,7 @@ def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> Pub
             commit_plan(api, plan, revision=options.revision, create_pr=options.create_pr, private=options.private, commit_message=message)
             for plan in plans
         ]
+        give_space_the_token(api, options)
     for result in commits:
         done = f"commit {result.commit_id}" if result.commit_id else "unchanged, no commit"
         echo(f"{result.plan.repo_type:<8}{result.url}  {done}" + (f"  pull request: {result.pr_url}" if result.pr_url else ""))
@@ -558,7 +601,9 @@ def publish_command(
     dataset_repo: str | None = typer.Option(None, "--dataset-repo", help="Also push the run's splits (Parquet) + dataset card to ORG/DATASET."),
     space: str | None = typer.Option(None, "--space", help="Demo Space repo (default: REPO-demo)."),
     no_space: bool = typer.Option(False, "--no-space", help="Do not push the demo Space."),
-    private: bool = typer.Option(False, "--private", help="Create new repos as private."),
+    private: bool = typer.Option(False, "--private", help="Create new repos as private (the Space then needs --space-token)."),
+    space_hardware: str = typer.Option("cpu-basic", "--space-hardware", help="Space hardware (cpu-basic, t4-small, ...); GPU hardware gets the CUDA torch build."),
+    space_token: str | None = typer.Option(None, "--space-token", envvar="HUBTOOLS_SPACE_TOKEN", help="Read-only token the Space of a --private model loads it with (stored as the Space's HF_TOKEN secret).", show_default=False),
     create_pr: bool = typer.Option(False, "--create-pr", help="Commit to a pull-request ref instead of the branch; prints its URL."),
     revision: str = typer.Option("main", "--revision", help="Branch to commit to (created from main if missing)."),
     commit_message: str | None = typer.Option(None, "--commit-message", help="Commit message (default names the run)."),
@@ -584,6 +629,8 @@ def publish_command(
             token=token,
             render_card=render_card,
             verify=verify,
+            space_hardware=space_hardware,
+            space_token=space_token,
         ),
         echo=typer.echo,
     )
