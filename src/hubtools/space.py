@@ -14,6 +14,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -207,14 +208,28 @@ def gradio_app_file(space_dir: Path) -> Path:
 
 
 class LocalSpace:
-    """A Gradio Space running as a child process on 127.0.0.1, quiet and offline except for `endpoint`."""
+    """A Gradio Space running as a child process on 127.0.0.1, quiet and offline except for `endpoint`.
 
-    def __init__(self, space_dir: Path, *, port: int, endpoint: str, token: str | None, log_path: Path | None = None) -> None:
+    `hubtools space run` and the embedded Hub's Spaces runtime both launch apps through this class; `environment`
+    holds what the Hub gives a Space besides (its secrets and variables), `token` becomes HF_TOKEN.
+    """
+
+    def __init__(
+        self,
+        space_dir: Path,
+        *,
+        port: int,
+        endpoint: str,
+        token: str | None,
+        log_path: Path | None = None,
+        environment: Mapping[str, str] | None = None,
+    ) -> None:
         self.space_dir = space_dir
         self.port = port
         self.endpoint = endpoint
         self.token = token
         self.log_path = log_path or space_dir.parent / f"{space_dir.name}.log"
+        self.extra_environment = dict(environment or {})
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -223,6 +238,7 @@ class LocalSpace:
 
     def _environment(self) -> dict[str, str]:
         environment = {key: value for key, value in os.environ.items() if key not in ("HF_HUB_OFFLINE", "HF_TOKEN")}
+        environment.update(self.extra_environment)
         environment.update(
             HF_ENDPOINT=self.endpoint,
             GRADIO_SERVER_NAME="127.0.0.1",

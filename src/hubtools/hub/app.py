@@ -8,36 +8,54 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
+import mimetypes
 import re
-from datetime import datetime, timezone
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import unquote
 
 import yaml
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hubtools.hub import lfs
 from hubtools.hub.auth import can_read, caller, require_write
+from hubtools.hub.limits import (
+    MAX_COMMIT_DESCRIPTION_CHARS,
+    MAX_COMMIT_SUMMARY_CHARS,
+    MAX_OPERATIONS_PER_COMMIT,
+    TREE_EXPAND_PAGE_SIZE,
+    TREE_PAGE_SIZE,
+    BodyLimit,
+    BodyTooLarge,
+)
 from hubtools.hub.ndjson import CommitStream
-from hubtools.hub.pages import render_index, render_repo_page
+from hubtools.hub.page_routes import add_page_routes
+from hubtools.hub.responses import error_response
+from hubtools.hub.space_routes import add_space_routes
+from hubtools.hub.spaces import SpacesRuntime
 from hubtools.hub.store import (
     DEFAULT_BRANCH,
-    NAME_PATTERN,
     REPO_TYPES,
     Addition,
     Deletion,
     FileEntry,
     HubStore,
+    Identity,
     Operation,
     Repo,
     StoreError,
+    iso,
     lfs_blob_id,
 )
+from hubtools.hub.validation import validate_path, validate_ref_name, validate_repo_name
 
 LFS_SUFFIXES = (
     ".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".onnx", ".msgpack", ".parquet", ".arrow",
@@ -48,34 +66,11 @@ HUBTOOLS_USER_AGENT = "hubtools/"
 MAX_HEADER_BYTES = 32 * 1024
 FRONT_MATTER = re.compile(r"^\s*---\s*\n(.*?)\n---\s*(?:\n|$)", re.DOTALL)
 SPACE_SDKS = ("gradio", "docker", "static", "streamlit")
-
-
-def error_response(status: int, message: str, error_code: str | None = None) -> JSONResponse:
-    headers = {"X-Error-Message": message.encode("ascii", "replace").decode()[:500]}
-    if error_code:
-        headers["X-Error-Code"] = error_code
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
-
-
-def iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def validate_path(path: object) -> str:
-    """A repo path: relative, no `..`/`.` segments, no empty segments, no control characters."""
-    if not isinstance(path, str) or not path:
-        raise StoreError(400, f"Invalid file path {path!r}: must be a non-empty string")
-    segments = path.split("/")
-    if (
-        path.startswith("/")
-        or any(seg in ("", ".", "..") for seg in segments)
-        or any(ord(c) < 32 for c in path)
-        or "\\" in path
-        or segments[0] == ".git"
-        or len(path) > 1000
-    ):
-        raise StoreError(400, f"Invalid file path {path!r}: use a relative path without '..', '.' or empty segments")
-    return path
+INLINE_TYPES = frozenset({
+    "text/plain", "text/markdown", "text/csv", "text/x-python", "application/json", "application/octet-stream",
+})
+# Files are served from the Hub's own origin: never let a browser run or sniff them.
+DOWNLOAD_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; sandbox"}
 
 
 def split_revision(segments: list[str]) -> tuple[str, list[str]]:
@@ -97,7 +92,10 @@ def _tail(request: Request, marker: str) -> list[str]:
         index = 4
     else:
         index = 3
-    return [unquote(segment) for segment in segments[index + 1 :] if segment]
+    try:
+        return [unquote(segment, errors="strict") for segment in segments[index + 1 :] if segment]
+    except UnicodeDecodeError:
+        raise StoreError(400, f"Malformed path {request.url.path!r}: percent-encoding is not UTF-8", "InvalidPath") from None
 
 
 def _tree_oid(entries: list[FileEntry]) -> str:
@@ -134,11 +132,6 @@ def split_front_matter(text: str) -> tuple[dict | None, str]:
     return (data if isinstance(data, dict) else None), text[match.end():]
 
 
-def space_runtime(files: dict[str, FileEntry]) -> dict:
-    """The embedded Hub stores Spaces but never runs them (run one locally with hubtools): STOPPED at best."""
-    return {"stage": "STOPPED" if "app.py" in files else "NO_APP_FILE", "hardware": {"current": None, "requested": None}}
-
-
 class BlobResponse(FileResponse):
     chunk_size = 1024 * 1024  # larger reads than Starlette's 64 kB: fewer event-loop round trips per download
 
@@ -157,21 +150,37 @@ class HeaderLimit:
         await self.app(scope, receive, send)
 
 
-def create_app(root: Path) -> FastAPI:
+def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
+    """The Hub's routes; with `spaces_endpoint` (this Hub's URL, for the apps) it also runs Gradio Spaces."""
     store = HubStore(Path(root))
     store.clear_temp()
     secret = lfs.load_secret(Path(root))
-    app = FastAPI(title="hubtools embedded Hub", docs_url=None, redoc_url=None, openapi_url=None)
+    spaces = SpacesRuntime(store, spaces_endpoint)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        spaces.start_all()
+        yield
+        spaces.stop_all()
+
+    app = FastAPI(title="hubtools embedded Hub", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.store = store
+    app.add_middleware(BodyLimit)
     app.add_middleware(HeaderLimit)
 
     @app.exception_handler(StoreError)
     async def store_error(_: Request, exc: StoreError) -> JSONResponse:
         return error_response(exc.code, str(exc), exc.error_code)
 
+    @app.exception_handler(BodyTooLarge)
+    async def body_too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
+        return error_response(413, str(exc), "PayloadTooLarge")
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         """Unrouted paths (e.g. a repo id without namespace) answer like a missing repo, as on the Hub."""
+        if exc.status_code == 404 and any(ord(c) < 32 for c in request.scope["path"]):  # no route matches a newline
+            return error_response(400, f"Malformed path {request.scope['path']!r}: control characters", "InvalidPath")
         if exc.status_code == 404:
             return error_response(404, f"Repository Not Found for {request.url.path}", "RepoNotFound")
         return error_response(exc.status_code, str(exc.detail))
@@ -196,6 +205,13 @@ def create_app(root: Path) -> FastAPI:
         identity = require_write(caller(store, request), repo.namespace)
         return repo, identity.user
 
+    def authenticated(request: Request) -> Identity:
+        """The caller, or 401 before any body is read."""
+        identity = caller(store, request)
+        if identity is None:
+            raise StoreError(401, "You must be authenticated: pass a token in the Authorization header")
+        return identity
+
     def resolve(repo: Repo, revision: str) -> str:
         return store.resolve(repo, revision)
 
@@ -214,10 +230,8 @@ def create_app(root: Path) -> FastAPI:
     # ------------------------------------------------------------------ identity and repos
 
     @app.get("/api/whoami-v2")
-    async def whoami(request: Request) -> JSONResponse:
-        identity = caller(store, request)
-        if identity is None:
-            raise StoreError(401, "You must be authenticated: pass a token in the Authorization header")
+    def whoami(request: Request) -> JSONResponse:
+        identity = authenticated(request)
         return JSONResponse({
             "type": "user",
             "id": identity.user,
@@ -232,19 +246,17 @@ def create_app(root: Path) -> FastAPI:
 
     @app.post("/api/repos/create")
     async def create_repo(request: Request) -> JSONResponse:
+        identity = authenticated(request)
         payload = await json_body(request)
         repo_type = payload.get("type") or "model"
         name = payload.get("name")
-        identity = caller(store, request)
-        namespace = payload.get("organization") or (identity.user if identity else None)
+        namespace = payload.get("organization") or identity.user
         if repo_type not in REPO_TYPES:
             raise StoreError(400, f"Invalid repo type {repo_type!r}: use one of {', '.join(REPO_TYPES)}")
-        for part in (namespace, name):
-            if part is not None and (not isinstance(part, str) or not NAME_PATTERN.match(part)):
-                raise StoreError(400, f"Invalid repo name part {part!r}: use letters, digits, '-', '_', '.'")
-        if name is None:
-            raise StoreError(400, "Missing repo 'name'")
-        require_write(identity, namespace or "")
+        if not isinstance(name, str) or not isinstance(namespace, str):
+            raise StoreError(400, "Missing repo 'name' (and 'organization', when given, must be a string)")
+        validate_repo_name(namespace, name)
+        require_write(identity, namespace)
         sdk = payload.get("sdk")
         if repo_type == "space" and sdk not in SPACE_SDKS:
             raise StoreError(400, f"Invalid Space sdk {sdk!r}: use one of {', '.join(SPACE_SDKS)}")
@@ -261,12 +273,13 @@ def create_app(root: Path) -> FastAPI:
 
     @app.delete("/api/repos/delete")
     async def delete_repo(request: Request) -> Response:
+        identity = authenticated(request)
         payload = await json_body(request)
-        identity = caller(store, request)
-        namespace = payload.get("organization") or (identity.user if identity else "")
+        namespace = payload.get("organization") or identity.user
         repo = readable_repo(request, payload.get("type") or "model", namespace, str(payload.get("name")))
         require_write(identity, repo.namespace)
         store.delete_repo(repo)
+        spaces.forget(repo)
         return Response(status_code=200)
 
     @app.put("/api/{plural}/{namespace}/{name}/settings")
@@ -299,7 +312,9 @@ def create_app(root: Path) -> FastAPI:
     # ------------------------------------------------------------------ info, tree, history
 
     @app.get("/api/{plural}")
-    async def list_repos(request: Request, plural: str) -> JSONResponse:
+    def list_repos(request: Request, plural: str) -> JSONResponse:
+        if plural.removesuffix("s") not in REPO_TYPES:
+            raise not_supported(request, plural)
         repo_type = repo_type_of(plural)
         identity = caller(store, request)
         author = request.query_params.get("author")
@@ -316,11 +331,11 @@ def create_app(root: Path) -> FastAPI:
         ])
 
     @app.get("/api/{plural}/{namespace}/{name}")
-    async def repo_info(request: Request, plural: str, namespace: str, name: str) -> JSONResponse:
+    def repo_info(request: Request, plural: str, namespace: str, name: str) -> JSONResponse:
         return info_response(request, repo_type_of(plural), namespace, name, DEFAULT_BRANCH)
 
     @app.get("/api/{plural}/{namespace}/{name}/revision/{rest:path}")
-    async def repo_info_at(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+    def repo_info_at(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
         revision, _ = split_revision(_tail(request, "revision"))
         return info_response(request, repo_type_of(plural), namespace, name, revision)
 
@@ -368,45 +383,42 @@ def create_app(root: Path) -> FastAPI:
                     pass
         if repo_type == "space":
             info["sdk"] = repo.sdk
-            info["runtime"] = space_runtime(files)
+            info["runtime"] = spaces.runtime(repo)
+            info["host"] = spaces.host(repo)
+            info["subdomain"] = f"{repo.namespace}-{repo.name}".lower().replace("_", "-").replace(".", "-")
         return JSONResponse(info)
 
-    @app.get("/api/spaces/{namespace}/{name}/runtime")
-    async def runtime(request: Request, namespace: str, name: str) -> JSONResponse:
-        repo = readable_repo(request, "space", namespace, name)
-        return JSONResponse(space_runtime(store.files(resolve(repo, DEFAULT_BRANCH))))
+    add_space_routes(app, store, spaces, readable_repo, writable_repo, json_body)
+
+    tree_items = functools.lru_cache(maxsize=32)(
+        lambda commit_id, folder, recursive: list_tree(store.files(commit_id), folder, recursive)
+    )
 
     @app.get("/api/{plural}/{namespace}/{name}/tree/{rest:path}")
-    async def tree(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+    def tree(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+        """One page of the listing (1000 entries, 50 with `expand`), the next one linked with a cursor as on the Hub."""
         repo, revision, commit_id, path_segments = repo_at(request, plural, namespace, name, "tree")
-        files = store.files(commit_id)
         folder = "/".join(path_segments)
-        recursive = request.query_params.get("recursive", "").lower() in ("1", "true")
-        expand = request.query_params.get("expand", "").lower() in ("1", "true")
-        prefix = folder + "/" if folder else ""
-        below = [e for p, e in files.items() if p.startswith(prefix)]
-        if folder and not below:
+        expand = query_flag(request, "expand")
+        offset = 0
+        if "cursor" in request.query_params:
+            commit_id, offset = read_cursor(request.query_params["cursor"])
+            resolve(repo, commit_id)  # the cursor's commit must belong to this repo
+        items = tree_items(commit_id, folder, query_flag(request, "recursive"))
+        if folder and not items:
             raise StoreError(404, f"Entry not found: {folder} at {revision} in {repo.repo_id}", "EntryNotFound")
-        items: list[dict] = []
-        folders: dict[str, list[FileEntry]] = {}
-        for entry in below:
-            relative = entry.path[len(prefix):]
-            parts = relative.split("/")
-            for depth in range(1, len(parts)):
-                if depth > 1 and not recursive:
-                    break
-                folders.setdefault(prefix + "/".join(parts[:depth]), []).append(entry)
-            if recursive or len(parts) == 1:
-                items.append(file_json(entry))
-        for folder_path, entries in folders.items():
-            items.append({"type": "directory", "oid": _tree_oid(entries), "size": 0, "path": folder_path})
+        page_size = TREE_EXPAND_PAGE_SIZE if expand else TREE_PAGE_SIZE
+        page = [dict(item) for item in items[offset : offset + page_size]]
         if expand:
-            last = store.last_commits(commit_id, [item["path"] for item in items])
-            for item in items:
+            last = store.last_commits(commit_id, [item["path"] for item in page])
+            for item in page:
                 commit = last[item["path"]]
                 item["lastCommit"] = {"id": commit.id, "title": commit.title, "date": iso(commit.date)}
-        items.sort(key=lambda item: (item["path"].count("/"), item["type"] != "directory", item["path"]))
-        return JSONResponse(items)
+        headers = {}
+        if offset + page_size < len(items):
+            next_url = request.url.include_query_params(cursor=make_cursor(commit_id, offset + page_size))
+            headers["Link"] = f'<{next_url}>; rel="next"'
+        return JSONResponse(page, headers=headers)
 
     @app.post("/api/{plural}/{namespace}/{name}/paths-info/{rest:path}")
     async def paths_info(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
@@ -425,7 +437,7 @@ def create_app(root: Path) -> FastAPI:
         return JSONResponse(answers)
 
     @app.get("/api/{plural}/{namespace}/{name}/commits/{rest:path}")
-    async def commits(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+    def commits(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
         _, _, commit_id, _ = repo_at(request, plural, namespace, name, "commits")
         history = store.history(commit_id)
         return JSONResponse([
@@ -441,7 +453,7 @@ def create_app(root: Path) -> FastAPI:
         ])
 
     @app.get("/api/{plural}/{namespace}/{name}/refs")
-    async def refs(request: Request, plural: str, namespace: str, name: str) -> JSONResponse:
+    def refs(request: Request, plural: str, namespace: str, name: str) -> JSONResponse:
         repo = readable_repo(request, repo_type_of(plural), namespace, name)
         answer: dict[str, list] = {"branches": [], "converts": [], "tags": [], "pullRequests": []}
         groups = {"refs/heads/": "branches", "refs/tags/": "tags", "refs/pr/": "pullRequests", "refs/convert/": "converts"}
@@ -456,13 +468,13 @@ def create_app(root: Path) -> FastAPI:
     @app.post("/api/{plural}/{namespace}/{name}/branch/{rest:path}")
     async def create_branch(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
         repo, _ = writable_repo(request, repo_type_of(plural), namespace, name)
-        branch = "/".join(_tail(request, "branch"))
+        branch = validate_ref_name("/".join(_tail(request, "branch")))
         payload = await json_body(request, allow_empty=True)
         store.create_branch(repo, branch, payload.get("startingPoint"))
         return JSONResponse({})
 
     @app.delete("/api/{plural}/{namespace}/{name}/branch/{rest:path}")
-    async def delete_branch(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+    def delete_branch(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
         repo, _ = writable_repo(request, repo_type_of(plural), namespace, name)
         store.delete_branch(repo, "/".join(_tail(request, "branch")))
         return JSONResponse({})
@@ -479,7 +491,7 @@ def create_app(root: Path) -> FastAPI:
         return JSONResponse({"num": num, "url": f"{base_url(request)}/{repo.url_prefix}{repo.repo_id}/discussions/{num}"})
 
     @app.get("/api/{plural}/{namespace}/{name}/discussions/{num}")
-    async def discussion(request: Request, plural: str, namespace: str, name: str, num: int) -> JSONResponse:
+    def discussion(request: Request, plural: str, namespace: str, name: str, num: int) -> JSONResponse:
         repo = readable_repo(request, repo_type_of(plural), namespace, name)
         row = store.pull_request(repo, num)
         if row is None:
@@ -507,7 +519,7 @@ def create_app(root: Path) -> FastAPI:
         if not isinstance(payload.get("files"), list):
             raise StoreError(400, "preupload needs a 'files' list")
         try:
-            existing = store.files(resolve(repo, revision))
+            existing = await run_in_threadpool(lambda: store.files(resolve(repo, revision)))
         except StoreError:
             existing = {}
         speaks_lfs = HUBTOOLS_USER_AGENT in request.headers.get("user-agent", "")
@@ -529,14 +541,21 @@ def create_app(root: Path) -> FastAPI:
         create_pr = request.query_params.get("create_pr", "") in ("1", "true", "True")
         header, operations = await parse_commit_payload(request, repo, revision)
         summary = str(header.get("summary") or "").strip()
+        description = str(header.get("description") or "")
         if not summary:
             raise StoreError(400, "Commit summary must not be empty")
+        if len(summary) > MAX_COMMIT_SUMMARY_CHARS or len(description) > MAX_COMMIT_DESCRIPTION_CHARS:
+            raise StoreError(
+                413, f"Commit summary (at most {MAX_COMMIT_SUMMARY_CHARS} characters) or description (at most"
+                f" {MAX_COMMIT_DESCRIPTION_CHARS}) is too long: {len(summary)} and {len(description)} characters",
+            )
         parent = header.get("parentCommit")
         if parent is not None and not (isinstance(parent, str) and re.fullmatch(r"[0-9a-fA-F]{7,40}", parent)):
             raise StoreError(400, f"parentCommit must be a commit id, got {parent!r}")
-        commit_id, pr_num = store.apply_commit(
-            repo, revision, operations, user, summary, str(header.get("description") or ""), parent, create_pr
+        commit_id, pr_num = await run_in_threadpool(
+            store.apply_commit, repo, revision, operations, user, summary, description, parent, create_pr
         )
+        spaces.sync(repo)
         repo_url = f"{base_url(request)}/{repo.url_prefix}{repo.repo_id}"
         return JSONResponse({
             "success": True,
@@ -550,12 +569,16 @@ def create_app(root: Path) -> FastAPI:
         header: dict | None = None
         operations: list[Operation] = []
         stream = CommitStream(store)
-        try:
-            async for chunk in request.stream():
-                for line_number, item in stream.feed(chunk):
-                    header = add_commit_item(item, line_number, header, operations, repo, revision)
-            for line_number, item in stream.close():
+
+        def take(items: list[tuple[int, dict]]) -> None:
+            nonlocal header
+            for line_number, item in items:
                 header = add_commit_item(item, line_number, header, operations, repo, revision)
+
+        try:  # decoding, hashing and blob writes run in a worker thread, off the event loop
+            async for chunk in request.stream():
+                await run_in_threadpool(lambda data: take(stream.feed(data)), chunk)
+            await run_in_threadpool(lambda: take(stream.close()))
         finally:
             stream.abort()
         if header is None:
@@ -572,6 +595,8 @@ def create_app(root: Path) -> FastAPI:
             return item["value"]
         if header is None:
             raise StoreError(400, "Malformed commit payload: the first line must be the 'header'")
+        if len(operations) >= MAX_OPERATIONS_PER_COMMIT:
+            raise StoreError(413, f"Too many operations in one commit: at most {MAX_OPERATIONS_PER_COMMIT}; split it into several commits")
         operations.append(to_operation(item.get("key"), item["value"], repo, revision, line_number))
         return header
 
@@ -645,18 +670,19 @@ def create_app(root: Path) -> FastAPI:
     # ------------------------------------------------------------------ downloads
 
     def resolve_route(repo_type: str):
-        async def resolve_file(request: Request, namespace: str, name: str, rest: str) -> Response:
+        def resolve_file(request: Request, namespace: str, name: str, rest: str) -> Response:
             repo = readable_repo(request, repo_type, namespace, name)
             revision, path_segments = split_revision(_tail(request, "resolve"))
+            path = validate_path("/".join(path_segments))
             commit_id = resolve(repo, revision)
-            path = "/".join(path_segments)
             entry = entry_or_404(store.files(commit_id), path, repo, revision)
-            headers = {"X-Repo-Commit": commit_id, "ETag": f'"{entry.sha256 if entry.is_lfs else entry.blob_id}"'}
+            media_type, disposition = download_type(path)
+            headers = {"X-Repo-Commit": commit_id, "ETag": f'"{entry.sha256 if entry.is_lfs else entry.blob_id}"', **DOWNLOAD_HEADERS}
             if entry.is_lfs:
                 headers["X-Linked-Etag"] = f'"{entry.sha256}"'
                 headers["X-Linked-Size"] = str(entry.size)
             return BlobResponse(store.blob_path(entry.sha256), headers=headers, filename=Path(path).name,
-                                content_disposition_type="inline")
+                                media_type=media_type, content_disposition_type=disposition)
 
         return resolve_file
 
@@ -668,33 +694,75 @@ def create_app(root: Path) -> FastAPI:
         )
 
 
-    # ------------------------------------------------------------------ pages
+    # ------------------------------------------------------------------ the rest: unsupported API calls, then pages
 
-    @app.get("/", response_class=HTMLResponse)
-    async def index(request: Request) -> HTMLResponse:
-        identity = caller(store, request)
-        return HTMLResponse(render_index([r for r in store.list_repos() if can_read(identity, r)]))
+    @app.api_route("/api/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+    def unsupported(request: Request, rest: str) -> JSONResponse:
+        """Keep this route after every API route: any other /api call answers 501 naming the feature, or 404 for a missing repo."""
+        parts = rest.split("/")
+        feature = parts[0]
+        if parts[0] in ("models", "datasets", "spaces") and len(parts) >= 3:
+            readable_repo(request, repo_type_of(parts[0]), parts[1], parts[2])
+            feature = parts[3] if len(parts) > 3 else f"{request.method} on a repo"
+        raise not_supported(request, feature)
 
-    def page_route(repo_type: str):
-        async def repo_page(request: Request, namespace: str, name: str) -> HTMLResponse:
-            repo = readable_repo(request, repo_type, namespace, name)
-            commit_id = resolve(repo, DEFAULT_BRANCH)
-            files = store.files(commit_id)
-            card_data, body = read_card_data(store, files)
-            return HTMLResponse(render_repo_page(repo, commit_id, card_data, body, list(files.values())))
-
-        return repo_page
-
-    for page_prefix in ("/datasets", "/spaces", ""):
-        app.add_api_route(
-            page_prefix + "/{namespace}/{name}",
-            page_route(page_prefix.strip("/")[:-1] if page_prefix else "model"),
-            methods=["GET"],
-            response_class=HTMLResponse,
-        )
-
+    add_page_routes(  # last: `/{namespace}/{name}` matches widely
+        app, store, readable_repo, repo_at, read_card_data, spaces)
 
     return app
+
+
+def not_supported(request: Request, feature: str) -> StoreError:
+    return StoreError(
+        501, f"The embedded Hub does not support '{feature}' ({request.method} {request.url.path})", "NotImplemented"
+    )
+
+
+def query_flag(request: Request, name: str) -> bool:
+    return request.query_params.get(name, "").lower() in ("1", "true")
+
+
+def list_tree(files: dict[str, FileEntry], folder: str, recursive: bool) -> list[dict]:
+    """Files and folders below `folder` (direct children unless `recursive`), folders first at each depth."""
+    prefix = folder + "/" if folder else ""
+    items: list[dict] = []
+    folders: dict[str, list[FileEntry]] = {}
+    for path, entry in files.items():
+        if not path.startswith(prefix):
+            continue
+        parts = path[len(prefix):].split("/")
+        for depth in range(1, len(parts) if recursive else min(2, len(parts))):
+            folders.setdefault(prefix + "/".join(parts[:depth]), []).append(entry)
+        if recursive or len(parts) == 1:
+            items.append(file_json(entry))
+    for folder_path, entries in folders.items():
+        items.append({"type": "directory", "oid": _tree_oid(entries), "size": 0, "path": folder_path})
+    items.sort(key=lambda item: (item["path"].count("/"), item["type"] != "directory", item["path"]))
+    return items
+
+
+def make_cursor(commit_id: str, offset: int) -> str:
+    """Opaque to clients; pins the commit so a listing stays consistent while the branch moves on."""
+    return base64.urlsafe_b64encode(f"{commit_id}:{offset}".encode()).decode()
+
+
+def read_cursor(cursor: str) -> tuple[str, int]:
+    try:
+        commit_id, offset = base64.urlsafe_b64decode(cursor.encode()).decode().split(":")
+        if re.fullmatch(r"[0-9a-f]{40}", commit_id) and offset.isdigit():
+            return commit_id, int(offset)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        pass
+    raise StoreError(400, f"Invalid pagination cursor {cursor[:60]!r}: follow the Link header of the previous page")
+
+
+def download_type(path: str) -> tuple[str, str]:
+    """(Content-Type, disposition): only passive types are shown inline; html, svg, xml, js... download."""
+    media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    inline = media_type in INLINE_TYPES or media_type.split("/")[0] in ("audio", "video") or (
+        media_type.startswith("image/") and media_type != "image/svg+xml"
+    )
+    return media_type, "inline" if inline else "attachment"
 
 
 def _wants_lfs(path: str, size: object, sample: object) -> bool:

@@ -26,12 +26,15 @@ def serve_command(
     root: RootOption = default_root(),
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = DEFAULT_HOST,
     port: Annotated[int, typer.Option(help="TCP port.")] = DEFAULT_PORT,
+    spaces: Annotated[
+        bool, typer.Option("--spaces/--no-spaces", help="Run Gradio Spaces (restarted on each commit), as huggingface.co does.")
+    ] = True,
 ) -> None:
     """Serve a Hub-compatible API and repo pages; point clients at it with HF_ENDPOINT=http://HOST:PORT."""
     from hubtools.hub.server import serve
 
-    typer.echo(f"Embedded Hub on http://{host}:{port} (data in {root})", err=True)
-    serve(root, host, port)
+    typer.echo(f"Embedded Hub on http://{host}:{port} (data in {root}; Spaces {'run' if spaces else 'off'})", err=True)
+    serve(root, host, port, spaces)
 
 
 @hub_app.command("token")

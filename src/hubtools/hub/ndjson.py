@@ -14,6 +14,7 @@ import json
 import os
 import re
 
+from hubtools.hub.limits import MAX_COMMIT_LINE_BYTES
 from hubtools.hub.store import Addition, HubStore, StoreError, git_blob_id_of_file
 
 STREAM_AFTER_BYTES = 1024 * 1024
@@ -108,6 +109,11 @@ class CommitStream:
                 self.sink = _Base64Sink(self.store)
                 rest = self.sink.write(head[start.end() :])
                 self.pending, self.pending_size = [rest], len(rest)
+            elif self.pending_size > MAX_COMMIT_LINE_BYTES:
+                raise StoreError(
+                    413, f"Commit payload line {self.line_number + 1} exceeds {MAX_COMMIT_LINE_BYTES} bytes"
+                    " (only inline file contents, sent first in their line, may be longer)",
+                )
             else:
                 self.pending = [head]
 

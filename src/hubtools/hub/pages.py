@@ -1,110 +1,272 @@
-"""HTML pages of the embedded Hub: an index of repos and a repo page showing the README card."""
+"""HTML pages of the embedded Hub, laid out like huggingface.co: a repo's card with chips and evaluation results,
+its files (`tree`/`blob`), history (`commits`/`commit`) and pull requests (`discussions`).
+
+Templates live in `templates/` (Jinja, autoescaped); the only unescaped HTML is the card, sanitized by `markdown.py`.
+"""
 
 from __future__ import annotations
 
-from html import escape
-from urllib.parse import quote, urlsplit
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cache
+from pathlib import PurePosixPath
+from urllib.parse import quote
 
+import jinja2
 import yaml
-from markdown_it import MarkdownIt
 
-from hubtools.hub.store import FileEntry, Repo
+from hubtools.hub.markdown import render_card
+from hubtools.hub.store import Commit, FileEntry, Repo
 
-STYLE = """
-body{font-family:system-ui,sans-serif;max-width:1100px;margin:2rem auto;padding:0 1rem;color:#1f2328}
-header h1{font-size:1.5rem;margin-bottom:.2rem} .meta{color:#57606a;font-size:.9rem}
-main{display:flex;gap:2rem;align-items:flex-start} article{flex:1;min-width:0} aside{width:320px}
-table{border-collapse:collapse} td,th{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:left}
-pre{background:#f6f8fa;padding:.8rem;overflow:auto;font-size:.85rem} img{max-width:100%}
-.tag{display:inline-block;background:#eef2ff;border-radius:.4rem;padding:.1rem .5rem;margin:.1rem;font-size:.8rem}
-aside ul{list-style:none;padding:0;font-size:.85rem} aside li{padding:.15rem 0;border-bottom:1px solid #eee}
-"""
+REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg")
+MAX_TEXT_BYTES = 512 * 1024
+MAX_DIFF_BYTES = 200 * 1024
+CARD_TABS = {"model": "Model card", "dataset": "Dataset card", "space": "App"}
 
 
-def _repo_url(repo: Repo) -> str:
-    return f"/{repo.url_prefix}{repo.repo_id}"
+@dataclass(frozen=True)
+class Chip:
+    kind: str
+    value: str
+    href: str | None = None
 
 
-def _is_relative(url: str) -> bool:
-    parts = urlsplit(url)
-    return not parts.scheme and not parts.netloc and not url.startswith(("/", "#"))
+@dataclass(frozen=True)
+class RepoView:
+    """What every page of one repo at one revision shows in its header."""
+
+    repo: Repo
+    revision: str
+    card: dict
+
+    @property
+    def url(self) -> str:
+        return f"/{self.repo.url_prefix}{self.repo.repo_id}"
+
+    def context(self, tab: str) -> dict:
+        return {
+            "repo": self.repo,
+            "repo_url": self.url,
+            "revision": self.revision,
+            "revision_url": quote(self.revision, safe=""),
+            "title": self.repo.repo_id,
+            "chips": card_chips(self.card),
+            "card_tab": CARD_TABS[self.repo.type],
+            "tab": tab,
+        }
+
+    def file_href(self, view: str, path: str) -> str:
+        return f"{self.url}/{view}/{quote(self.revision, safe='')}/{quote(path)}"
+
+    def crumbs(self, path: str) -> list[dict]:
+        parts = path.split("/") if path else []
+        return [
+            {"name": part, "href": self.file_href("tree" if depth < len(parts) - 1 else "blob", "/".join(parts[: depth + 1]))}
+            for depth, part in enumerate(parts)
+        ]
 
 
-def render_markdown(body: str, file_base: str) -> str:
-    """Markdown -> HTML; relative image and link targets point at the repo's files on main."""
-    markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
-    tokens = markdown.parse(body)
-    for token in tokens:
-        for child in token.children or []:
-            for attribute in ("src", "href"):
-                value = child.attrGet(attribute)
-                if isinstance(value, str) and _is_relative(value):
-                    child.attrSet(attribute, f"{file_base}/{value.removeprefix('./')}")
-    return markdown.renderer.render(tokens, markdown.options, {})
-
-
-def _page(title: str, content: str) -> str:
-    return (
-        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
-        f"<style>{STYLE}</style></head><body>{content}</body></html>"
+@cache
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("hubtools.hub", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
     )
 
 
-def render_repo_page(repo: Repo, commit_id: str, card_data: dict | None, body: str, files: list[FileEntry]) -> str:
-    file_base = f"{_repo_url(repo)}/resolve/main"
-    card = card_data or {}
-    tags = [str(tag) for tag in card.get("tags", []) if isinstance(card.get("tags"), list)]
-    facts = [f"{key}: {card[key]}" for key in ("license", "pipeline_tag", "library_name", "sdk") if card.get(key)]
-    tag_html = "".join(f"<span class='tag'>{escape(text)}</span>" for text in facts + tags)
-    file_items = "".join(
-        f"<li><a href='{file_base}/{quote(f.path)}'>{escape(f.path)}</a> <span class='meta'>{_human_size(f.size)}"
-        f"{' · LFS' if f.is_lfs else ''}</span></li>"
-        for f in files
-    )
-    results = _eval_results_table(card)
-    metadata = (
-        f"<details><summary>Metadata</summary><pre>{escape(yaml.safe_dump(card_data, sort_keys=False))}</pre></details>"
-        if card_data else ""
-    )
-    visibility = "private" if repo.private else "public"
-    content = (
-        f"<header><h1>{escape(repo.repo_id)}</h1><div class='meta'>{repo.type} · {visibility}"
-        f"{' · sdk ' + escape(repo.sdk) if repo.sdk else ''} · commit <code>{commit_id[:10]}</code></div>"
-        f"<div>{tag_html}</div></header>"
-        f"<main><article class='card'>{render_markdown(body, file_base) if body.strip() else '<p>No model card yet.</p>'}"
-        f"</article><aside>{results}{metadata}<h2>Files</h2><ul>{file_items}</ul></aside></main>"
-    )
-    return _page(repo.repo_id, content)
+def _render(template: str, **context: object) -> str:
+    return _templates().get_template(template).render(**context)
 
 
-def _eval_results_table(card: dict) -> str:
-    """The model-index metrics of the card's metadata, as the Hub shows them beside the card."""
+def _as_list(value: object) -> list[str]:
+    if value is None:
+        return []
+    values = value if isinstance(value, list) else [value]
+    return [str(item) for item in values if item not in (None, "")]
+
+
+def _repo_link(repo_id: str, prefix: str) -> str | None:
+    return f"/{prefix}{repo_id}" if REPO_ID.match(repo_id) else None
+
+
+def card_chips(card: dict) -> list[Chip]:
+    """The header chips huggingface.co shows: task, library, languages, license, base models, datasets, tags."""
+    chips = [Chip("task", value) for value in _as_list(card.get("pipeline_tag"))]
+    chips += [Chip("task", value) for value in _as_list(card.get("task_categories"))]
+    chips += [Chip("library", value) for value in _as_list(card.get("library_name"))]
+    chips += [Chip("sdk", value) for value in _as_list(card.get("sdk"))]
+    chips += [Chip("language", value) for value in _as_list(card.get("language"))]
+    chips += [Chip("size", value) for value in _as_list(card.get("size_categories"))]
+    chips += [Chip("license", value) for value in _as_list(card.get("license"))]
+    chips += [Chip("base model", value, _repo_link(value, "")) for value in _as_list(card.get("base_model"))]
+    chips += [Chip("model", value, _repo_link(value, "")) for value in _as_list(card.get("models"))]
+    chips += [Chip("dataset", value, _repo_link(value, "datasets/")) for value in _as_list(card.get("datasets"))]
+    shown = {chip.value for chip in chips}
+    chips += [Chip("tag", value) for value in _as_list(card.get("tags")) if value not in shown]
+    return chips
+
+
+def _format_metric(value: object) -> str:
+    if isinstance(value, float):
+        return f"{round(value, 4):g}" if abs(value) < 1e6 else f"{value:.4g}"
+    return str(value)
+
+
+def eval_results(card: dict) -> list[dict]:
+    """One row per metric of the card's model-index, as the evaluation-results box beside a model card."""
     rows = []
     model_index = card.get("model-index")
     for model in model_index if isinstance(model_index, list) else []:
-        for result in model.get("results", []) if isinstance(model, dict) else []:
-            dataset = (result.get("dataset") or {}).get("name", "") if isinstance(result, dict) else ""
-            for metric in result.get("metrics", []) if isinstance(result, dict) else []:
-                if isinstance(metric, dict):
-                    label = metric.get("name") or metric.get("type", "")
-                    rows.append(f"<tr><td>{escape(str(label))}</td><td>{escape(str(metric.get('value', '')))}</td>"
-                                f"<td>{escape(str(dataset))}</td></tr>")
-    if not rows:
-        return ""
-    return ("<h2>Evaluation results</h2><table class='results'><tr><th>Metric</th><th>Value</th><th>Dataset</th></tr>"
-            + "".join(rows) + "</table>")
+        results = model.get("results") if isinstance(model, dict) else None
+        for result in results if isinstance(results, list) else []:
+            if not isinstance(result, dict):
+                continue
+            dataset = result.get("dataset") if isinstance(result.get("dataset"), dict) else {}
+            dataset_id = str(dataset.get("type") or "")
+            for metric in result.get("metrics") or []:
+                if isinstance(metric, dict) and "value" in metric:
+                    rows.append({
+                        "metric": str(metric.get("name") or metric.get("type") or ""),
+                        "value": _format_metric(metric["value"]),
+                        "dataset": str(dataset.get("name") or dataset_id),
+                        "dataset_href": _repo_link(dataset_id, "datasets/") if "/" in dataset_id else None,
+                        "split": str(dataset.get("split") or ""),
+                    })
+    return rows
+
+
+def render_repo_page(
+    view: RepoView, commit_id: str, body: str, files: dict[str, FileEntry], space: dict | None = None
+) -> str:
+    return _render(
+        "repo.html",
+        **view.context("card"),
+        commit_id=commit_id,
+        card_html=render_card(body, view.url, view.revision) if body.strip() else "",
+        eval_results=eval_results(view.card),
+        metadata_yaml=yaml.safe_dump(view.card, sort_keys=False, allow_unicode=True) if view.card else "",
+        file_count=len(files),
+        space=space,
+    )
+
+
+def render_tree(view: RepoView, folder: str, files: dict[str, FileEntry], last_commits: dict[str, Commit]) -> str:
+    return _render("tree.html", **view.context("files"), crumbs=view.crumbs(folder) if folder else [],
+                   entries=[_tree_row(view, path, files, last_commits[path]) for path in tree_children(files, folder)])
+
+
+def tree_children(files: dict[str, FileEntry], folder: str) -> list[str]:
+    """The paths directly inside `folder` (sub-folders first), as the tree page lists them."""
+    prefix = f"{folder}/" if folder else ""
+    children = {prefix + path[len(prefix):].split("/")[0] for path in files if path.startswith(prefix)}
+    return sorted(children, key=lambda path: (path in files, path.lower()))
+
+
+def _tree_row(view: RepoView, path: str, files: dict[str, FileEntry], commit: Commit) -> dict:
+    entry = files.get(path)
+    return {
+        "name": PurePosixPath(path).name,
+        "is_dir": entry is None,
+        "href": view.file_href("tree" if entry is None else "blob", path),
+        "size": "" if entry is None else human_size(entry.size),
+        "lfs": entry is not None and entry.is_lfs,
+        "commit_id": commit.id,
+        "commit_title": commit.title,
+        "date": _date(commit.date),
+    }
+
+
+def render_blob(view: RepoView, entry: FileEntry, content: bytes | None) -> str:
+    """`content` is the file's bytes when small enough to show; None for large files."""
+    return _render(
+        "blob.html",
+        **view.context("files"),
+        crumbs=view.crumbs(entry.path),
+        path=entry.path,
+        size=human_size(entry.size),
+        lfs=entry.is_lfs,
+        sha256=entry.sha256,
+        download_href=view.file_href("resolve", entry.path),
+        image=entry.path.lower().endswith(IMAGE_SUFFIXES),
+        text=_text(content),
+    )
+
+
+def _text(content: bytes | None) -> str | None:
+    if content is None or b"\0" in content[:8192]:
+        return None
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def render_commits(view: RepoView, history: list[Commit]) -> str:
+    commits = [{"id": c.id, "title": c.title, "author": c.author, "date": _date(c.date)} for c in history]
+    return _render("commits.html", **view.context("commits"), commits=commits)
+
+
+def render_commit(view: RepoView, commit: Commit, changes: list[dict]) -> str:
+    return _render("commit.html", **view.context("commits"), commit=commit, date=_date(commit.date), changes=changes)
+
+
+def file_change(view: RepoView, path: str, before: FileEntry | None, after: FileEntry | None,
+                read: Callable[[FileEntry], bytes]) -> dict:
+    """One changed file of a commit: its status and, for small text files, a unified diff."""
+    status = "added" if before is None else "deleted" if after is None else "modified"
+    shown = after or before
+    diff = None
+    small_text = [e for e in (before, after) if e is not None and not e.is_lfs and e.size <= MAX_DIFF_BYTES]
+    if len(small_text) == len([e for e in (before, after) if e is not None]):
+        old, new = (_text(read(e)) if e is not None else "" for e in (before, after))
+        if old is not None and new is not None:
+            diff = _diff_lines(old, new, path)
+    return {
+        "path": path,
+        "status": status,
+        "size": human_size(shown.size),
+        "href": view.file_href("resolve" if after is None else "blob", path),
+        "diff": diff,
+    }
+
+
+def _diff_lines(old: str, new: str, path: str) -> list[dict]:
+    lines = difflib.unified_diff(old.splitlines(), new.splitlines(), f"a/{path}", f"b/{path}", lineterm="", n=2)
+    kinds = {"+": "add", "-": "del", "@": "hunk"}
+    return [{"text": line, "kind": kinds.get(line[:1], "")} for line in list(lines)[2:]]
+
+
+def render_discussions(view: RepoView, pull_requests: list[dict]) -> str:
+    items = [
+        {**item, "date": _date(item["created"]), "ref_url": quote(f"refs/pr/{item['num']}", safe="")}
+        for item in pull_requests
+    ]
+    return _render("discussions.html", **view.context("discussions"), discussions=items)
 
 
 def render_index(repos: list[Repo]) -> str:
-    items = "".join(
-        f"<li><a href='{_repo_url(r)}'>{escape(r.repo_id)}</a> <span class='meta'>{r.type}</span></li>" for r in repos
-    )
-    return _page("hubtools embedded Hub", f"<h1>hubtools embedded Hub</h1><ul>{items or '<li>No repos yet.</li>'}</ul>")
+    groups = []
+    for repo_type, title in (("model", "Models"), ("dataset", "Datasets"), ("space", "Spaces")):
+        members = [{"id": r.repo_id, "href": f"/{r.url_prefix}{r.repo_id}", "private": r.private}
+                   for r in repos if r.type == repo_type]
+        if members:
+            groups.append({"title": title, "repos": members})
+    return _render("index.html", title="Repositories", groups=groups)
 
 
-def _human_size(size: int) -> str:
+def _date(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def human_size(size: int) -> str:
+    value = float(size)
     for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
     return f"{size} B"

@@ -22,16 +22,19 @@ class HubStartError(HubtoolsError):
     """The embedded Hub did not come up."""
 
 
-def serve(root: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
-    """Serve in the foreground until interrupted."""
+def serve(root: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, spaces: bool = True) -> None:
+    """Serve in the foreground until interrupted (SIGINT or SIGTERM stop the Spaces' apps too)."""
     import uvicorn
 
     from hubtools.hub.app import create_app
 
+    loopback = DEFAULT_HOST if host in ("0.0.0.0", "::", "") else host
+    spaces_endpoint = f"http://{loopback}:{port}" if spaces else None
+
     # h11 reads headers up to 1 MiB so the app answers oversize ones with a clean 431 (MAX_HEADER_BYTES); a smaller
     # parser limit closes the socket mid-request and the client sees a connection reset instead.
     uvicorn.run(
-        create_app(root), host=host, port=port, http="h11", h11_max_incomplete_event_size=1024 * 1024, log_level="warning", access_log=False
+        create_app(root, spaces_endpoint), host=host, port=port, http="h11", h11_max_incomplete_event_size=1024 * 1024, log_level="warning", access_log=False
     )
 
 
@@ -53,12 +56,16 @@ def is_up(endpoint: str) -> bool:
 
 
 class BackgroundHub:
-    """A `hubtools hub serve` child process; `stop()`/`start()` restart it on the same root and port."""
+    """A `hubtools hub serve` child process; `stop()`/`start()` restart it on the same root and port.
 
-    def __init__(self, root: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+    Unlike `hubtools hub serve`, it runs no Spaces unless asked (`spaces=True`).
+    """
+
+    def __init__(self, root: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, spaces: bool = False) -> None:
         self.root = Path(root)
         self.host = host
         self.port = port
+        self.spaces = spaces
         self.process: subprocess.Popen | None = None
 
     @property
@@ -71,7 +78,7 @@ class BackgroundHub:
         self.root.mkdir(parents=True, exist_ok=True)
         log = open(self.root / "server.log", "ab")
         command = [sys.executable, "-m", "hubtools.hub", "serve", "--root", str(self.root),
-                   "--host", self.host, "--port", str(self.port)]
+                   "--host", self.host, "--port", str(self.port), "--spaces" if self.spaces else "--no-spaces"]
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
         log.close()
         deadline = time.monotonic() + timeout
@@ -114,6 +121,6 @@ class BackgroundHub:
         self.stop()
 
 
-def serve_in_background(root: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> BackgroundHub:
+def serve_in_background(root: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, spaces: bool = False) -> BackgroundHub:
     """Start the embedded Hub in a child process and wait until it answers."""
-    return BackgroundHub(root, host, port).start()
+    return BackgroundHub(root, host, port, spaces).start()

@@ -7,6 +7,7 @@ references them, so a killed upload or server leaves every repo at its last comp
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -17,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 REPO_TYPES = ("model", "dataset", "space")
@@ -51,6 +53,9 @@ CREATE TABLE IF NOT EXISTS refs (
 CREATE TABLE IF NOT EXISTS pull_requests (
     repo_id INTEGER NOT NULL, num INTEGER NOT NULL, title TEXT NOT NULL, description TEXT NOT NULL,
     author TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (repo_id, num));
+CREATE TABLE IF NOT EXISTS space_settings (
+    repo_id INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, description TEXT,
+    updated REAL NOT NULL, PRIMARY KEY (repo_id, kind, key));
 """
 
 
@@ -115,6 +120,14 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class SpaceSetting:
+    key: str
+    value: str
+    description: str | None
+    updated: float
+
+
+@dataclass(frozen=True)
 class Addition:
     path: str
     sha256: str
@@ -150,6 +163,11 @@ def lfs_blob_id(sha256: str, size: int) -> str:
     return git_blob_id(LFS_POINTER_TEMPLATE.format(oid=sha256, size=size).encode())
 
 
+def iso(timestamp: float) -> str:
+    """A timestamp as the Hub writes dates: `2024-05-01T12:00:00.000Z`."""
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -169,6 +187,7 @@ class HubStore:
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / "hub.sqlite"
+        self._changed_paths = functools.lru_cache(maxsize=256)(self._changed_paths_uncached)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
@@ -289,7 +308,7 @@ class HubStore:
         with self._write() as db:
             commit_ids = [r["id"] for r in db.execute("SELECT id FROM commits WHERE repo_id = ?", (repo.pk,))]
             db.executemany("DELETE FROM files WHERE commit_id = ?", [(c,) for c in commit_ids])
-            for table in ("commits", "refs", "pull_requests"):
+            for table in ("commits", "refs", "pull_requests", "space_settings"):
                 db.execute(f"DELETE FROM {table} WHERE repo_id = ?", (repo.pk,))
             db.execute("DELETE FROM repos WHERE id = ?", (repo.pk,))
 
@@ -309,7 +328,6 @@ class HubStore:
             return _resolve(db, repo, revision)
 
     def create_branch(self, repo: Repo, branch: str, start: str | None) -> None:
-        validate_ref_name(branch)
         with self._write() as db:
             commit_id = _resolve(db, repo, start or DEFAULT_BRANCH)
             ref = f"refs/heads/{branch}"
@@ -353,18 +371,27 @@ class HubStore:
         found: dict[str, Commit] = {}
         with self._connect() as db:
             commit = _commit_from_row(db.execute("SELECT * FROM commits WHERE id = ?", (commit_id,)).fetchone())
-            files = _files(db, commit_id)
             for _ in range(max_depth):
-                parent_files = _files(db, commit.parent) if commit.parent else {}
-                changed = {p for p in files.keys() | parent_files.keys() if files.get(p) != parent_files.get(p)}
+                changed = self._changed_paths(commit.id, commit.parent)
                 for path in paths:
-                    if path not in found and any(c == path or c.startswith(path + "/") for c in changed):
+                    if path not in found and path in changed:
                         found[path] = commit
                 if len(found) == len(paths) or commit.parent is None:
                     break
                 commit = _commit_from_row(db.execute("SELECT * FROM commits WHERE id = ?", (commit.parent,)).fetchone())
-                files = parent_files
         return {path: found.get(path, commit) for path in paths}
+
+    def _changed_paths_uncached(self, commit_id: str, parent: str | None) -> frozenset[str]:
+        """Files a commit changed against its parent, and every folder above them (commits never change)."""
+        with self._connect() as db:
+            files = _files(db, commit_id)
+            parent_files = _files(db, parent) if parent else {}
+        changed: set[str] = set()
+        for path in files.keys() | parent_files.keys():
+            if files.get(path) != parent_files.get(path):
+                parts = path.split("/")
+                changed.update("/".join(parts[:depth]) for depth in range(1, len(parts) + 1))
+        return frozenset(changed)
 
     # ------------------------------------------------------------------ pull requests
 
@@ -375,6 +402,35 @@ class HubStore:
     def pull_request(self, repo: Repo, num: int) -> sqlite3.Row | None:
         with self._connect() as db:
             return db.execute("SELECT * FROM pull_requests WHERE repo_id = ? AND num = ?", (repo.pk, num)).fetchone()
+
+    def pull_requests(self, repo: Repo) -> list[dict]:
+        """The repo's pull requests, newest first."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM pull_requests WHERE repo_id = ? ORDER BY num DESC", (repo.pk,))
+            return [dict(row) for row in rows]
+
+    # ------------------------------------------------------------------ Space secrets and variables
+
+    def set_space_setting(self, repo: Repo, kind: str, key: str, value: str, description: str | None) -> None:
+        """Add or replace a Space `secret` or `variable`; secret values leave the store only as the app's environment."""
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO space_settings VALUES (?, ?, ?, ?, ?, ?)",
+                (repo.pk, kind, key, value, description, time.time()),
+            )
+
+    def delete_space_setting(self, repo: Repo, kind: str, key: str) -> bool:
+        with self._write() as db:
+            return db.execute(
+                "DELETE FROM space_settings WHERE repo_id = ? AND kind = ? AND key = ?", (repo.pk, kind, key)
+            ).rowcount > 0
+
+    def space_settings(self, repo: Repo, kind: str) -> dict[str, SpaceSetting]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM space_settings WHERE repo_id = ? AND kind = ? ORDER BY key", (repo.pk, kind)
+            )
+            return {r["key"]: SpaceSetting(r["key"], r["value"], r["description"], r["updated"]) for r in rows}
 
     # ------------------------------------------------------------------ commits
 
@@ -415,11 +471,6 @@ class HubStore:
 
 
 # ---------------------------------------------------------------------- helpers (inside a transaction)
-
-
-def validate_ref_name(name: str) -> None:
-    if not name or name.startswith(("/", "-")) or ".." in name or any(c in name for c in " ~^:?*[\\"):
-        raise StoreError(400, f"Invalid reference name '{name}'")
 
 
 def _repo_from_row(row: sqlite3.Row) -> Repo:

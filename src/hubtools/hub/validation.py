@@ -1,0 +1,65 @@
+"""Names and paths the embedded Hub accepts: repo ids by huggingface_hub's own rules, branches and tags by git's
+ref rules (narrowed to characters a URL and an HTML page carry safely), file paths relative and bounded."""
+
+from __future__ import annotations
+
+import re
+
+from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+from hubtools.hub.limits import MAX_PATH_CHARS
+from hubtools.hub.store import StoreError
+
+REF_CHARACTERS = re.compile(r"^[A-Za-z0-9._/-]+$")
+MAX_REF_CHARS = 255
+
+
+def validate_repo_name(namespace: str, name: str) -> None:
+    """`namespace/name` must be addressable by stock clients (`a--b`, `a..b`, `abc-`, `x.git` are not)."""
+    try:
+        validate_repo_id(f"{namespace}/{name}")
+    except HFValidationError as exc:
+        raise StoreError(400, f"Invalid repo name {namespace}/{name}: {exc}", "InvalidRepoName") from None
+
+
+def validate_ref_name(name: object, kind: str = "branch") -> str:
+    """A branch or tag name: git's check-ref-format rules, and only letters, digits, '.', '_', '-', '/'."""
+    if not isinstance(name, str) or not name:
+        raise StoreError(400, f"Invalid {kind} name {name!r}: it must be a non-empty string", "InvalidRefName")
+    components = name.split("/")
+    if (
+        not REF_CHARACTERS.match(name)
+        or len(name) > MAX_REF_CHARS
+        or name.startswith("-")
+        or name.endswith((".", "/"))
+        or ".." in name
+        or any(not part or part.startswith(".") or part.endswith(".lock") for part in components)
+    ):
+        raise StoreError(
+            400,
+            f"Invalid {kind} name {name!r}: use letters, digits, '.', '_', '-' and '/' (git ref rules: no '..',"
+            f" no component starting with '.' or ending with '.lock', at most {MAX_REF_CHARS} characters)",
+            "InvalidRefName",
+        )
+    return name
+
+
+def validate_path(path: object) -> str:
+    """A repo path: relative, no `..`/`.` segments, no empty segments, no control characters, bounded length."""
+    if not isinstance(path, str) or not path:
+        raise StoreError(400, f"Invalid file path {path!r}: must be a non-empty string", "InvalidPath")
+    segments = path.split("/")
+    if (
+        path.startswith("/")
+        or any(seg in ("", ".", "..") for seg in segments)
+        or any(ord(c) < 32 or c == "\x7f" for c in path)
+        or "\\" in path
+        or segments[0] == ".git"
+    ):
+        raise StoreError(
+            400, f"Invalid file path {path!r}: use a relative path without '..', '.', empty segments or control characters",
+            "InvalidPath",
+        )
+    if len(path) > MAX_PATH_CHARS:
+        raise StoreError(400, f"Invalid file path {path[:80]!r}...: longer than {MAX_PATH_CHARS} characters", "InvalidPath")
+    return path

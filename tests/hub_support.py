@@ -1,0 +1,25 @@
+"""Helpers shared by the embedded Hub's test modules: an org, unique repo ids, a writer token and a fresh repo."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+ORG = "acme"
+
+
+def unique(prefix: str) -> str:
+    return f"{ORG}/{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def writer(hub) -> str:
+    return hub.token("alice", [ORG])
+
+
+@pytest.fixture()
+def repo(hub, writer) -> str:
+    repo_id = unique("repo")
+    hub.api(writer).create_repo(repo_id)
+    return repo_id
