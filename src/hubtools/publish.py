@@ -57,6 +57,9 @@ SECRET_CONTENT = re.compile(
 )
 SCAN_CHUNK = 1 << 22
 
+CARD_FILE = "README.md"
+PUBLISH_MARK = "Published with `hubtools publish`."  # commit description: how a later publish knows its own commits
+
 RETRY_ATTEMPTS = 3  # each attempt: huggingface_hub itself retries every request 5 times with backoff
 RETRY_BACKOFF_S = 1.0  # doubles after each failed attempt
 
@@ -345,6 +348,32 @@ def with_retries(action: Callable[[], T], describe: str) -> T:
     raise AssertionError("unreachable")
 
 
+def _card_blob(api, plan: RepoPlan, commit_id: str) -> str | None:
+    info = api.repo_info(plan.repo_id, repo_type=plan.repo_type, revision=commit_id, files_metadata=True)
+    return next((sibling.blob_id for sibling in info.siblings or [] if sibling.rfilename == CARD_FILE), None)
+
+
+def check_card_not_edited_on_hub(api, plan: RepoPlan) -> None:
+    """A card changed on the Hub by a commit hubtools did not make is never replaced silently.
+
+    Since the last commit marked PUBLISH_MARK, README.md must be unchanged; a repo hubtools never published
+    to counts as edited."""
+    if not any(change.path == CARD_FILE and change.status == "changed" for change in plan.pending()):
+        return
+    history = with_retries(
+        lambda: api.list_repo_commits(plan.repo_id, repo_type=plan.repo_type, revision=plan.parent_commit),
+        f"reading the history of {plan.repo_type} repo {plan.repo_id}",
+    )
+    ours = next((commit for commit in history if PUBLISH_MARK in (commit.message or "")), None)
+    if ours is not None and (ours.commit_id == history[0].commit_id or _card_blob(api, plan, ours.commit_id) == _card_blob(api, plan, history[0].commit_id)):
+        return
+    since = f"since hubtools published it in {ours.commit_id[:12]}" if ours else "and hubtools never published it"
+    raise HubtoolsError(
+        f"{repo_url(api.endpoint, plan.repo_type, plan.repo_id)}: {CARD_FILE} was edited on the Hub {since}; "
+        "copy the edits into your card or card YAML, or pass --replace-edited-cards to overwrite them"
+    )
+
+
 def read_remote(api, plan: RepoPlan, revision: str) -> None:
     """Fill in whether the repo exists, its head commit on `revision` (or main) and the diff against it."""
     from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
@@ -409,6 +438,7 @@ def _create_repo_and_commit(
                 revision=revision,
                 create_pr=create_pr,
                 commit_message=commit_message,
+                commit_description=PUBLISH_MARK,
                 parent_commit=plan.parent_commit if plan.exists and not create_pr else None,
             ),
             describe,
@@ -439,6 +469,7 @@ class PublishOptions:
     verify: bool = True
     space_hardware: str = DEFAULT_HARDWARE
     space_token: str | None = None  # read-only token given to a private model's Space as its HF_TOKEN secret
+    replace_edited_cards: bool = False
 
 
 @dataclass
@@ -547,6 +578,8 @@ def plan_publish(options: PublishOptions, api, work_dir: Path) -> list[RepoPlan]
         if options.space_token:
             scan_for_secrets(plan.files, options.space_token)
         read_remote(api, plan, options.revision)
+        if plan.exists and not options.replace_edited_cards:
+            check_card_not_edited_on_hub(api, plan)
     return plans
 
 
@@ -609,6 +642,7 @@ def publish_command(
     commit_message: str | None = typer.Option(None, "--commit-message", help="Commit message (default names the run)."),
     dry_run: Path | None = typer.Option(None, "--dry-run", help="Write the trees that would be uploaded to DIR and print the diff; upload nothing."),
     render_card: bool = typer.Option(False, "--render-card", help="Re-render RUN/card for these repos even if it exists."),
+    replace_edited_cards: bool = typer.Option(False, "--replace-edited-cards", help="Overwrite a README.md edited on the Hub since the last publish (refused otherwise)."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Round-trip check through pipeline() after publishing."),
     endpoint: str | None = typer.Option(None, "--endpoint", help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."),
     token: str | None = typer.Option(None, "--token", help="Hub token (default: HF_TOKEN or the stored login).", show_default=False),
@@ -631,6 +665,7 @@ def publish_command(
             verify=verify,
             space_hardware=space_hardware,
             space_token=space_token,
+            replace_edited_cards=replace_edited_cards,
         ),
         echo=typer.echo,
     )
