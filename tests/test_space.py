@@ -158,8 +158,8 @@ def test_space_in_headless_chromium(space: RunningSpace, chromium: Path, tmp_pat
             link = page.get_by_role("link", name=MODEL)
             assert link.get_attribute("href") == f"{space.endpoint}/{MODEL}"
             example = pick_examples(space.run.split("test"))[0]  # examples are comments of the test split
-            page.get_by_text(example[:30]).first.click()  # long examples are shown shortened
-            expect(page.get_by_label("Comment", exact=True)).to_have_value(example)
+            page.get_by_text(example.display, exact=True).click()  # shown as "true label: start of the text"
+            expect(page.get_by_label("Comment", exact=True)).to_have_value(example.text)
             page.get_by_label("Comment", exact=True).fill(comment)
             page.get_by_role("button", name="Submit").click()
             top = page.get_by_test_id("label-output-value")
@@ -177,17 +177,19 @@ def test_space_in_headless_chromium(space: RunningSpace, chromium: Path, tmp_pat
             page.get_by_role("tab", name="Several comments").click()
             page.get_by_label("Comments, one per line").fill("\n".join(space.test_texts(3)))
             page.get_by_role("button", name="Classify all").click()
-            expect(page.get_by_role("row")).to_have_count(4, timeout=60000)  # header + one row per line
-            assert all(cell.endswith("%") for cell in page.get_by_role("row").nth(1).get_by_role("cell").all_inner_texts()[2:])
+            table_rows = page.locator("#predictions").get_by_role("row")
+            expect(table_rows).to_have_count(4, timeout=60000)  # header + one row per line
+            assert re.search(r"\s\d{1,3}%\s*$", table_rows.nth(1).inner_text())  # whole percentages, as the Label shows
 
             texts = space.test_texts(4) + [long_comment]
             upload = tmp_path / "comments.csv"
             pd.DataFrame({"id": range(len(texts)), "text": texts}).to_csv(upload, index=False)
             page.locator("input[type=file]").first.set_input_files(str(upload))
-            expect(page.get_by_role("row")).to_have_count(len(texts) + 1, timeout=60000)
+            expect(table_rows).to_have_count(len(texts) + 1, timeout=60000)
             expect(page.locator("#batch-truncation-notice")).to_contain_text(f"1 of {len(texts)} texts are longer than 32 tokens (rows {len(texts)})")
             with page.expect_download() as download:
-                page.get_by_role("link", name=re.compile(r"predictions-.*\.csv")).click()
+                page.locator("#predictions-csv").get_by_test_id("download-link").click()
+            assert re.fullmatch(r"predictions-.*\.csv", download.value.suggested_filename)
             predictions = pd.read_csv(download.value.path())
             labels = [max(scores, key=scores.get) for scores in space.local_scores(texts)]
             assert predictions["text"].tolist() == texts and predictions["label"].tolist() == labels

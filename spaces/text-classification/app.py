@@ -125,8 +125,8 @@ with gr.Blocks(title=TITLE) as demo:
         submit_batch = gr.Button("Classify all", variant="primary")
         upload = gr.File(label="Or upload a CSV with a 'text' column", file_types=[".csv"], type="filepath")
         batch_notice = gr.Markdown(visible=False, elem_id="batch-truncation-notice")
-        table = gr.Dataframe(headers=["comment", "label", "score"], label="Predictions", wrap=True, column_widths=["70%", "18%", "12%"])
-        download = gr.File(label="Predictions as CSV", interactive=False)
+        table = gr.Dataframe(headers=["comment", "label", "score"], label="Predictions", wrap=True, elem_id="predictions", column_widths=["70%", "18%", "12%"])
+        download = gr.File(label="Predictions as CSV", interactive=False, elem_id="predictions-csv")
         submit_batch.click(classify_lines, inputs=batch, outputs=[table, batch_notice, download], api_name="classify_lines")
         upload.upload(classify_csv, inputs=upload, outputs=[table, batch_notice, download], api_name="classify_csv")
 
