@@ -53,8 +53,7 @@ def classify(text: str) -> tuple[dict[str, float], str]:
     """Every class's score for one comment, and a notice when it was truncated."""
     if not text.strip():
         raise gr.Error("Type a comment first.")
-    notice = truncation_notice([text])
-    return _scores(classifier(text, truncation=True)), gr.update(value=notice, visible=bool(notice))
+    return _scores(classifier(text, truncation=True)), truncation_notice([text])
 
 
 def predict_rows(texts: list[str]) -> list[list[str]]:
@@ -74,14 +73,13 @@ def write_predictions_csv(rows: list[list[str]]) -> str:
     return path
 
 
-def predictions(texts: list[str]) -> tuple[list[list[str]], dict, str]:
-    """Table rows, the truncation notice and the rows as a CSV file to download."""
+def predictions(texts: list[str]) -> tuple[list[list[str]], str, str]:
+    """Table rows, the truncation notice ('' when nothing was cut) and the rows as a CSV file to download."""
     rows = predict_rows(texts)
-    notice = truncation_notice(texts)
-    return rows, gr.update(value=notice, visible=bool(notice)), write_predictions_csv(rows)
+    return rows, truncation_notice(texts), write_predictions_csv(rows)
 
 
-def classify_lines(text: str) -> tuple[list[list[str]], dict, str]:
+def classify_lines(text: str) -> tuple[list[list[str]], str, str]:
     """One row per non-empty line: the comment, its top label and that label's score."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
@@ -104,7 +102,7 @@ def read_texts_csv(path: str) -> list[str]:
     return texts
 
 
-def classify_csv(path: str | None) -> tuple[list[list[str]], dict, str]:
+def classify_csv(path: str | None) -> tuple[list[list[str]], str, str]:
     if not path:
         raise gr.Error("Upload a CSV file with a 'text' column first.")
     return predictions(read_texts_csv(path))
@@ -115,7 +113,7 @@ with gr.Blocks(title=TITLE) as demo:
     with gr.Tab("One comment"):
         comment = gr.Textbox(label="Comment", lines=3, placeholder="Type a comment")
         submit = gr.Button("Submit", variant="primary")
-        single_notice = gr.Markdown(visible=False, elem_id="truncation-notice")
+        single_notice = gr.Markdown(elem_id="truncation-notice")
         scores = gr.Label(label="Prediction")
         gr.Examples(examples=[[example] for example in EXAMPLES], inputs=comment, example_labels=EXAMPLE_LABELS, label="Examples (true label: text)")
         submit.click(classify, inputs=comment, outputs=[scores, single_notice], api_name="classify")
@@ -124,7 +122,7 @@ with gr.Blocks(title=TITLE) as demo:
         batch = gr.Textbox(label="Comments, one per line", lines=6)
         submit_batch = gr.Button("Classify all", variant="primary")
         upload = gr.File(label="Or upload a CSV with a 'text' column", file_types=[".csv"], type="filepath")
-        batch_notice = gr.Markdown(visible=False, elem_id="batch-truncation-notice")
+        batch_notice = gr.Markdown(elem_id="batch-truncation-notice")
         table = gr.Dataframe(headers=["comment", "label", "score"], label="Predictions", wrap=True, elem_id="predictions", column_widths=["70%", "18%", "12%"])
         download = gr.File(label="Predictions as CSV", interactive=False, elem_id="predictions-csv")
         submit_batch.click(classify_lines, inputs=batch, outputs=[table, batch_notice, download], api_name="classify_lines")
