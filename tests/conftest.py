@@ -44,11 +44,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 class Hub:
     """A running embedded Hub: `.endpoint`, `.root`, `.token(...)`, `.api(token)`, `.stop()`/`.kill()`/`.start()`."""
 
-    def __init__(self, root: Path, port: int) -> None:
+    def __init__(self, root: Path, port: int, spaces: bool = False) -> None:
         from hubtools.hub import BackgroundHub
 
         self.root = root
-        self.server = BackgroundHub(root, "127.0.0.1", port)
+        self.server = BackgroundHub(root, "127.0.0.1", port, spaces=spaces)
 
     @property
     def endpoint(self) -> str:
@@ -69,7 +69,7 @@ class Hub:
         return issue_token(self.root, user, orgs, read_only)
 
     def api(self, token: str | None = None):
-        """hubtools' client (LFS uploads, Xet off for this local endpoint) bound to this Hub."""
+        """hubtools' client bound to this Hub (the same upload path as a stock client: Xet with hf_xet)."""
         from hubtools.hubclient import hub_api
 
         return hub_api(endpoint=self.endpoint, token=token)
@@ -97,3 +97,15 @@ def seeded_hub(hub: Hub) -> Hub:
 
     seed_base_models(hub.root)
     return hub
+
+
+@pytest.fixture(scope="session")
+def spaces_hub() -> Iterator[Hub]:
+    """A second embedded Hub that runs Gradio Spaces, as `hubtools hub serve` does (the `hub` fixture runs none).
+
+    HF_ENDPOINT names the `hub` fixture: reach this one with `endpoint=` or a child process's environment.
+    """
+    instance = Hub(_SESSION_DIR / "spaces-hub", free_port(), spaces=True)
+    instance.start()
+    yield instance
+    instance.stop()

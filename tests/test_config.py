@@ -15,7 +15,9 @@ from hubtools.config import (
     split_override_args,
 )
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "configs"
+SHARED = REPO.parent / "shared" / "data"
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -24,7 +26,7 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["quickstart", "bertweet-large-self-labeling", "roberta-base-sentiment140"])
+@pytest.mark.parametrize("name", ["quickstart", "bertweet-large-self-labeling", "roberta-base-sentiment140", "tweeteval-emotion"])
 def test_shipped_configs_load(name: str) -> None:
     config = load_config(CONFIGS / f"{name}.yaml")
     assert isinstance(config, RunConfig)
@@ -47,6 +49,26 @@ def test_quickstart_names_the_hub_model_and_resolves_its_card_prose() -> None:
     assert config.model == "sentence-transformers/all-MiniLM-L6-v2"
     assert Path(config.card.prose) == (CONFIGS / "quickstart.card.yaml").resolve()
     assert Path(config.card.prose).is_file()
+
+
+def test_tweeteval_emotion_recipe_is_the_measured_one() -> None:
+    config = load_config(CONFIGS / "tweeteval-emotion.yaml")
+    assert config.model == load_config(CONFIGS / "quickstart.yaml").model  # the base model the embedded Hub is seeded with
+    training = config.training
+    assert (training.learning_rate, training.num_train_epochs, training.warmup_steps, training.weight_decay) == (1e-4, 4, 30, 0.01)
+    assert (training.per_device_train_batch_size, training.max_length) == (32, 64)
+    assert config.data.sample_size is None  # the full train split
+    assert config.data.files == {split: f"../shared/data/tweeteval-emotion/{split}.csv" for split in ("train", "validation", "test")}
+
+
+@pytest.mark.skipif(not (SHARED / "tweeteval-emotion").is_dir(), reason="shared tweets not present")
+def test_tweeteval_emotion_recipe_reads_the_shared_splits(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hubtools.data import prepare_data
+
+    monkeypatch.chdir(REPO)  # data paths are relative to the working directory: the checkout
+    prepared = prepare_data(load_config(CONFIGS / "tweeteval-emotion.yaml").data)
+    assert prepared.label_names == ["anger", "joy", "optimism", "sadness"]
+    assert {name: len(frame) for name, frame in prepared.splits.items()} == {"train": 3257, "validation": 374, "test": 1421}
 
 
 def test_yaml_scientific_notation_without_dot_is_a_float(tmp_path: Path) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
-from huggingface_hub import RepoFile, RepoFolder
+from huggingface_hub import RepoFile, RepoFolder, hf_hub_download
+from huggingface_hub.errors import HfHubHTTPError, RevisionNotFoundError
 
 from hub_support import ORG, repo, unique, writer  # noqa: F401 (fixtures)
 from hubtools.hub.store import Addition, HubStore
@@ -31,6 +33,8 @@ def test_tree_pages_follow_the_link_header_with_a_cursor_pinned_to_a_commit(hub,
     assert len(list(hub.stock_api().list_repo_tree(repo, recursive=True))) == 2_500 + 3 + 2  # + 3 folders, 2 top files
     assert [e.path for e in hub.stock_api().list_repo_tree(repo, path_in_repo="shard-01")][:2] == [
         "shard-01/file-01000.txt", "shard-01/file-01001.txt"]
+    infos = hub.stock_api().get_paths_info(repo, ["shard-00", "shard-01/file-01000.txt", "missing"])
+    assert [(type(i).__name__, i.path) for i in infos] == [("RepoFolder", "shard-00"), ("RepoFile", "shard-01/file-01000.txt")]
     bad_cursor = httpx.get(f"{hub.endpoint}/api/models/{repo}/tree/main", params={"cursor": "nonsense"})
     assert bad_cursor.status_code == 400
 
@@ -66,3 +70,115 @@ def test_a_20000_file_tree_is_paginated_while_whoami_stays_responsive(hub, write
     assert len([e for e in entries if isinstance(e, RepoFolder)]) == 20
     assert all(e.last_commit is not None and e.last_commit.title == "20000 files" for e in entries if e.path != ".gitattributes")
     assert len(latencies) >= 5 and max(latencies) < 0.5, (len(latencies), max(latencies))
+
+
+def test_tags_are_created_listed_resolved_and_deleted(hub, writer, repo):
+    api = hub.stock_api(writer)
+    api.upload_file(path_or_fileobj=b"v1", path_in_repo="version.txt", repo_id=repo)
+    tagged = api.model_info(repo).sha
+    api.create_tag(repo, tag="v1.0", tag_message="first release")
+    api.upload_file(path_or_fileobj=b"v2", path_in_repo="version.txt", repo_id=repo)
+    with pytest.raises(HfHubHTTPError) as duplicate:
+        api.create_tag(repo, tag="v1.0")
+    assert duplicate.value.response.status_code == 409
+    api.create_tag(repo, tag="v1.0", exist_ok=True)
+    tags = api.list_repo_refs(repo).tags
+    assert [(t.name, t.ref, t.target_commit) for t in tags] == [("v1.0", "refs/tags/v1.0", tagged)]
+    assert Path(hf_hub_download(repo, "version.txt", revision="v1.0")).read_bytes() == b"v1"
+    with pytest.raises(HfHubHTTPError) as bad:
+        api.create_tag(repo, tag="<script>")
+    assert bad.value.response.status_code == 400 and "Invalid tag name" in str(bad.value)
+    api.delete_tag(repo, tag="v1.0")
+    assert api.list_repo_refs(repo).tags == []
+    with pytest.raises(RevisionNotFoundError):
+        api.delete_tag(repo, tag="v1.0")
+
+
+def test_plain_discussions_with_comments_status_and_paginated_listing(hub, writer, repo):
+    api = hub.stock_api(writer)
+    reader = hub.stock_api(hub.token("bob"))
+    opened = reader.create_discussion(repo, title="Does it handle emojis?", description="Asking for a friend.")
+    assert not opened.is_pull_request and opened.status == "open" and opened.author == "bob"
+    reply = api.comment_discussion(repo, opened.num, "Yes, tokenizers keep them.")
+    assert reply.content == "Yes, tokenizers keep them." and reply.author == "alice"
+    renamed = reader.rename_discussion(repo, opened.num, "Does it handle emojis and accents?")
+    assert (renamed.old_title, renamed.new_title) == ("Does it handle emojis?", "Does it handle emojis and accents?")
+    closed = reader.change_discussion_status(repo, opened.num, "closed", comment="Thanks!")
+    assert closed.new_status == "closed"
+    details = api.get_discussion_details(repo, opened.num)
+    assert details.status == "closed" and details.title == "Does it handle emojis and accents?"
+    assert [e.type for e in details.events] == ["comment", "comment", "title-change", "comment", "status-change"]
+    assert [e.content for e in details.events if e.type == "comment"] == [
+        "Asking for a friend.", "Yes, tokenizers keep them.", "Thanks!"]
+    with pytest.raises(HfHubHTTPError) as edit:
+        api.edit_discussion_comment(repo, opened.num, reply.id, "edited")
+    assert edit.value.response.status_code == 501 and f"discussions/{opened.num}/comment/" in str(edit.value)
+    stranger = hub.stock_api(hub.token("eve"))
+    with pytest.raises(HfHubHTTPError) as forbidden:
+        stranger.change_discussion_status(repo, opened.num, "open")
+    assert forbidden.value.response.status_code == 403
+    with pytest.raises(HfHubHTTPError) as short_title:
+        api.create_discussion(repo, title="no")
+    assert short_title.value.response.status_code == 400
+    for i in range(55):
+        httpx.post(f"{hub.endpoint}/api/models/{repo}/discussions", json={"title": f"question {i}", "description": "?"},
+                   headers={"Authorization": f"Bearer {writer}"}).raise_for_status()
+    listed = list(api.get_repo_discussions(repo))
+    assert len(listed) == 56 and listed[-1].num == opened.num  # newest first, across two pages of 50
+    assert [d.num for d in api.get_repo_discussions(repo, discussion_status="closed")] == [opened.num]
+    assert len(list(api.get_repo_discussions(repo, author="bob"))) == 1
+
+
+def test_merge_pull_request_fast_forward_then_merge_commit_then_conflict(hub, writer, repo):
+    api = hub.stock_api(writer)
+    api.upload_file(path_or_fileobj=b"base", path_in_repo="shared.txt", repo_id=repo)
+    fast = api.upload_file(path_or_fileobj=b"from pr", path_in_repo="pr.txt", repo_id=repo, create_pr=True)
+    pr_head = api.list_repo_refs(repo, include_pull_requests=True).pull_requests[0].target_commit
+    api.merge_pull_request(repo, fast.pr_num, comment="LGTM")
+    assert api.model_info(repo).sha == pr_head  # fast-forward: main is the PR head
+    assert api.get_discussion_details(repo, fast.pr_num).status == "merged"
+
+    diverging = api.create_pull_request(repo, title="Add notes")
+    assert diverging.status == "draft"
+    api.upload_file(path_or_fileobj=b"notes", path_in_repo="notes.md", repo_id=repo, revision=diverging.git_reference)
+    api.upload_file(path_or_fileobj=b"main moved", path_in_repo="main.txt", repo_id=repo)
+    api.merge_pull_request(repo, diverging.num)
+    merge = api.list_repo_commits(repo)[0]
+    assert merge.title.startswith(f"Merge refs/pr/{diverging.num}") and api.model_info(repo).sha == merge.commit_id
+    assert {"notes.md", "main.txt", "pr.txt", "shared.txt"} <= set(api.list_repo_files(repo))
+    details = api.get_discussion_details(repo, diverging.num)
+    assert details.merge_commit_oid == merge.commit_id and "commit" in [e.type for e in details.events]
+
+    conflicting = api.create_pull_request(repo, title="Rewrite shared")
+    api.upload_file(path_or_fileobj=b"pr side", path_in_repo="shared.txt", repo_id=repo, revision=conflicting.git_reference)
+    api.upload_file(path_or_fileobj=b"main side", path_in_repo="shared.txt", repo_id=repo)
+    before = api.model_info(repo).sha
+    with pytest.raises(HfHubHTTPError) as conflict:
+        api.merge_pull_request(repo, conflicting.num)
+    assert conflict.value.response.status_code == 409 and "shared.txt" in str(conflict.value)
+    assert api.model_info(repo).sha == before and api.get_discussion_details(repo, conflicting.num).status == "draft"
+
+
+def test_super_squash_history_keeps_files_and_drops_old_commits(hub, writer, repo):
+    api = hub.stock_api(writer)
+    for i in range(3):
+        api.upload_file(path_or_fileobj=f"v{i}".encode(), path_in_repo="model.txt", repo_id=repo)
+    old = api.list_repo_commits(repo)[-1].commit_id
+    api.super_squash_history(repo, commit_message="One commit")
+    commits = api.list_repo_commits(repo)
+    assert [c.title for c in commits] == ["One commit"]
+    assert Path(hf_hub_download(repo, "model.txt", force_download=True)).read_bytes() == b"v2"
+    with pytest.raises(RevisionNotFoundError):
+        api.model_info(repo, revision=old)
+
+
+def test_commit_history_is_paginated_like_the_hub(hub, writer, repo):
+    store = HubStore(hub.root)
+    stored = store.get_repo("model", *repo.split("/"))
+    for i in range(60):
+        blob = store.put_bytes(f"step {i}".encode())
+        store.apply_commit(stored, "main", [Addition("step.txt", blob.sha256, blob.size, False, blob.blob_id)], "alice", f"step {i}", "")
+    first = httpx.get(f"{hub.endpoint}/api/models/{repo}/commits/main")
+    assert len(first.json()) == 50 and "next" in first.links
+    titles = [c.title for c in hub.stock_api().list_repo_commits(repo)]
+    assert titles == [f"step {i}" for i in reversed(range(60))] + ["initial commit"]

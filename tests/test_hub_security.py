@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import select
 import socket
 import time
@@ -14,6 +17,7 @@ import pytest
 from huggingface_hub import CommitOperationAdd
 from huggingface_hub.errors import HfHubHTTPError
 
+from hubtools.hub.store import Addition
 from hub_support import ORG, repo, unique, writer  # noqa: F401 (fixtures)
 
 MB = 1024 * 1024
@@ -141,5 +145,99 @@ def test_unsupported_api_calls_answer_501_naming_the_feature(hub, writer, repo):
     assert response.status_code == 501 and "likers" in response.headers["X-Error-Message"]
     assert response.headers["X-Error-Code"] == "NotImplemented"
     assert httpx.get(f"{hub.endpoint}/api/collections").status_code == 501
+    moved = httpx.post(f"{hub.endpoint}/api/repos/move", json={"fromRepo": repo, "toRepo": repo + "-2"},
+                       headers={"Authorization": f"Bearer {writer}"})
+    assert moved.status_code == 501 and "repos/move" in moved.headers["X-Error-Message"]
+    with pytest.raises(HfHubHTTPError) as gated:
+        hub.stock_api(writer).update_repo_settings(repo, gated="auto")
+    assert gated.value.response.status_code == 501 and "gated='auto'" in str(gated.value)
+    hub.stock_api(writer).update_repo_settings(repo, private=True, gated=False)
+    assert hub.api(writer).model_info(repo).private
     missing = httpx.get(f"{hub.endpoint}/api/models/{ORG}/does-not-exist-{uuid.uuid4().hex[:6]}/likers")
     assert missing.status_code == 404 and missing.headers["X-Error-Code"] == "RepoNotFound"
+
+
+def lfs_upload(hub, token: str, repo_id: str, content: bytes) -> dict:
+    """Batch + PUT + verify, as git-lfs does; returns the batch answer for the object."""
+    answer = lfs_upload_batch_only(hub, token, repo_id, hashlib.sha256(content).hexdigest(), len(content))
+    if "actions" in answer:
+        assert httpx.put(answer["actions"]["upload"]["href"], content=content).status_code == 200
+    return answer
+
+
+def commit_lfs_pointer(hub, token: str, repo_id: str, oid: str, size: int) -> httpx.Response:
+    lines = [{"key": "header", "value": {"summary": "by hash"}},
+             {"key": "lfsFile", "value": {"path": "stolen.bin", "algo": "sha256", "oid": oid, "size": size}}]
+    return httpx.post(f"{hub.endpoint}/api/models/{repo_id}/commit/main", content="\n".join(map(json.dumps, lines)),
+                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"})
+
+
+def test_a_blob_is_usable_only_by_repos_it_was_uploaded_for_or_that_can_read_it(hub, writer):
+    api = hub.api(writer)
+    private, sibling = unique("private"), unique("sibling")
+    api.create_repo(private, private=True)
+    api.create_repo(sibling)
+    secret = os.urandom(2 * MB)
+    oid = hashlib.sha256(secret).hexdigest()
+    api.upload_file(path_or_fileobj=secret, path_in_repo="secret.bin", repo_id=private)
+    mallory = hub.token("mallory", ["evil"])
+    target = "evil/" + unique("loot").split("/")[1]
+    hub.api(mallory).create_repo(target)
+
+    for _ in range(2):  # before and after the private repo is deleted
+        refused = commit_lfs_pointer(hub, mallory, target, oid, len(secret))
+        assert refused.status_code == 400 and "was not uploaded" in refused.json()["error"]
+        assert "actions" in lfs_upload_batch_only(hub, mallory, target, oid, len(secret))  # existence not told
+        verify = {"oid": oid, "size": len(secret)}
+        assert httpx.post(f"{hub.endpoint}/api/lfs-verify", json=verify).status_code == 401
+        assert httpx.post(f"{hub.endpoint}/api/lfs-verify", json=verify, headers={"Authorization": f"Bearer {mallory}"}).status_code == 404
+        if _ == 0:
+            assert httpx.post(f"{hub.endpoint}/api/lfs-verify", json=verify, headers={"Authorization": f"Bearer {writer}"}).status_code == 200
+            assert commit_lfs_pointer(hub, writer, sibling, oid, len(secret)).status_code == 200  # alice can read it
+            api.delete_repo(sibling)
+            api.delete_repo(private)
+
+    lfs_upload(hub, mallory, target, secret)  # holding the content is proof enough
+    assert commit_lfs_pointer(hub, mallory, target, oid, len(secret)).status_code == 200
+
+
+def lfs_upload_batch_only(hub, token: str, repo_id: str, oid: str, size: int) -> dict:
+    batch = httpx.post(f"{hub.endpoint}/{repo_id}.git/info/lfs/objects/batch", headers={"Authorization": f"Bearer {token}"},
+                       json={"operation": "upload", "objects": [{"oid": oid, "size": size}]})
+    return batch.json()["objects"][0]
+
+
+def test_gc_removes_unreferenced_blobs_and_start_up_collects_day_old_ones(tmp_path):
+    from typer.testing import CliRunner
+
+    from hubtools.hub import gc
+    from hubtools.hub.app import create_app
+    from hubtools.cli.hub import hub_app
+    from hubtools.hub.store import HubStore
+
+    store = HubStore(tmp_path)
+    repo = store.create_repo("model", ORG, "gc", False, None, "alice")
+    kept = store.put_bytes(b"committed")
+    store.apply_commit(repo, "main", [Addition("kept.txt", kept.sha256, kept.size, False, kept.blob_id)], "alice", "keep", "")
+    old, fresh = store.put_bytes(b"uploaded two days ago, never committed"), store.put_bytes(b"uploaded just now")
+    store.record_upload(repo, old.sha256)
+    store.record_upload(repo, fresh.sha256)
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(store.blob_path(old.sha256), (two_days_ago, two_days_ago))
+    with store._write() as db:
+        db.execute("UPDATE uploads SET created = ? WHERE sha256 = ?", (two_days_ago, old.sha256))
+    (store.tmp_dir / "upload-killed").write_bytes(b"partial")
+
+    create_app(tmp_path)  # server start-up
+    assert not store.blob_path(old.sha256).exists() and not any(store.tmp_dir.iterdir())
+    assert store.blob_path(fresh.sha256).exists() and store.blob_path(kept.sha256).exists()
+
+    result = CliRunner().invoke(hub_app, ["gc", "--root", str(tmp_path), "--min-age-hours", "0"])
+    assert result.exit_code == 0 and "removed 1 unreferenced blobs" in result.output
+    assert not store.blob_path(fresh.sha256).exists() and store.blob_path(kept.sha256).exists()
+    store.open_discussion(repo, "question", "?", "alice", is_pull_request=False)
+    store.delete_repo(repo)
+    with store._write() as db:
+        assert not db.execute("SELECT 1 FROM discussion_events WHERE repo_id = ?", (repo.pk,)).fetchall()
+    report = gc(tmp_path, min_age_seconds=0)
+    assert report.removed_blobs >= 2 and not store.blob_path(kept.sha256).exists()  # .gitattributes and kept.txt

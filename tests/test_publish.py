@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -39,13 +40,17 @@ def test_first_publish_puts_model_card_dataset_and_space_on_the_hub(hub, token, 
     api = hub.api(token)
     files = repo_files(api, f"{ORG}/tiny")
     expected = {"model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json", "README.md",
-                "confusion_matrix.png", ".eval_results/hubtools.yaml", "training_config.yaml"}
+                "confusion_matrix.png", "reliability_diagram.png", "training_config.yaml"}
     assert expected <= set(files)
+    assert not [path for path in files if path.startswith(".eval_results/")]  # the run's dataset declares no benchmark
     assert any(path.startswith("runs/events.out.tfevents") for path in files)
     assert not [path for path in files if path.startswith("checkpoints/") or path.endswith((".bin", ".pt", ".pth"))]
 
     card = ModelCard.load(api.hf_hub_download(f"{ORG}/tiny", "README.md"))
     assert card.data.datasets == [f"{ORG}/tiny-data"]
+    dataset_head = api.repo_info(f"{ORG}/tiny-data", repo_type="dataset").sha
+    assert {result.dataset_revision for result in card.data.eval_results} == {dataset_head}  # published together: pinned
+    assert {result.dataset_split for result in card.data.eval_results} == {"test"}
     assert f"{ORG}/tiny-demo" in card.text
     assert set(repo_files(api, f"{ORG}/tiny-data", "dataset")) >= {"README.md", "data/train.parquet", "data/validation.parquet", "data/test.parquet"}
     space = api.space_info(f"{ORG}/tiny-demo")
@@ -183,6 +188,14 @@ def test_tokens_that_cannot_write_are_refused_before_any_upload(hub, published, 
     assert not hub.api(None).repo_exists(f"{ORG}/refused")
 
 
+def test_card_metadata_is_checked_by_the_endpoint_given_not_the_global_one(hub, token, published, monkeypatch) -> None:
+    from huggingface_hub import constants
+
+    run, _ = published
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    publish_module.check_model_card(run.card / "README.md", hub.api(token), dataset_repo_id=None, space_repo_id=None)
+
+
 def test_bad_input_is_refused_before_any_upload(hub, token, published, tmp_path: Path) -> None:
     run, _ = published
     api = hub.api(token)
@@ -217,13 +230,13 @@ def test_server_stopped_mid_upload_leaves_the_previous_commit_and_a_rerun_comple
     previous = api.repo_info(f"{ORG}/interrupted").sha
     (run.model / "model.safetensors").write_bytes((run.model / "model.safetensors").read_bytes()[:-16] + b"\x00" * 16)
 
-    real_upload = commit_api.lfs_upload
+    real_upload = commit_api._upload_xet_files
 
     def stop_hub_then_upload(**kwargs):
-        hub.stop()  # the server goes away once the LFS transfer of the new weights starts
+        hub.stop()  # the server goes away once the Xet transfer of the new weights starts
         return real_upload(**kwargs)
 
-    monkeypatch.setattr(commit_api, "lfs_upload", stop_hub_then_upload)
+    monkeypatch.setattr(commit_api, "_upload_xet_files", stop_hub_then_upload)
     monkeypatch.setattr(publish_module, "RETRY_BACKOFF_S", 0.05)
     monkeypatch.setattr(publish_module, "RETRY_ATTEMPTS", 2)
     try:
@@ -235,10 +248,10 @@ def test_server_stopped_mid_upload_leaves_the_previous_commit_and_a_rerun_comple
     assert "\n" not in message and f"still at {previous[:12]}" in message and "run the same command again" in message
     assert api.repo_info(f"{ORG}/interrupted").sha == previous
 
-    monkeypatch.setattr(commit_api, "lfs_upload", real_upload)
+    monkeypatch.setattr(commit_api, "_upload_xet_files", real_upload)
     (commit,) = publish_run(run, f"{ORG}/interrupted", token, space_repo_id=None).commits
     assert [change.path for change in commit.plan.pending()] == ["model.safetensors"]
-    assert repo_files(api, f"{ORG}/interrupted")["model.safetensors"] == publish_module._sha256(run.model / "model.safetensors")
+    assert repo_files(api, f"{ORG}/interrupted")["model.safetensors"] == hashlib.sha256((run.model / "model.safetensors").read_bytes()).hexdigest()
 
 
 def test_cli_publish_reads_hf_token_and_never_prints_it(hub, token, published) -> None:

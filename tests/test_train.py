@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,9 +16,11 @@ import pandas as pd
 import pytest
 
 from hubtools.config import load_config
+from hubtools.hub.server import free_port
 from hubtools.rundir import RunDir
 from hubtools.sample_data import write_sample_dataset
-from hubtools.train import RunDirError, run_training
+from hubtools.fit import run_training
+from hubtools.train import RunDirError
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -73,6 +77,12 @@ def test_quickstart_config_end_to_end_beats_majority(seeded_hub, tmp_path: Path)
     # the reported numbers belong to the saved weights: re-evaluating them reproduces the best epoch's score
     history = run.read_json(run.log_history)
     assert metrics["validation"]["f1_macro"] == pytest.approx(max(row["f1_macro"] for row in history), abs=1e-6)
+    # ... and the checkpoint chosen among tied epochs (lowest validation loss, then the later step) is the one saved
+    choice = run.read_json(run.checkpoint_selection)
+    tied = [row for row in history if row["step"] in choice["tied_steps"]]
+    assert choice["validation_loss"] == min(row["validation_loss"] for row in tied)
+    assert metrics["validation"]["loss"] == pytest.approx(choice["validation_loss"], abs=1e-4)
+    assert run.read_json(run.environment)["training"]["best_checkpoint"] == choice["checkpoint"]
     saved = load_config(run.config)
     assert saved.output_dir == str(run.root) and Path(saved.card.prose).is_file()
     stats = run.read_json(run.dataset_stats)
@@ -178,12 +188,52 @@ def test_reference_configs_start_with_minilm(seeded_hub, tmp_path: Path, sample_
     assert len(run.read_json(run.trials)) == 1
 
 
-@pytest.mark.slow
-def test_accelerate_launch_on_cpu(seeded_hub, tmp_path: Path, sample_csv: Path) -> None:
-    result = train_cli(
-        "--config_file", "accelerate_config.yaml", "-m", "hubtools.train",
-        "--config", "configs/quickstart.yaml", "--output-dir", str(tmp_path / "run"), f"data.path={sample_csv}", *TINY, "training.max_steps=2",
+def accelerate_train(accelerate_config: str, run_dir: Path, sample_csv: Path) -> subprocess.CompletedProcess:
+    return train_cli(
+        "--config_file", accelerate_config, "--main_process_port", str(free_port()), "-m", "hubtools.train",
+        "--config", "configs/quickstart.yaml", "--output-dir", str(run_dir), f"data.path={sample_csv}", *TINY,
         launcher=(str(ACCELERATE), "launch"),
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert_complete_run(RunDir(tmp_path / "run"), sorted(["Argumentative", "Opinion", "Informational", "Expressive", "Neutral"]))
+
+
+@pytest.mark.slow
+def test_accelerate_launch_one_and_two_cpu_processes(seeded_hub, tmp_path: Path, sample_csv: Path) -> None:
+    labels = sorted(["Argumentative", "Opinion", "Informational", "Expressive", "Neutral"])
+    single = accelerate_train("accelerate_config.yaml", tmp_path / "one", sample_csv)
+    assert single.returncode == 0, single.stderr[-3000:]
+    double = accelerate_train("accelerate_config.multi_cpu.yaml", tmp_path / "two", sample_csv)
+    assert double.returncode == 0, double.stderr[-3000:]
+    one, two = RunDir(tmp_path / "one"), RunDir(tmp_path / "two")
+    one_metrics, two_metrics = assert_complete_run(one, labels), assert_complete_run(two, labels)
+    one_env, two_env = one.read_json(one.environment), two.read_json(two.environment)
+    assert (one_env["world_size"], two_env["world_size"]) == (1, 2)
+    assert (one_env["distributed_backend"], two_env["distributed_backend"]) == (None, "gloo")
+    assert two_env["torch_threads"] == max(1, one_env["torch_threads"] // 2)  # the cores are shared, not oversubscribed
+    # each of the 2 processes takes its own batch of 16 per optimizer step: half the steps of one process
+    train_rows = len(pd.read_parquet(one.split("train")))
+    batch = 16
+    assert one_env["training"]["global_step"] == math.ceil(train_rows / batch)
+    assert two_env["training"]["global_step"] == math.ceil(train_rows / (2 * batch))
+    # only the main process writes: one report line, one TensorBoard log, the same files as one process
+    assert double.stdout.count("test accuracy") == 1
+    assert len(list(two.tensorboard.rglob("events.out.tfevents.*"))) == 1
+    assert sorted(p.name for p in two.root.iterdir()) == sorted(p.name for p in one.root.iterdir())
+    assert not list(two.root.rglob(".*partial*")) and not list(two.root.rglob("*.tmp"))
+    for split in ("validation", "test"):
+        assert set(two_metrics[split]) == set(one_metrics[split])
+        assert two_metrics[split]["rows"] == one_metrics[split]["rows"]
+
+
+def test_shipped_and_documented_accelerate_configs_load(tmp_path: Path) -> None:
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    docs = (REPO / "docs" / "training.md").read_text(encoding="utf-8")
+    section = docs[docs.index("## Several processes") : docs.index("## Hyperparameter search")]
+    blocks = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    assert len(blocks) == 4  # multi-GPU, multi-node, DeepSpeed, FSDP
+    for index, block in enumerate(blocks):
+        (tmp_path / f"{index}.yaml").write_text(block, encoding="utf-8")
+    loaded = [load_config_from_file(str(tmp_path / f"{index}.yaml")) for index in range(len(blocks))]  # unknown keys raise
+    assert [config.distributed_type.value for config in loaded] == ["MULTI_GPU", "MULTI_GPU", "DEEPSPEED", "FSDP"]
+    multi_cpu = load_config_from_file(str(REPO / "accelerate_config.multi_cpu.yaml"))
+    assert (multi_cpu.num_processes, multi_cpu.use_cpu, multi_cpu.mixed_precision) == (2, True, "no")

@@ -14,10 +14,11 @@ import optuna
 import pytest
 
 from hubtools.config import load_config
+from hubtools.hub.server import free_port
 from hubtools.sample_data import write_sample_dataset
 from hubtools.search import open_study
 from hubtools.rundir import RunDir
-from hubtools.train import run_training
+from hubtools.fit import run_training
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -79,3 +80,15 @@ def test_killed_search_resumes_where_it_stopped(seeded_hub, tmp_path: Path) -> N
     states = [trial["state"] for trial in json.loads(run.trials.read_text())]
     assert states == ["COMPLETE", "FAIL", "COMPLETE"]  # trial 0 kept, the killed trial failed, one more run
     assert run.metrics.exists() and not list(run.hp_search.glob("trial-*"))
+
+
+def test_search_refuses_several_processes_before_writing(tmp_path: Path) -> None:
+    accelerate = Path(sys.executable).with_name("accelerate")
+    result = subprocess.run(
+        [str(accelerate), "launch", "--config_file", "accelerate_config.multi_cpu.yaml", "--main_process_port", str(free_port()),
+         "-m", "hubtools.train", "--config", "configs/roberta-base-sentiment140.yaml", "--output-dir", str(tmp_path / "run")],
+        capture_output=True, text=True, cwd=CONFIGS.parent, timeout=300,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "Error: hp_search: the Optuna search runs in one process" in result.stderr
+    assert not (tmp_path / "run").exists()

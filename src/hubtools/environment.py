@@ -38,7 +38,7 @@ def cpu_threads() -> int:
     return max(1, cores // local_processes)
 
 
-def collect_environment(mixed_precision: str, optimizer: str) -> dict[str, Any]:
+def collect_environment(mixed_precision: str, optimizer: str, world_size: int, backend: str | None) -> dict[str, Any]:
     import torch
 
     devices = [torch.cuda.get_device_name(index) for index in range(torch.cuda.device_count())]
@@ -51,7 +51,8 @@ def collect_environment(mixed_precision: str, optimizer: str) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "gpus": devices,
-        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+        "world_size": world_size,
+        "distributed_backend": backend,
         "mixed_precision": mixed_precision,
         "optimizer": optimizer,
         "libraries": {name: _version(name) for name in LIBRARIES},

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import os
 import re
 import shutil
 import tempfile
@@ -20,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypeVar
-
-import typer
 
 from hubtools.errors import HubtoolsError
 from hubtools.rundir import SPLITS, RunDir
@@ -56,6 +53,7 @@ SECRET_CONTENT = re.compile(
     rb"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
 )
 SCAN_CHUNK = 1 << 22
+REGULAR_FILE_MAX = 10 * 1024 * 1024  # larger files are LFS on the Hub: only their sha256 is compared
 
 CARD_FILE = "README.md"
 PUBLISH_MARK = "Published with `hubtools publish`."  # commit description: how a later publish knows its own commits
@@ -64,21 +62,7 @@ RETRY_ATTEMPTS = 3  # each attempt: huggingface_hub itself retries every request
 RETRY_BACKOFF_S = 1.0  # doubles after each failed attempt
 
 
-# ----------------------------------------------------------------------------- endpoint and token
-
-
-def resolve_endpoint(endpoint: str | None) -> str:
-    """--endpoint, else HF_ENDPOINT, else huggingface.co (the huggingface_hub convention)."""
-    from huggingface_hub import constants
-
-    return (endpoint or os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
-
-
-def resolve_token(token: str | None) -> str | None:
-    """--token, else HF_TOKEN, else the token stored by `hf auth login`."""
-    from huggingface_hub import get_token
-
-    return token or get_token()
+# ----------------------------------------------------------------------------- urls
 
 
 def repo_url(endpoint: str, repo_type: RepoType, repo_id: str) -> str:
@@ -109,6 +93,7 @@ class RepoPlan:
     changes: list[FileChange] = field(default_factory=list)
     private: bool | None = None
     space_hardware: str | None = None  # asked for when the Space is created
+    digests: dict[str, FileDigest] = field(default_factory=dict)  # path in repo -> hashes from the one read
 
     def pending(self) -> list[FileChange]:
         return [change for change in self.changes if change.status != "unchanged"]
@@ -121,16 +106,18 @@ class RepoPlan:
             if change.status == "deleted":
                 operations.append(CommitOperationDelete(path_in_repo=change.path))
             else:
-                operations.append(CommitOperationAdd(path_in_repo=change.path, path_or_fileobj=str(self.files[change.path])))
+                operation = CommitOperationAdd(path_in_repo=change.path, path_or_fileobj=str(self.files[change.path]))
+                # the sha256 from the secret scan: huggingface_hub (and hf_xet) need not read the file to hash it
+                operation.upload_info.sha256 = bytes.fromhex(self.digests[change.path].sha256)
+                operations.append(operation)
         return operations
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(SCAN_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+@dataclass(frozen=True)
+class FileDigest:
+    size: int
+    sha256: str
+    git_blob_id: str | None  # hashed in the same read for files small enough to be regular (non-LFS) files
 
 
 def _git_blob_id(path: Path) -> str:
@@ -139,25 +126,25 @@ def _git_blob_id(path: Path) -> str:
     return git_hash(path.read_bytes())
 
 
-def _same_content(local: Path, remote) -> bool:
+def _same_content(local: Path, digest: FileDigest, remote) -> bool:
     """Compare a local file with a repo sibling without downloading it."""
-    if remote.size is not None and remote.size != local.stat().st_size:
+    if remote.size is not None and remote.size != digest.size:
         return False
     if remote.lfs is not None:
-        return _sha256(local) == remote.lfs.sha256
-    return remote.blob_id is not None and _git_blob_id(local) == remote.blob_id
+        return digest.sha256 == remote.lfs.sha256
+    return remote.blob_id is not None and (digest.git_blob_id or _git_blob_id(local)) == remote.blob_id
 
 
-def diff_tree(files: dict[str, Path], remote_siblings: list) -> list[FileChange]:
-    """File-by-file difference between the local tree and the repo's files (with metadata)."""
+def diff_tree(files: dict[str, Path], digests: dict[str, FileDigest], remote_siblings: list) -> list[FileChange]:
+    """File-by-file difference between the local tree (hashed by `scan_and_hash`) and the repo's files."""
     remote = {sibling.rfilename: sibling for sibling in remote_siblings}
     changes = []
     for path, local in sorted(files.items()):
-        size = local.stat().st_size
+        size = digests[path].size
         if path not in remote:
             changes.append(FileChange(path, "added", size, None))
         else:
-            status: Status = "unchanged" if _same_content(local, remote[path]) else "changed"
+            status: Status = "unchanged" if _same_content(local, digests[path], remote[path]) else "changed"
             changes.append(FileChange(path, status, size, remote[path].size))
     for path in sorted(set(remote) - set(files) - KEPT_REMOTE_FILES):
         changes.append(FileChange(path, "deleted", None, remote[path].size))
@@ -208,22 +195,32 @@ def check_repo_id(repo_id: str, option: str, repo_type: RepoType) -> str:
     return repo_id
 
 
-def scan_for_secrets(files: dict[str, Path], token: str | None) -> None:
-    """Refuse files that look like credentials: by name, by token patterns, or holding the token in use."""
-    token_bytes = token.encode() if token else None
+def scan_and_hash(files: dict[str, Path], token: str | None, space_token: str | None = None) -> dict[str, FileDigest]:
+    """Refuse files that look like credentials (by name, token patterns, or holding a token in use), and hash
+    each file in the same single read: sha256, and the git blob id for files that can be regular files."""
+    tokens = [secret.encode() for secret in (token, space_token) if secret]
+    digests = {}
     for path, local in files.items():
         name = Path(path).name
         if any(fnmatch.fnmatch(name, pattern) for pattern in SECRET_FILE_PATTERNS):
             raise HubtoolsError(f"{local}: refusing to upload a file that looks like a secret ({name}); remove it from the run directory")
+        size = local.stat().st_size
+        sha256 = hashlib.sha256()
+        git_blob = hashlib.sha1(b"blob %d\0" % size) if size <= REGULAR_FILE_MAX else None
         overlap = b""
         with local.open("rb") as handle:
             for chunk in iter(lambda: handle.read(SCAN_CHUNK), b""):
                 window = overlap + chunk
-                if SECRET_CONTENT.search(window) or (token_bytes and token_bytes in window):
+                if SECRET_CONTENT.search(window) or any(secret in window for secret in tokens):
                     raise HubtoolsError(
                         f"{local}: contains something that looks like a token or private key; remove it before publishing"
                     )
                 overlap = window[-128:]
+                sha256.update(chunk)
+                if git_blob is not None:
+                    git_blob.update(chunk)
+        digests[path] = FileDigest(size, sha256.hexdigest(), git_blob.hexdigest() if git_blob is not None else None)
+    return digests
 
 
 def check_can_write(api, namespaces: set[str]) -> None:
@@ -260,6 +257,8 @@ def check_model_card(card_path: Path, api, *, dataset_repo_id: str | None, space
     from huggingface_hub import ModelCard
     from huggingface_hub.errors import HfHubHTTPError
 
+    from hubtools.hubclient import validate_card_metadata
+
     try:
         card = ModelCard.load(card_path)
     except Exception as error:  # huggingface_hub raises ValueError or yaml errors for broken front matter
@@ -271,7 +270,7 @@ def check_model_card(card_path: Path, api, *, dataset_repo_id: str | None, space
     if space_repo_id and space_repo_id not in card.text:
         raise HubtoolsError(f"{card_path}: the card does not link the Space {space_repo_id}; pass --render-card to render it for these repos")
     try:
-        card.validate(repo_type="model")
+        validate_card_metadata(api, card)
     except (ValueError, HfHubHTTPError) as error:
         raise HubtoolsError(f"{card_path}: the Hub rejects the card's metadata: {str(error).splitlines()[-1]}") from error
 
@@ -387,10 +386,10 @@ def read_remote(api, plan: RepoPlan, revision: str) -> None:
     try:
         info = with_retries(fetch, f"reading {plan.repo_type} repo {plan.repo_id} from {api.endpoint}")
     except RepositoryNotFoundError:
-        plan.changes = diff_tree(plan.files, [])
+        plan.changes = diff_tree(plan.files, plan.digests, [])
         return
     plan.exists, plan.parent_commit, plan.private = True, info.sha, bool(info.private)
-    plan.changes = diff_tree(plan.files, info.siblings or [])
+    plan.changes = diff_tree(plan.files, plan.digests, info.siblings or [])
 
 
 @dataclass
@@ -574,13 +573,21 @@ def plan_publish(options: PublishOptions, api, work_dir: Path) -> list[RepoPlan]
     if options.space_repo_id:
         plans.append(RepoPlan(options.space_repo_id, "space", _space_files(run, options, api.endpoint, work_dir), space_hardware=options.space_hardware))
     for plan in plans:
-        scan_for_secrets(plan.files, api.token)
-        if options.space_token:
-            scan_for_secrets(plan.files, options.space_token)
+        plan.digests = scan_and_hash(plan.files, api.token, options.space_token)
         read_remote(api, plan, options.revision)
         if plan.exists and not options.replace_edited_cards:
             check_card_not_edited_on_hub(api, plan)
     return plans
+
+
+def pin_dataset_revision(api, model_plan: RepoPlan, dataset_commit: CommitResult, run: RunDir, revision: str) -> None:
+    """Write the dataset repo's commit into the model card's metadata (model-index, .eval_results) and re-diff the model repo."""
+    from hubtools.cards import set_dataset_revision
+
+    dataset_revision = dataset_commit.commit_id or dataset_commit.plan.parent_commit
+    if dataset_revision and not dataset_commit.pr_url:
+        set_dataset_revision(run.card, dataset_revision)
+        read_remote(api, model_plan, revision)
 
 
 def write_dry_run(plans: list[RepoPlan], target: Path) -> None:
@@ -595,7 +602,7 @@ def write_dry_run(plans: list[RepoPlan], target: Path) -> None:
 
 
 def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> PublishResult:
-    from hubtools.hubclient import hub_api
+    from hubtools.hubclient import hub_api, resolve_endpoint, resolve_token
 
     endpoint = resolve_endpoint(options.endpoint)
     api = hub_api(endpoint, resolve_token(options.token))
@@ -610,10 +617,13 @@ def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> Pub
             echo(f"Dry run: the trees that would be uploaded are in {options.dry_run}; nothing was uploaded.")
             return PublishResult(commits=[], plans=plans)
         message = options.commit_message or f"Publish {RunDir(options.run_dir).root.name} with hubtools"
-        commits = [
-            commit_plan(api, plan, revision=options.revision, create_pr=options.create_pr, private=options.private, commit_message=message)
-            for plan in plans
-        ]
+        commits = []
+        for plan in plans:  # the dataset first: the model card then names the dataset commit it was scored on
+            if plan.repo_type == "model" and commits and commits[0].plan.repo_type == "dataset":
+                pin_dataset_revision(api, plan, commits[0], RunDir(options.run_dir), options.revision)
+            commits.append(
+                commit_plan(api, plan, revision=options.revision, create_pr=options.create_pr, private=options.private, commit_message=message)
+            )
         give_space_the_token(api, options)
     for result in commits:
         done = f"commit {result.commit_id}" if result.commit_id else "unchanged, no commit"
@@ -626,46 +636,3 @@ def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> Pub
         echo(report.summary())
         published.verified = True
     return published
-
-
-def publish_command(
-    repo: str = typer.Option(..., "--repo", help="Model repo ORG/NAME."),
-    run: Path = typer.Option(Path("runs/quickstart"), "--run", help="Run directory written by `hubtools train`."),
-    dataset_repo: str | None = typer.Option(None, "--dataset-repo", help="Also push the run's splits (Parquet) + dataset card to ORG/DATASET."),
-    space: str | None = typer.Option(None, "--space", help="Demo Space repo (default: REPO-demo)."),
-    no_space: bool = typer.Option(False, "--no-space", help="Do not push the demo Space."),
-    private: bool = typer.Option(False, "--private", help="Create new repos as private (the Space then needs --space-token)."),
-    space_hardware: str = typer.Option("cpu-basic", "--space-hardware", help="Space hardware (cpu-basic, t4-small, ...); GPU hardware gets the CUDA torch build."),
-    space_token: str | None = typer.Option(None, "--space-token", envvar="HUBTOOLS_SPACE_TOKEN", help="Read-only token the Space of a --private model loads it with (stored as the Space's HF_TOKEN secret).", show_default=False),
-    create_pr: bool = typer.Option(False, "--create-pr", help="Commit to a pull-request ref instead of the branch; prints its URL."),
-    revision: str = typer.Option("main", "--revision", help="Branch to commit to (created from main if missing)."),
-    commit_message: str | None = typer.Option(None, "--commit-message", help="Commit message (default names the run)."),
-    dry_run: Path | None = typer.Option(None, "--dry-run", help="Write the trees that would be uploaded to DIR and print the diff; upload nothing."),
-    render_card: bool = typer.Option(False, "--render-card", help="Re-render RUN/card for these repos even if it exists."),
-    replace_edited_cards: bool = typer.Option(False, "--replace-edited-cards", help="Overwrite a README.md edited on the Hub since the last publish (refused otherwise)."),
-    verify: bool = typer.Option(True, "--verify/--no-verify", help="Round-trip check through pipeline() after publishing."),
-    endpoint: str | None = typer.Option(None, "--endpoint", help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."),
-    token: str | None = typer.Option(None, "--token", help="Hub token (default: HF_TOKEN or the stored login).", show_default=False),
-) -> None:
-    """Publish a run: model (+ card, eval results, config, TensorBoard), dataset and demo Space, one commit per repo."""
-    publish(
-        PublishOptions(
-            repo_id=repo,
-            run_dir=run,
-            dataset_repo_id=dataset_repo,
-            space_repo_id=None if no_space else (space or f"{repo}-demo"),
-            private=private,
-            create_pr=create_pr,
-            revision=revision,
-            commit_message=commit_message,
-            dry_run=dry_run,
-            endpoint=endpoint,
-            token=token,
-            render_card=render_card,
-            verify=verify,
-            space_hardware=space_hardware,
-            space_token=space_token,
-            replace_edited_cards=replace_edited_cards,
-        ),
-        echo=typer.echo,
-    )

@@ -13,7 +13,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import optuna
 from optuna.trial import TrialState
@@ -21,9 +21,7 @@ from transformers import TrainerCallback
 
 from hubtools.config import ConfigError, RunConfig
 from hubtools.rundir import RunDir, write_json_atomic
-
-if TYPE_CHECKING:
-    from hubtools.train import TrainingData
+from hubtools.train import TrainingData, build_trainer, epoch_rows, save_best_model, training_summary
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +57,6 @@ def open_study(config: RunConfig, run: RunDir) -> optuna.Study:
 
 def run_search(config: RunConfig, run: RunDir, data: TrainingData) -> dict[str, Any]:
     """Run the remaining trials, keep the best trial's model as RUN/model, write trials.json and log_history.json."""
-    from accelerate import PartialState
-
-    if PartialState().num_processes > 1:
-        raise ConfigError("hp_search: the Optuna search runs in one process; launch it without multiple processes (or disable hp_search)")
     study = open_study(config, run)
     if not study.trials:
         for params in config.hp_search.first_trials:
@@ -113,8 +107,6 @@ def trial_config(trial: optuna.Trial, config: RunConfig) -> RunConfig:
 
 
 def run_trial(trial: optuna.Trial, config: RunConfig, run: RunDir, data: TrainingData) -> float:
-    from hubtools.train import build_trainer, epoch_rows, save_best_model, training_summary
-
     config = trial_config(trial, config)
     folder = trial_dir(run, trial.number)
     shutil.rmtree(folder, ignore_errors=True)

@@ -14,12 +14,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
-
-import typer
 
 from hubtools.errors import HubtoolsError
 from hubtools.resources import spaces_dir
@@ -31,9 +29,6 @@ MAX_EXAMPLE_LABEL_CHARS = 60  # what the Examples table shows of each: the true 
 MAX_SHORT_DESCRIPTION = 60  # the Hub's limit for `short_description`
 DEFAULT_HARDWARE = "cpu-basic"
 CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
-
-space_app = typer.Typer(help="Render and run the demo Space.", no_args_is_help=True)
-
 
 @dataclass(frozen=True)
 class Example:
@@ -303,25 +298,17 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
 
 
-@space_app.command("run")
-def space_run_command(
-    space_repo_id: str = typer.Argument(..., help="The Space to run, e.g. ORG/NAME-demo."),
-    port: int = typer.Option(7860, help="Local port to serve on."),
-    revision: str | None = typer.Option(None, help="Branch, tag or commit of the Space."),
-    endpoint: str | None = typer.Option(None, help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."),
-    token: str | None = typer.Option(None, help="Hub token (default: HF_TOKEN or the stored login).", show_default=False),
+def run_space(
+    space_repo_id: str, *, port: int, endpoint: str, token: str | None, revision: str | None = None, echo: Callable[[str], None] = print
 ) -> None:
-    """Download a Gradio Space from the Hub and run it locally, the way the Hub would."""
-    from hubtools.publish import resolve_endpoint, resolve_token
-
-    hub_endpoint, hub_token = resolve_endpoint(endpoint), resolve_token(token)
+    """Download `space_repo_id` into a temp folder and serve it on 127.0.0.1:`port` until Ctrl+C or SIGTERM."""
     work_dir = Path(tempfile.mkdtemp(prefix="hubtools-space-"))
-    space_dir = download_space(space_repo_id, work_dir / "space", endpoint=hub_endpoint, token=hub_token, revision=revision)
-    space = LocalSpace(space_dir, port=port, endpoint=hub_endpoint, token=hub_token)
-    typer.echo(f"Starting {space_repo_id} from {space_dir} (log: {space.log_path}) ...")
+    space_dir = download_space(space_repo_id, work_dir / "space", endpoint=endpoint, token=token, revision=revision)
+    space = LocalSpace(space_dir, port=port, endpoint=endpoint, token=token)
+    echo(f"Starting {space_repo_id} from {space_dir} (log: {space.log_path}) ...")
     stop_on_sigterm()
     with space.start():
-        typer.echo(f"Running on {space.url} (Ctrl+C to stop)")
+        echo(f"Running on {space.url} (Ctrl+C to stop)")
         try:
             status = space.wait()
         except KeyboardInterrupt:

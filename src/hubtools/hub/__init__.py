@@ -10,7 +10,8 @@ from pathlib import Path
 
 from hubtools.errors import HubtoolsError
 from hubtools.hub.server import BackgroundHub, serve_in_background
-from hubtools.hub.store import NAME_PATTERN, HubStore
+from hubtools.hub.limits import UNREFERENCED_BLOB_GRACE_SECONDS
+from hubtools.hub.store import NAME_PATTERN, GcReport, HubStore
 
 
 class InvalidNameError(HubtoolsError):
@@ -27,4 +28,10 @@ def issue_token(root: Path, user: str, orgs: list[str] | tuple[str, ...] = (), r
     return HubStore(Path(root)).issue_token(user, tuple(orgs), read_only)
 
 
-__all__ = ["BackgroundHub", "InvalidNameError", "issue_token", "serve_in_background"]
+def gc(root: Path, min_age_seconds: float = UNREFERENCED_BLOB_GRACE_SECONDS) -> GcReport:
+    """Delete blobs that no commit references once uploaded more than `min_age_seconds` ago (a server does this at
+    start-up with a one-day grace); safe while a server runs: commits wait for the sweep."""
+    return HubStore(Path(root)).collect_garbage(min_age_seconds)
+
+
+__all__ = ["BackgroundHub", "GcReport", "InvalidNameError", "gc", "issue_token", "serve_in_background"]

@@ -13,7 +13,7 @@ import hashlib
 import json
 import mimetypes
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import unquote
@@ -26,13 +26,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hubtools.hub import lfs
+from hubtools.hub.xet_cas import XetCas, install_xet_routes
 from hubtools.hub.auth import can_read, caller, require_write
+from hubtools.hub.discussion_routes import add_discussion_routes
 from hubtools.hub.limits import (
+    COMMITS_PAGE_SIZE,
     MAX_COMMIT_DESCRIPTION_CHARS,
     MAX_COMMIT_SUMMARY_CHARS,
     MAX_OPERATIONS_PER_COMMIT,
     TREE_EXPAND_PAGE_SIZE,
     TREE_PAGE_SIZE,
+    UNREFERENCED_BLOB_GRACE_SECONDS,
     BodyLimit,
     BodyTooLarge,
 )
@@ -62,7 +66,6 @@ LFS_SUFFIXES = (
     ".png", ".jpg", ".jpeg", ".gif", ".zip", ".gz", ".tar", ".npy", ".npz", ".pkl",
 )
 LFS_MIN_SIZE = 1024 * 1024
-HUBTOOLS_USER_AGENT = "hubtools/"
 MAX_HEADER_BYTES = 32 * 1024
 FRONT_MATTER = re.compile(r"^\s*---\s*\n(.*?)\n---\s*(?:\n|$)", re.DOTALL)
 SPACE_SDKS = ("gradio", "docker", "static", "streamlit")
@@ -154,6 +157,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
     """The Hub's routes; with `spaces_endpoint` (this Hub's URL, for the apps) it also runs Gradio Spaces."""
     store = HubStore(Path(root))
     store.clear_temp()
+    store.collect_garbage(UNREFERENCED_BLOB_GRACE_SECONDS)
     secret = lfs.load_secret(Path(root))
     spaces = SpacesRuntime(store, spaces_endpoint)
 
@@ -264,7 +268,9 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         prefix = "" if repo_type == "model" else f"{repo_type}s/"
         url = f"{base_url(request)}/{prefix}{namespace}/{name}"
         try:
-            repo = store.create_repo(repo_type, namespace, name, private, sdk if repo_type == "space" else None, identity.user)
+            repo = await run_in_threadpool(
+                store.create_repo, repo_type, namespace, name, private, sdk if repo_type == "space" else None, identity.user
+            )
         except StoreError as exc:
             if exc.code != 409:
                 raise
@@ -278,7 +284,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         namespace = payload.get("organization") or identity.user
         repo = readable_repo(request, payload.get("type") or "model", namespace, str(payload.get("name")))
         require_write(identity, repo.namespace)
-        store.delete_repo(repo)
+        await run_in_threadpool(store.delete_repo, repo)
         spaces.forget(repo)
         return Response(status_code=200)
 
@@ -286,6 +292,12 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
     async def update_settings(request: Request, plural: str, namespace: str, name: str) -> JSONResponse:
         repo, _ = writable_repo(request, repo_type_of(plural), namespace, name)
         payload = await json_body(request)
+        unsupported_settings = [
+            f"{key}={value!r}" for key, value in payload.items()
+            if not (key == "private" or (key == "visibility" and value in ("private", "public")) or (key == "gated" and value is False))
+        ]
+        if unsupported_settings:
+            raise not_supported(request, f"repo settings {', '.join(unsupported_settings)}")
         private = payload.get("private")
         if payload.get("visibility") in ("private", "public"):
             private = payload["visibility"] == "private"
@@ -296,18 +308,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
     @app.post("/api/validate-yaml")
     async def validate_yaml(request: Request) -> JSONResponse:
         payload = await json_body(request)
-        content = payload.get("content")
-        if not isinstance(content, str):
-            return JSONResponse({"errors": [{"message": "'content' must be a string"}]}, status_code=400)
-        match = FRONT_MATTER.match(content)
-        try:
-            data = yaml.safe_load(match.group(1)) if match else None
-        except yaml.YAMLError as exc:
-            return JSONResponse({"errors": [{"message": f"Invalid YAML in README front matter: {exc}"}]}, status_code=400)
-        if data is not None and not isinstance(data, dict):
-            return JSONResponse({"errors": [{"message": "README front matter must be a YAML mapping"}]}, status_code=400)
-        warnings = [] if data else [{"message": "empty or missing yaml metadata in repo card"}]
-        return JSONResponse({"errors": [], "warnings": warnings})
+        return await run_in_threadpool(validate_front_matter, payload.get("content"))
 
     # ------------------------------------------------------------------ info, tree, history
 
@@ -390,7 +391,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
 
     add_space_routes(app, store, spaces, readable_repo, writable_repo, json_body)
 
-    tree_items = functools.lru_cache(maxsize=32)(
+    tree_items = functools.lru_cache(maxsize=8)(
         lambda commit_id, folder, recursive: list_tree(store.files(commit_id), folder, recursive)
     )
 
@@ -422,32 +423,29 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
 
     @app.post("/api/{plural}/{namespace}/{name}/paths-info/{rest:path}")
     async def paths_info(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
-        _, _, commit_id, _ = repo_at(request, plural, namespace, name, "paths-info")
-        files = store.files(commit_id)
-        form = await request.form()
-        answers = []
-        for path in form.getlist("paths"):
-            path = str(path).strip("/")
-            if path in files:
-                answers.append(file_json(files[path]))
-            else:
-                below = [e for p, e in files.items() if p.startswith(path + "/")]
-                if below:
-                    answers.append({"type": "directory", "oid": _tree_oid(below), "size": 0, "path": path})
-        return JSONResponse(answers)
+        _, _, commit_id, _ = await run_in_threadpool(repo_at, request, plural, namespace, name, "paths-info")
+        paths = [str(path) for path in (await request.form()).getlist("paths")]
+        return JSONResponse(await run_in_threadpool(lambda: paths_info_answer(store.files(commit_id), paths)))
 
     @app.get("/api/{plural}/{namespace}/{name}/commits/{rest:path}")
     def commits(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
-        _, _, commit_id, _ = repo_at(request, plural, namespace, name, "commits")
-        history = store.history(commit_id)
-        return JSONResponse([
+        repo, _, commit_id, _ = repo_at(request, plural, namespace, name, "commits")
+        if "cursor" in request.query_params:  # the first commit of this page
+            commit_id, _ = read_cursor(request.query_params["cursor"])
+            resolve(repo, commit_id)
+        history = store.history(commit_id, COMMITS_PAGE_SIZE + 1)
+        headers = {}
+        if len(history) > COMMITS_PAGE_SIZE:
+            next_url = request.url.include_query_params(cursor=make_cursor(history.pop().id, 0))
+            headers["Link"] = f'<{next_url}>; rel="next"'
+        return JSONResponse(headers=headers, content=[
             {
                 "id": c.id,
                 "title": c.title,
                 "message": c.message,
                 "authors": [{"user": c.author}],
                 "date": iso(c.date),
-                "parents": [c.parent] if c.parent else [],
+                "parents": c.parents,
             }
             for c in history
         ])
@@ -473,41 +471,40 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         store.create_branch(repo, branch, payload.get("startingPoint"))
         return JSONResponse({})
 
-    @app.delete("/api/{plural}/{namespace}/{name}/branch/{rest:path}")
-    def delete_branch(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+    @app.post("/api/{plural}/{namespace}/{name}/tag/{rest:path}")
+    async def create_tag(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
         repo, _ = writable_repo(request, repo_type_of(plural), namespace, name)
-        store.delete_branch(repo, "/".join(_tail(request, "branch")))
+        revision, _ = split_revision(_tail(request, "tag"))
+        payload = await json_body(request)
+        tag = validate_ref_name(payload.get("tag"), "tag")
+        await run_in_threadpool(store.create_tag, repo, tag, revision)
         return JSONResponse({})
 
-    # ------------------------------------------------------------------ pull requests
+    def delete_ref_route(kind: str, delete: Callable[[Repo, str], None]):
+        def delete_ref(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+            repo, _ = writable_repo(request, repo_type_of(plural), namespace, name)
+            delete(repo, "/".join(_tail(request, kind)))
+            return JSONResponse({})
 
-    @app.post("/api/{plural}/{namespace}/{name}/discussions")
-    async def create_discussion(request: Request, plural: str, namespace: str, name: str) -> JSONResponse:
+        return delete_ref
+
+    for ref_kind, delete_ref in (("branch", store.delete_branch), ("tag", store.delete_tag)):
+        app.add_api_route(
+            f"/api/{{plural}}/{{namespace}}/{{name}}/{ref_kind}/{{rest:path}}", delete_ref_route(ref_kind, delete_ref),
+            methods=["DELETE"],
+        )
+
+    @app.post("/api/{plural}/{namespace}/{name}/super-squash/{rest:path}")
+    async def super_squash(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
         repo, user = writable_repo(request, repo_type_of(plural), namespace, name)
-        payload = await json_body(request)
-        if not payload.get("pullRequest"):
-            raise StoreError(400, "Only pull requests are supported by the embedded Hub")
-        num = store.open_pull_request(repo, str(payload.get("title") or "Pull request"), str(payload.get("description") or ""), user)
-        return JSONResponse({"num": num, "url": f"{base_url(request)}/{repo.url_prefix}{repo.repo_id}/discussions/{num}"})
+        branch = "/".join(_tail(request, "super-squash")) or DEFAULT_BRANCH
+        message = str((await json_body(request, allow_empty=True)).get("message") or f"Super-squash branch '{branch}'")
+        if len(message) > MAX_COMMIT_SUMMARY_CHARS:
+            raise StoreError(413, f"Commit message longer than {MAX_COMMIT_SUMMARY_CHARS} characters")
+        commit_id = await run_in_threadpool(store.super_squash, repo, branch, message, user)
+        return JSONResponse({"commitId": commit_id})
 
-    @app.get("/api/{plural}/{namespace}/{name}/discussions/{num}")
-    def discussion(request: Request, plural: str, namespace: str, name: str, num: int) -> JSONResponse:
-        repo = readable_repo(request, repo_type_of(plural), namespace, name)
-        row = store.pull_request(repo, num)
-        if row is None:
-            raise StoreError(404, f"Discussion {num} not found in {repo.repo_id}")
-        return JSONResponse({
-            "num": num,
-            "title": row["title"],
-            "author": {"name": row["author"]},
-            "createdAt": iso(row["created"]),
-            "status": "open",
-            "repo": {"name": repo.repo_id, "type": repo.type},
-            "isPullRequest": True,
-            "events": [],
-            "changes": {"base": f"refs/heads/{DEFAULT_BRANCH}"},
-            "filesWithConflicts": [],
-        })
+    add_discussion_routes(app, store, repo_type_of, readable_repo, authenticated, json_body, base_url)
 
     # ------------------------------------------------------------------ uploads
 
@@ -522,11 +519,10 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
             existing = await run_in_threadpool(lambda: store.files(resolve(repo, revision)))
         except StoreError:
             existing = {}
-        speaks_lfs = HUBTOOLS_USER_AGENT in request.headers.get("user-agent", "")
         answers = []
         for item in payload["files"]:
             path = validate_path(item.get("path") if isinstance(item, dict) else None)
-            mode = "lfs" if speaks_lfs and _wants_lfs(path, item.get("size"), item.get("sample")) else "regular"
+            mode = "lfs" if _wants_lfs(path, item.get("size"), item.get("sample")) else "regular"
             remote = existing.get(path)
             oid = None
             if remote is not None:
@@ -539,7 +535,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         repo, user = writable_repo(request, repo_type_of(plural), namespace, name)
         revision, _ = split_revision(_tail(request, "commit"))
         create_pr = request.query_params.get("create_pr", "") in ("1", "true", "True")
-        header, operations = await parse_commit_payload(request, repo, revision)
+        header, operations = await parse_commit_payload(request, repo, revision, authenticated(request))
         summary = str(header.get("summary") or "").strip()
         description = str(header.get("description") or "")
         if not summary:
@@ -555,7 +551,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         commit_id, pr_num = await run_in_threadpool(
             store.apply_commit, repo, revision, operations, user, summary, description, parent, create_pr
         )
-        spaces.sync(repo)
+        await run_in_threadpool(spaces.sync, repo)
         repo_url = f"{base_url(request)}/{repo.url_prefix}{repo.repo_id}"
         return JSONResponse({
             "success": True,
@@ -565,7 +561,9 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
             "pullRequestUrl": f"{repo_url}/discussions/{pr_num}" if pr_num else None,
         })
 
-    async def parse_commit_payload(request: Request, repo: Repo, revision: str) -> tuple[dict, list[Operation]]:
+    async def parse_commit_payload(
+        request: Request, repo: Repo, revision: str, identity: Identity
+    ) -> tuple[dict, list[Operation]]:
         header: dict | None = None
         operations: list[Operation] = []
         stream = CommitStream(store)
@@ -573,7 +571,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         def take(items: list[tuple[int, dict]]) -> None:
             nonlocal header
             for line_number, item in items:
-                header = add_commit_item(item, line_number, header, operations, repo, revision)
+                header = add_commit_item(item, line_number, header, operations, repo, revision, identity)
 
         try:  # decoding, hashing and blob writes run in a worker thread, off the event loop
             async for chunk in request.stream():
@@ -586,7 +584,8 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         return header, operations
 
     def add_commit_item(
-        item: object, line_number: int, header: dict | None, operations: list[Operation], repo: Repo, revision: str
+        item: object, line_number: int, header: dict | None, operations: list[Operation], repo: Repo, revision: str,
+        identity: Identity,
     ) -> dict:
         """Record one NDJSON item; returns the commit header (set by the first line)."""
         if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
@@ -597,10 +596,12 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
             raise StoreError(400, "Malformed commit payload: the first line must be the 'header'")
         if len(operations) >= MAX_OPERATIONS_PER_COMMIT:
             raise StoreError(413, f"Too many operations in one commit: at most {MAX_OPERATIONS_PER_COMMIT}; split it into several commits")
-        operations.append(to_operation(item.get("key"), item["value"], repo, revision, line_number))
+        operations.append(to_operation(item.get("key"), item["value"], repo, revision, line_number, identity))
         return header
 
-    def to_operation(key: object, value: dict, repo: Repo, revision: str, line_number: int) -> Operation:
+    def to_operation(
+        key: object, value: dict, repo: Repo, revision: str, line_number: int, identity: Identity
+    ) -> Operation:
         path = value.get("path")
         path = validate_path(path.rstrip("/") if key == "deletedFolder" and isinstance(path, str) else path)
         if key == "file" and isinstance(value.get("content"), Addition):  # decoded while streaming (ndjson.py)
@@ -620,11 +621,12 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         if key == "lfsFile":
             oid = value.get("oid")
             size = value.get("size")
-            if size is None and isinstance(oid, str) and lfs.SHA256_PATTERN.match(oid) and store.has_blob(oid):
+            usable = isinstance(oid, str) and bool(lfs.SHA256_PATTERN.match(oid)) and store.blob_usable_by(repo, oid, identity)
+            if size is None and usable:
                 size = store.blob_path(oid).stat().st_size
             oid, size = lfs.check_object(oid, size)
-            if not store.has_blob(oid, size):
-                raise StoreError(400, f"Line {line_number}: LFS object for '{path}' ({oid}) was not uploaded")
+            if not (usable and store.has_blob(oid, size)):  # same answer whether or not another repo holds it
+                raise StoreError(400, f"Line {line_number}: LFS object for '{path}' ({oid}) was not uploaded to {repo.repo_id}")
             return Addition(path, oid, size, True, lfs_blob_id(oid, size))
         if key in ("deletedFile", "deletedFolder"):
             return Deletion(path, key == "deletedFolder")
@@ -642,12 +644,22 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         async def lfs_batch(request: Request, namespace: str, name_git: str) -> JSONResponse:
             if not name_git.endswith(".git"):
                 raise StoreError(404, "Not found")
-            writable_repo(request, repo_type, namespace, name_git[: -len(".git")])
+            repo, _ = writable_repo(request, repo_type, namespace, name_git[: -len(".git")])
+            identity = authenticated(request)
             payload = await json_body(request)
-            answer = lfs.batch_response(store, secret, base_url(request), payload)
+            answer = await run_in_threadpool(lfs.batch_response, store, secret, base_url(request), payload, repo, identity)
             return JSONResponse(answer, media_type="application/vnd.git-lfs+json")
 
         return lfs_batch
+
+    def repo_for_cas_token(request: Request, plural: str, namespace: str, name: str, scope: str) -> Repo:
+        repo_type = repo_type_of(plural)
+        if scope == "write":
+            return writable_repo(request, repo_type, namespace, name)[0]
+        return readable_repo(request, repo_type, namespace, name)
+
+    app.state.xet = XetCas(store)
+    install_xet_routes(app, app.state.xet, secret, repo_for_cas_token, base_url)
 
     for lfs_prefix in ("", "/datasets", "/spaces"):
         app.add_api_route(
@@ -657,14 +669,15 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         )
 
 
-    @app.put("/api/lfs-objects/{oid}/{size}/{signature}")
-    async def lfs_upload(request: Request, oid: str, size: int, signature: str) -> Response:
-        await lfs.receive_object(store, secret, request, oid, size, signature)
+    @app.put("/api/lfs-objects/{repo_pk}/{oid}/{size}/{signature}")
+    async def lfs_upload(request: Request, repo_pk: int, oid: str, size: int, signature: str) -> Response:
+        await lfs.receive_object(store, secret, request, repo_pk, oid, size, signature)
         return Response(status_code=200)
 
     @app.post("/api/lfs-verify")
     async def lfs_verify(request: Request) -> JSONResponse:
-        lfs.verify_object(store, await json_body(request))
+        identity = authenticated(request)
+        lfs.verify_object(store, await json_body(request), identity)
         return JSONResponse({"success": True})
 
     # ------------------------------------------------------------------ downloads
@@ -700,10 +713,10 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
     def unsupported(request: Request, rest: str) -> JSONResponse:
         """Keep this route after every API route: any other /api call answers 501 naming the feature, or 404 for a missing repo."""
         parts = rest.split("/")
-        feature = parts[0]
+        feature = "/".join(parts[:2])
         if parts[0] in ("models", "datasets", "spaces") and len(parts) >= 3:
             readable_repo(request, repo_type_of(parts[0]), parts[1], parts[2])
-            feature = parts[3] if len(parts) > 3 else f"{request.method} on a repo"
+            feature = "/".join(parts[3:]) or f"{request.method} on a repo"
         raise not_supported(request, feature)
 
     add_page_routes(  # last: `/{namespace}/{name}` matches widely
@@ -716,6 +729,34 @@ def not_supported(request: Request, feature: str) -> StoreError:
     return StoreError(
         501, f"The embedded Hub does not support '{feature}' ({request.method} {request.url.path})", "NotImplemented"
     )
+
+
+def validate_front_matter(content: object) -> JSONResponse:
+    """The `validate-yaml` answer: 400 with `errors` for YAML that is not a mapping, `warnings` when empty."""
+    if not isinstance(content, str):
+        return JSONResponse({"errors": [{"message": "'content' must be a string"}]}, status_code=400)
+    match = FRONT_MATTER.match(content)
+    try:
+        data = yaml.safe_load(match.group(1)) if match else None
+    except yaml.YAMLError as exc:
+        return JSONResponse({"errors": [{"message": f"Invalid YAML in README front matter: {exc}"}]}, status_code=400)
+    if data is not None and not isinstance(data, dict):
+        return JSONResponse({"errors": [{"message": "README front matter must be a YAML mapping"}]}, status_code=400)
+    warnings = [] if data else [{"message": "empty or missing yaml metadata in repo card"}]
+    return JSONResponse({"errors": [], "warnings": warnings})
+
+
+def paths_info_answer(files: dict[str, FileEntry], paths: list[str]) -> list[dict]:
+    answers = []
+    for path in paths:
+        path = path.strip("/")
+        if path in files:
+            answers.append(file_json(files[path]))
+        else:
+            below = [e for p, e in files.items() if p.startswith(path + "/")]
+            if below:
+                answers.append({"type": "directory", "oid": _tree_oid(below), "size": 0, "path": path})
+    return answers
 
 
 def query_flag(request: Request, name: str) -> bool:
@@ -781,7 +822,7 @@ async def json_body(request: Request, allow_empty: bool = False) -> dict:
     if not body and allow_empty:
         return {}
     try:
-        payload = json.loads(body)
+        payload = await run_in_threadpool(json.loads, body) if len(body) > 64 * 1024 else json.loads(body)
     except ValueError:
         raise StoreError(400, "Request body must be JSON") from None
     if not isinstance(payload, dict):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from hubtools.hub.store import HubStore, Identity, Repo, StoreError
+from hubtools.hub.store import HubStore, Identity, StoreError, can_read
+
+__all__ = ["bearer_token", "caller", "can_read", "require_write"]
 
 INVALID_CREDENTIALS = "Invalid credentials in Authorization header"
 
@@ -24,10 +26,6 @@ def caller(store: HubStore, request: Request) -> Identity | None:
     if identity is None:
         raise StoreError(401, INVALID_CREDENTIALS)
     return identity
-
-
-def can_read(identity: Identity | None, repo: Repo) -> bool:
-    return not repo.private or (identity is not None and identity.belongs_to(repo.namespace))
 
 
 def require_write(identity: Identity | None, namespace: str) -> Identity:

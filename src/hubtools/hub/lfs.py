@@ -1,7 +1,9 @@
 """Git LFS batch API: the client asks where to PUT each object, then streams it; sha256 and size are verified.
 
-The upload href carries an HMAC of (oid, size) because the client PUTs without its Authorization header;
-the batch call that hands out the href is the one that checks write access.
+The upload href carries an HMAC of (repo, oid, size) because the client PUTs without its Authorization header;
+the batch call that hands out the href is the one that checks write access. A verified upload is recorded for
+its repo: only then may that repo's commits reference the blob (see `HubStore.blob_usable_by`), so knowing a
+hash never gives access to another repo's content, and the batch call never tells whether a blob exists.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from fastapi import Request
 
-from hubtools.hub.store import HubStore, StoreError
+from hubtools.hub.store import HubStore, Identity, Repo, StoreError
 
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 WRITE_BATCH_BYTES = 4 * 1024 * 1024
@@ -32,8 +34,8 @@ def load_secret(root: Path) -> bytes:
     return path.read_bytes()
 
 
-def sign(secret: bytes, oid: str, size: int) -> str:
-    return hmac.new(secret, f"{oid}:{size}".encode(), hashlib.sha256).hexdigest()
+def sign(secret: bytes, repo_pk: int, oid: str, size: int) -> str:
+    return hmac.new(secret, f"{repo_pk}:{oid}:{size}".encode(), hashlib.sha256).hexdigest()
 
 
 def check_object(oid: object, size: object) -> tuple[str, int]:
@@ -44,8 +46,8 @@ def check_object(oid: object, size: object) -> tuple[str, int]:
     return oid, size
 
 
-def batch_response(store: HubStore, secret: bytes, base_url: str, payload: dict) -> dict:
-    """Answer an upload batch: objects already stored need no action, the others get a signed PUT href."""
+def batch_response(store: HubStore, secret: bytes, base_url: str, payload: dict, repo: Repo, identity: Identity) -> dict:
+    """Answer an upload batch: objects this repo may already use need no action, the others get a signed PUT href."""
     if payload.get("operation") != "upload":
         raise StoreError(400, "Only the LFS 'upload' operation is supported; download files through /resolve/")
     objects = payload.get("objects")
@@ -55,9 +57,10 @@ def batch_response(store: HubStore, secret: bytes, base_url: str, payload: dict)
     for obj in objects:
         oid, size = check_object(obj.get("oid") if isinstance(obj, dict) else None, obj.get("size") if isinstance(obj, dict) else None)
         answer: dict = {"oid": oid, "size": size, "authenticated": True}
-        if not store.has_blob(oid, size):
+        if not (store.has_blob(oid, size) and store.blob_usable_by(repo, oid, identity)):
+            href = f"{base_url}/api/lfs-objects/{repo.pk}/{oid}/{size}/{sign(secret, repo.pk, oid, size)}"
             answer["actions"] = {
-                "upload": {"href": f"{base_url}/api/lfs-objects/{oid}/{size}/{sign(secret, oid, size)}", "header": {}},
+                "upload": {"href": href, "header": {}},
                 "verify": {"href": f"{base_url}/api/lfs-verify", "header": {}},
             }
         answers.append(answer)
@@ -82,15 +85,25 @@ class _BlobSink:
         self.handle.write(data)
 
 
-async def receive_object(store: HubStore, secret: bytes, request: Request, oid: str, size: int, signature: str) -> None:
-    """Stream the PUT body to a temporary file, then adopt it only if its sha256 and size match."""
+async def receive_object(
+    store: HubStore, secret: bytes, request: Request, repo_pk: int, oid: str, size: int, signature: str
+) -> None:
+    """Stream the PUT body to a temporary file, adopt it only if its sha256 and size match, record it for the repo.
+
+    A blob the store already has is received and verified all the same (then dropped): the upload proves that
+    the sender holds the content.
+    """
     check_object(oid, size)
-    if not hmac.compare_digest(signature, sign(secret, oid, size)):
+    if not hmac.compare_digest(signature, sign(secret, repo_pk, oid, size)):
         raise StoreError(403, "Invalid LFS upload signature: ask the batch endpoint for a new upload URL")
-    if store.has_blob(oid, size):
-        async for _ in request.stream():
-            pass
-        return
+    repo = store.get_repo_by_pk(repo_pk)
+    if repo is None:
+        raise StoreError(404, "The repository of this upload URL no longer exists", "RepoNotFound")
+    await _receive_verified(store, request, oid, size)
+    store.record_upload(repo, oid)
+
+
+async def _receive_verified(store: HubStore, request: Request, oid: str, size: int) -> None:
     loop = asyncio.get_running_loop()
     fd, temp_path = store.new_temp_file()
     pending: asyncio.Future | None = None
@@ -118,12 +131,14 @@ async def receive_object(store: HubStore, secret: bytes, request: Request, oid: 
             raise StoreError(400, f"LFS object {oid}: received {sink.received} bytes, expected {size}")
         if sink.digest.hexdigest() != oid:
             raise StoreError(400, f"LFS object sha256 mismatch: announced {oid}, content is {sink.digest.hexdigest()}")
-        store.adopt_blob(temp_path, oid)
+        if not store.has_blob(oid, size):
+            store.adopt_blob(temp_path, oid)
     finally:
         temp_path.unlink(missing_ok=True)
 
 
-def verify_object(store: HubStore, payload: dict) -> None:
+def verify_object(store: HubStore, payload: dict, identity: Identity) -> None:
+    """Confirm an upload, but only to a caller who can read a repo holding the object."""
     oid, size = check_object(payload.get("oid"), payload.get("size"))
-    if not store.has_blob(oid, size):
+    if not (store.has_blob(oid, size) and store.blob_visible_to(oid, identity)):
         raise StoreError(404, f"LFS object {oid} ({size} bytes) was not uploaded")

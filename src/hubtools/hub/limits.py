@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hubtools.hub.responses import error_response
+from hubtools.hub.xet import MAX_SHARD_BYTES, MAX_XORB_BYTES
 
 MAX_JSON_BODY_BYTES = 10 * 1024 * 1024
 # Inline (base64) files stream to disk while the commit arrives (ndjson.py), so only the total is bounded here.
@@ -28,6 +29,8 @@ MAX_COMMENT_CHARS = 64 * 1024
 TREE_PAGE_SIZE = 1_000  # huggingface.co: at most 1000 entries per tree request
 TREE_EXPAND_PAGE_SIZE = 50  # huggingface.co: 50 when expand=True
 DISCUSSIONS_PAGE_SIZE = 50
+COMMITS_PAGE_SIZE = 50
+UNREFERENCED_BLOB_GRACE_SECONDS = 24 * 3600  # uploads no commit references are collected after this (gc, start-up)
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,10 @@ class BodyRule:
 
 
 BODY_RULES: list[BodyRule] = [
-    BodyRule("PUT", re.compile(r"^/api/lfs-objects/[0-9a-f]{64}/(?P<size>\d{1,15})/"), limit_group="size"),
+    BodyRule("PUT", re.compile(r"^/api/lfs-objects/\d+/[0-9a-f]{64}/(?P<size>\d{1,15})/"), limit_group="size"),
     BodyRule("POST", re.compile(r"^/api/(models|datasets|spaces)/[^/]+/[^/]+/commit/"), limit=MAX_COMMIT_BODY_BYTES),
+    BodyRule("POST", re.compile(r"^/xet-cas/v1/xorbs/"), limit=MAX_XORB_BYTES),
+    BodyRule("POST", re.compile(r"^/xet-cas/v1/shards$"), limit=MAX_SHARD_BYTES),
 ]
 
 

@@ -1,7 +1,7 @@
 """Streaming parser of the NDJSON commit payload.
 
-Stock clients with hf_xet get `regular` upload modes from this server (see docs/hub.md), so a large file
-arrives inline as one JSON line of base64. Such a line is not held in memory: once an unfinished line
+A client may send a large file inline as one JSON line of base64 (`regular` upload mode, or a client that
+ignores preupload). Such a line is not held in memory: once an unfinished line
 exceeds STREAM_AFTER_BYTES and starts like `{"key": "file", "value": {"content": "`, its base64 is decoded
 straight into a temporary blob file, and only the short rest of the line (path, encoding) is parsed as JSON.
 """

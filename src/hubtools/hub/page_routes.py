@@ -36,12 +36,12 @@ def add_page_routes(
         return store.blob_path(entry.sha256).read_bytes()
 
     @app.get("/", response_class=HTMLResponse)
-    async def index(request: Request) -> HTMLResponse:
+    def index(request: Request) -> HTMLResponse:
         identity = caller(store, request)
         return HTMLResponse(pages.render_index([r for r in store.list_repos() if can_read(identity, r)]))
 
     def card_page(repo_type: str):
-        async def page(request: Request, namespace: str, name: str) -> HTMLResponse:
+        def page(request: Request, namespace: str, name: str) -> HTMLResponse:
             repo = readable_repo(request, repo_type, namespace, name)
             commit_id = store.resolve(repo, DEFAULT_BRANCH)
             files = store.files(commit_id)
@@ -53,7 +53,7 @@ def add_page_routes(
         return page
 
     def tree_page(repo_type: str):
-        async def page(request: Request, namespace: str, name: str, rest: str) -> HTMLResponse:
+        def page(request: Request, namespace: str, name: str, rest: str) -> HTMLResponse:
             view, commit_id, files, folder = view_at(request, repo_type, namespace, name, "tree")
             children = pages.tree_children(files, folder)
             if folder and not children:
@@ -63,7 +63,7 @@ def add_page_routes(
         return page
 
     def blob_page(repo_type: str):
-        async def page(request: Request, namespace: str, name: str, rest: str) -> HTMLResponse:
+        def page(request: Request, namespace: str, name: str, rest: str) -> HTMLResponse:
             view, _, files, path = view_at(request, repo_type, namespace, name, "blob")
             entry = files.get(path)
             if entry is None:
@@ -74,14 +74,14 @@ def add_page_routes(
         return page
 
     def commits_page(repo_type: str):
-        async def page(request: Request, namespace: str, name: str, rest: str) -> HTMLResponse:
+        def page(request: Request, namespace: str, name: str, rest: str) -> HTMLResponse:
             view, commit_id, _, _ = view_at(request, repo_type, namespace, name, "commits")
             return HTMLResponse(pages.render_commits(view, store.history(commit_id)))
 
         return page
 
     def commit_page(repo_type: str):
-        async def page(request: Request, namespace: str, name: str, rest: str) -> HTMLResponse:
+        def page(request: Request, namespace: str, name: str, rest: str) -> HTMLResponse:
             view, commit_id, files, _ = view_at(request, repo_type, namespace, name, "commit")
             commit = store.commit(commit_id)
             parent_files = store.files(commit.parent) if commit.parent else {}
@@ -92,7 +92,7 @@ def add_page_routes(
         return page
 
     def discussions_page(repo_type: str):
-        async def page(request: Request, namespace: str, name: str) -> HTMLResponse:
+        def page(request: Request, namespace: str, name: str) -> HTMLResponse:
             repo = readable_repo(request, repo_type, namespace, name)
             card, _ = read_card(store, store.files(store.resolve(repo, DEFAULT_BRANCH)))
             view = pages.RepoView(repo, DEFAULT_BRANCH, card or {})

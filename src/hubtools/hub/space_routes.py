@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import datetime, timezone
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -56,11 +55,11 @@ def add_space_routes(
         return writable_repo(request, "space", namespace, name)[0]
 
     @app.get("/api/spaces/{namespace}/{name}/runtime")
-    async def runtime(request: Request, namespace: str, name: str) -> JSONResponse:
+    def runtime(request: Request, namespace: str, name: str) -> JSONResponse:
         return JSONResponse(spaces.runtime(space(request, namespace, name)))
 
     @app.post("/api/spaces/{namespace}/{name}/restart")
-    async def restart(request: Request, namespace: str, name: str) -> JSONResponse:
+    def restart(request: Request, namespace: str, name: str) -> JSONResponse:
         repo = owned_space(request, namespace, name)
         if not spaces.enabled:
             raise StoreError(400, "This Hub does not run Spaces (started with --no-spaces)")
@@ -68,14 +67,14 @@ def add_space_routes(
         return JSONResponse(spaces.runtime(repo))
 
     @app.get("/api/spaces/{namespace}/{name}/logs/{kind}")
-    async def logs(request: Request, namespace: str, name: str, kind: str) -> StreamingResponse:
+    def logs(request: Request, namespace: str, name: str, kind: str) -> StreamingResponse:
         """Server-sent events `data: {"data": line, "timestamp": ...}` as huggingface_hub's fetch_space_logs reads."""
         repo = space(request, namespace, name)
         if kind not in ("run", "build"):
             raise StoreError(404, f"Unknown log kind {kind!r}: use run or build")
-        text = spaces.log_text(repo) if kind == "run" else ""
-        now = iso(datetime.now(timezone.utc).timestamp())
-        events = [f"data: {json.dumps({'data': line, 'timestamp': now})}\n\n" for line in text.splitlines(keepends=True)]
+        text, written = spaces.log(repo) if kind == "run" else ("", 0.0)
+        stamp = iso(written)
+        events = [f"data: {json.dumps({'data': line, 'timestamp': stamp})}\n\n" for line in text.splitlines(keepends=True)]
         return StreamingResponse(iter(events), media_type="text/event-stream")
 
     for kind, plural in (("secret", "secrets"), ("variable", "variables")):
@@ -90,7 +89,7 @@ def add_setting_routes(
     is_secret = kind == "secret"
 
     @app.get(f"/api/spaces/{{namespace}}/{{name}}/{plural}")
-    async def listing(request: Request, namespace: str, name: str) -> JSONResponse:
+    def listing(request: Request, namespace: str, name: str) -> JSONResponse:
         repo = owned_space(request, namespace, name) if is_secret else space(request, namespace, name)
         return JSONResponse(_listing(store.space_settings(repo, kind), with_values=not is_secret))
 

@@ -97,12 +97,17 @@ class SpacesRuntime:
         note = None if self.enabled else "Spaces are not run by this Hub (started with --no-spaces)."
         return {"stage": runtime["stage"], "host": self.host(repo), "error": runtime.get("errorMessage"), "note": note}
 
-    def log_text(self, repo: Repo) -> str:
-        """The app's output so far, with every secret value masked."""
+    def log(self, repo: Repo) -> tuple[str, float]:
+        """The app's output so far, every secret value masked, and when it last wrote (to the whole second).
+
+        The time is rounded down: huggingface_hub stops reading a log at the first line stamped later than the
+        response's Date header plus one second, and that header has whole seconds and may lag by one.
+        """
         app = self.sync(repo)
         if app is None or not app.log_path.is_file():
-            return ""
-        return self._mask_secrets(repo, app.log_path.read_text(encoding="utf-8", errors="replace"))
+            return "", 0.0
+        written = float(int(app.log_path.stat().st_mtime))
+        return self._mask_secrets(repo, app.log_path.read_text(encoding="utf-8", errors="replace")), written
 
     # ------------------------------------------------------------------ lifecycle
 

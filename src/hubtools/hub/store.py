@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import html
+import json
 import os
 import re
 import secrets
@@ -53,10 +55,26 @@ CREATE TABLE IF NOT EXISTS refs (
 CREATE TABLE IF NOT EXISTS pull_requests (
     repo_id INTEGER NOT NULL, num INTEGER NOT NULL, title TEXT NOT NULL, description TEXT NOT NULL,
     author TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (repo_id, num));
+CREATE TABLE IF NOT EXISTS discussion_events (
+    id TEXT PRIMARY KEY, repo_id INTEGER NOT NULL, num INTEGER NOT NULL, type TEXT NOT NULL, author TEXT NOT NULL,
+    created REAL NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS uploads (
+    repo_id INTEGER NOT NULL, sha256 TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (repo_id, sha256));
+CREATE INDEX IF NOT EXISTS files_by_sha256 ON files (sha256);
 CREATE TABLE IF NOT EXISTS space_settings (
     repo_id INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, description TEXT,
     updated REAL NOT NULL, PRIMARY KEY (repo_id, kind, key));
 """
+# Columns added after the first release: added in place to existing databases (see `_add_missing_columns`).
+ADDED_COLUMNS = {
+    "pull_requests": {
+        "is_pull_request": "INTEGER NOT NULL DEFAULT 1",
+        "status": "TEXT NOT NULL DEFAULT 'open'",
+        "merge_commit": "TEXT",
+    },
+    "commits": {"merge_parent": "TEXT"},
+}
+DISCUSSION_STATUSES = ("open", "closed")
 
 
 class StoreError(Exception):
@@ -107,6 +125,11 @@ class Commit:
     title: str
     message: str
     date: float
+    merge_parent: str | None = None
+
+    @property
+    def parents(self) -> list[str]:
+        return [p for p in (self.parent, self.merge_parent) if p]
 
 
 @dataclass(frozen=True)
@@ -117,6 +140,20 @@ class Identity:
 
     def belongs_to(self, namespace: str) -> bool:
         return namespace == self.user or namespace in self.orgs
+
+
+def can_read(identity: Identity | None, repo: Repo) -> bool:
+    return not repo.private or (identity is not None and identity.belongs_to(repo.namespace))
+
+
+@dataclass(frozen=True)
+class GcReport:
+    """What `collect_garbage` removed and kept."""
+
+    removed_blobs: int
+    removed_bytes: int
+    kept_recent: int
+    referenced: int
 
 
 @dataclass(frozen=True)
@@ -187,10 +224,11 @@ class HubStore:
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / "hub.sqlite"
-        self._changed_paths = functools.lru_cache(maxsize=256)(self._changed_paths_uncached)
+        self._changed_paths = functools.lru_cache(maxsize=64)(self._changed_paths_uncached)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            _add_missing_columns(db)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -250,6 +288,63 @@ class HubStore:
             self.adopt_blob(temp_path, sha256)
         return Addition(path="", sha256=sha256, size=len(content), is_lfs=False, blob_id=git_blob_id(content))
 
+    def record_upload(self, repo: Repo, sha256: str) -> None:
+        """Remember that `sha256` was uploaded (content verified) for `repo`: its commits may then reference it."""
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO uploads VALUES (?, ?, ?)", (repo.pk, sha256, time.time()))
+
+    def blob_usable_by(self, repo: Repo, sha256: str, identity: Identity | None) -> bool:
+        """May a commit to `repo` by `identity` reference this blob without sending it?
+
+        Only if it was uploaded for `repo`, or a commit of a repo the caller can read already holds it: knowing a
+        hash is not access to the content.
+        """
+        if not self.has_blob(sha256):
+            return False
+        with self._connect() as db:
+            if db.execute("SELECT 1 FROM uploads WHERE repo_id = ? AND sha256 = ?", (repo.pk, sha256)).fetchone():
+                return True
+            holders = db.execute(
+                "SELECT DISTINCT repos.* FROM files JOIN commits ON files.commit_id = commits.id"
+                " JOIN repos ON repos.id = commits.repo_id WHERE files.sha256 = ?",
+                (sha256,),
+            ).fetchall()
+        return any(row["id"] == repo.pk or can_read(identity, _repo_from_row(row)) for row in holders)
+
+    def blob_visible_to(self, sha256: str, identity: Identity | None) -> bool:
+        """Is the blob held (committed or uploaded) by a repo `identity` can read? Existence is not told otherwise."""
+        if not self.has_blob(sha256):
+            return False
+        with self._connect() as db:
+            holders = db.execute(
+                "SELECT repos.* FROM repos WHERE id IN (SELECT repo_id FROM uploads WHERE sha256 = ?"
+                " UNION SELECT commits.repo_id FROM files JOIN commits ON files.commit_id = commits.id WHERE files.sha256 = ?)",
+                (sha256, sha256),
+            ).fetchall()
+        return any(can_read(identity, _repo_from_row(row)) for row in holders)
+
+    def collect_garbage(self, min_age_seconds: float) -> GcReport:
+        """Delete blobs no commit references, once they and their upload records are older than `min_age_seconds`."""
+        cutoff = time.time() - min_age_seconds
+        removed = removed_bytes = kept = referenced = 0
+        with self._write() as db:  # no commit lands while blobs are judged
+            db.execute("DELETE FROM uploads WHERE repo_id NOT IN (SELECT id FROM repos) OR created < ?", (cutoff,))
+            in_use = {row[0] for row in db.execute("SELECT DISTINCT sha256 FROM files")}
+            recent_uploads = {row[0] for row in db.execute("SELECT sha256 FROM uploads")}
+            for blob in self.blob_dir.glob("??/*"):
+                sha256 = blob.parent.name + blob.name
+                if sha256 in in_use:
+                    referenced += 1
+                    continue
+                stat = blob.stat()
+                if sha256 in recent_uploads or stat.st_mtime >= cutoff:
+                    kept += 1
+                    continue
+                blob.unlink(missing_ok=True)
+                removed += 1
+                removed_bytes += stat.st_size
+        return GcReport(removed, removed_bytes, kept, referenced)
+
     # ------------------------------------------------------------------ users and tokens
 
     def issue_token(self, user: str, orgs: tuple[str, ...] | list[str] = (), read_only: bool = False) -> str:
@@ -277,6 +372,11 @@ class HubStore:
             row = db.execute(
                 "SELECT * FROM repos WHERE type = ? AND namespace = ? AND name = ?", (repo_type, namespace, name)
             ).fetchone()
+        return _repo_from_row(row) if row else None
+
+    def get_repo_by_pk(self, pk: int) -> Repo | None:
+        with self._connect() as db:
+            row = _get_repo_row(db, pk)
         return _repo_from_row(row) if row else None
 
     def list_repos(self) -> list[Repo]:
@@ -308,7 +408,7 @@ class HubStore:
         with self._write() as db:
             commit_ids = [r["id"] for r in db.execute("SELECT id FROM commits WHERE repo_id = ?", (repo.pk,))]
             db.executemany("DELETE FROM files WHERE commit_id = ?", [(c,) for c in commit_ids])
-            for table in ("commits", "refs", "pull_requests", "space_settings"):
+            for table in ("commits", "refs", "pull_requests", "discussion_events", "space_settings", "uploads"):
                 db.execute(f"DELETE FROM {table} WHERE repo_id = ?", (repo.pk,))
             db.execute("DELETE FROM repos WHERE id = ?", (repo.pk,))
 
@@ -356,11 +456,12 @@ class HubStore:
             row = db.execute("SELECT * FROM commits WHERE id = ?", (commit_id,)).fetchone()
         return _commit_from_row(row)
 
-    def history(self, commit_id: str) -> list[Commit]:
-        commits = []
+    def history(self, commit_id: str, limit: int | None = None) -> list[Commit]:
+        """`commit_id` and its first-parent ancestors, newest first (at most `limit`)."""
+        commits: list[Commit] = []
         with self._connect() as db:
             next_id: str | None = commit_id
-            while next_id:
+            while next_id and (limit is None or len(commits) < limit):
                 commit = _commit_from_row(db.execute("SELECT * FROM commits WHERE id = ?", (next_id,)).fetchone())
                 commits.append(commit)
                 next_id = commit.parent
@@ -395,19 +496,127 @@ class HubStore:
 
     # ------------------------------------------------------------------ pull requests
 
-    def open_pull_request(self, repo: Repo, title: str, description: str, author: str) -> int:
+    def open_discussion(self, repo: Repo, title: str, description: str, author: str, is_pull_request: bool) -> int:
+        """A discussion, or a pull request in `draft` status as the Hub opens them from its API."""
         with self._write() as db:
-            return _open_pull_request(db, repo, title, description, author)
+            return _open_pull_request(db, repo, title, description, author, is_pull_request, "draft" if is_pull_request else "open")
 
-    def pull_request(self, repo: Repo, num: int) -> sqlite3.Row | None:
+    def discussion(self, repo: Repo, num: int) -> dict:
+        """One discussion or pull request (404 when absent) with its `events`, oldest first."""
         with self._connect() as db:
-            return db.execute("SELECT * FROM pull_requests WHERE repo_id = ? AND num = ?", (repo.pk, num)).fetchone()
+            row = dict(_discussion_row(db, repo, num))
+            events = db.execute(
+                "SELECT * FROM discussion_events WHERE repo_id = ? AND num = ? ORDER BY created, rowid", (repo.pk, num)
+            )
+            row["events"] = [
+                {"id": e["id"], "type": e["type"], "author": e["author"], "created": e["created"], "data": json.loads(e["data"])}
+                for e in events
+            ]
+        return row
+
+    def discussions(self, repo: Repo) -> list[dict]:
+        """The repo's discussions and pull requests, newest first, each with `num_comments`."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT pull_requests.*, (SELECT COUNT(*) FROM discussion_events WHERE discussion_events.repo_id ="
+                " pull_requests.repo_id AND discussion_events.num = pull_requests.num AND type = 'comment') AS num_comments"
+                " FROM pull_requests WHERE repo_id = ? ORDER BY num DESC",
+                (repo.pk,),
+            )
+            return [dict(row) for row in rows]
 
     def pull_requests(self, repo: Repo) -> list[dict]:
         """The repo's pull requests, newest first."""
-        with self._connect() as db:
-            rows = db.execute("SELECT * FROM pull_requests WHERE repo_id = ? ORDER BY num DESC", (repo.pk,))
-            return [dict(row) for row in rows]
+        return [d for d in self.discussions(repo) if d["is_pull_request"]]
+
+    def comment_discussion(self, repo: Repo, num: int, author: str, text: str) -> dict:
+        with self._write() as db:
+            _discussion_row(db, repo, num)
+            return _add_event(db, repo, num, "comment", author, _comment_data(text, author))
+
+    def rename_discussion(self, repo: Repo, num: int, title: str, author: str) -> dict:
+        with self._write() as db:
+            old_title = _discussion_row(db, repo, num)["title"]
+            db.execute("UPDATE pull_requests SET title = ? WHERE repo_id = ? AND num = ?", (title, repo.pk, num))
+            return _add_event(db, repo, num, "title-change", author, {"from": old_title, "to": title})
+
+    def set_discussion_status(self, repo: Repo, num: int, status: str, author: str, comment: str | None) -> dict:
+        """Open or close a discussion or PR (a merged PR stays merged); returns the status-change event."""
+        if status not in DISCUSSION_STATUSES:
+            raise StoreError(400, f"Invalid status {status!r}: use one of {', '.join(DISCUSSION_STATUSES)}")
+        with self._write() as db:
+            if _discussion_row(db, repo, num)["status"] == "merged":
+                raise StoreError(400, f"Pull request #{num} of {repo.repo_id} is merged: its status cannot change")
+            db.execute("UPDATE pull_requests SET status = ? WHERE repo_id = ? AND num = ?", (status, repo.pk, num))
+            if comment:
+                _add_event(db, repo, num, "comment", author, _comment_data(comment, author))
+            return _add_event(db, repo, num, "status-change", author, {"status": status})
+
+    def merge_pull_request(self, repo: Repo, num: int, author: str, comment: str | None) -> str:
+        """Merge `refs/pr/N` into main: fast-forward when main has not moved, else a merge commit; returns the new head.
+
+        Files changed differently on both sides refuse the merge (409) and change nothing.
+        """
+        with self._write() as db:
+            row = _discussion_row(db, repo, num)
+            if not row["is_pull_request"] or row["status"] not in ("open", "draft"):
+                raise StoreError(400, f"Discussion #{num} of {repo.repo_id} is not an open pull request")
+            main_ref = f"refs/heads/{DEFAULT_BRANCH}"
+            main_head, pr_head = _ref_target(db, repo, main_ref), _ref_target(db, repo, f"refs/pr/{num}")
+            pr_history = _ancestors(db, pr_head)
+            if main_head in pr_history:
+                new_head = pr_head
+            else:
+                main_history = set(_ancestors(db, main_head))
+                base = next((c for c in pr_history if c in main_history), None)
+                merged, conflicts = _merge_files(
+                    _files(db, base) if base else {}, _files(db, main_head), _files(db, pr_head)
+                )
+                if conflicts:
+                    raise StoreError(409, f"Pull request #{num} conflicts with {DEFAULT_BRANCH} in: {', '.join(conflicts[:20])}")
+                new_head = _write_commit(
+                    db, repo.pk, main_head, author, f"Merge refs/pr/{num}: {row['title']}", "", list(merged.values()), pr_head
+                )
+            db.execute("UPDATE refs SET commit_id = ? WHERE repo_id = ? AND ref = ?", (new_head, repo.pk, main_ref))
+            db.execute(
+                "UPDATE pull_requests SET status = 'merged', merge_commit = ? WHERE repo_id = ? AND num = ?",
+                (new_head, repo.pk, num),
+            )
+            if comment:
+                _add_event(db, repo, num, "comment", author, _comment_data(comment, author))
+            _add_event(db, repo, num, "status-change", author, {"status": "merged"})
+        return new_head
+
+    # ------------------------------------------------------------------ tags and history rewriting
+
+    def create_tag(self, repo: Repo, tag: str, revision: str) -> None:
+        with self._write() as db:
+            commit_id = _resolve(db, repo, revision)
+            if _ref_exists(db, repo, f"refs/tags/{tag}"):
+                raise StoreError(409, f"Tag '{tag}' already exists in {repo.repo_id}")
+            db.execute("INSERT INTO refs VALUES (?, ?, ?)", (repo.pk, f"refs/tags/{tag}", commit_id))
+
+    def delete_tag(self, repo: Repo, tag: str) -> None:
+        with self._write() as db:
+            if not db.execute("DELETE FROM refs WHERE repo_id = ? AND ref = ?", (repo.pk, f"refs/tags/{tag}")).rowcount:
+                raise StoreError(404, f"Tag '{tag}' not found in {repo.repo_id}", "RevisionNotFound")
+
+    def super_squash(self, repo: Repo, branch: str, message: str, author: str) -> str:
+        """Replace a branch's history by one commit holding its files; commits no ref reaches any more are deleted
+        (their blobs become collectable by gc). Returns the new commit id."""
+        with self._write() as db:
+            ref = f"refs/heads/{branch}"
+            if not _ref_exists(db, repo, ref):
+                raise StoreError(404, f"Branch '{branch}' not found in {repo.repo_id}", "RevisionNotFound")
+            files = _files(db, _ref_target(db, repo, ref))
+            commit_id = _write_commit(db, repo.pk, None, author, message, "", list(files.values()))
+            db.execute("UPDATE refs SET commit_id = ? WHERE repo_id = ? AND ref = ?", (commit_id, repo.pk, ref))
+            reachable = {c for (target,) in db.execute("SELECT commit_id FROM refs WHERE repo_id = ?", (repo.pk,))
+                         for c in _ancestors(db, target)}
+            doomed = [(c,) for (c,) in db.execute("SELECT id FROM commits WHERE repo_id = ?", (repo.pk,)) if c not in reachable]
+            db.executemany("DELETE FROM files WHERE commit_id = ?", doomed)
+            db.executemany("DELETE FROM commits WHERE id = ?", doomed)
+        return commit_id
 
     # ------------------------------------------------------------------ Space secrets and variables
 
@@ -446,10 +655,10 @@ class HubStore:
         create_pr: bool = False,
     ) -> tuple[str, int | None]:
         """Commit `operations` on top of `revision` in one transaction; returns (commit id, PR number or None)."""
-        for op in operations:
-            if isinstance(op, Addition) and not self.has_blob(op.sha256, op.size):
-                raise StoreError(400, f"File '{op.path}' references an object that was never uploaded ({op.sha256})")
-        with self._write() as db:
+        with self._write() as db:  # blobs checked inside the transaction: gc (also a write) cannot remove them meanwhile
+            for op in operations:
+                if isinstance(op, Addition) and not self.has_blob(op.sha256, op.size):
+                    raise StoreError(400, f"File '{op.path}' references an object that was never uploaded ({op.sha256})")
             if _get_repo_row(db, repo.pk) is None:
                 raise StoreError(404, f"Repository {repo.repo_id} not found", "RepoNotFound")
             ref = _branch_ref(db, repo, revision)
@@ -467,6 +676,8 @@ class HubStore:
             files = _apply_operations(_files(db, head), operations)
             commit_id = _write_commit(db, repo.pk, head, author, title, message, list(files.values()))
             db.execute("INSERT OR REPLACE INTO refs VALUES (?, ?, ?)", (repo.pk, ref, commit_id))
+            if ref.startswith("refs/pr/"):
+                _add_event(db, repo, int(ref.rsplit("/", 1)[1]), "commit", author, {"subject": title, "oid": commit_id})
         return commit_id, pr_num
 
 
@@ -478,7 +689,15 @@ def _repo_from_row(row: sqlite3.Row) -> Repo:
 
 
 def _commit_from_row(row: sqlite3.Row) -> Commit:
-    return Commit(row["id"], row["parent"], row["author"], row["title"], row["message"], row["date"])
+    return Commit(row["id"], row["parent"], row["author"], row["title"], row["message"], row["date"], row["merge_parent"])
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    for table, columns in ADDED_COLUMNS.items():
+        present = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
+        for column, definition in columns.items():
+            if column not in present:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
 
 def _get_repo_row(db: sqlite3.Connection, repo_pk: int) -> sqlite3.Row | None:
@@ -529,13 +748,78 @@ def _ref_target(db: sqlite3.Connection, repo: Repo, ref: str) -> str:
     return db.execute("SELECT commit_id FROM refs WHERE repo_id = ? AND ref = ?", (repo.pk, ref)).fetchone()["commit_id"]
 
 
-def _open_pull_request(db: sqlite3.Connection, repo: Repo, title: str, description: str, author: str) -> int:
+def _open_pull_request(
+    db: sqlite3.Connection, repo: Repo, title: str, description: str, author: str, is_pull_request: bool = True,
+    status: str = "open",
+) -> int:
+    """A discussion numbered like the Hub (one counter for discussions and PRs); a PR gets `refs/pr/N` at main."""
     num = db.execute("SELECT pr_counter FROM repos WHERE id = ?", (repo.pk,)).fetchone()["pr_counter"] + 1
     db.execute("UPDATE repos SET pr_counter = ? WHERE id = ?", (num, repo.pk))
-    db.execute("INSERT INTO pull_requests VALUES (?, ?, ?, ?, ?, ?)", (repo.pk, num, title, description, author, time.time()))
-    head = _ref_target(db, repo, f"refs/heads/{DEFAULT_BRANCH}")
-    db.execute("INSERT INTO refs VALUES (?, ?, ?)", (repo.pk, f"refs/pr/{num}", head))
+    db.execute(
+        "INSERT INTO pull_requests (repo_id, num, title, description, author, created, is_pull_request, status)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (repo.pk, num, title, description, author, time.time(), int(is_pull_request), status),
+    )
+    _add_event(db, repo, num, "comment", author, _comment_data(description, author))
+    if is_pull_request:
+        head = _ref_target(db, repo, f"refs/heads/{DEFAULT_BRANCH}")
+        db.execute("INSERT INTO refs VALUES (?, ?, ?)", (repo.pk, f"refs/pr/{num}", head))
     return num
+
+
+def _comment_data(text: str, author: str) -> dict:
+    return {"edited": False, "hidden": False, "numEdits": 0, "history": [],
+            "latest": {"raw": text, "html": html.escape(text), "updatedAt": time.time(), "author": author}}
+
+
+def _add_event(db: sqlite3.Connection, repo: Repo, num: int, kind: str, author: str, data: dict) -> dict:
+    event = {"id": secrets.token_hex(12), "type": kind, "author": author, "created": time.time(), "data": data}
+    db.execute(
+        "INSERT INTO discussion_events VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (event["id"], repo.pk, num, kind, author, event["created"], json.dumps(data)),
+    )
+    return event
+
+
+def _discussion_row(db: sqlite3.Connection, repo: Repo, num: int) -> sqlite3.Row:
+    row = db.execute("SELECT * FROM pull_requests WHERE repo_id = ? AND num = ?", (repo.pk, num)).fetchone()
+    if row is None:
+        raise StoreError(404, f"Discussion #{num} not found in {repo.repo_id}", "DiscussionNotFound")
+    return row
+
+
+def _ancestors(db: sqlite3.Connection, commit_id: str) -> list[str]:
+    """`commit_id` and every commit it descends from (both parents of merges), newest first."""
+    seen: list[str] = []
+    pending = [commit_id]
+    known: set[str] = set()
+    while pending:
+        current = pending.pop(0)
+        if current in known:
+            continue
+        known.add(current)
+        seen.append(current)
+        row = db.execute("SELECT parent, merge_parent FROM commits WHERE id = ?", (current,)).fetchone()
+        pending.extend(p for p in (row["parent"], row["merge_parent"]) if p)
+    return seen
+
+
+def _merge_files(
+    base: dict[str, FileEntry], ours: dict[str, FileEntry], theirs: dict[str, FileEntry]
+) -> tuple[dict[str, FileEntry], list[str]]:
+    """Three-way merge of file lists: (merged files, paths both sides changed differently)."""
+    merged = dict(ours)
+    conflicts = []
+    for path in base.keys() | theirs.keys():
+        if theirs.get(path) == base.get(path):
+            continue  # only our side (or nobody) changed it
+        if ours.get(path) not in (base.get(path), theirs.get(path)):
+            conflicts.append(path)
+        elif path in theirs:
+            merged[path] = theirs[path]
+        else:
+            merged.pop(path, None)
+    return merged, sorted(conflicts)
 
 
 def _apply_operations(files: dict[str, FileEntry], operations: list[Operation]) -> dict[str, FileEntry]:
@@ -558,13 +842,16 @@ def _apply_operations(files: dict[str, FileEntry], operations: list[Operation]) 
 
 def _write_commit(
     db: sqlite3.Connection, repo_pk: int, parent: str | None, author: str, title: str, message: str,
-    files: list[FileEntry] | list[Addition],
+    files: list[FileEntry] | list[Addition], merge_parent: str | None = None,
 ) -> str:
     now = time.time()
-    digest = hashlib.sha1(f"{repo_pk}\n{parent}\n{author}\n{now}\n{title}\n{message}\n".encode())
+    digest = hashlib.sha1(f"{repo_pk}\n{parent}\n{merge_parent}\n{author}\n{now}\n{title}\n{message}\n".encode())
     digest.update(secrets.token_bytes(16))
     commit_id = digest.hexdigest()
-    db.execute("INSERT INTO commits VALUES (?, ?, ?, ?, ?, ?, ?)", (commit_id, repo_pk, parent, author, title, message, now))
+    db.execute(
+        "INSERT INTO commits (id, repo_id, parent, author, title, message, date, merge_parent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (commit_id, repo_pk, parent, author, title, message, now, merge_parent),
+    )
     db.executemany(
         "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)",
         [(commit_id, f.path, f.sha256, f.size, int(f.is_lfs), f.blob_id) for f in files],

@@ -11,7 +11,7 @@ from hubtools.hub.server import DEFAULT_HOST, DEFAULT_PORT
 from hubtools.hub.store import default_root
 
 hub_app = typer.Typer(
-    help="The embedded Hugging Face Hub: `serve` it, mint a `token`, `seed-base-models`.",
+    help="The embedded Hugging Face Hub: `serve` it, mint a `token`, `seed-base-models`, `gc` unreferenced blobs.",
     no_args_is_help=True,
 )
 
@@ -57,3 +57,18 @@ def seed_command(root: RootOption = default_root()) -> None:
 
     for repo_id, commit_id in seed_base_models(root).items():
         typer.echo(f"{repo_id}: {'committed ' + commit_id if commit_id else 'already up to date'}")
+
+
+@hub_app.command("gc")
+def gc_command(
+    root: RootOption = default_root(),
+    min_age_hours: Annotated[float, typer.Option(help="Keep unreferenced uploads younger than this.")] = 24.0,
+) -> None:
+    """Delete blobs that no commit of any repo references (uploads never committed, deleted repos)."""
+    from hubtools.hub import gc
+
+    report = gc(root, min_age_hours * 3600)
+    typer.echo(
+        f"removed {report.removed_blobs} unreferenced blobs ({report.removed_bytes} bytes); kept {report.referenced}"
+        f" referenced and {report.kept_recent} younger than {min_age_hours:g} h"
+    )

@@ -1,0 +1,312 @@
+"""The Xet CAS of the embedded Hub: token routes, xorb and shard upload, global dedupe, file reconstruction.
+
+Flow (as on huggingface.co): the client asks `/api/{type}s/{repo}/xet-write-token/{rev}` for a short-lived CAS
+token, uploads xorbs (verified: every chunk re-hashed, the Merkle root must equal the xorb hash in the URL), then a
+shard describing each file as terms over xorbs. A shard is accepted only if every term's xorb is stored, its
+chunk range exists, its verification hash matches the stored chunk hashes, and the file's Xet hash matches; each
+file is then reconstructed into the blob store with its sha256 verified and recorded as uploaded for the token's
+repo, so the commit's `lfsFile` line finds the blob like any LFS upload; downloads stay plain HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import mmap
+import os
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from hubtools.hub import xet
+from hubtools.hub.auth import bearer_token
+from hubtools.hub.store import HubStore, Repo, StoreError
+
+TOKEN_PREFIX = "xet_"
+TOKEN_LIFETIME_S = 3600
+DEDUPE_SHARD_LIFETIME_S = 7 * 24 * 3600
+MAX_DEDUPE_XORBS = 32  # xorbs per global-dedupe answer: the one holding the chunk, then its files' other xorbs
+DEDUPE_PREFIXES = ("default-merkledb", "default")  # the spec names the first; hf_xet 1.8 sends the second
+CAS_PATH = "/xet-cas"
+READ, WRITE = "read", "write"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS xorbs (hash TEXT PRIMARY KEY, size INTEGER NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS xorb_chunks (
+    xorb TEXT NOT NULL, idx INTEGER NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (xorb, idx));
+CREATE INDEX IF NOT EXISTS xorb_chunks_by_hash ON xorb_chunks (hash);
+CREATE TABLE IF NOT EXISTS file_xorbs (file_hash TEXT NOT NULL, xorb TEXT NOT NULL, PRIMARY KEY (file_hash, xorb));
+CREATE INDEX IF NOT EXISTS file_xorbs_by_xorb ON file_xorbs (xorb);
+"""
+
+
+@dataclass(frozen=True)
+class CasGrant:
+    repo_pk: int
+    scope: str
+
+
+class XetCas:
+    """Xorbs on disk by hash, their chunk lists and the files uploaded per repo in `xet.sqlite`."""
+
+    def __init__(self, store: HubStore) -> None:
+        self.store = store
+        self.xorb_dir = store.root / "xorbs"
+        self.xorb_dir.mkdir(exist_ok=True)
+        self.db_path = store.root / "xet.sqlite"
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.db_path, timeout=60, isolation_level=None)
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def xorb_path(self, hash_hex: str) -> Path:
+        return self.xorb_dir / hash_hex[:2] / hash_hex[2:]
+
+    def has_xorb(self, hash_hex: str) -> bool:
+        with self._connect() as db:
+            return db.execute("SELECT 1 FROM xorbs WHERE hash = ?", (hash_hex,)).fetchone() is not None
+
+    def xorb_count(self) -> int:
+        with self._connect() as db:
+            return db.execute("SELECT COUNT(*) FROM xorbs").fetchone()[0]
+
+    def add_xorb(self, hash_hex: str, body: bytes) -> bool:
+        """Verify and store a serialized xorb; False when it was already stored."""
+        if self.has_xorb(hash_hex):
+            return False
+        chunks = xet.xorb_chunks(body)
+        actual = xet.hash_hex(xet.merkle_root(chunks))
+        if actual != hash_hex:
+            raise StoreError(400, f"Xorb hash mismatch: the URL names {hash_hex}, its chunks hash to {actual}")
+        fd, temp_path = self.store.new_temp_file()
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(body)
+            target = self.xorb_path(hash_hex)
+            target.parent.mkdir(exist_ok=True)
+            os.replace(temp_path, target)
+        finally:
+            temp_path.unlink(missing_ok=True)
+        rows = [(hash_hex, i, xet.hash_hex(h), size) for i, (h, size) in enumerate(chunks)]
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("INSERT OR IGNORE INTO xorbs VALUES (?, ?, ?)", (hash_hex, len(body), time.time()))
+            db.executemany("INSERT OR IGNORE INTO xorb_chunks VALUES (?, ?, ?, ?)", rows)
+            db.execute("COMMIT")
+        return True
+
+    def chunk_list(self, hash_hex: str) -> list[tuple[bytes, int]]:
+        with self._connect() as db:
+            rows = db.execute("SELECT hash, size FROM xorb_chunks WHERE xorb = ? ORDER BY idx", (hash_hex,)).fetchall()
+        return [(xet.hash_from_hex(h), size) for h, size in rows]
+
+    def xorb_holding(self, chunk_hex: str) -> str | None:
+        with self._connect() as db:
+            row = db.execute("SELECT xorb FROM xorb_chunks WHERE hash = ? LIMIT 1", (chunk_hex,)).fetchone()
+        return row[0] if row else None
+
+    def stored_xorb(self, hash_hex: str) -> xet.StoredXorb:
+        with self._connect() as db:
+            size = db.execute("SELECT size FROM xorbs WHERE hash = ?", (hash_hex,)).fetchone()[0]
+        return xet.StoredXorb(xet.hash_from_hex(hash_hex), self.chunk_list(hash_hex), size)
+
+    def xorbs_used_with(self, xorb_hex: str) -> list[str]:
+        """`xorb_hex` first, then the other xorbs of the files that use it (what a client re-uploading them has)."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT DISTINCT xorb FROM file_xorbs WHERE file_hash IN (SELECT file_hash FROM file_xorbs WHERE xorb = ?)"
+                " AND xorb != ? LIMIT ?",
+                (xorb_hex, xorb_hex, MAX_DEDUPE_XORBS - 1),
+            ).fetchall()
+        return [xorb_hex] + [row[0] for row in rows]
+
+    # ------------------------------------------------------------------ shards and files
+
+    def add_shard(self, repo_pk: int, body: bytes) -> None:
+        """Check every file of a shard against the stored xorbs, then rebuild each into the blob store."""
+        repo = self.store.get_repo_by_pk(repo_pk)
+        if repo is None:
+            raise StoreError(404, "The repository this Xet token was issued for no longer exists", "RepoNotFound")
+        shard = xet.read_shard(body)
+        for xorb_entry in shard.xorbs:
+            if not self.has_xorb(xet.hash_hex(xorb_entry.hash)):
+                raise StoreError(400, f"Shard lists xorb {xet.hash_hex(xorb_entry.hash)}, which was never uploaded")
+        for file in shard.files:
+            self._check_file(file)
+        for file in shard.files:
+            self._materialize(repo, file)
+        rows = {(xet.hash_hex(f.file_hash), xet.hash_hex(t.xorb)) for f in shard.files for t in f.terms}
+        with self._connect() as db:
+            db.executemany("INSERT OR IGNORE INTO file_xorbs VALUES (?, ?)", sorted(rows))
+
+    def _check_file(self, file: xet.ShardFile) -> None:
+        name = xet.hash_hex(file.file_hash)
+        if file.sha256 is None:
+            raise StoreError(400, f"Shard file {name} has no sha256 metadata; Hub repos need it for their LFS pointers")
+        chunk_lists: dict[str, list[tuple[bytes, int]]] = {}
+        all_chunks: list[tuple[bytes, int]] = []
+        for number, term in enumerate(file.terms):
+            xorb_hex = xet.hash_hex(term.xorb)
+            if xorb_hex not in chunk_lists:
+                chunk_lists[xorb_hex] = self.chunk_list(xorb_hex)
+            chunks = chunk_lists[xorb_hex]
+            if not chunks:
+                raise StoreError(400, f"Shard file {name}, term {number}: xorb {xorb_hex} was never uploaded")
+            if term.chunk_end > len(chunks):
+                raise StoreError(400, f"Shard file {name}, term {number}: chunk range ends at {term.chunk_end}, xorb has {len(chunks)}")
+            used = chunks[term.chunk_start:term.chunk_end]
+            if sum(size for _, size in used) != term.unpacked_bytes:
+                raise StoreError(400, f"Shard file {name}, term {number}: size {term.unpacked_bytes} does not match its chunks")
+            if term.verification is None or term.verification != xet.verification_hash([h for h, _ in used]):
+                raise StoreError(400, f"Shard file {name}, term {number}: missing or wrong verification hash")
+            all_chunks.extend(used)
+        if xet.file_hash(all_chunks) != file.file_hash:
+            raise StoreError(400, f"Shard file {name}: its terms hash to {xet.hash_hex(xet.file_hash(all_chunks))}")
+
+    def _materialize(self, repo: Repo, file: xet.ShardFile) -> None:
+        """Rebuild the file and check its sha256, even when the blob exists: a shard must not claim a hash it lacks."""
+        sha256 = file.sha256
+        assert sha256 is not None  # checked in _check_file
+        fd, temp_path = self.store.new_temp_file()
+        try:
+            digest = hashlib.sha256()
+            with os.fdopen(fd, "wb") as handle:
+                for data in self._file_bytes(file):
+                    digest.update(data)
+                    handle.write(data)
+            if digest.hexdigest() != sha256:
+                raise StoreError(400, f"Shard file {xet.hash_hex(file.file_hash)}: content sha256 is {digest.hexdigest()}, the shard says {sha256}")
+            self.store.adopt_blob(temp_path, sha256)
+        finally:
+            temp_path.unlink(missing_ok=True)
+        self.store.record_upload(repo, sha256)
+
+    def _file_bytes(self, file: xet.ShardFile) -> Iterator[bytes]:
+        """The file's bytes, term by term, read from memory-mapped xorbs (each indexed once)."""
+        with ExitStack() as stack:
+            opened: dict[str, tuple[mmap.mmap, list[xet.ChunkRef]]] = {}
+            for term in file.terms:
+                xorb_hex = xet.hash_hex(term.xorb)
+                if xorb_hex not in opened:
+                    handle = stack.enter_context(self.xorb_path(xorb_hex).open("rb"))
+                    body = stack.enter_context(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
+                    opened[xorb_hex] = (body, xet.index_xorb(body))
+                body, refs = opened[xorb_hex]
+                for ref in refs[term.chunk_start:term.chunk_end]:
+                    yield ref.read(body)
+
+    def dedupe_shard(self, chunk_hex: str) -> bytes | None:
+        """The global-dedupe answer for a chunk: the xorb holding it (and its files' other xorbs), chunk hashes keyed
+        with a fresh HMAC key as the spec describes, so the answer reveals no chunk hash the caller lacks."""
+        xorb_hex = self.xorb_holding(chunk_hex)
+        if xorb_hex is None:
+            return None
+        now = int(time.time())
+        xorbs = [self.stored_xorb(h) for h in self.xorbs_used_with(xorb_hex)]
+        return xet.write_dedupe_shard(xorbs, secrets.token_bytes(32), now + DEDUPE_SHARD_LIFETIME_S, now)
+
+
+# ---------------------------------------------------------------------- CAS tokens
+
+
+def issue_cas_token(secret: bytes, repo_pk: int, scope: str, expires: int) -> str:
+    claims = base64.urlsafe_b64encode(json.dumps({"repo": repo_pk, "scope": scope, "exp": expires}).encode()).decode()
+    return f"{TOKEN_PREFIX}{claims}.{_sign(secret, claims)}"
+
+
+def _sign(secret: bytes, claims: str) -> str:
+    return hmac.new(secret, b"xet-cas:" + claims.encode(), hashlib.sha256).hexdigest()
+
+
+def check_cas_token(secret: bytes, token: str | None, needed: str) -> CasGrant:
+    """The repo a CAS token was issued for; 401 when missing/invalid/expired, 403 for a read token on writes."""
+    if not token or not token.startswith(TOKEN_PREFIX) or "." not in token:
+        raise StoreError(401, "Missing or invalid Xet access token: ask /api/.../xet-write-token/... for one")
+    claims, signature = token[len(TOKEN_PREFIX):].rsplit(".", 1)
+    if not hmac.compare_digest(signature, _sign(secret, claims)):
+        raise StoreError(401, "Invalid Xet access token: ask /api/.../xet-write-token/... for a new one")
+    payload = json.loads(base64.urlsafe_b64decode(claims))
+    if payload["exp"] <= time.time():
+        raise StoreError(401, "Expired Xet access token: refresh it")
+    if needed == WRITE and payload["scope"] != WRITE:
+        raise StoreError(403, "This Xet token is read-only: ask /api/.../xet-write-token/... for a write token")
+    return CasGrant(payload["repo"], payload["scope"])
+
+
+# ---------------------------------------------------------------------- routes
+
+
+def _check_path(prefix: str, expected_prefixes: tuple[str, ...], hash_hex: str) -> None:
+    if prefix not in expected_prefixes:
+        raise StoreError(400, f"Unknown prefix {prefix!r} in a CAS path: use {expected_prefixes[0]!r}")
+    xet.hash_from_hex(hash_hex)
+
+
+def install_xet_routes(
+    app: FastAPI,
+    cas: XetCas,
+    secret: bytes,
+    repo_for_token: Callable[[Request, str, str, str, str], Repo],
+    base_url: Callable[[Request], str],
+) -> None:
+    """Add the token routes and the CAS API to `app`; `repo_for_token(request, plural, ns, name, scope)` checks access."""
+
+    @app.exception_handler(xet.XetFormatError)
+    async def malformed(request: Request, exc: xet.XetFormatError) -> JSONResponse:
+        return await app.exception_handlers[StoreError](request, StoreError(400, str(exc)))
+
+    async def cas_token(request: Request, plural: str, namespace: str, name: str, scope: str) -> JSONResponse:
+        repo = repo_for_token(request, plural, namespace, name, scope)
+        expires = int(time.time()) + TOKEN_LIFETIME_S
+        token = issue_cas_token(secret, repo.pk, scope, expires)
+        cas_url = base_url(request) + CAS_PATH
+        headers = {"X-Xet-Cas-Url": cas_url, "X-Xet-Access-Token": token, "X-Xet-Token-Expiration": str(expires)}
+        return JSONResponse({"casUrl": cas_url, "accessToken": token, "exp": expires}, headers=headers)
+
+    @app.get("/api/{plural}/{namespace}/{name}/xet-write-token/{rest:path}")
+    async def xet_write_token(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+        return await cas_token(request, plural, namespace, name, WRITE)
+
+    @app.get("/api/{plural}/{namespace}/{name}/xet-read-token/{rest:path}")
+    async def xet_read_token(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
+        return await cas_token(request, plural, namespace, name, READ)
+
+    @app.post(CAS_PATH + "/v1/xorbs/{prefix}/{hash_hex}")
+    async def upload_xorb(request: Request, prefix: str, hash_hex: str) -> JSONResponse:
+        check_cas_token(secret, bearer_token(request), WRITE)
+        _check_path(prefix, ("default",), hash_hex)
+        body = await request.body()  # at most MAX_XORB_BYTES (limits.py)
+        return JSONResponse({"was_inserted": await run_in_threadpool(cas.add_xorb, hash_hex, body)})
+
+    @app.post(CAS_PATH + "/v1/shards")
+    async def upload_shard(request: Request) -> JSONResponse:
+        grant = check_cas_token(secret, bearer_token(request), WRITE)
+        body = await request.body()  # at most MAX_SHARD_BYTES (limits.py)
+        await run_in_threadpool(cas.add_shard, grant.repo_pk, body)
+        return JSONResponse({"result": 1})
+
+    @app.get(CAS_PATH + "/v1/chunks/{prefix}/{hash_hex}")
+    async def dedupe_query(request: Request, prefix: str, hash_hex: str) -> Response:
+        check_cas_token(secret, bearer_token(request), READ)
+        _check_path(prefix, DEDUPE_PREFIXES, hash_hex)
+        answer = await run_in_threadpool(cas.dedupe_shard, hash_hex)
+        if answer is None:
+            raise StoreError(404, f"Chunk {hash_hex} is not known to global deduplication")
+        return Response(answer, media_type="application/octet-stream")
