@@ -28,7 +28,8 @@ MAX_EXAMPLE_CHARS = 200  # examples are comments of at most this length, offered
 MAX_EXAMPLE_LABEL_CHARS = 60  # what the Examples table shows of each: the true label and the text's start
 MAX_SHORT_DESCRIPTION = 60  # the Hub's limit for `short_description`
 DEFAULT_HARDWARE = "cpu-basic"
-CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
+CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"  # torch's CPU-only wheels (+cpu), so a CPU Space skips CUDA
+
 
 @dataclass(frozen=True)
 class Example:
@@ -131,7 +132,7 @@ def render_space(spec: SpaceSpec, output_dir: Path) -> Path:
         "model_url": f"{spec.endpoint.rstrip('/')}/{spec.model_repo_id}",
         "versions": versions,
         "python_version": python_version(),
-        "cpu_only": is_cpu_hardware(spec.hardware),
+        "cpu_torch_index": CPU_TORCH_INDEX if is_cpu_hardware(spec.hardware) else None,
     }
     output_dir.mkdir(parents=True, exist_ok=True)
     for name in ("app.py", "requirements.txt"):
