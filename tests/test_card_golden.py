@@ -50,3 +50,15 @@ def test_a_name_missing_from_the_context_fails_the_render(fixture_run: Path, tmp
     monkeypatch.setattr(cards, "cards_dir", lambda: template)
     with pytest.raises(jinja2.UndefinedError, match="no_such_variable"):
         render_model_card(fixture_run, tmp_path / "card")
+
+
+def test_a_subsampled_evaluation_is_stated(fixture_run: Path, tmp_path: Path) -> None:
+    import json
+
+    report_file = fixture_run / "report" / "metrics.json"
+    report = json.loads(report_file.read_text())
+    report["rows"] = 15  # as `hubtools evaluate` with a sample of the test split would write it
+    report_file.write_text(json.dumps(report))
+    text = render_model_card(fixture_run, tmp_path / "card").read_text(encoding="utf-8")
+    assert "**Evaluation was subsampled:** 15 of the 21 test rows were scored" in text
+    assert "On the test split (a sample of 15 of its 21 texts)" in text

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,16 +24,12 @@ from hubtools.rundir import RunDir
 from hubtools.hub.server import free_port
 from hubtools.errors import HubtoolsError
 from hubtools.space import Example, SpaceSpec, pick_examples, render_space, shorten
+from browser_support import CHROMIUM_ARGS, chromium  # noqa: F401 (a fixture, used by name)
 from publishing_support import copy_of_trained_run, publish_run
 
 ORG = "spacetest"
 MODEL = f"{ORG}/tiny"
 SPACE = f"{ORG}/tiny-demo"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
 
 
 @dataclass
@@ -88,17 +83,6 @@ def space(hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSpac
     finally:
         process.send_signal(signal.SIGTERM)  # `space run` stops the app it started, as on Ctrl+C
         process.wait(timeout=30)
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Path:
-    pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        if os.geteuid() != 0 or not shutil.which("apt-get"):
-            pytest.skip("Chromium is missing: apt-get install -y chromium chromium-driver")
-        subprocess.run(["apt-get", "update"], check=True, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "chromium", "chromium-driver"], check=True, capture_output=True)
-    return CHROMIUM
 
 
 def test_rendered_space_front_matter_and_pins(tmp_path: Path) -> None:

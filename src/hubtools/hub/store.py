@@ -525,10 +525,6 @@ class HubStore:
             )
             return [dict(row) for row in rows]
 
-    def pull_requests(self, repo: Repo) -> list[dict]:
-        """The repo's pull requests, newest first."""
-        return [d for d in self.discussions(repo) if d["is_pull_request"]]
-
     def comment_discussion(self, repo: Repo, num: int, author: str, text: str) -> dict:
         with self._write() as db:
             _discussion_row(db, repo, num)
