@@ -434,6 +434,7 @@ class ModelCardContext:
     validation_loss: float | None
     interval_resamples: int | None
     verdict: BaselineVerdict | None
+    evaluated_rows: int  # test rows the report scored: fewer than test_rows when evaluation was subsampled
     report: dict[str, Any]
     per_class: list[tuple[str, dict[str, Any]]]
     confusions: list[str]
@@ -555,6 +556,7 @@ def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Pros
         validation_loss=metrics.get("validation", {}).get("loss"),
         interval_resamples=(metrics["test"].get("interval_method") or {}).get("resamples"),
         verdict=baseline_verdict(report),
+        evaluated_rows=report["rows"],
         report=report,
         per_class=list(report["per_class"].items()),
         confusions=main_confusions(report),
