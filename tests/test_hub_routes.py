@@ -120,9 +120,9 @@ def test_plain_discussions_with_comments_status_and_paginated_listing(hub, write
     with pytest.raises(HfHubHTTPError) as short_title:
         api.create_discussion(repo, title="no")
     assert short_title.value.response.status_code == 400
-    for i in range(55):
-        httpx.post(f"{hub.endpoint}/api/models/{repo}/discussions", json={"title": f"question {i}", "description": "?"},
-                   headers={"Authorization": f"Bearer {writer}"}).raise_for_status()
+    with httpx.Client(headers={"Authorization": f"Bearer {writer}"}) as client:
+        for i in range(55):
+            client.post(f"{hub.endpoint}/api/models/{repo}/discussions", json={"title": f"question {i}", "description": "?"}).raise_for_status()
     listed = list(api.get_repo_discussions(repo))
     assert len(listed) == 56 and listed[-1].num == opened.num  # newest first, across two pages of 50
     assert [d.num for d in api.get_repo_discussions(repo, discussion_status="closed")] == [opened.num]
