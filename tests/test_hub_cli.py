@@ -12,7 +12,7 @@ from hubtools.hub.server import free_port
 
 
 def hub_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hubtools.hub", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "hubtools.cli", "hub", *args], capture_output=True, text=True, timeout=120)
 
 
 def test_token_seed_and_serve_commands(tmp_path):

@@ -18,7 +18,7 @@ from hubtools.hub.server import free_port
 from hubtools.sample_data import write_sample_dataset
 from hubtools.search import open_study
 from hubtools.rundir import RunDir
-from hubtools.train import run_training
+from hubtools.fit import run_training
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

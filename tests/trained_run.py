@@ -25,7 +25,7 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> RunDir:
     if run.metrics.is_file():
         return run
     from hubtools.config import load_config
-    from hubtools.train import run_training
+    from hubtools.fit import run_training
 
     config = load_config(
         Path(__file__).parents[1] / "configs" / "quickstart.yaml",

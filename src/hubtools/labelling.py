@@ -5,7 +5,7 @@ three-way split between three labellers) the row is set aside and counted, never
 is reported per labeller pair (raw agreement, Cohen's kappa) and over all (Fleiss' kappa). Texts are
 deduplicated (case and whitespace ignored) before the split, so no text is in two splits.
 
-    OUT/data/{train,validation,test}.parquet   text, label, and the input's other columns
+    OUT/data/{train,validation,test}.parquet   text, label (a datasets ClassLabel), and the input's other columns
     OUT/dataset_stats.json                     the statistics of `hubtools.data.describe` + labelling
     OUT/README.md, OUT/label_distribution.png  the dataset card
 """
@@ -18,13 +18,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
-import typer
 
 from hubtools.errors import HubtoolsError
 from hubtools.rundir import SPLITS, RunDir, write_json_atomic
-
-dataset_app = typer.Typer(help="Build a labelled dataset and its card.", no_args_is_help=True)
-
 
 class LabellingError(HubtoolsError):
     """Labelled input that cannot be turned into a dataset."""
@@ -139,14 +135,16 @@ def build_dataset(
     text_column: str = "text",
     split_ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
     seed: int = 42,
-    license: str = "other",
+    license: str | None = None,
     language: Sequence[str] = ("en",),
     prose: str | Path | None = None,
     dataset_repo_id: str | None = None,
     overwrite: bool = False,
+    benchmark: bool = False,
 ) -> Path:
-    """Vote, deduplicate, split (stratified), write the Parquet splits, statistics and dataset card; returns OUT."""
-    from hubtools.cards import render_dataset_card
+    """Vote, deduplicate, split (stratified), write the Parquet splits, statistics and dataset card; returns OUT.
+    With `benchmark`, also eval.yaml: the task ids models scored on its test split publish `.eval_results` for."""
+    from hubtools.cards import render_dataset_card, write_benchmark_declaration
     from hubtools.config import DataConfig
     from hubtools.data import ROW, WHOLE, Source, check_classes, describe, find_leakage, split_sources_by_ratio
 
@@ -185,35 +183,6 @@ def build_dataset(
         splits[name].to_parquet(out.split(name), index=False)
     write_json_atomic(out.dataset_stats, stats)
     render_dataset_card(out.root, out.root, dataset_repo_id=dataset_repo_id)
+    if benchmark:
+        write_benchmark_declaration(out.root)
     return out.root
-
-
-@dataset_app.command("build")
-def build_command(
-    input_file: Path = typer.Option(..., "--input", "-i", help="CSV/JSONL/Parquet with a text column and one column per labeller."),
-    labellers: str = typer.Option(..., "--labellers", help="Comma-separated labeller columns, e.g. ann1,ann2,ann3."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder: data/*.parquet, dataset_stats.json, README.md."),
-    text_column: str = typer.Option("text", "--text-column", help="Column holding the text."),
-    split_ratios: str = typer.Option("0.8,0.1,0.1", "--split-ratios", help="train,validation,test ratios (sum 1)."),
-    seed: int = typer.Option(42, "--seed", help="Seed of the stratified split."),
-    license: str = typer.Option("other", "--license", help="Dataset license for the card metadata."),
-    language: str = typer.Option("en", "--language", help="Comma-separated language codes for the card."),
-    prose: Path | None = typer.Option(None, "--prose", help="Card prose YAML (docs/reporting.md)."),
-    dataset_repo_id: str | None = typer.Option(None, "--repo", help="Dataset repo id the card will be published as."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a dataset already built in --out."),
-) -> None:
-    """Majority-vote labels, report agreement, deduplicate, split stratified and write Parquet + dataset card."""
-    try:
-        ratios = tuple(float(value) for value in split_ratios.split(","))
-    except ValueError as error:
-        raise LabellingError(f"--split-ratios {split_ratios!r}: expected three numbers like 0.8,0.1,0.1") from error
-    if len(ratios) != 3:
-        raise LabellingError(f"--split-ratios {split_ratios!r}: expected three numbers like 0.8,0.1,0.1")
-    root = build_dataset(
-        input_file, [name.strip() for name in labellers.split(",") if name.strip()], out,
-        text_column=text_column, split_ratios=ratios, seed=seed, license=license,
-        language=[code.strip() for code in language.split(",")], prose=prose, dataset_repo_id=dataset_repo_id, overwrite=overwrite,
-    )
-    stats = RunDir(root).read_json(RunDir(root).dataset_stats)["labelling"]
-    kappa = f"{stats['fleiss_kappa']:.3f}" if stats["fleiss_kappa"] is not None else "n/a"
-    typer.echo(f"{root}: {stats['rows_out']} rows kept, {stats['ties']} ties set aside, {stats['duplicates_removed']} duplicates removed, Fleiss' kappa {kappa}")

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-
-import typer
 
 from hubtools.errors import HubtoolsError
 
@@ -64,7 +61,7 @@ def what_to_open(endpoint: str, metrics: dict[str, float]) -> str:
     )
 
 
-def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[str] = (), echo=typer.echo) -> dict[str, float]:
+def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[str] = (), echo: Callable[[str], None] = print) -> dict[str, float]:
     from hubtools.config import load_config
     from hubtools.hub import issue_token, serve_in_background
     from hubtools.hub.seed import seed_base_models
@@ -73,7 +70,7 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
     from hubtools.resources import configs_dir
     from hubtools.rundir import RunDir
     from hubtools.hub.server import free_port
-    from hubtools.train import run_training
+    from hubtools.fit import run_training
 
     started = time.monotonic()
     run = RunDir(root / "run")
@@ -135,19 +132,3 @@ def keep_serving(hub, root: Path, token: str, echo) -> None:
             hub.process.wait()
         except KeyboardInterrupt:
             pass
-
-
-def quickstart_command(
-    root: Path | None = typer.Option(None, "--root", help="Folder for the Hub's data, the run and caches (default: a new temp folder)."),
-    port: int | None = typer.Option(None, "--port", help="Port of the embedded Hub (default: a free one)."),
-    serve: bool | None = typer.Option(
-        None,
-        "--serve/--no-serve",
-        help="At the end keep the embedded Hub and the demo Space running until Ctrl+C (default: when run from a terminal).",
-        show_default=False,
-    ),
-    overrides: list[str] = typer.Option([], "--set", help="Override the quickstart config, e.g. --set training.num_train_epochs=1 (repeatable)."),
-) -> None:
-    """Run the whole loop locally: embedded Hub, train, evaluate, cards, publish (model, dataset, Space), verify."""
-    interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    run_quickstart(root or Path(tempfile.mkdtemp(prefix="hubtools-quickstart-")), port, interactive if serve is None else serve, overrides)

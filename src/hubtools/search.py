@@ -13,7 +13,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import optuna
 from optuna.trial import TrialState
@@ -21,9 +21,7 @@ from transformers import TrainerCallback
 
 from hubtools.config import ConfigError, RunConfig
 from hubtools.rundir import RunDir, write_json_atomic
-
-if TYPE_CHECKING:
-    from hubtools.train import TrainingData
+from hubtools.train import TrainingData, build_trainer, epoch_rows, save_best_model, training_summary
 
 logger = logging.getLogger(__name__)
 
@@ -109,8 +107,6 @@ def trial_config(trial: optuna.Trial, config: RunConfig) -> RunConfig:
 
 
 def run_trial(trial: optuna.Trial, config: RunConfig, run: RunDir, data: TrainingData) -> float:
-    from hubtools.train import build_trainer, epoch_rows, save_best_model, training_summary
-
     config = trial_config(trial, config)
     folder = trial_dir(run, trial.number)
     shutil.rmtree(folder, ignore_errors=True)

@@ -11,13 +11,11 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import typer
-
 from hubtools.errors import HubtoolsError
 from hubtools.rundir import RunDir
 
 SCORE_TOLERANCE = 1e-5  # same weights, same inputs: only float noise
-METRIC_TOLERANCE = 1e-6
+METRIC_TOLERANCE = 0.5 * 10**-4 + 1e-9  # the card's metadata rounds to 4 decimals (cards.CARD_DECIMALS); metrics.json keeps them all
 VERIFY_SPLIT = "test"
 
 
@@ -129,18 +127,3 @@ def verify_repo(
             f"on the {VERIFY_SPLIT} split; re-render the card (`hubtools card`) and re-publish"
         )
     return report
-
-
-def verify_command(
-    repo: str = typer.Option(..., "--repo", help="Model repo ORG/NAME to check."),
-    run: Path = typer.Option(Path("runs/quickstart"), "--run", help="The run directory it was published from."),
-    revision: str | None = typer.Option(None, "--revision", help="Branch, tag or commit to check."),
-    sample: int | None = typer.Option(None, "--sample", help="Check predictions on N random test rows only (skips the metric check)."),
-    endpoint: str | None = typer.Option(None, "--endpoint", help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."),
-    token: str | None = typer.Option(None, "--token", help="Hub token (default: HF_TOKEN or the stored login).", show_default=False),
-) -> None:
-    """Download a published model with pipeline() and check it against the run and its card."""
-    from hubtools.publish import resolve_endpoint, resolve_token
-
-    report = verify_repo(repo, RunDir(run), endpoint=resolve_endpoint(endpoint), token=resolve_token(token), revision=revision, sample=sample)
-    typer.echo(report.summary())

@@ -77,7 +77,7 @@ class BackgroundHub:
             return self
         self.root.mkdir(parents=True, exist_ok=True)
         log = open(self.root / "server.log", "ab")
-        command = [sys.executable, "-m", "hubtools.hub", "serve", "--root", str(self.root),
+        command = [sys.executable, "-m", "hubtools.cli", "hub", "serve", "--root", str(self.root),
                    "--host", self.host, "--port", str(self.port), "--spaces" if self.spaces else "--no-spaces"]
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
         log.close()

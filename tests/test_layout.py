@@ -1,0 +1,80 @@
+"""The package layout: typer only in hubtools.cli, and no import circle between library modules."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+PACKAGE = SRC / "hubtools"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SRC).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def library_modules() -> dict[str, Path]:
+    return {
+        module_name(path): path
+        for path in PACKAGE.rglob("*.py")
+        if "cli" not in path.relative_to(PACKAGE).parts and path.name != "__main__.py"
+    }
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module (and `from M import name` as M.name) that `path` imports, at the top or inside a function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.update([node.module, *(f"{node.module}.{alias.name}" for alias in node.names)])
+    return found
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, str] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = "open"
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if state.get(target) == "open":
+                return stack[stack.index(target):] + [target]
+            if target not in state and (cycle := visit(target)):
+                return cycle
+        state[node] = "done"
+        stack.pop()
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (cycle := visit(start)):
+            return cycle
+    return None
+
+
+def test_no_import_circle_between_library_modules() -> None:
+    modules = library_modules()
+    known = set(modules)
+    # The pipeline's modules and their edges to and from the embedded Hub; the Hub server's own
+    # internals (a package whose __init__ re-exports its submodules) are left to its tests.
+    def inside_hub(name: str) -> bool:
+        return name.startswith("hubtools.hub.")
+
+    graph = {
+        name: {
+            target
+            for target in imported_modules(path) & known
+            if target != name and not name.startswith(target + ".") and not (inside_hub(name) and inside_hub(target))
+        }
+        for name, path in modules.items()
+    }
+    assert find_cycle(graph) is None, f"import circle: {' -> '.join(find_cycle(graph))}"
+    assert "hubtools.search" not in graph["hubtools.train"], "train must not import search (search builds on train)"
+
+
+def test_library_modules_do_not_import_typer() -> None:
+    offenders = [name for name, path in library_modules().items() if "typer" in imported_modules(path)]
+    assert offenders == [], f"typer belongs in hubtools.cli only: {offenders}"
