@@ -57,7 +57,7 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def predict_through_the_hub(endpoint: str, text: str) -> dict:
     """gradio_client.Client("ORG/NAME-demo") as a user runs it against huggingface.co, with HF_ENDPOINT = this Hub."""
     script = ("import json, sys\nfrom gradio_client import Client\n"
-              f"print(json.dumps(Client({SPACE!r}, verbose=False).predict(sys.argv[1], api_name='/classify')))")
+              f"print(json.dumps(Client({SPACE!r}, verbose=False).predict(sys.argv[1], api_name='/classify')[0]))")  # [0]: scores; [1] is the truncation notice
     environment = {**os.environ, "HF_ENDPOINT": endpoint, "GRADIO_ANALYTICS_ENABLED": "False"}
     done = subprocess.run([sys.executable, "-c", script, text], env=environment, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
