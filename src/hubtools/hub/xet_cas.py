@@ -21,7 +21,6 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -49,12 +48,6 @@ CREATE INDEX IF NOT EXISTS xorb_chunks_by_hash ON xorb_chunks (hash);
 CREATE TABLE IF NOT EXISTS file_xorbs (file_hash TEXT NOT NULL, xorb TEXT NOT NULL, PRIMARY KEY (file_hash, xorb));
 CREATE INDEX IF NOT EXISTS file_xorbs_by_xorb ON file_xorbs (xorb);
 """
-
-
-@dataclass(frozen=True)
-class CasGrant:
-    repo_pk: int
-    scope: str
 
 
 class XetCas:
@@ -243,8 +236,8 @@ def _sign(secret: bytes, claims: str) -> str:
     return hmac.new(secret, b"xet-cas:" + claims.encode(), hashlib.sha256).hexdigest()
 
 
-def check_cas_token(secret: bytes, token: str | None, needed: str) -> CasGrant:
-    """The repo a CAS token was issued for; 401 when missing/invalid/expired, 403 for a read token on writes."""
+def check_cas_token(secret: bytes, token: str | None, needed: str) -> int:
+    """The repo (primary key) a CAS token was issued for; 401 when missing/invalid/expired, 403 for a read token on writes."""
     if not token or not token.startswith(TOKEN_PREFIX) or "." not in token:
         raise StoreError(401, "Missing or invalid Xet access token: ask /api/.../xet-write-token/... for one")
     claims, signature = token[len(TOKEN_PREFIX):].rsplit(".", 1)
@@ -255,7 +248,7 @@ def check_cas_token(secret: bytes, token: str | None, needed: str) -> CasGrant:
         raise StoreError(401, "Expired Xet access token: refresh it")
     if needed == WRITE and payload["scope"] != WRITE:
         raise StoreError(403, "This Xet token is read-only: ask /api/.../xet-write-token/... for a write token")
-    return CasGrant(payload["repo"], payload["scope"])
+    return payload["repo"]
 
 
 # ---------------------------------------------------------------------- routes
@@ -312,9 +305,9 @@ def install_xet_routes(
 
     @app.post(CAS_PATH + "/v1/shards")
     async def upload_shard(request: Request) -> JSONResponse:
-        grant = check_cas_token(secret, bearer_token(request), WRITE)
+        repo_pk = check_cas_token(secret, bearer_token(request), WRITE)
         body = await request.body()  # at most MAX_SHARD_BYTES (limits.py)
-        await run_in_threadpool(cas.add_shard, grant.repo_pk, body)
+        await run_in_threadpool(cas.add_shard, repo_pk, body)
         return JSONResponse({"result": 1})
 
     @app.get(CAS_PATH + "/v1/chunks/{prefix}/{hash_hex}")
