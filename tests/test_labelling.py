@@ -69,6 +69,7 @@ def test_build_dataset(tmp_path):
     out = build_dataset(labelled_file(tmp_path), ["ann1", "ann2", "ann3"], tmp_path / "built", split_ratios=(0.5, 0.25, 0.25), seed=7, license="cc-by-4.0")
     stats = json.loads((out / "dataset_stats.json").read_text())
     labelling = stats["labelling"]
+    assert stats["build"]["input"] == "labelled.csv" and str(tmp_path) not in (out / "dataset_stats.json").read_text()
     assert labelling["rows_in"] == 40 and labelling["ties"] == 2 and labelling["duplicates_removed"] == 1
     assert labelling["rows_out"] == 37 and labelling["fully_labelled"] == 39
     splits = {name: read_named_split(out / "data" / f"{name}.parquet") for name in SPLITS}
@@ -118,3 +119,18 @@ def test_cli_dataset_build(tmp_path):
                                       "--out", str(tmp_path / "cli"), "--split-ratios", "0.5,0.25,0.25"])
     assert result.exit_code == 0, result.output
     assert "37 rows kept, 2 ties set aside, 1 duplicates removed" in result.output
+
+
+def test_benchmark_declaration_only_when_asked(tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from hubtools.cli import app
+
+    arguments = ["dataset", "build", "--input", str(labelled_file(tmp_path)), "--labellers", "ann1,ann2,ann3", "--split-ratios", "0.5,0.25,0.25"]
+    assert CliRunner().invoke(app, [*arguments, "--out", str(tmp_path / "plain")]).exit_code == 0
+    assert not (tmp_path / "plain" / "eval.yaml").exists()
+    result = CliRunner().invoke(app, [*arguments, "--out", str(tmp_path / "bench"), "--benchmark"])
+    assert result.exit_code == 0, result.output
+    tasks = yaml.safe_load((tmp_path / "bench" / "eval.yaml").read_text())["tasks"]
+    assert [(task["id"], task["split"], task["metric"]) for task in tasks] == [("f1_macro", "test", "f1_macro"), ("accuracy", "test", "accuracy")]
