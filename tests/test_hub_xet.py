@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 import lz4.frame
 import pytest
+from blake3 import blake3
 from huggingface_hub import hf_hub_download
 
 from hubtools.hub import xet
@@ -39,8 +41,13 @@ def xorbs_stored(hub) -> int:
     return XetCas(HubStore(hub.root)).xorb_count()
 
 
-def lfs_siblings(hub, token: str, repo_id: str, repo_type: str = "model") -> dict[str, object]:
-    info = hub.stock_api(token).repo_info(repo_id, repo_type=repo_type, files_metadata=True)
+def xorb_bytes_stored(hub) -> int:
+    with sqlite3.connect(hub.root / "xet.sqlite") as db:
+        return db.execute("SELECT COALESCE(SUM(size), 0) FROM xorbs").fetchone()[0]
+
+
+def lfs_siblings(hub, token: str, repo_id: str, repo_type: str = "model", revision: str | None = None) -> dict[str, object]:
+    info = hub.stock_api(token).repo_info(repo_id, repo_type=repo_type, revision=revision, files_metadata=True)
     return {s.rfilename: s.lfs for s in info.siblings}
 
 
@@ -80,6 +87,13 @@ def serialize_shard(xorb_hash: bytes, chunks: list[bytes], sha256: str, file_has
     return body
 
 
+def commit_lfs_file(hub, token: str, repo_id: str, sha256: str, size: int) -> httpx.Response:
+    header = {"key": "header", "value": {"summary": "add by hash"}}
+    line = {"key": "lfsFile", "value": {"path": f"{sha256[:8]}.bin", "algo": "sha256", "oid": sha256, "size": size}}
+    return httpx.post(f"{hub.endpoint}/api/models/{repo_id}/commit/main", content="\n".join(json.dumps(x) for x in (header, line)),
+                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"})
+
+
 def test_hashes_match_the_reference_implementation():
     """Vectors from xet-core's merklehash tests (hash strings, sizes) -> xorb hash and file hash."""
     a, b, c = (xet.hash_from_hex(h) for h in (
@@ -112,7 +126,11 @@ def test_xorbs_in_every_compression_scheme_are_verified_and_a_wrong_hash_is_refu
     again = httpx.post(f"{cas_url}/v1/xorbs/default/{right}", content=body, headers=auth)
     assert again.json() == {"was_inserted": False}
     dedupe = httpx.get(f"{cas_url}/v1/chunks/default-merkledb/{xet.hash_hex(xet.chunk_hash(data[0]))}", headers=auth)
-    assert dedupe.status_code == 200 and dedupe.content.startswith(xet.SHARD_TAG)
+    assert dedupe.status_code == 200
+    (listed,) = xet.read_shard(dedupe.content).xorbs
+    hmac_key = xet.FOOTER.unpack(dedupe.content[-xet.FOOTER.size:])[9]
+    assert listed.hash == xet.hash_from_hex(right)
+    assert [h for h, _ in listed.chunks] == [blake3(xet.chunk_hash(d), key=hmac_key).digest() for d in data]  # keyed only
     unknown = httpx.get(f"{cas_url}/v1/chunks/default-merkledb/{xet.hash_hex(xet.chunk_hash(b'never'))}", headers=auth)
     assert unknown.status_code == 404
 
@@ -139,6 +157,8 @@ def test_cas_tokens_are_scoped_to_a_repo_and_a_scope(hub, writer, repo):
     stranger = hub.token("mallory")
     refused = httpx.get(f"{hub.endpoint}/api/models/{repo}/xet-write-token/main", headers={"Authorization": f"Bearer {stranger}"})
     assert refused.status_code == 403
+    no_branch = httpx.get(f"{hub.endpoint}/api/models/{repo}/xet-read-token/no-such-branch", headers={"Authorization": f"Bearer {writer}"})
+    assert no_branch.status_code == 404 and no_branch.headers["X-Error-Code"] == "RevisionNotFound"
     cas_url, read_token = cas_token(hub, writer, repo, scope="read")
     body = serialize_xorb([(0, b"some bytes")])
     url = f"{cas_url}/v1/xorbs/default/{xet.hash_hex(xet.merkle_root([(xet.chunk_hash(b'some bytes'), 10)]))}"
@@ -148,6 +168,18 @@ def test_cas_tokens_are_scoped_to_a_repo_and_a_scope(hub, writer, repo):
     assert httpx.post(url, content=body, headers={"Authorization": f"Bearer {forged}"}).status_code == 401
     assert httpx.post(url, content=body).status_code == 401
     assert httpx.post(f"{cas_url}/v1/shards", content=b"", headers={"Authorization": f"Bearer {read_token}"}).status_code == 403
+
+    other_repo = f"{ORG}/other-{uuid.uuid4().hex[:6]}"
+    hub.stock_api(writer).create_repo(other_repo)
+    cas_url, write_token = cas_token(hub, writer, repo)
+    auth = {"Authorization": f"Bearer {write_token}"}
+    chunks = [os.urandom(3000)]
+    xorb_hash = xet.merkle_root([(xet.chunk_hash(chunks[0]), 3000)])
+    sha256 = hashlib.sha256(chunks[0]).hexdigest()
+    httpx.post(f"{cas_url}/v1/xorbs/default/{xet.hash_hex(xorb_hash)}", content=serialize_xorb([(0, chunks[0])]), headers=auth).raise_for_status()
+    httpx.post(f"{cas_url}/v1/shards", content=serialize_shard(xorb_hash, chunks, sha256), headers=auth).raise_for_status()
+    assert commit_lfs_file(hub, writer, other_repo, sha256, 3000).status_code == 400  # uploaded for `repo` only
+    assert commit_lfs_file(hub, writer, repo, sha256, 3000).status_code == 200
 
 
 def test_stock_upload_file_and_upload_folder_go_through_xet(hub, writer, repo, tmp_path):
@@ -166,6 +198,17 @@ def test_stock_upload_file_and_upload_folder_go_through_xet(hub, writer, repo, t
     assert lfs["nested/weights.safetensors"].sha256 == hashlib.sha256(payload[::-1]).hexdigest()
     assert lfs["notes.txt"] is None
     assert Path(hf_hub_download(repo, "blob.bin", cache_dir=tmp_path / "cache")).read_bytes() == payload
+    proposal = api.upload_file(path_or_fileobj=payload[::2], path_in_repo="proposed.bin", repo_id=repo, create_pr=True)
+    assert "proposed.bin" in lfs_siblings(hub, writer, repo, revision=proposal.pr_revision)
+
+
+@pytest.mark.slow
+def test_an_incompressible_file_over_64_mib_uploads(hub, writer, repo, tmp_path):
+    """hf_xet fills a xorb with 64 MiB of chunk data: random bytes serialize to slightly more than 64 MiB."""
+    path = tmp_path / "random.bin"
+    path.write_bytes(os.urandom(70 * 1024 * 1024))
+    hub.stock_api(writer).upload_file(path_or_fileobj=path, path_in_repo="random.bin", repo_id=repo)
+    assert lfs_siblings(hub, writer, repo)["random.bin"].sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_hf_upload_cli_goes_through_xet(hub, writer, repo, tmp_path):
@@ -179,6 +222,23 @@ def test_hf_upload_cli_goes_through_xet(hub, writer, repo, tmp_path):
     assert result.returncode == 0, result.stderr
     assert xorbs_stored(hub) > before
     assert lfs_siblings(hub, writer, repo)["model.safetensors"].sha256 == hashlib.sha256(payload).hexdigest()
+
+
+def test_a_changed_file_resends_only_new_chunks_through_global_dedupe(hub, writer, repo, tmp_path):
+    """Each upload runs `hf upload` in a new process with an empty Xet cache: only the Hub's dedupe answers help."""
+    payload = bytearray(os.urandom(8 * 1024 * 1024))
+    path = tmp_path / "weights.bin"
+    hf = Path(sys.executable).parent / "hf"
+    stored = []
+    for round_number in range(2):
+        path.write_bytes(payload)
+        env = {**os.environ, "HF_TOKEN": writer, "HF_ENDPOINT": hub.endpoint, "HF_XET_CACHE": str(tmp_path / f"cache-{round_number}")}
+        before = xorb_bytes_stored(hub)
+        subprocess.run([str(hf), "upload", repo, str(path), "weights.bin"], env=env, check=True, capture_output=True, timeout=120)
+        stored.append(xorb_bytes_stored(hub) - before)
+        payload[-200_000:] = os.urandom(200_000)
+    assert stored[0] > 8 * 1024 * 1024 * 0.99 and 0 < stored[1] < 1024 * 1024, stored
+    assert lfs_siblings(hub, writer, repo)["weights.bin"].sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_datasets_push_to_hub_then_load_dataset(hub, writer, tmp_path):
@@ -232,8 +292,5 @@ def test_a_shard_cannot_claim_the_sha256_of_someone_elses_file(hub, writer, repo
     httpx.post(f"{cas_url}/v1/xorbs/default/{xet.hash_hex(xorb_hash)}", content=serialize_xorb([(0, chunks[0])]), headers=auth).raise_for_status()
     refused = httpx.post(f"{cas_url}/v1/shards", content=serialize_shard(xorb_hash, chunks, claimed), headers=auth)
     assert refused.status_code == 400 and "sha256" in refused.json()["error"]
-    header = {"key": "header", "value": {"summary": "steal"}}
-    steal = {"key": "lfsFile", "value": {"path": "stolen.bin", "algo": "sha256", "oid": claimed, "size": len(secret)}}
-    commit = httpx.post(f"{hub.endpoint}/api/models/{repo}/commit/main", headers={"Authorization": f"Bearer {writer}", "Content-Type": "application/x-ndjson"},
-                        content="\n".join(json.dumps(line) for line in (header, steal)))
-    assert commit.status_code >= 400 and "stolen.bin" not in {s.rfilename for s in hub.stock_api(writer).model_info(repo).siblings}
+    assert commit_lfs_file(hub, writer, repo, claimed, len(secret)).status_code >= 400
+    assert f"{claimed[:8]}.bin" not in {s.rfilename for s in hub.stock_api(writer).model_info(repo).siblings}

@@ -2,10 +2,13 @@
 
 It loads the model by repo id, so it runs the same on the Hugging Face Hub and, through HF_ENDPOINT,
 against any Hub-compatible server: the int8 ONNX model (`hubtools export`) through onnxruntime when the
-repo has one, several times faster on a CPU Space, else `pipeline()`.
+repo has one, several times faster on a CPU Space, else `pipeline()`. A private model is read with the
+Space's HF_TOKEN secret, which huggingface_hub picks up from the environment.
 """
 
+import csv
 import os
+import tempfile
 
 import gradio as gr
 import numpy as np
@@ -16,7 +19,9 @@ from transformers import AutoConfig, AutoTokenizer, pipeline
 MODEL_ID = {{ model_id | pyrepr }}
 TITLE = {{ title | pyrepr }}
 EXAMPLES = {{ examples | pyrepr }}
+EXAMPLE_LABELS = {{ example_labels | pyrepr }}
 MODEL_URL = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/") + "/" + MODEL_ID
+MAX_ROWS = 1000  # rows classified from one uploaded CSV
 
 INT8_ONNX_FILE = "onnx/model_quantized.onnx"
 ONNX_BATCH_SIZE = 64
@@ -57,6 +62,12 @@ def load_classifier() -> tuple[str, object]:
 
 BACKEND, classifier = load_classifier()
 print(f"{MODEL_ID}: predictions by {BACKEND}", flush=True)
+MAX_TOKENS = classifier.tokenizer.model_max_length  # the length the model was trained with; longer inputs are cut
+
+
+def percent(score: float) -> str:
+    """Scores as whole percentages, the way gr.Label shows them, in both tabs and the CSV."""
+    return f"{int(score * 100 + 0.5)}%"
 
 
 def _scores(prediction: list) -> dict[str, float]:
@@ -65,39 +76,99 @@ def _scores(prediction: list) -> dict[str, float]:
     return {row["label"]: float(row["score"]) for row in rows}
 
 
-def classify(text: str) -> dict[str, float]:
-    """Every class's score for one comment."""
+def token_count(text: str) -> int:
+    return len(classifier.tokenizer(text, truncation=False)["input_ids"])
+
+
+def truncation_notice(texts: list[str]) -> str:
+    """Which inputs were longer than the model reads, counted with the model's own tokenizer."""
+    long_rows = [index for index, text in enumerate(texts, start=1) if token_count(text) > MAX_TOKENS]
+    if not long_rows:
+        return ""
+    if len(texts) == 1:
+        return f"⚠️ This text is {token_count(texts[0])} tokens long; the model read only the first {MAX_TOKENS}."
+    shown = ", ".join(map(str, long_rows[:20])) + (" …" if len(long_rows) > 20 else "")
+    return f"⚠️ {len(long_rows)} of {len(texts)} texts are longer than {MAX_TOKENS} tokens (rows {shown}); the model read only their first {MAX_TOKENS} tokens."
+
+
+def classify(text: str) -> tuple[dict[str, float], str]:
+    """Every class's score for one comment, and a notice when it was truncated."""
     if not text.strip():
         raise gr.Error("Type a comment first.")
-    return _scores(classifier(text, truncation=True))
+    return _scores(classifier(text, truncation=True)), truncation_notice([text])
 
 
-def classify_lines(text: str) -> list[list]:
+def predict_rows(texts: list[str]) -> list[list[str]]:
+    rows = []
+    for text, prediction in zip(texts, classifier(texts, truncation=True)):
+        label, score = max(_scores(prediction).items(), key=lambda item: item[1])
+        rows.append([text, label, percent(score)])
+    return rows
+
+
+def write_predictions_csv(rows: list[list[str]]) -> str:
+    handle, path = tempfile.mkstemp(prefix="predictions-", suffix=".csv")
+    with os.fdopen(handle, "w", encoding="utf-8", newline="") as output:
+        writer = csv.writer(output)
+        writer.writerow(["text", "label", "score"])
+        writer.writerows(rows)
+    return path
+
+
+def predictions(texts: list[str]) -> tuple[list[list[str]], str, str]:
+    """Table rows, the truncation notice ('' when nothing was cut) and the rows as a CSV file to download."""
+    rows = predict_rows(texts)
+    return rows, truncation_notice(texts), write_predictions_csv(rows)
+
+
+def classify_lines(text: str) -> tuple[list[list[str]], str, str]:
     """One row per non-empty line: the comment, its top label and that label's score."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         raise gr.Error("Type one comment per line first.")
-    rows = []
-    for line, prediction in zip(lines, classifier(lines, truncation=True)):
-        label, score = max(_scores(prediction).items(), key=lambda item: item[1])
-        rows.append([line, label, round(score, 4)])
-    return rows
+    return predictions(lines)
+
+
+def read_texts_csv(path: str) -> list[str]:
+    """The `text` column of an uploaded CSV; a file without one is refused with one line."""
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if "text" not in (reader.fieldnames or []):
+            raise gr.Error(f"{os.path.basename(path)}: no 'text' column (columns: {', '.join(reader.fieldnames or [])}); name the column of comments 'text'.")
+        texts = [(row["text"] or "").strip() for row in reader]
+    texts = [text for text in texts if text]
+    if not texts:
+        raise gr.Error(f"{os.path.basename(path)}: the 'text' column is empty.")
+    if len(texts) > MAX_ROWS:
+        raise gr.Error(f"{os.path.basename(path)}: {len(texts)} rows; this demo classifies at most {MAX_ROWS} per file.")
+    return texts
+
+
+def classify_csv(path: str | None) -> tuple[list[list[str]], str, str]:
+    if not path:
+        raise gr.Error("Upload a CSV file with a 'text' column first.")
+    return predictions(read_texts_csv(path))
 
 
 with gr.Blocks(title=TITLE) as demo:
-    gr.Markdown(f"# {TITLE}\n\nText classification with [{MODEL_ID}]({MODEL_URL}) (see the model card for its metrics and limitations).")
+    gr.Markdown(f"# {TITLE}\n\nText classification with [{MODEL_ID}]({MODEL_URL}) (see the model card for its metrics and limitations). Scores are percentages.")
     with gr.Tab("One comment"):
         comment = gr.Textbox(label="Comment", lines=3, placeholder="Type a comment")
         submit = gr.Button("Submit", variant="primary")
+        single_notice = gr.Markdown(elem_id="truncation-notice")
         scores = gr.Label(label="Prediction")
-        gr.Examples(examples=[[example] for example in EXAMPLES], inputs=comment)
-        submit.click(classify, inputs=comment, outputs=scores, api_name="classify")
-        comment.submit(classify, inputs=comment, outputs=scores, api_name=False)
+        gr.Examples(examples=[[example] for example in EXAMPLES], inputs=comment, example_labels=EXAMPLE_LABELS, label="Examples (true label: text)")
+        submit.click(classify, inputs=comment, outputs=[scores, single_notice], api_name="classify")
+        comment.submit(classify, inputs=comment, outputs=[scores, single_notice], api_name=False)
     with gr.Tab("Several comments"):
         batch = gr.Textbox(label="Comments, one per line", lines=6)
         submit_batch = gr.Button("Classify all", variant="primary")
-        table = gr.Dataframe(headers=["comment", "label", "score"], label="Predictions")
-        submit_batch.click(classify_lines, inputs=batch, outputs=table, api_name="classify_lines")
+        upload = gr.File(label="Or upload a CSV with a 'text' column", file_types=[".csv"], type="filepath")
+        batch_notice = gr.Markdown(elem_id="batch-truncation-notice")
+        table = gr.Dataframe(headers=["comment", "label", "score"], label="Predictions", wrap=True, elem_id="predictions", column_widths=["70%", "18%", "12%"])
+        download = gr.File(label="Predictions as CSV", interactive=False, elem_id="predictions-csv")
+        submit_batch.click(classify_lines, inputs=batch, outputs=[table, batch_notice, download], api_name="classify_lines")
+        upload.upload(classify_csv, inputs=upload, outputs=[table, batch_notice, download], api_name="classify_csv")
 
 if __name__ == "__main__":
     demo.queue(default_concurrency_limit=4).launch()

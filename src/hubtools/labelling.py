@@ -5,7 +5,7 @@ three-way split between three labellers) the row is set aside and counted, never
 is reported per labeller pair (raw agreement, Cohen's kappa) and over all (Fleiss' kappa). Texts are
 deduplicated (case and whitespace ignored) before the split, so no text is in two splits.
 
-    OUT/data/{train,validation,test}.parquet   text, label, and the input's other columns
+    OUT/data/{train,validation,test}.parquet   text, label (a datasets ClassLabel), and the input's other columns
     OUT/dataset_stats.json                     the statistics of `hubtools.data.describe` + labelling
     OUT/README.md, OUT/label_distribution.png  the dataset card
 """
@@ -135,14 +135,16 @@ def build_dataset(
     text_column: str = "text",
     split_ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
     seed: int = 42,
-    license: str = "other",
+    license: str | None = None,
     language: Sequence[str] = ("en",),
     prose: str | Path | None = None,
     dataset_repo_id: str | None = None,
     overwrite: bool = False,
+    benchmark: bool = False,
 ) -> Path:
-    """Vote, deduplicate, split (stratified), write the Parquet splits, statistics and dataset card; returns OUT."""
-    from hubtools.cards import render_dataset_card
+    """Vote, deduplicate, split (stratified), write the Parquet splits, statistics and dataset card; returns OUT.
+    With `benchmark`, also eval.yaml: the task ids models scored on its test split publish `.eval_results` for."""
+    from hubtools.cards import render_dataset_card, shareable_stats, write_benchmark_declaration
     from hubtools.config import DataConfig
     from hubtools.data import ROW, WHOLE, Source, check_classes, describe, find_leakage, split_sources_by_ratio
 
@@ -173,12 +175,14 @@ def build_dataset(
     stats = describe(splits, label_names, {WHOLE: int(empty.sum())}, leakage, split_sources)
     stats["labelling"] = labelling
     stats["build"] = {
-        "input": str(path), "license": license, "language": list(language),
-        "prose": str(Path(prose).resolve()) if prose else None,
+        "input": path.name, "license": license, "language": list(language),  # file names only: the folder is published
+        "prose": Path(prose).name if prose else None,
     }
     out.data.mkdir(parents=True, exist_ok=True)
     for name in SPLITS:
         splits[name].to_parquet(out.split(name), index=False)
-    write_json_atomic(out.dataset_stats, stats)
-    render_dataset_card(out.root, out.root, dataset_repo_id=dataset_repo_id)
+    write_json_atomic(out.dataset_stats, shareable_stats(stats))
+    render_dataset_card(out.root, out.root, dataset_repo_id=dataset_repo_id, prose=prose)
+    if benchmark:
+        write_benchmark_declaration(out.root)
     return out.root

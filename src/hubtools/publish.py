@@ -22,6 +22,7 @@ from typing import Literal, TypeVar
 
 from hubtools.errors import HubtoolsError
 from hubtools.rundir import SPLITS, RunDir
+from hubtools.space import DEFAULT_HARDWARE, check_hardware
 
 RepoType = Literal["model", "dataset", "space"]
 Status = Literal["added", "changed", "deleted", "unchanged"]
@@ -52,6 +53,10 @@ SECRET_CONTENT = re.compile(
     rb"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
 )
 SCAN_CHUNK = 1 << 22
+REGULAR_FILE_MAX = 10 * 1024 * 1024  # larger files are LFS on the Hub: only their sha256 is compared
+
+CARD_FILE = "README.md"
+PUBLISH_MARK = "Published with `hubtools publish`."  # commit description: how a later publish knows its own commits
 
 RETRY_ATTEMPTS = 3  # each attempt: huggingface_hub itself retries every request 5 times with backoff
 RETRY_BACKOFF_S = 1.0  # doubles after each failed attempt
@@ -87,6 +92,8 @@ class RepoPlan:
     parent_commit: str | None = None
     changes: list[FileChange] = field(default_factory=list)
     private: bool | None = None
+    space_hardware: str | None = None  # asked for when the Space is created
+    digests: dict[str, FileDigest] = field(default_factory=dict)  # path in repo -> hashes from the one read
 
     def pending(self) -> list[FileChange]:
         return [change for change in self.changes if change.status != "unchanged"]
@@ -99,16 +106,18 @@ class RepoPlan:
             if change.status == "deleted":
                 operations.append(CommitOperationDelete(path_in_repo=change.path))
             else:
-                operations.append(CommitOperationAdd(path_in_repo=change.path, path_or_fileobj=str(self.files[change.path])))
+                operation = CommitOperationAdd(path_in_repo=change.path, path_or_fileobj=str(self.files[change.path]))
+                # the sha256 from the secret scan: huggingface_hub (and hf_xet) need not read the file to hash it
+                operation.upload_info.sha256 = bytes.fromhex(self.digests[change.path].sha256)
+                operations.append(operation)
         return operations
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(SCAN_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+@dataclass(frozen=True)
+class FileDigest:
+    size: int
+    sha256: str
+    git_blob_id: str | None  # hashed in the same read for files small enough to be regular (non-LFS) files
 
 
 def _git_blob_id(path: Path) -> str:
@@ -117,25 +126,25 @@ def _git_blob_id(path: Path) -> str:
     return git_hash(path.read_bytes())
 
 
-def _same_content(local: Path, remote) -> bool:
+def _same_content(local: Path, digest: FileDigest, remote) -> bool:
     """Compare a local file with a repo sibling without downloading it."""
-    if remote.size is not None and remote.size != local.stat().st_size:
+    if remote.size is not None and remote.size != digest.size:
         return False
     if remote.lfs is not None:
-        return _sha256(local) == remote.lfs.sha256
-    return remote.blob_id is not None and _git_blob_id(local) == remote.blob_id
+        return digest.sha256 == remote.lfs.sha256
+    return remote.blob_id is not None and (digest.git_blob_id or _git_blob_id(local)) == remote.blob_id
 
 
-def diff_tree(files: dict[str, Path], remote_siblings: list) -> list[FileChange]:
-    """File-by-file difference between the local tree and the repo's files (with metadata)."""
+def diff_tree(files: dict[str, Path], digests: dict[str, FileDigest], remote_siblings: list) -> list[FileChange]:
+    """File-by-file difference between the local tree (hashed by `scan_and_hash`) and the repo's files."""
     remote = {sibling.rfilename: sibling for sibling in remote_siblings}
     changes = []
     for path, local in sorted(files.items()):
-        size = local.stat().st_size
+        size = digests[path].size
         if path not in remote:
             changes.append(FileChange(path, "added", size, None))
         else:
-            status: Status = "unchanged" if _same_content(local, remote[path]) else "changed"
+            status: Status = "unchanged" if _same_content(local, digests[path], remote[path]) else "changed"
             changes.append(FileChange(path, status, size, remote[path].size))
     for path in sorted(set(remote) - set(files) - KEPT_REMOTE_FILES):
         changes.append(FileChange(path, "deleted", None, remote[path].size))
@@ -186,22 +195,32 @@ def check_repo_id(repo_id: str, option: str, repo_type: RepoType) -> str:
     return repo_id
 
 
-def scan_for_secrets(files: dict[str, Path], token: str | None) -> None:
-    """Refuse files that look like credentials: by name, by token patterns, or holding the token in use."""
-    token_bytes = token.encode() if token else None
+def scan_and_hash(files: dict[str, Path], token: str | None, space_token: str | None = None) -> dict[str, FileDigest]:
+    """Refuse files that look like credentials (by name, token patterns, or holding a token in use), and hash
+    each file in the same single read: sha256, and the git blob id for files that can be regular files."""
+    tokens = [secret.encode() for secret in (token, space_token) if secret]
+    digests = {}
     for path, local in files.items():
         name = Path(path).name
         if any(fnmatch.fnmatch(name, pattern) for pattern in SECRET_FILE_PATTERNS):
             raise HubtoolsError(f"{local}: refusing to upload a file that looks like a secret ({name}); remove it from the run directory")
+        size = local.stat().st_size
+        sha256 = hashlib.sha256()
+        git_blob = hashlib.sha1(b"blob %d\0" % size) if size <= REGULAR_FILE_MAX else None
         overlap = b""
         with local.open("rb") as handle:
             for chunk in iter(lambda: handle.read(SCAN_CHUNK), b""):
                 window = overlap + chunk
-                if SECRET_CONTENT.search(window) or (token_bytes and token_bytes in window):
+                if SECRET_CONTENT.search(window) or any(secret in window for secret in tokens):
                     raise HubtoolsError(
                         f"{local}: contains something that looks like a token or private key; remove it before publishing"
                     )
                 overlap = window[-128:]
+                sha256.update(chunk)
+                if git_blob is not None:
+                    git_blob.update(chunk)
+        digests[path] = FileDigest(size, sha256.hexdigest(), git_blob.hexdigest() if git_blob is not None else None)
+    return digests
 
 
 def check_can_write(api, namespaces: set[str]) -> None:
@@ -287,12 +306,9 @@ def model_tree(run: RunDir) -> dict[str, Path]:
     return files
 
 
-def dataset_tree(run: RunDir, card_dir: Path) -> dict[str, Path]:
-    files = {f"data/{split}.parquet": run.split(split) for split in SPLITS if run.split(split).is_file()}
-    if not files:
-        raise HubtoolsError(f"{run.data}: no split Parquet files to publish; run `hubtools train` first or drop --dataset-repo")
-    files.update(_files_under(card_dir))
-    return files
+def dataset_tree(dataset_dir: Path) -> dict[str, Path]:
+    """The rendered dataset repo: ClassLabel Parquet splits, card, its image and dataset_stats.json."""
+    return _files_under(dataset_dir)
 
 
 # ----------------------------------------------------------------------------- commits
@@ -332,6 +348,32 @@ def with_retries(action: Callable[[], T], describe: str) -> T:
     raise AssertionError("unreachable")
 
 
+def _card_blob(api, plan: RepoPlan, commit_id: str) -> str | None:
+    info = api.repo_info(plan.repo_id, repo_type=plan.repo_type, revision=commit_id, files_metadata=True)
+    return next((sibling.blob_id for sibling in info.siblings or [] if sibling.rfilename == CARD_FILE), None)
+
+
+def check_card_not_edited_on_hub(api, plan: RepoPlan) -> None:
+    """A card changed on the Hub by a commit hubtools did not make is never replaced silently.
+
+    Since the last commit marked PUBLISH_MARK, README.md must be unchanged; a repo hubtools never published
+    to counts as edited."""
+    if not any(change.path == CARD_FILE and change.status == "changed" for change in plan.pending()):
+        return
+    history = with_retries(
+        lambda: api.list_repo_commits(plan.repo_id, repo_type=plan.repo_type, revision=plan.parent_commit),
+        f"reading the history of {plan.repo_type} repo {plan.repo_id}",
+    )
+    ours = next((commit for commit in history if PUBLISH_MARK in (commit.message or "")), None)
+    if ours is not None and (ours.commit_id == history[0].commit_id or _card_blob(api, plan, ours.commit_id) == _card_blob(api, plan, history[0].commit_id)):
+        return
+    since = f"since hubtools published it in {ours.commit_id[:12]}" if ours else "and hubtools never published it"
+    raise HubtoolsError(
+        f"{repo_url(api.endpoint, plan.repo_type, plan.repo_id)}: {CARD_FILE} was edited on the Hub {since}; "
+        "copy the edits into your card or card YAML, or pass --replace-edited-cards to overwrite them"
+    )
+
+
 def read_remote(api, plan: RepoPlan, revision: str) -> None:
     """Fill in whether the repo exists, its head commit on `revision` (or main) and the diff against it."""
     from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
@@ -345,10 +387,10 @@ def read_remote(api, plan: RepoPlan, revision: str) -> None:
     try:
         info = with_retries(fetch, f"reading {plan.repo_type} repo {plan.repo_id} from {api.endpoint}")
     except RepositoryNotFoundError:
-        plan.changes = diff_tree(plan.files, [])
+        plan.changes = diff_tree(plan.files, plan.digests, [])
         return
     plan.exists, plan.parent_commit, plan.private = True, info.sha, bool(info.private)
-    plan.changes = diff_tree(plan.files, info.siblings or [])
+    plan.changes = diff_tree(plan.files, plan.digests, info.siblings or [])
 
 
 @dataclass
@@ -380,7 +422,8 @@ def _create_repo_and_commit(
     if not plan.exists:
         with_retries(
             lambda: api.create_repo(
-                plan.repo_id, repo_type=plan.repo_type, private=private, exist_ok=True, space_sdk="gradio" if plan.repo_type == "space" else None
+                plan.repo_id, repo_type=plan.repo_type, private=private, exist_ok=True,
+                space_sdk="gradio" if plan.repo_type == "space" else None, space_hardware=plan.space_hardware,
             ),
             describe,
         )
@@ -395,6 +438,7 @@ def _create_repo_and_commit(
                 revision=revision,
                 create_pr=create_pr,
                 commit_message=commit_message,
+                commit_description=PUBLISH_MARK,
                 parent_commit=plan.parent_commit if plan.exists and not create_pr else None,
             ),
             describe,
@@ -423,6 +467,9 @@ class PublishOptions:
     token: str | None = None
     render_card: bool = False
     verify: bool = True
+    space_hardware: str = DEFAULT_HARDWARE
+    space_token: str | None = None  # read-only token given to a private model's Space as its HF_TOKEN secret
+    replace_edited_cards: bool = False
 
 
 @dataclass
@@ -446,12 +493,16 @@ def _render_cards(run: RunDir, options: PublishOptions, endpoint: str, work_dir:
         )
     if not options.dataset_repo_id:
         return None
+    missing = [run.split(split) for split in SPLITS if not run.split(split).is_file()]
+    if missing:
+        raise HubtoolsError(f"{missing[0]}: missing, so the dataset cannot be published; run `hubtools train` first or drop --dataset-repo")
     return cards.render_dataset_card(
-        run.root, work_dir / "dataset-card", dataset_repo_id=options.dataset_repo_id, model_repo_id=options.repo_id, endpoint=endpoint
+        run.root, work_dir / "dataset", dataset_repo_id=options.dataset_repo_id, model_repo_id=options.repo_id, endpoint=endpoint
     ).parent
 
 
 def _space_files(run: RunDir, options: PublishOptions, endpoint: str, work_dir: Path) -> dict[str, Path]:
+    from hubtools.config import load_config
     from hubtools.space import SpaceSpec, pick_examples, render_space
 
     split = next((run.split(name) for name in ("test", "validation", "train") if run.split(name).is_file()), None)
@@ -461,8 +512,40 @@ def _space_files(run: RunDir, options: PublishOptions, endpoint: str, work_dir: 
         examples=pick_examples(split) if split else [],
         endpoint=endpoint,
         dataset_repo_id=options.dataset_repo_id,
+        license=load_config(run.config).card.license if run.config.is_file() else None,
+        hardware=options.space_hardware,
     )
     return _files_under(render_space(spec, work_dir / "space"))
+
+
+def check_space_token(options: PublishOptions, endpoint: str) -> None:
+    """A private model's Space needs a read-only token to load it; refuse before uploading when there is none."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from hubtools.hubclient import hub_api
+
+    if not (options.private and options.space_repo_id):
+        return
+    if not options.space_token:
+        raise HubtoolsError(
+            f"--private: the Space {options.space_repo_id} needs a read-only token to load the private model; "
+            "pass --space-token (or set HUBTOOLS_SPACE_TOKEN) with a read token, or publish with --no-space"
+        )
+    try:
+        role = ((hub_api(endpoint, options.space_token).whoami().get("auth") or {}).get("accessToken") or {}).get("role")
+    except HfHubHTTPError as error:
+        raise HubtoolsError(f"--space-token: rejected by {endpoint} ({error.response.status_code}); pass a valid read token") from error
+    if role != "read":
+        raise HubtoolsError(f"--space-token: a {role or 'unknown'}-role token; the Space gets it as a secret, so pass a read-only token")
+
+
+def give_space_the_token(api, options: PublishOptions) -> None:
+    """The private model's Space reads it with HF_TOKEN, stored as a Space secret (never in a file)."""
+    if options.private and options.space_repo_id and options.space_token:
+        with_retries(
+            lambda: api.add_space_secret(options.space_repo_id, "HF_TOKEN", options.space_token, description="read-only token for the private model"),
+            f"adding the HF_TOKEN secret to Space {options.space_repo_id}",
+        )
 
 
 def plan_publish(options: PublishOptions, api, work_dir: Path) -> list[RepoPlan]:
@@ -479,19 +562,33 @@ def plan_publish(options: PublishOptions, api, work_dir: Path) -> list[RepoPlan]
     check_can_write(api, {repo.split("/")[0] for repo in (options.repo_id, options.dataset_repo_id, options.space_repo_id) if repo})
     if options.space_repo_id:
         check_space_sdk(api, options.space_repo_id)
+        check_hardware(options.space_hardware)
+    check_space_token(options, api.endpoint)
 
     dataset_card_dir = _render_cards(run, options, api.endpoint, work_dir)
     check_model_card(run.card / "README.md", api, dataset_repo_id=options.dataset_repo_id, space_repo_id=options.space_repo_id)
     plans = []
     if dataset_card_dir is not None:
-        plans.append(RepoPlan(options.dataset_repo_id, "dataset", dataset_tree(run, dataset_card_dir)))
+        plans.append(RepoPlan(options.dataset_repo_id, "dataset", dataset_tree(dataset_card_dir)))
     plans.append(RepoPlan(options.repo_id, "model", model_tree(run)))
     if options.space_repo_id:
-        plans.append(RepoPlan(options.space_repo_id, "space", _space_files(run, options, api.endpoint, work_dir)))
+        plans.append(RepoPlan(options.space_repo_id, "space", _space_files(run, options, api.endpoint, work_dir), space_hardware=options.space_hardware))
     for plan in plans:
-        scan_for_secrets(plan.files, api.token)
+        plan.digests = scan_and_hash(plan.files, api.token, options.space_token)
         read_remote(api, plan, options.revision)
+        if plan.exists and not options.replace_edited_cards:
+            check_card_not_edited_on_hub(api, plan)
     return plans
+
+
+def pin_dataset_revision(api, model_plan: RepoPlan, dataset_commit: CommitResult, run: RunDir, revision: str) -> None:
+    """Write the dataset repo's commit into the model card's metadata (model-index, .eval_results) and re-diff the model repo."""
+    from hubtools.cards import set_dataset_revision
+
+    dataset_revision = dataset_commit.commit_id or dataset_commit.plan.parent_commit
+    if dataset_revision and not dataset_commit.pr_url:
+        set_dataset_revision(run.card, dataset_revision)
+        read_remote(api, model_plan, revision)
 
 
 def write_dry_run(plans: list[RepoPlan], target: Path) -> None:
@@ -521,10 +618,14 @@ def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> Pub
             echo(f"Dry run: the trees that would be uploaded are in {options.dry_run}; nothing was uploaded.")
             return PublishResult(commits=[], plans=plans)
         message = options.commit_message or f"Publish {RunDir(options.run_dir).root.name} with hubtools"
-        commits = [
-            commit_plan(api, plan, revision=options.revision, create_pr=options.create_pr, private=options.private, commit_message=message)
-            for plan in plans
-        ]
+        commits = []
+        for plan in plans:  # the dataset first: the model card then names the dataset commit it was scored on
+            if plan.repo_type == "model" and commits and commits[0].plan.repo_type == "dataset":
+                pin_dataset_revision(api, plan, commits[0], RunDir(options.run_dir), options.revision)
+            commits.append(
+                commit_plan(api, plan, revision=options.revision, create_pr=options.create_pr, private=options.private, commit_message=message)
+            )
+        give_space_the_token(api, options)
     for result in commits:
         done = f"commit {result.commit_id}" if result.commit_id else "unchanged, no commit"
         echo(f"{result.plan.repo_type:<8}{result.url}  {done}" + (f"  pull request: {result.pr_url}" if result.pr_url else ""))

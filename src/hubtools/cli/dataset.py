@@ -29,11 +29,12 @@ def build_command(
     text_column: str = typer.Option("text", "--text-column", help="Column holding the text."),
     split_ratios: str = typer.Option("0.8,0.1,0.1", "--split-ratios", help="train,validation,test ratios (sum 1)."),
     seed: int = typer.Option(42, "--seed", help="Seed of the stratified split."),
-    license: str = typer.Option("other", "--license", help="Dataset license for the card metadata."),
+    license: str | None = typer.Option(None, "--license", help="Dataset license for the card metadata (default: `dataset_license` of --prose, else other)."),
     language: str = typer.Option("en", "--language", help="Comma-separated language codes for the card."),
     prose: Path | None = typer.Option(None, "--prose", help="Card prose YAML (docs/reporting.md)."),
     dataset_repo_id: str | None = typer.Option(None, "--repo", help="Dataset repo id the card will be published as."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a dataset already built in --out."),
+    benchmark: bool = typer.Option(False, "--benchmark", help="Declare the dataset a benchmark (eval.yaml with task ids for models' .eval_results)."),
 ) -> None:
     """Majority-vote labels, report agreement, deduplicate, split stratified and write Parquet + dataset card."""
     from hubtools.labelling import build_dataset
@@ -43,6 +44,7 @@ def build_command(
         input_file, [name.strip() for name in labellers.split(",") if name.strip()], out,
         text_column=text_column, split_ratios=parse_split_ratios(split_ratios), seed=seed, license=license,
         language=[code.strip() for code in language.split(",")], prose=prose, dataset_repo_id=dataset_repo_id, overwrite=overwrite,
+        benchmark=benchmark,
     )
     stats = RunDir(root).read_json(RunDir(root).dataset_stats)["labelling"]
     kappa = f"{stats['fleiss_kappa']:.3f}" if stats["fleiss_kappa"] is not None else "n/a"

@@ -391,7 +391,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
 
     add_space_routes(app, store, spaces, readable_repo, writable_repo, json_body)
 
-    tree_items = functools.lru_cache(maxsize=32)(
+    tree_items = functools.lru_cache(maxsize=8)(
         lambda commit_id, folder, recursive: list_tree(store.files(commit_id), folder, recursive)
     )
 
@@ -655,8 +655,13 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
     def repo_for_cas_token(request: Request, plural: str, namespace: str, name: str, scope: str) -> Repo:
         repo_type = repo_type_of(plural)
         if scope == "write":
-            return writable_repo(request, repo_type, namespace, name)[0]
-        return readable_repo(request, repo_type, namespace, name)
+            repo = writable_repo(request, repo_type, namespace, name)[0]
+        else:
+            repo = readable_repo(request, repo_type, namespace, name)
+        revision, _ = split_revision(_tail(request, f"xet-{scope}-token"))
+        if revision != "None":  # huggingface_hub sends "None" when the revision is not known yet (a new PR)
+            resolve(repo, revision)
+        return repo
 
     app.state.xet = XetCas(store)
     install_xet_routes(app, app.state.xet, secret, repo_for_cas_token, base_url)
@@ -713,10 +718,10 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
     def unsupported(request: Request, rest: str) -> JSONResponse:
         """Keep this route after every API route: any other /api call answers 501 naming the feature, or 404 for a missing repo."""
         parts = rest.split("/")
-        feature = parts[0]
+        feature = "/".join(parts[:2])
         if parts[0] in ("models", "datasets", "spaces") and len(parts) >= 3:
             readable_repo(request, repo_type_of(parts[0]), parts[1], parts[2])
-            feature = parts[3] if len(parts) > 3 else f"{request.method} on a repo"
+            feature = "/".join(parts[3:]) or f"{request.method} on a repo"
         raise not_supported(request, feature)
 
     add_page_routes(  # last: `/{namespace}/{name}` matches widely

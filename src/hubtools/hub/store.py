@@ -75,6 +75,16 @@ ADDED_COLUMNS = {
     "commits": {"merge_parent": "TEXT"},
 }
 DISCUSSION_STATUSES = ("open", "closed")
+# Paths whose entry differs between a commit and its parent (added, removed or changed), both directions.
+CHANGED_PATHS_SQL = """
+SELECT path FROM files AS mine WHERE commit_id = :commit AND NOT EXISTS (
+    SELECT 1 FROM files AS theirs WHERE theirs.commit_id = :parent AND theirs.path = mine.path
+    AND theirs.sha256 = mine.sha256 AND theirs.size = mine.size AND theirs.is_lfs = mine.is_lfs
+    AND theirs.blob_id = mine.blob_id)
+UNION
+SELECT path FROM files AS theirs WHERE commit_id = :parent AND NOT EXISTS (
+    SELECT 1 FROM files AS mine WHERE mine.commit_id = :commit AND mine.path = theirs.path)
+"""
 
 
 class StoreError(Exception):
@@ -224,7 +234,7 @@ class HubStore:
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / "hub.sqlite"
-        self._changed_paths = functools.lru_cache(maxsize=256)(self._changed_paths_uncached)
+        self._changed_paths = functools.lru_cache(maxsize=64)(self._changed_paths_uncached)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
@@ -408,7 +418,7 @@ class HubStore:
         with self._write() as db:
             commit_ids = [r["id"] for r in db.execute("SELECT id FROM commits WHERE repo_id = ?", (repo.pk,))]
             db.executemany("DELETE FROM files WHERE commit_id = ?", [(c,) for c in commit_ids])
-            for table in ("commits", "refs", "pull_requests", "space_settings", "uploads"):
+            for table in ("commits", "refs", "pull_requests", "discussion_events", "space_settings", "uploads"):
                 db.execute(f"DELETE FROM {table} WHERE repo_id = ?", (repo.pk,))
             db.execute("DELETE FROM repos WHERE id = ?", (repo.pk,))
 
@@ -484,14 +494,12 @@ class HubStore:
 
     def _changed_paths_uncached(self, commit_id: str, parent: str | None) -> frozenset[str]:
         """Files a commit changed against its parent, and every folder above them (commits never change)."""
-        with self._connect() as db:
-            files = _files(db, commit_id)
-            parent_files = _files(db, parent) if parent else {}
+        with self._connect() as db:  # the diff runs in SQLite: only changed paths become Python objects
+            rows = db.execute(CHANGED_PATHS_SQL, {"commit": commit_id, "parent": parent}).fetchall()
         changed: set[str] = set()
-        for path in files.keys() | parent_files.keys():
-            if files.get(path) != parent_files.get(path):
-                parts = path.split("/")
-                changed.update("/".join(parts[:depth]) for depth in range(1, len(parts) + 1))
+        for (path,) in rows:
+            parts = path.split("/")
+            changed.update("/".join(parts[:depth]) for depth in range(1, len(parts) + 1))
         return frozenset(changed)
 
     # ------------------------------------------------------------------ pull requests
@@ -525,14 +533,16 @@ class HubStore:
             )
             return [dict(row) for row in rows]
 
-    def pull_requests(self, repo: Repo) -> list[dict]:
-        """The repo's pull requests, newest first."""
-        return [d for d in self.discussions(repo) if d["is_pull_request"]]
-
     def comment_discussion(self, repo: Repo, num: int, author: str, text: str) -> dict:
         with self._write() as db:
             _discussion_row(db, repo, num)
             return _add_event(db, repo, num, "comment", author, _comment_data(text, author))
+
+    def rename_discussion(self, repo: Repo, num: int, title: str, author: str) -> dict:
+        with self._write() as db:
+            old_title = _discussion_row(db, repo, num)["title"]
+            db.execute("UPDATE pull_requests SET title = ? WHERE repo_id = ? AND num = ?", (title, repo.pk, num))
+            return _add_event(db, repo, num, "title-change", author, {"from": old_title, "to": title})
 
     def set_discussion_status(self, repo: Repo, num: int, status: str, author: str, comment: str | None) -> dict:
         """Open or close a discussion or PR (a merged PR stays merged); returns the status-change event."""
