@@ -107,10 +107,13 @@ def test_rendered_space_front_matter_and_pins(tmp_path: Path) -> None:
     assert labels[1].endswith("…") and regex.fullmatch(r"(?:\X)*", labels[1]) and "🎉👨‍👩‍👧" not in labels[1]  # cut at the word, not in an emoji
     torch_version = version("torch").split("+")[0]
     assert (folder / "requirements.txt").read_text(encoding="utf-8").splitlines() == [
-        "--extra-index-url https://download.pytorch.org/whl/cpu", f"torch=={torch_version}+cpu", f"transformers=={version('transformers')}"
+        "--extra-index-url https://download.pytorch.org/whl/cpu", f"torch=={torch_version}+cpu", f"transformers=={version('transformers')}",
+        f"onnxruntime=={version('onnxruntime')}",
     ]
     gpu = render_space(dataclasses.replace(spec, hardware="t4-small"), tmp_path / "gpu")
-    assert (gpu / "requirements.txt").read_text(encoding="utf-8").splitlines() == [f"torch=={torch_version}", f"transformers=={version('transformers')}"]
+    assert (gpu / "requirements.txt").read_text(encoding="utf-8").splitlines() == [
+        f"torch=={torch_version}", f"transformers=={version('transformers')}", f"onnxruntime=={version('onnxruntime')}"
+    ]
     with pytest.raises(HubtoolsError, match="--space-hardware t4-tiny: unknown Space hardware"):
         render_space(dataclasses.replace(spec, hardware="t4-tiny"), tmp_path / "bad")
 
