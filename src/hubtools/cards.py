@@ -23,7 +23,7 @@ import pandas as pd
 import yaml
 
 from hubtools.config import RunConfig, TrainingConfig, load_config, read_yaml_mapping, shareable_config_dict
-from hubtools.errors import HubtoolsError
+from hubtools.errors import HubtoolsError, one_line
 from hubtools.resources import cards_dir
 from hubtools.rundir import SPLITS, RunDir
 
@@ -152,7 +152,7 @@ def validate_card(readme: Path, card_class: Any) -> None:
     try:
         card = card_class.load(readme)
     except ValueError as error:
-        raise CardError(f"{readme}: metadata does not parse back ({' '.join(str(error).split())[:160]})") from error
+        raise CardError(f"{readme}: metadata does not parse back ({one_line(error)})") from error
     accepted = HUB_MODEL_KEYS if card.repo_type == "model" else HUB_DATASET_KEYS
     unknown = sorted(set(card.data.to_dict()) - accepted)
     if unknown:

@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from hubtools.errors import HubtoolsError
+from hubtools.errors import HubtoolsError, one_line
 
 
 class ConfigError(HubtoolsError):
@@ -104,12 +104,23 @@ class RunConfig:
     card: CardConfig = field(default_factory=CardConfig)
 
 
+def describe_yaml_error(problem: yaml.YAMLError) -> str:
+    """Where the YAML parser stopped (line and column of the fault, 1-based) and why, on one line."""
+    mark = getattr(problem, "problem_mark", None)
+    if mark is None:
+        return f"not valid YAML ({one_line(problem)})"
+    reason = one_line(getattr(problem, "problem", None) or problem)
+    context, context_mark = getattr(problem, "context", None), getattr(problem, "context_mark", None)
+    started = f" ({context} started on line {context_mark.line + 1})" if context and context_mark and context_mark.line != mark.line else ""
+    return f"not valid YAML at line {mark.line + 1}, column {mark.column + 1}: {reason}{started}"
+
+
 def read_yaml_mapping(path: Path, error: type[HubtoolsError], what: str) -> dict[str, Any]:
     """A YAML file holding a mapping (empty file: {}); anything else is a one-line `error` naming the file."""
     try:
         values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as problem:
-        raise error(f"{path}: not valid YAML ({' '.join(str(problem).split())[:160]})") from problem
+        raise error(f"{path}: {describe_yaml_error(problem)}; fix the file") from problem
     if not isinstance(values, dict):
         raise error(f"{path}: expected a mapping of {what} at the top level")
     return values

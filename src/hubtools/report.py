@@ -58,13 +58,16 @@ class LabelledText:
 
 def load_classifier(model: str | Path) -> Classifier:
     """Load a sequence classifier from a folder or a Hub id (through HF_ENDPOINT); it must name its labels."""
+    from huggingface_hub import constants
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from hubtools.hubclient import model_load_error
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(model))
         network = AutoModelForSequenceClassification.from_pretrained(str(model))
     except (OSError, ValueError) as error:
-        raise ReportError(f"{model}: could not load a text-classification model ({' '.join(str(error).split())[:160]}); pass a model folder or Hub id") from error
+        raise model_load_error(str(model), error, constants.ENDPOINT) from error
     id2label = network.config.id2label or {}
     label_names = [str(id2label[index]) for index in sorted(id2label)]
     if not label_names or all(DEFAULT_LABEL.fullmatch(name) for name in label_names):

@@ -119,12 +119,15 @@ def ensure_sample_data(config: RunConfig) -> None:
 
 
 def load_tokenizer(model: str) -> PreTrainedTokenizerBase:
+    from huggingface_hub import constants
     from transformers import AutoTokenizer
+
+    from hubtools.hubclient import model_load_error
 
     try:
         return AutoTokenizer.from_pretrained(model)
     except (OSError, ValueError) as error:
-        raise HubtoolsError(f"model '{model}': could not load its tokenizer ({_first_line(error)}); check `model:` and HF_ENDPOINT") from error
+        raise model_load_error(model, error, constants.ENDPOINT, "the tokenizer of model") from error
 
 
 def tokenize_splits(splits: dict[str, pd.DataFrame], label_names: list[str], tokenizer: Any, max_length: int) -> DatasetDict:
@@ -201,7 +204,10 @@ def optimizer_name() -> str:
 
 
 def load_model(config: RunConfig, label_names: list[str]) -> Any:
+    from huggingface_hub import constants
     from transformers import AutoModelForSequenceClassification, set_seed
+
+    from hubtools.hubclient import model_load_error
 
     set_seed(config.training.seed)  # the classification head is initialised from the seed
     try:
@@ -212,7 +218,7 @@ def load_model(config: RunConfig, label_names: list[str]) -> Any:
             label2id={name: index for index, name in enumerate(label_names)},
         )
     except (OSError, ValueError) as error:
-        raise HubtoolsError(f"model '{config.model}': could not be loaded ({_first_line(error)}); check `model:` and HF_ENDPOINT") from error
+        raise model_load_error(config.model, error, constants.ENDPOINT) from error
 
 
 def build_trainer(
@@ -373,10 +379,6 @@ def evaluate_saved_model(config: RunConfig, run: RunDir, data: TrainingData) -> 
             if key.removeprefix(f"{split}_") not in EVAL_SUMMARY_KEYS
         } | {"rows": len(data.tokenized[split])}
     return results
-
-
-def _first_line(error: BaseException) -> str:
-    return " ".join(str(error).split())[:200]
 
 
 if __name__ == "__main__":

@@ -89,7 +89,7 @@ def verify_repo(
     from huggingface_hub import hf_hub_download
     from transformers import pipeline
 
-    from hubtools.hubclient import download_endpoint
+    from hubtools.hubclient import download_endpoint, hub_api, model_load_error, with_retries
     from hubtools.metrics import compute_classification_metrics
 
     run.require(run.split(VERIFY_SPLIT), run.model)
@@ -98,11 +98,16 @@ def verify_repo(
         frame = frame.sample(n=sample, random_state=0)
     texts = frame["text"].tolist()
 
+    api = hub_api(endpoint, token)
+    with_retries(lambda: api.model_info(repo_id, revision=revision), f"reading model repo {repo_id}", endpoint)
     local = pipeline("text-classification", model=str(run.model), device="cpu")
     with tempfile.TemporaryDirectory(prefix="hubtools-verify-") as cache, download_endpoint(endpoint):
-        published = pipeline(
-            "text-classification", model=repo_id, revision=revision, token=token, device="cpu", model_kwargs={"cache_dir": cache}
-        )
+        try:
+            published = pipeline(
+                "text-classification", model=repo_id, revision=revision, token=token, device="cpu", model_kwargs={"cache_dir": cache}
+            )
+        except (OSError, ValueError) as error:
+            raise model_load_error(repo_id, error, endpoint) from error
         card_path = Path(hf_hub_download(repo_id, "README.md", revision=revision, token=token, cache_dir=cache, endpoint=endpoint))
         local_predictions, published_predictions = _top_predictions(local, texts), _top_predictions(published, texts)
         mismatches, largest = _compare_predictions(local_predictions, published_predictions)
