@@ -1,10 +1,13 @@
-"""Upload and download throughput of one file through the embedded Hub, against copying it on disk.
+"""Upload and download throughput of one file through the embedded Hub, against copying it on disk, and Xet dedupe.
 
     python benchmarks/hub_transfer.py [--size-mb 90] [--repeat 3]
 
-Starts a fresh embedded Hub on a free loopback port, uploads the file with hubtools' client (LFS batch API)
-and with a stock HfApi (inline, as any client with hf_xet gets), downloads it with hf_hub_download, and
-prints MB/s and the ratio to a plain disk copy (best of --repeat runs each).
+Starts a fresh embedded Hub on a free loopback port, uploads fresh random files with hubtools' client (the
+same path as a stock HfApi: Xet when hf_xet is installed) and with Xet switched off (LFS batch API),
+downloads with hf_hub_download and curl, and prints MB/s and the ratio to a plain disk copy (best of
+--repeat runs each). Then the dedupe measurement: a safetensors checkpoint of about --size-mb is uploaded,
+one tensor is changed, and the checkpoint is uploaded again from a new process with an empty Xet cache (so
+only the server's global dedupe can spare bytes); it prints the xorb bytes the server received each time.
 """
 
 from __future__ import annotations
@@ -12,11 +15,16 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sqlite3
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+TENSOR_COUNT = 24
+CHANGED_TENSOR = "layer.11.weight"
 
 
 def best_seconds_interleaved(actions: dict[str, Callable[[int], None]], repeat: int) -> dict[str, float]:
@@ -28,6 +36,55 @@ def best_seconds_interleaved(actions: dict[str, Callable[[int], None]], repeat: 
             action(attempt)
             best[name] = min(best[name], time.perf_counter() - start)
     return best
+
+
+def xorb_bytes_received(hub_root: Path) -> int:
+    """Total size of the xorbs the embedded Hub stored (each verified and counted once)."""
+    with sqlite3.connect(hub_root / "xet.sqlite") as db:
+        return db.execute("SELECT COALESCE(SUM(size), 0) FROM xorbs").fetchone()[0]
+
+
+def write_checkpoint(path: Path, size: int, changed: bool) -> int:
+    """A safetensors file of TENSOR_COUNT float32 tensors (fixed seed); `changed` redraws CHANGED_TENSOR only.
+
+    Returns the changed tensor's size in bytes."""
+    import torch
+    from safetensors.torch import save_file
+
+    generator = torch.Generator().manual_seed(0)
+    rows = size // (TENSOR_COUNT * 1024 * 4)
+    tensors = {f"layer.{i}.weight": torch.randn(rows, 1024, generator=generator) for i in range(TENSOR_COUNT)}
+    if changed:
+        tensors[CHANGED_TENSOR] = torch.randn(rows, 1024, generator=torch.Generator().manual_seed(1))
+    save_file(tensors, str(path))
+    return tensors[CHANGED_TENSOR].numel() * 4
+
+
+def upload_in_new_process(path: Path, repo_id: str, token: str, xet_cache: Path) -> None:
+    """`hf upload` from a fresh process whose Xet cache is empty: nothing is known locally."""
+    hf = Path(sys.executable).parent / "hf"
+    env = {**os.environ, "HF_TOKEN": token, "HF_XET_CACHE": str(xet_cache)}
+    subprocess.run([str(hf), "upload", repo_id, str(path), path.name], env=env, check=True, capture_output=True)
+
+
+def measure_dedupe(work: Path, hub_root: Path, token: str, size: int) -> None:
+    from hubtools.hubclient import hub_api
+
+    repo_id = "bench/dedupe"
+    hub_api(token=token).create_repo(repo_id)
+    checkpoint = work / "model.safetensors"
+    write_checkpoint(checkpoint, size, changed=False)
+    before = xorb_bytes_received(hub_root)
+    upload_in_new_process(checkpoint, repo_id, token, work / "xet-cache-1")
+    first = xorb_bytes_received(hub_root) - before
+    changed_bytes = write_checkpoint(checkpoint, size, changed=True)
+    before = xorb_bytes_received(hub_root)
+    upload_in_new_process(checkpoint, repo_id, token, work / "xet-cache-2")
+    second = xorb_bytes_received(hub_root) - before
+    file_mb = checkpoint.stat().st_size / 1e6
+    print(f"dedupe: {file_mb:.0f} MB safetensors checkpoint ({TENSOR_COUNT} float32 tensors), one tensor of {changed_bytes / 1e6:.1f} MB changed")
+    print(f"  xorb bytes received, first upload:  {first / 1e6:8.1f} MB")
+    print(f"  xorb bytes received, second upload: {second / 1e6:8.1f} MB  ({second / first:.1%} of the first; changed tensor {changed_bytes / 1e6:.1f} MB)")
 
 
 def main() -> None:
@@ -45,7 +102,7 @@ def main() -> None:
     os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
     os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
-    from huggingface_hub import HfApi, hf_hub_download
+    from huggingface_hub import constants, hf_hub_download
 
     from hubtools.hub import issue_token, serve_in_background
     from hubtools.hubclient import hub_api
@@ -57,20 +114,23 @@ def main() -> None:
     try:
         token = issue_token(work / "hub", "bench", ["bench"])
         api = hub_api(token=token)
-        stock = HfApi(token=token)
         api.create_repo("bench/transfer")
+        fresh = {(label, attempt): work / f"{label}-{attempt}.bin" for label in ("xet", "lfs") for attempt in range(args.repeat)}
+        for path in fresh.values():  # new random content per upload: nothing can be deduplicated
+            path.write_bytes(os.urandom(size))
 
         def disk_copy(attempt: int) -> None:
             shutil.copyfile(source, work / f"copy-{attempt}.bin")
 
-        def upload_with(client: HfApi, label: str) -> Callable[[int], None]:
-            def upload(attempt: int) -> None:
-                # fresh content each time so no run is deduplicated by the server
-                with source.open("r+b") as handle:
-                    handle.write(f"{label}-{attempt}-{time.time()}".encode())
-                client.upload_file(path_or_fileobj=source, path_in_repo="payload.bin", repo_id="bench/transfer")
+        def upload_with_xet(attempt: int) -> None:
+            api.upload_file(path_or_fileobj=fresh["xet", attempt], path_in_repo="payload.bin", repo_id="bench/transfer")
 
-            return upload
+        def upload_with_lfs(attempt: int) -> None:
+            constants.HF_HUB_DISABLE_XET = True  # re-read on every call
+            try:
+                api.upload_file(path_or_fileobj=fresh["lfs", attempt], path_in_repo="payload.bin", repo_id="bench/transfer")
+            finally:
+                constants.HF_HUB_DISABLE_XET = False
 
         def download(attempt: int) -> None:
             hf_hub_download("bench/transfer", "payload.bin", cache_dir=work / f"cache-{attempt}")
@@ -81,13 +141,14 @@ def main() -> None:
 
         actions = {
             "disk copy": disk_copy,
-            "upload, hubtools client (LFS)": upload_with(api, "hubtools"),
-            "upload, stock HfApi (inline)": upload_with(stock, "stock"),
+            "upload, Xet (hf_xet)": upload_with_xet,
+            "upload, LFS (Xet off)": upload_with_lfs,
             "download, hf_hub_download": download,
         }
         if shutil.which("curl"):
             actions["download, curl (server side)"] = download_with_curl
         best = best_seconds_interleaved(actions, args.repeat)
+        measure_dedupe(work, work / "hub", token, size)
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)

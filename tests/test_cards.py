@@ -12,15 +12,25 @@ import yaml
 from huggingface_hub import DatasetCard, ModelCard
 from trained_run import trained_run
 
-from hubtools.cards import CARD_METRICS, HUB_MODEL_KEYS, CardError, metric_key, render_dataset_card, render_model_card
+from hubtools.cards import (
+    CARD_METRICS,
+    HUB_MODEL_KEYS,
+    CardError,
+    card_gaps,
+    main_confusions,
+    metric_key,
+    render_dataset_card,
+    render_model_card,
+)
 from hubtools.config import load_config
 
 LINKS = {"model_repo_id": "acme/quick", "dataset_repo_id": "acme/quick-data", "space_repo_id": "acme/quick-demo", "endpoint": "http://127.0.0.1:9"}
 MODEL_SECTIONS = (
     "## Model description", "## Intended uses & limitations", "### Intended uses", "### Limitations and bias",
-    "### Label definitions", "## How to use", "## Training and evaluation data", "## Evaluation", "### Per class",
-    "### Confusion matrix", "### Baseline comparison", "## Training procedure", "### Training hyperparameters",
-    "### Training results", "### Hyperparameter search", "### Framework versions", "## Citation",
+    "### Label definitions", "## How to use", "## Training and evaluation data", "### Training examples", "## Evaluation",
+    "### Per class", "### Confusion matrix", "### Most confident errors", "### Calibration", "### Baseline comparison",
+    "## Training procedure", "### Training hyperparameters", "### Training results", "### Hyperparameter search",
+    "### Framework versions", "## Citation",
 )
 
 
@@ -68,22 +78,38 @@ def test_model_card_round_trips_and_holds_hub_metadata(run, card_dir):
     assert card.data.model_name == "quick"
 
 
-def test_every_model_index_value_equals_metrics_json(run, card_dir):
+def test_model_index_holds_the_test_split_rounded(run, card_dir):
     metrics = json.loads(run.metrics.read_text())
     results = ModelCard.load(card_dir / "README.md").data.eval_results
     reported = {(result.dataset_split, metric_key(result)): result.metric_value for result in results}
-    expected = {(split, key): metrics[split][key] for split in ("test", "validation") for key in CARD_METRICS if key in metrics[split]}
-    assert reported == expected
+    expected = {("test", key): round(metrics["test"][key], 4) for key in CARD_METRICS if key in metrics["test"]}
+    assert reported == expected  # no validation split: it chose the checkpoint, so it stays in the body
     assert ("test", "f1_macro") in reported and ("test", "f1_weighted") in reported
+    assert "validation" not in (card_dir / "README.md").read_text().split("---")[1]
 
 
-def test_eval_results_files(run, card_dir):
+def test_no_eval_results_for_a_dataset_that_is_no_benchmark(card_dir):
+    assert not (card_dir / ".eval_results").exists()  # acme/quick-data has no eval.yaml
+
+
+def test_eval_results_for_a_benchmark_dataset(run, hub, tmp_path):
     from huggingface_hub import parse_eval_result_entries
 
-    entries = parse_eval_result_entries(yaml.safe_load((card_dir / ".eval_results" / "hubtools.yaml").read_text()))
+    from hubtools.cards import write_benchmark_declaration
+
+    token = hub.token("bench", ["benchorg"])
+    api = hub.api(token)
+    api.create_repo("benchorg/emotions", repo_type="dataset")
+    declaration = write_benchmark_declaration(tmp_path)
+    commit = api.upload_file(path_or_fileobj=str(declaration), path_in_repo="eval.yaml", repo_id="benchorg/emotions", repo_type="dataset")
+    out = tmp_path / "card"
+    render_model_card(run.root, out, model_repo_id="benchorg/quick", dataset_repo_id="benchorg/emotions", endpoint=hub.endpoint,
+                      dataset_revision=commit.oid, token=token)
+    entries = parse_eval_result_entries(yaml.safe_load((out / ".eval_results" / "hubtools.yaml").read_text()))
     test = json.loads(run.metrics.read_text())["test"]
-    assert {entry.task_id: entry.value for entry in entries} == {key: test[key] for key in CARD_METRICS if key in test}
-    assert {entry.dataset_id for entry in entries} == {"acme/quick-data"}
+    assert {entry.task_id: entry.value for entry in entries} == {"f1_macro": round(test["f1_macro"], 4), "accuracy": round(test["accuracy"], 4)}
+    assert {(entry.dataset_id, entry.dataset_revision) for entry in entries} == {("benchorg/emotions", commit.oid)}
+    assert {result.dataset_revision for result in ModelCard.load(out / "README.md").data.eval_results} == {commit.oid}
 
 
 def test_model_card_sections_and_tables(run, card_dir):
@@ -96,6 +122,48 @@ def test_model_card_sections_and_tables(run, card_dir):
     assert "http://127.0.0.1:9/spaces/acme/quick-demo" in text and "http://127.0.0.1:9/datasets/acme/quick-data" in text
     assert "hubtools train --config training_config.yaml" in text
     assert "No hyperparameter search was run" in text
+    assert (card_dir / "reliability_diagram.png").is_file() and "](reliability_diagram.png)" in text
+    assert "Reimers, Nils and Gurevych, Iryna" not in text or "@inproceedings{reimers-2019-sentence-bert" in text
+
+
+def test_first_paragraph_says_whether_the_model_beats_the_baseline(run, card_dir):
+    text = ModelCard.load(card_dir / "README.md").text
+    first_paragraph = text.split("\n\n")[1]
+    verdict = json.loads((run.report / "metrics.json").read_text())["vs_baseline"]
+    phrase = {"better": "**beats**", "worse": "**scores below**", "tie": "**cannot be told apart from**"}[verdict["verdict"]]
+    assert phrase in first_paragraph and "paired bootstrap p" in first_paragraph
+    assert "TF-IDF" in first_paragraph
+
+
+def test_checkpoint_confusions_examples_and_hyperparameters(run, card_dir):
+    text = ModelCard.load(card_dir / "README.md").text
+    choice = json.loads(run.checkpoint_selection.read_text())
+    assert f"The saved weights are `{choice['checkpoint']}`" in text and choice["reason"] in text
+    report = json.loads((run.report / "metrics.json").read_text())
+    for sentence in main_confusions(report):
+        assert sentence in text
+    examples = [table for table in tables(text) if table[0] == "| label | text |"][0]
+    assert {line.split(" | ")[0].lstrip("| ") for line in examples[2:]} == set(report["label_names"])
+    hyper = [table for table in tables(text) if table[0].startswith("| hyperparameter |")][0]
+    names = [line.split(" | ")[0].lstrip("| ") for line in hyper[2:]]
+    assert len(names) == len(set(names))  # no setting twice
+    assert {"total_train_batch_size", "optimizer", "lr_scheduler_type", "num_epochs"} <= set(names)
+    assert "betas=(0.9,0.999), epsilon=1e-08" in text
+    assert re.search(r"Training took (\d+ min )?\d+ s on \d+ CPU cores", text)
+
+
+def test_main_confusions_sentences():
+    report = {"label_names": ["Opinion", "Expressive", "Neutral"], "confusion_matrix": [[9, 3, 0], [1, 10, 0], [0, 0, 5]]}
+    assert main_confusions(report) == ["25% of Opinion texts (3 of 12) are predicted Expressive."]
+
+
+def test_citation_of_known_base_models():
+    from hubtools.citations import base_model_citation
+
+    assert "Sentence-BERT" in base_model_citation("sentence-transformers/all-MiniLM-L6-v2")
+    assert "BERTweet" in base_model_citation("vinai/bertweet-large")
+    assert "RoBERTa" in base_model_citation("roberta-base")
+    assert base_model_citation("acme/unknown-model") is None
 
 
 def test_model_card_numbers_come_from_the_run(run, card_dir):
@@ -109,10 +177,9 @@ def test_model_card_numbers_come_from_the_run(run, card_dir):
     for line, row in zip(results[2:], epochs):
         assert f"| {row['epoch']} | {row['step']} | {row['validation_loss']:.4f} | {row['accuracy']:.4f} | {row['f1_macro']:.4f} | {row['f1_weighted']:.4f} |" in line
     test = json.loads(run.metrics.read_text())["test"]
-    assert f"| F1 (macro) | {test['f1_macro']:.4f} |" in text
+    interval = test["intervals"]["f1_macro"]
+    assert f"| F1 (macro) | {test['f1_macro']:.4f} | {interval['low']:.4f} – {interval['high']:.4f} |" in text
     assert f"| {report['baseline']['name']} | {report['baseline']['accuracy']:.4f} |" in text
-    hyperparameters = [table for table in tables(text) if table[0].startswith("| hyperparameter |")][0]
-    assert hyperparameters[2].startswith("| **")  # non-default settings first
 
 
 def test_missing_prose_is_said_plainly(run, tmp_path):
@@ -132,8 +199,13 @@ def test_missing_prose_is_said_plainly(run, tmp_path):
     (copy / "hp_search" / "trials.json").write_text(json.dumps(trials))
     text = ModelCard.load(render_model_card(copy)).text
     assert "Only a description." in text
-    for key in ("intended_uses", "limitations", "label_definitions", "citation"):
-        assert f"_Not provided: add `{key}` to partial.card.yaml._" in text
+    assert "Not provided" not in text and "_not defined_" not in text  # no author to-do is ever published
+    for heading in ("## Intended uses & limitations", "### Label definitions", "**Labelling.**"):
+        assert heading not in text
+    assert "## Citation" in text and "Sentence-BERT" in text  # the base model's BibTeX (config.model is all-MiniLM-L6-v2)
+    gaps = card_gaps(copy)
+    assert [gap.split(":")[0] for gap in gaps] == ["intended_uses", "limitations", "label_definitions", "data_description", "labelling"]
+    assert all("partial.card.yaml" in gap for gap in gaps)
     trial_table = [table for table in tables(text) if table[0].startswith("| trial |")][0]
     assert len(trial_table) == 4 and "PRUNED" in trial_table[3]
     assert_tables_well_formed(text)
@@ -176,7 +248,7 @@ def test_cli_card(run, card_dir, tmp_path):
     result = CliRunner().invoke(app, ["card", "--run", str(run.root), "--out", str(tmp_path), "--repo", "acme/quick"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "README.md").is_file() and (tmp_path / "confusion_matrix.png").is_file()
-    assert not (tmp_path / ".eval_results").exists()  # needs --dataset-repo
+    assert not (tmp_path / ".eval_results").exists()  # needs a benchmark dataset repo
 
 
 def test_published_files_name_no_local_folder(run, card_dir):

@@ -101,13 +101,18 @@ def test_plain_discussions_with_comments_status_and_paginated_listing(hub, write
     assert not opened.is_pull_request and opened.status == "open" and opened.author == "bob"
     reply = api.comment_discussion(repo, opened.num, "Yes, tokenizers keep them.")
     assert reply.content == "Yes, tokenizers keep them." and reply.author == "alice"
+    renamed = reader.rename_discussion(repo, opened.num, "Does it handle emojis and accents?")
+    assert (renamed.old_title, renamed.new_title) == ("Does it handle emojis?", "Does it handle emojis and accents?")
     closed = reader.change_discussion_status(repo, opened.num, "closed", comment="Thanks!")
     assert closed.new_status == "closed"
     details = api.get_discussion_details(repo, opened.num)
-    assert details.status == "closed" and details.title == "Does it handle emojis?"
-    assert [e.type for e in details.events] == ["comment", "comment", "comment", "status-change"]
+    assert details.status == "closed" and details.title == "Does it handle emojis and accents?"
+    assert [e.type for e in details.events] == ["comment", "comment", "title-change", "comment", "status-change"]
     assert [e.content for e in details.events if e.type == "comment"] == [
         "Asking for a friend.", "Yes, tokenizers keep them.", "Thanks!"]
+    with pytest.raises(HfHubHTTPError) as edit:
+        api.edit_discussion_comment(repo, opened.num, reply.id, "edited")
+    assert edit.value.response.status_code == 501 and f"discussions/{opened.num}/comment/" in str(edit.value)
     stranger = hub.stock_api(hub.token("eve"))
     with pytest.raises(HfHubHTTPError) as forbidden:
         stranger.change_discussion_status(repo, opened.num, "open")

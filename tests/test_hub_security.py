@@ -145,6 +145,14 @@ def test_unsupported_api_calls_answer_501_naming_the_feature(hub, writer, repo):
     assert response.status_code == 501 and "likers" in response.headers["X-Error-Message"]
     assert response.headers["X-Error-Code"] == "NotImplemented"
     assert httpx.get(f"{hub.endpoint}/api/collections").status_code == 501
+    moved = httpx.post(f"{hub.endpoint}/api/repos/move", json={"fromRepo": repo, "toRepo": repo + "-2"},
+                       headers={"Authorization": f"Bearer {writer}"})
+    assert moved.status_code == 501 and "repos/move" in moved.headers["X-Error-Message"]
+    with pytest.raises(HfHubHTTPError) as gated:
+        hub.stock_api(writer).update_repo_settings(repo, gated="auto")
+    assert gated.value.response.status_code == 501 and "gated='auto'" in str(gated.value)
+    hub.stock_api(writer).update_repo_settings(repo, private=True, gated=False)
+    assert hub.api(writer).model_info(repo).private
     missing = httpx.get(f"{hub.endpoint}/api/models/{ORG}/does-not-exist-{uuid.uuid4().hex[:6]}/likers")
     assert missing.status_code == 404 and missing.headers["X-Error-Code"] == "RepoNotFound"
 
@@ -204,7 +212,7 @@ def test_gc_removes_unreferenced_blobs_and_start_up_collects_day_old_ones(tmp_pa
 
     from hubtools.hub import gc
     from hubtools.hub.app import create_app
-    from hubtools.hub.cli import hub_app
+    from hubtools.cli.hub import hub_app
     from hubtools.hub.store import HubStore
 
     store = HubStore(tmp_path)
@@ -227,6 +235,9 @@ def test_gc_removes_unreferenced_blobs_and_start_up_collects_day_old_ones(tmp_pa
     result = CliRunner().invoke(hub_app, ["gc", "--root", str(tmp_path), "--min-age-hours", "0"])
     assert result.exit_code == 0 and "removed 1 unreferenced blobs" in result.output
     assert not store.blob_path(fresh.sha256).exists() and store.blob_path(kept.sha256).exists()
+    store.open_discussion(repo, "question", "?", "alice", is_pull_request=False)
     store.delete_repo(repo)
+    with store._write() as db:
+        assert not db.execute("SELECT 1 FROM discussion_events WHERE repo_id = ?", (repo.pk,)).fetchall()
     report = gc(tmp_path, min_age_seconds=0)
     assert report.removed_blobs >= 2 and not store.blob_path(kept.sha256).exists()  # .gitattributes and kept.txt

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 import lz4.frame
 import pytest
+from blake3 import blake3
 from huggingface_hub import hf_hub_download
 
 from hubtools.hub import xet
@@ -37,6 +39,11 @@ def repo(hub, writer) -> str:
 
 def xorbs_stored(hub) -> int:
     return XetCas(HubStore(hub.root)).xorb_count()
+
+
+def xorb_bytes_stored(hub) -> int:
+    with sqlite3.connect(hub.root / "xet.sqlite") as db:
+        return db.execute("SELECT COALESCE(SUM(size), 0) FROM xorbs").fetchone()[0]
 
 
 def lfs_siblings(hub, token: str, repo_id: str, repo_type: str = "model") -> dict[str, object]:
@@ -112,7 +119,11 @@ def test_xorbs_in_every_compression_scheme_are_verified_and_a_wrong_hash_is_refu
     again = httpx.post(f"{cas_url}/v1/xorbs/default/{right}", content=body, headers=auth)
     assert again.json() == {"was_inserted": False}
     dedupe = httpx.get(f"{cas_url}/v1/chunks/default-merkledb/{xet.hash_hex(xet.chunk_hash(data[0]))}", headers=auth)
-    assert dedupe.status_code == 200 and dedupe.content.startswith(xet.SHARD_TAG)
+    assert dedupe.status_code == 200
+    (listed,) = xet.read_shard(dedupe.content).xorbs
+    hmac_key = xet.FOOTER.unpack(dedupe.content[-xet.FOOTER.size:])[9]
+    assert listed.hash == xet.hash_from_hex(right)
+    assert [h for h, _ in listed.chunks] == [blake3(xet.chunk_hash(d), key=hmac_key).digest() for d in data]  # keyed only
     unknown = httpx.get(f"{cas_url}/v1/chunks/default-merkledb/{xet.hash_hex(xet.chunk_hash(b'never'))}", headers=auth)
     assert unknown.status_code == 404
 
@@ -179,6 +190,23 @@ def test_hf_upload_cli_goes_through_xet(hub, writer, repo, tmp_path):
     assert result.returncode == 0, result.stderr
     assert xorbs_stored(hub) > before
     assert lfs_siblings(hub, writer, repo)["model.safetensors"].sha256 == hashlib.sha256(payload).hexdigest()
+
+
+def test_a_changed_file_resends_only_new_chunks_through_global_dedupe(hub, writer, repo, tmp_path):
+    """Each upload runs `hf upload` in a new process with an empty Xet cache: only the Hub's dedupe answers help."""
+    payload = bytearray(os.urandom(8 * 1024 * 1024))
+    path = tmp_path / "weights.bin"
+    hf = Path(sys.executable).parent / "hf"
+    stored = []
+    for round_number in range(2):
+        path.write_bytes(payload)
+        env = {**os.environ, "HF_TOKEN": writer, "HF_ENDPOINT": hub.endpoint, "HF_XET_CACHE": str(tmp_path / f"cache-{round_number}")}
+        before = xorb_bytes_stored(hub)
+        subprocess.run([str(hf), "upload", repo, str(path), "weights.bin"], env=env, check=True, capture_output=True, timeout=120)
+        stored.append(xorb_bytes_stored(hub) - before)
+        payload[-200_000:] = os.urandom(200_000)
+    assert stored[0] > 8 * 1024 * 1024 * 0.99 and 0 < stored[1] < 1024 * 1024, stored
+    assert lfs_siblings(hub, writer, repo)["weights.bin"].sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_datasets_push_to_hub_then_load_dataset(hub, writer, tmp_path):

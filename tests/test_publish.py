@@ -40,13 +40,17 @@ def test_first_publish_puts_model_card_dataset_and_space_on_the_hub(hub, token, 
     api = hub.api(token)
     files = repo_files(api, f"{ORG}/tiny")
     expected = {"model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json", "README.md",
-                "confusion_matrix.png", ".eval_results/hubtools.yaml", "training_config.yaml"}
+                "confusion_matrix.png", "reliability_diagram.png", "training_config.yaml"}
     assert expected <= set(files)
+    assert not [path for path in files if path.startswith(".eval_results/")]  # the run's dataset declares no benchmark
     assert any(path.startswith("runs/events.out.tfevents") for path in files)
     assert not [path for path in files if path.startswith("checkpoints/") or path.endswith((".bin", ".pt", ".pth"))]
 
     card = ModelCard.load(api.hf_hub_download(f"{ORG}/tiny", "README.md"))
     assert card.data.datasets == [f"{ORG}/tiny-data"]
+    dataset_head = api.repo_info(f"{ORG}/tiny-data", repo_type="dataset").sha
+    assert {result.dataset_revision for result in card.data.eval_results} == {dataset_head}  # published together: pinned
+    assert {result.dataset_split for result in card.data.eval_results} == {"test"}
     assert f"{ORG}/tiny-demo" in card.text
     assert set(repo_files(api, f"{ORG}/tiny-data", "dataset")) >= {"README.md", "data/train.parquet", "data/validation.parquet", "data/test.parquet"}
     space = api.space_info(f"{ORG}/tiny-demo")

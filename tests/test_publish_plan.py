@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hubtools.errors import HubtoolsError
-from hubtools.publish import check_repo_id, model_tree, scan_for_secrets
+from hubtools.publish import check_repo_id, model_tree, scan_and_hash
 from hubtools.rundir import RunDir
 
 
@@ -65,7 +65,7 @@ def test_model_tree_keeps_weights_card_config_logs_and_nothing_else(tmp_path: Pa
 def test_secret_scan_refuses_files_that_look_like_credentials(tmp_path: Path, name: str, content: bytes) -> None:
     files = {name: _write(tmp_path / name, content), "ok.txt": _write(tmp_path / "ok.txt", b"hf_short")}
     with pytest.raises(HubtoolsError, match=r"secret|token or private key") as raised:
-        scan_for_secrets(files, token="the-secret-in-use-42")
+        scan_and_hash(files, token="the-secret-in-use-42")
     assert str(tmp_path / name) in str(raised.value)
     assert "the-secret-in-use-42" not in str(raised.value)
 
@@ -74,5 +74,5 @@ def test_secret_scan_finds_a_token_across_chunk_boundaries(tmp_path: Path, monke
     monkeypatch.setattr("hubtools.publish.SCAN_CHUNK", 16)
     blob = _write(tmp_path / "weights.bin", b"\x00" * 10 + b"hf_" + b"Z" * 40 + b"\x00" * 10)
     with pytest.raises(HubtoolsError):
-        scan_for_secrets({"weights.bin": blob}, token=None)
-    scan_for_secrets({"clean.bin": _write(tmp_path / "clean.bin", b"\x00" * 100)}, token=None)
+        scan_and_hash({"weights.bin": blob}, token=None)
+    scan_and_hash({"clean.bin": _write(tmp_path / "clean.bin", b"\x00" * 100)}, token=None)

@@ -22,13 +22,27 @@ def report(run):
 
 
 def test_report_files(run, report):
-    for name in ("metrics.json", "confusion_matrix.png", "misclassified.csv", "report.md"):
+    for name in ("metrics.json", "confusion_matrix.png", "reliability_diagram.png", "misclassified.csv", "predictions.parquet", "report.md"):
         assert (run.report / name).stat().st_size > 0
     assert load_report(run.root) == json.loads((run.report / "metrics.json").read_text())
     assert (run.report / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     markdown = (run.report / "report.md").read_text()
-    for heading in ("## Metrics", "## Per class", "## Confusion matrix", "## By platform", "## Misclassified examples"):
+    for heading in ("## Metrics", "## Per class", "## Confusion matrix", "## Calibration", "## By platform", "## Misclassified examples"):
         assert heading in markdown
+    assert "95% interval" in markdown and f"p = {report['vs_baseline']['p_value']:.4f}" in markdown
+
+
+def test_intervals_calibration_and_paired_test(run, report):
+    for key in ("accuracy", "f1_macro", "f1_weighted"):
+        assert report["intervals"][key]["low"] <= report[key] <= report["intervals"][key]["high"]
+    assert report["interval_method"]["resamples"] >= 1000
+    assert 0 <= report["ece"] <= 1 and sum(row["rows"] for row in report["calibration_bins"]) == report["rows"]
+    versus = report["vs_baseline"]
+    assert versus["difference"] == pytest.approx(report["f1_macro"] - report["baseline"]["f1_macro"])
+    assert 0 <= versus["p_value"] <= 1 and versus["verdict"] in ("better", "worse", "tie")
+    predictions = pd.read_parquet(run.report / "predictions.parquet")
+    assert len(predictions) == report["rows"] and (predictions.predicted != predictions.label).sum() == report["misclassified_rows"]
+    assert json.loads(run.metrics.read_text())["test"]["intervals"]["accuracy"] == report["intervals"]["accuracy"]
 
 
 def test_report_agrees_with_training_evaluation(run, report):

@@ -77,6 +77,12 @@ def test_quickstart_config_end_to_end_beats_majority(seeded_hub, tmp_path: Path)
     # the reported numbers belong to the saved weights: re-evaluating them reproduces the best epoch's score
     history = run.read_json(run.log_history)
     assert metrics["validation"]["f1_macro"] == pytest.approx(max(row["f1_macro"] for row in history), abs=1e-6)
+    # ... and the checkpoint chosen among tied epochs (lowest validation loss, then the later step) is the one saved
+    choice = run.read_json(run.checkpoint_selection)
+    tied = [row for row in history if row["step"] in choice["tied_steps"]]
+    assert choice["validation_loss"] == min(row["validation_loss"] for row in tied)
+    assert metrics["validation"]["loss"] == pytest.approx(choice["validation_loss"], abs=1e-4)
+    assert run.read_json(run.environment)["training"]["best_checkpoint"] == choice["checkpoint"]
     saved = load_config(run.config)
     assert saved.output_dir == str(run.root) and Path(saved.card.prose).is_file()
     stats = run.read_json(run.dataset_stats)

@@ -29,7 +29,7 @@ from hubtools.rundir import SPLITS, RunDir
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 PROSE_KEYS = ("description", "intended_uses", "limitations", "label_definitions", "data_description", "labelling", "dataset_limitations", "citation")
-# Metric key in metrics.json -> (model-index metric type, average, pretty name).
+# Metric key in metrics.json -> (model-index metric type, average, pretty name); names for people: metrics.metric_name.
 CARD_METRICS = {
     "accuracy": ("accuracy", None, "Accuracy"),
     "f1_macro": ("f1", "macro", "F1 (macro)"),
@@ -54,7 +54,6 @@ HUB_DATASET_KEYS = frozenset(
      "language_creators", "multilinguality", "source_datasets", "paperswithcode_id", "configs", "dataset_info", "tags",
      "train-eval-index"}
 )
-MAX_SLICES = 20  # extra columns with more values than this are not sliced automatically in the card
 
 
 class CardError(HubtoolsError):
@@ -69,6 +68,7 @@ class Links:
     dataset_repo_id: str | None = None
     space_repo_id: str | None = None
     endpoint: str = DEFAULT_ENDPOINT
+    dataset_revision: str | None = None  # the dataset repo's commit, when published together
 
     def __post_init__(self) -> None:
         self.endpoint = (self.endpoint or DEFAULT_ENDPOINT).rstrip("/")
@@ -161,6 +161,16 @@ def validate_card(readme: Path, card_class: Any) -> None:
 
 # ---- model card -------------------------------------------------------------------------------
 
+CARD_DECIMALS = 4  # metadata values (model-index, .eval_results) are rounded; metrics.json keeps full precision
+MODEL_PROSE_KEYS = ("description", "intended_uses", "limitations", "label_definitions", "data_description", "labelling", "citation")
+TRAIN_EXAMPLES_PER_LABEL = 2
+MISCLASSIFIED_IN_CARD = 5
+CONFUSION_SHARE = 0.10  # a confusion is "main" when at least this share of a class goes to one other class
+MAIN_CONFUSIONS = 3
+EXAMPLE_CHARACTERS = 160
+MODEL_SELECTION_PLOT = "model_selection.png"
+BENCHMARK_FILE = "eval.yaml"  # a dataset repo holding it declares itself a benchmark (task ids for .eval_results)
+
 
 def metric_key(result: Any) -> str:
     """The metrics.json key of a model-index EvalResult: accuracy, f1_macro, f1 (binary), ..."""
@@ -168,61 +178,115 @@ def metric_key(result: Any) -> str:
     return result.metric_type if average in (None, "binary") else f"{result.metric_type}_{average}"
 
 
-def eval_results(metrics: dict[str, dict[str, Any]], links: Links, dataset_name: str) -> list[Any]:
-    """One EvalResult per reported metric and split, values copied unrounded from metrics.json."""
+def eval_results(test: dict[str, Any], links: Links, dataset_name: str, positive_label: str | None) -> list[Any]:
+    """model-index: one EvalResult per reported metric on the test split (validation chose the checkpoint, so it
+    stays in the card's body), rounded to CARD_DECIMALS."""
     from huggingface_hub import EvalResult
 
-    results = []
-    for split in ("test", "validation"):
-        for key, (metric_type, average, pretty) in CARD_METRICS.items():
-            if key in metrics.get(split, {}):
-                results.append(
-                    EvalResult(
-                        task_type="text-classification",
-                        task_name="Text Classification",
-                        dataset_type=links.dataset_repo_id or "custom",
-                        dataset_name=dataset_name,
-                        dataset_split=split,
-                        metric_type=metric_type,
-                        metric_name=f"{split.capitalize()} {pretty}",
-                        metric_args={"average": average} if average else None,
-                        metric_value=metrics[split][key],
-                    )
-                )
-    return results
+    from hubtools.metrics import metric_name
+
+    return [
+        EvalResult(
+            task_type="text-classification",
+            task_name="Text Classification",
+            dataset_type=links.dataset_repo_id or "custom",
+            dataset_name=dataset_name,
+            dataset_split="test",
+            dataset_revision=links.dataset_revision,
+            metric_type=metric_type,
+            metric_name=f"Test {metric_name(key, positive_label)}",
+            metric_args={"average": average} if average else None,
+            metric_value=round(float(test[key]), CARD_DECIMALS),
+        )
+        for key, (metric_type, average, _) in CARD_METRICS.items()
+        if key in test
+    ]
 
 
-def eval_result_entries(metrics: dict[str, dict[str, Any]], links: Links, date: str | None) -> list[Any]:
-    """`.eval_results/*.yaml` entries (test split); they need the dataset's Hub id, so none without it."""
+def eval_result_entries(test: dict[str, Any], links: Links, tasks: list[dict[str, Any]], date: str | None) -> list[Any]:
+    """`.eval_results/*.yaml` entries: only for the tasks a benchmark dataset declares in its eval.yaml."""
     from huggingface_hub import EvalResultEntry
 
-    if not links.dataset_repo_id:
-        return []
     return [
         EvalResultEntry(
             dataset_id=links.dataset_repo_id,
-            task_id=key,
-            value=metrics["test"][key],
+            task_id=str(task["id"]),
+            value=round(float(test[task["metric"]]), CARD_DECIMALS),
+            dataset_revision=links.dataset_revision,
             date=date,
             source_url=links.model_url,
             source_name="hubtools evaluate" if links.model_url else None,
-            notes=f"test split, {metrics['test'].get('rows', '?')} rows",
+            notes=f"{task.get('split', 'test')} split, {test.get('rows', '?')} rows, {task['metric']}",
         )
-        for key in CARD_METRICS
-        if key in metrics.get("test", {})
+        for task in tasks
+        if task.get("metric") in test and task.get("split", "test") == "test"
     ]
 
 
-def hyperparameters(training: TrainingConfig) -> list[dict[str, Any]]:
-    """Every training setting with its default; those changed from hubtools' defaults come first."""
-    defaults = TrainingConfig()
+def benchmark_tasks(links: Links, token: str | None = None) -> list[dict[str, Any]]:
+    """Task ids of the dataset repo's eval.yaml (`hubtools dataset build --benchmark` writes one); [] when it has none."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError
+
+    if not links.dataset_repo_id:
+        return []
+    try:
+        path = hf_hub_download(
+            links.dataset_repo_id, BENCHMARK_FILE, repo_type="dataset", revision=links.dataset_revision,
+            endpoint=links.endpoint, token=token,
+        )
+    except (EntryNotFoundError, RepositoryNotFoundError, HfHubHTTPError, OSError, ValueError):
+        return []
+    tasks = (yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}).get("tasks") or []
+    return [task for task in tasks if isinstance(task, dict) and task.get("id") and task.get("metric")]
+
+
+BENCHMARK_TASKS = ({"id": "f1_macro", "split": "test", "metric": "f1_macro"}, {"id": "accuracy", "split": "test", "metric": "accuracy"})
+
+
+def write_benchmark_declaration(dataset_dir: Path) -> Path:
+    """eval.yaml: declares a dataset a benchmark, so models scored on its test split publish `.eval_results` for these tasks."""
+    path = Path(dataset_dir) / BENCHMARK_FILE
+    header = "# hubtools benchmark: models evaluated on the test split publish .eval_results entries for these task ids\n"
+    path.write_text(header + yaml.safe_dump({"tasks": list(BENCHMARK_TASKS)}, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def hyperparameters(training: TrainingConfig, environment: dict[str, Any]) -> list[tuple[str, str]]:
+    """The settings a Trainer card lists, each once: batch sizes (total included), optimizer with its betas and
+    epsilon, scheduler, warmup, epochs or steps, precision, plus what hubtools adds (max length, best-model metric)."""
+    from transformers import TrainingArguments
+
+    defaults = {item.name: item.default for item in dataclasses.fields(TrainingArguments)}
+    processes = int(environment.get("world_size") or 1)
+    precision = environment.get("mixed_precision", "no")
+    scheduler = getattr(defaults["lr_scheduler_type"], "value", defaults["lr_scheduler_type"])
     rows = [
-        {"name": item.name, "value": getattr(training, item.name), "default": getattr(defaults, item.name)}
-        for item in dataclasses.fields(TrainingConfig)
+        ("learning_rate", f"{training.learning_rate:g}"),
+        ("train_batch_size", str(training.per_device_train_batch_size)),
+        ("eval_batch_size", str(training.per_device_eval_batch_size)),
+        ("seed", str(training.seed)),
     ]
-    for row in rows:
-        row["changed"] = row["value"] != row["default"]
-    return sorted(rows, key=lambda row: not row["changed"])
+    if processes > 1:
+        rows += [("distributed_type", "multi-process (accelerate)"), ("num_devices", str(processes))]
+    rows += [
+        ("total_train_batch_size", str(training.per_device_train_batch_size * processes)),
+        ("optimizer", f"{environment.get('optimizer', 'adamw_torch')} with betas=({defaults['adam_beta1']},{defaults['adam_beta2']}), "
+                      f"epsilon={defaults['adam_epsilon']:g} and weight_decay={training.weight_decay:g}"),
+        ("lr_scheduler_type", str(scheduler)),
+        ("lr_scheduler_warmup_steps", str(training.warmup_steps)),
+        ("training_steps", str(training.max_steps)) if training.max_steps > 0 else ("num_epochs", f"{training.num_train_epochs:g}"),
+        ("mixed_precision_training", "none (fp32)" if precision == "no" else precision),
+        ("max_length", f"{training.max_length} tokens"),
+        ("group_by_length", str(training.group_by_length).lower()),
+        ("metric_for_best_model", training.metric_for_best_model),
+    ]
+    return rows
+
+
+def changed_settings(training: TrainingConfig) -> list[str]:
+    defaults = TrainingConfig()
+    return [item.name for item in dataclasses.fields(TrainingConfig) if getattr(training, item.name) != getattr(defaults, item.name)]
 
 
 def model_facts(run: RunDir) -> dict[str, Any]:
@@ -234,17 +298,6 @@ def model_facts(run: RunDir) -> dict[str, Any]:
         "hidden_size": model_config.get("hidden_size"),
         "max_position_embeddings": model_config.get("max_position_embeddings"),
     }
-
-
-def ensure_report(run: RunDir, config: RunConfig) -> dict[str, Any]:
-    """The run's report; `hubtools evaluate` runs first when there is none, sliced by the low-cardinality extra columns."""
-    from hubtools.report import evaluate_run, load_report
-
-    if (run.report / "metrics.json").is_file():
-        return load_report(run.root)
-    test = pd.read_parquet(run.split("test"))
-    slice_by = [column for column in config.data.extra_columns if column in test and test[column].nunique() <= MAX_SLICES]
-    return evaluate_run(run.root, slice_by=slice_by)
 
 
 TRAINING_CONFIG_FILE = "training_config.yaml"  # the shareable config, published next to the card
@@ -265,34 +318,285 @@ def shareable_environment(environment: dict[str, Any]) -> dict[str, Any]:
     return {**environment, "command": [hide_local_folders(part) for part in environment.get("command", [])]}
 
 
-def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Prose) -> dict[str, Any]:
+def table_cell(text: Any, limit: int = EXAMPLE_CHARACTERS) -> str:
+    """One line of text safe inside a markdown table cell, cut at `limit` characters."""
+    flat = " ".join(str(text).split())
+    if len(flat) > limit:
+        flat = flat[: limit - 1].rstrip() + "…"
+    return flat.replace("\\", "\\\\").replace("|", "\\|")
+
+
+def hardware(environment: dict[str, Any]) -> str:
+    """"1 × NVIDIA H100 80GB HBM3" or "2 CPU cores (x86_64), no GPU"."""
+    gpus = environment.get("gpus") or []
+    if gpus:
+        names = sorted(set(gpus))
+        return ", ".join(f"{gpus.count(name)} × {name}" for name in names)
+    threads = environment.get("torch_threads") or environment.get("cpu_count")
+    return f"{threads} CPU cores ({environment.get('cpu') or 'unknown CPU'}), no GPU"
+
+
+def main_confusions(report: dict[str, Any]) -> list[str]:
+    """One sentence per main confusion: "25% of Opinion texts (3 of 12) are predicted Expressive"."""
+    names, matrix = report["label_names"], report["confusion_matrix"]
+    found = []
+    for row, true_label in enumerate(names):
+        total = sum(matrix[row])
+        for column, predicted in enumerate(names):
+            count = matrix[row][column]
+            if column != row and total and count >= 2 and count / total >= CONFUSION_SHARE:
+                found.append((count / total, count, total, true_label, predicted))
+    found.sort(key=lambda item: (-item[0], -item[1]))
+    return [
+        f"{share:.0%} of {true_label} texts ({count} of {total}) are predicted {predicted}."
+        for share, count, total, true_label, predicted in found[:MAIN_CONFUSIONS]
+    ]
+
+
+def train_examples(run: RunDir, label_names: list[str]) -> list[tuple[str, str]]:
+    """A few training texts per label (seeded sample), as (label, text) rows."""
+    train = pd.read_parquet(run.split("train"), columns=["text", "label"])
+    rows = []
+    for label in label_names:
+        texts = train[train.label == label].text
+        rows += [(label, table_cell(text)) for text in texts.sample(n=min(TRAIN_EXAMPLES_PER_LABEL, len(texts)), random_state=0)]
+    return rows
+
+
+def misclassified_examples(run: RunDir, report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The most confident errors on the test split (report/misclassified.csv, already sorted)."""
+    path = run.report / report["files"]["misclassified"]
+    if not path.is_file() or path.stat().st_size == 0:
+        return []
+    try:
+        errors = pd.read_csv(path).head(MISCLASSIFIED_IN_CARD)
+    except pd.errors.EmptyDataError:
+        return []
+    return [
+        {"text": table_cell(row.text), "label": row.label, "predicted": row.predicted, "confidence": float(row.confidence)}
+        for row in errors.itertuples()
+    ]
+
+
+@dataclass(frozen=True)
+class HeadlineRow:
+    name: str
+    test: float
+    low: float | None
+    high: float | None
+    validation: float | None
+
+
+@dataclass(frozen=True)
+class BaselineVerdict:
+    """How the model compares with the TF-IDF baseline on the test split (paired bootstrap)."""
+
+    baseline_name: str
+    metric: str
+    model_value: float
+    baseline_value: float
+    difference: float
+    low: float
+    high: float
+    p_value: float
+    verdict: str  # better | worse | tie
+
+
+@dataclass(frozen=True)
+class SelectionRow:
+    name: str
+    base_model: str
+    accuracy: float
+    f1_macro: float
+    f1_weighted: float
+    this_model_gain: float | None  # this model's F1 macro over this row's, minus 1
+    p_value: float | None  # paired bootstrap between this row and the best run
+    is_this_model: bool
+
+
+@dataclass(frozen=True)
+class ModelCardContext:
+    """Everything model_card.md.j2 may use; rendered with StrictUndefined, so a missing name is an error."""
+
+    model_name: str
+    model_id: str | None
+    base_model: str
+    base_model_is_hub_id: bool
+    links: Links
+    language: list[str]
+    license: str
+    prose: dict[str, Any]  # every MODEL_PROSE_KEYS key; None when not provided (its section is left out)
+    label_names: list[str]
+    positive_label: str | None
+    headline: list[HeadlineRow]
+    test_rows: int
+    test_loss: float | None
+    validation_loss: float | None
+    interval_resamples: int | None
+    verdict: BaselineVerdict | None
+    report: dict[str, Any]
+    per_class: list[tuple[str, dict[str, Any]]]
+    confusions: list[str]
+    ece: float | None
+    examples: list[tuple[str, str]]
+    misclassified: list[dict[str, Any]]
+    checkpoint: dict[str, Any] | None
+    log_history: list[dict[str, Any]]
+    trials: list[dict[str, Any]] | None
+    hp_search_pruner: str
+    hp_search_metric: str
+    stats: dict[str, Any]
+    splits: list[str]
+    command: str
+    git_commit: str | None
+    hardware: str
+    training_time: str | None
+    libraries: list[tuple[str, str]]
+    python: str
+    hyperparameters: list[tuple[str, str]]
+    changed_settings: list[str]
+    config_yaml: str
+    facts: dict[str, Any]
+    widget_examples: list[str]
+    citation: str | None
+    model_selection: list[SelectionRow]
+    selection_test_rows: int | None
+
+    def variables(self) -> dict[str, Any]:
+        return {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}
+
+
+def headline_rows(metrics: dict[str, dict[str, Any]], positive_label: str | None) -> list[HeadlineRow]:
+    from hubtools.metrics import metric_name
+
+    test, validation = metrics["test"], metrics.get("validation", {})
+    intervals = test.get("intervals", {})
+    return [
+        HeadlineRow(
+            metric_name(key, positive_label), test[key], intervals.get(key, {}).get("low"), intervals.get(key, {}).get("high"),
+            validation.get(key),
+        )
+        for key in CARD_METRICS
+        if key in test
+    ]
+
+
+def baseline_verdict(report: dict[str, Any]) -> BaselineVerdict | None:
+    from hubtools.metrics import metric_name
+
+    versus = report.get("vs_baseline")
+    if not versus or "baseline" not in report:
+        return None
+    key = versus["metric"]
+    return BaselineVerdict(
+        baseline_name=report["baseline"]["name"], metric=metric_name(key, report.get("positive_label")), model_value=report[key],
+        baseline_value=report["baseline"][key], difference=versus["difference"], low=versus["low"], high=versus["high"],
+        p_value=versus["p_value"], verdict=versus["verdict"],
+    )
+
+
+def model_selection_rows(run: RunDir) -> tuple[list[SelectionRow], int | None]:
+    """The "Model selection" table from RUN/model_selection.json (`hubtools card --compare` writes it)."""
+    from hubtools.compare import comparison_from_dict
+
+    if not run.model_selection.is_file():
+        return [], None
+    comparison = comparison_from_dict(run.read_json(run.model_selection))
+    this = next((scores for scores in comparison.runs if Path(scores.path).resolve() == run.root.resolve()), None)
+    if this is None:
+        raise CardError(f"{run.model_selection}: does not include this run; re-run `hubtools card --run {run.root} --compare ...`")
+    rows = []
+    for scores in comparison.runs:
+        other = scores.metrics["f1_macro"]
+        rows.append(
+            SelectionRow(
+                name=scores.name, base_model=hide_local_folders(scores.base_model), accuracy=scores.metrics["accuracy"],
+                f1_macro=other, f1_weighted=scores.metrics["f1_weighted"],
+                this_model_gain=this.metrics["f1_macro"] / other - 1 if scores is not this and other > 0 else None,
+                p_value=(scores.vs_best or this.vs_best or {}).get("p_value") if scores is not this else None,
+                is_this_model=scores is this,
+            )
+        )
+    return rows, comparison.test_rows
+
+
+def prose_for_model_card(prose: Prose) -> dict[str, Any]:
+    return {key: prose.values.get(key) or None for key in MODEL_PROSE_KEYS}
+
+
+def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Prose) -> ModelCardContext:
+    from hubtools.citations import base_model_citation
+    from hubtools.formatting import format_duration
+    from hubtools.report import ensure_report
+
     metrics = run.read_json(run.metrics)
     environment = shareable_environment(run.read_json(run.environment))
     stats = shareable_stats(run.read_json(run.dataset_stats))
-    return {
-        "model_name": links.model_repo_id.split("/")[-1] if links.model_repo_id else run.root.name,
-        "model_id": links.model_repo_id,
-        "base_model": config.model,
-        "base_model_is_hub_id": is_hub_id(config.model),
-        "links": links,
-        "prose": prose.values,
-        "missing": prose.missing,
-        "label_names": stats["label_names"],
-        "metrics": metrics,
-        "card_metrics": CARD_METRICS,
-        "report": ensure_report(run, config),
-        "log_history": read_optional_json(run, run.log_history) or [],
-        "trials": read_optional_json(run, run.trials),
-        "hp_search": config.hp_search,
-        "stats": stats,
-        "splits": [split for split in SPLITS if split in stats["splits"]],
-        "environment": environment,
-        "hyperparameters": hyperparameters(config.training),
-        "config_yaml": yaml.safe_dump(shareable_config_dict(config), sort_keys=False).strip(),
-        "facts": model_facts(run),
-        "widget_examples": config.card.widget_examples,
-        "citation": prose.values.get("citation") or config.card.citation,
-    }
+    report = ensure_report(run, config)
+    positive_label = report.get("positive_label")
+    training = environment.get("training") or {}
+    checkpoint = read_optional_json(run, run.checkpoint_selection)
+    selection, selection_rows = model_selection_rows(run)
+    prose_values = prose_for_model_card(prose)
+    return ModelCardContext(
+        model_name=links.model_repo_id.split("/")[-1] if links.model_repo_id else run.root.name,
+        model_id=links.model_repo_id,
+        base_model=config.model if is_hub_id(config.model) else hide_local_folders(config.model),
+        base_model_is_hub_id=is_hub_id(config.model),
+        links=links,
+        language=list(config.card.language),
+        license=config.card.license,
+        prose=prose_values,
+        label_names=stats["label_names"],
+        positive_label=positive_label,
+        headline=headline_rows(metrics, positive_label),
+        test_rows=metrics["test"]["rows"],
+        test_loss=metrics["test"].get("loss"),
+        validation_loss=metrics.get("validation", {}).get("loss"),
+        interval_resamples=(metrics["test"].get("interval_method") or {}).get("resamples"),
+        verdict=baseline_verdict(report),
+        report=report,
+        per_class=list(report["per_class"].items()),
+        confusions=main_confusions(report),
+        ece=report.get("ece"),
+        examples=train_examples(run, stats["label_names"]),
+        misclassified=misclassified_examples(run, report),
+        checkpoint=checkpoint,
+        log_history=read_optional_json(run, run.log_history) or [],
+        trials=read_optional_json(run, run.trials),
+        hp_search_pruner=config.hp_search.pruner,
+        hp_search_metric=config.hp_search.objective_metric(config.training),
+        stats=stats,
+        splits=[split for split in SPLITS if split in stats["splits"]],
+        command=" ".join(environment.get("command", [])),
+        git_commit=environment.get("git_commit"),
+        hardware=hardware(environment),
+        training_time=format_duration(training["train_runtime_s"]) if training.get("train_runtime_s") is not None else None,
+        libraries=[(name, version) for name, version in environment.get("libraries", {}).items() if version],
+        python=environment.get("python", "?"),
+        hyperparameters=hyperparameters(config.training, environment),
+        changed_settings=changed_settings(config.training),
+        config_yaml=yaml.safe_dump(shareable_config_dict(config), sort_keys=False).strip(),
+        facts=model_facts(run),
+        widget_examples=list(config.card.widget_examples),
+        citation=prose_values["citation"] or config.card.citation or base_model_citation(config.model),
+        model_selection=selection,
+        selection_test_rows=selection_rows,
+    )
+
+
+BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def render_card_template(template: str, card_data: Any, context: ModelCardContext) -> str:
+    import jinja2
+
+    from hubtools.formatting import format_gain, format_p
+
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    environment.filters.update(gain=format_gain, p=format_p)
+    text = environment.from_string(template).render(card_data=card_data.to_yaml(), **context.variables())
+    return BLANK_LINES.sub("\n\n", text)  # sections left out leave runs of blank lines behind
 
 
 def render_model_card(
@@ -305,19 +609,29 @@ def render_model_card(
     endpoint: str | None = None,
     prose: str | Path | None = None,
     overwrite: bool = True,
+    dataset_revision: str | None = None,
+    compare: list[str | Path] | None = None,
+    token: str | None = None,
 ) -> Path:
-    """Write README.md, confusion_matrix.png and .eval_results/ for the run into `out_dir` (default RUN/card)."""
+    """Write README.md, its PNGs, training_config.yaml and (for a benchmark dataset) .eval_results/ into `out_dir`
+    (default RUN/card). `compare`: other runs on the same test split, for the "Model selection" section (kept in
+    RUN/model_selection.json so later renders, e.g. by `publish`, keep it)."""
     from huggingface_hub import ModelCard, ModelCardData
     from huggingface_hub import eval_result_entries_to_yaml
 
     run = RunDir(Path(run_dir))
     run.require(run.config, run.model, run.metrics, run.dataset_stats, run.environment)
     config = load_config(run.config)
-    links = Links(model_repo_id, dataset_repo_id, space_repo_id, endpoint or DEFAULT_ENDPOINT)
+    if compare:
+        from hubtools.compare import compare_runs
+        from hubtools.rundir import write_json_atomic
+
+        write_json_atomic(run.model_selection, compare_runs([run.root, *compare]).as_dict())
+    links = Links(model_repo_id, dataset_repo_id, space_repo_id, endpoint or DEFAULT_ENDPOINT, dataset_revision)
     context = model_card_context(run, config, links, load_prose(config, run, prose))
     card_data = ModelCardData(
-        model_name=context["model_name"],
-        base_model=config.model if context["base_model_is_hub_id"] else None,
+        model_name=context.model_name,
+        base_model=config.model if context.base_model_is_hub_id else None,
         datasets=[dataset_repo_id] if dataset_repo_id else None,
         language=config.card.language,
         license=config.card.license,
@@ -325,22 +639,61 @@ def render_model_card(
         pipeline_tag="text-classification",
         tags=["text-classification", "hubtools", *config.card.tags],
         metrics=sorted({metric_type for metric_type, _, _ in CARD_METRICS.values()}),
-        eval_results=eval_results(context["metrics"], links, dataset_repo_id or f"{run.root.name} data"),
+        eval_results=eval_results(run.read_json(run.metrics)["test"], links, dataset_repo_id or f"{run.root.name} data", context.positive_label),
         widget=[{"text": text} for text in config.card.widget_examples] or None,
     )
-    card = ModelCard.from_template(card_data, template_path=str(cards_dir() / "model_card.md.j2"), **context)
+    template = (cards_dir() / "model_card.md.j2").read_text(encoding="utf-8")
+    card = ModelCard(render_card_template(template, card_data, context))
     out = Path(out_dir) if out_dir else run.card
     readme = write_card(card, out, overwrite)
-    shutil.copyfile(run.report / context["report"]["files"]["confusion_matrix"], out / "confusion_matrix.png")
-    (out / TRAINING_CONFIG_FILE).write_text(context["config_yaml"] + "\n", encoding="utf-8")
-    entries = eval_result_entries(context["metrics"], links, context["environment"].get("started_at"))
+    for asset in ("confusion_matrix", "reliability"):
+        shutil.copyfile(run.report / context.report["files"][asset], out / context.report["files"][asset])
+    if run.model_selection.is_file():
+        from hubtools.compare import comparison_from_dict, plot_comparison
+
+        plot_comparison(comparison_from_dict(run.read_json(run.model_selection)), out / MODEL_SELECTION_PLOT)
+    (out / TRAINING_CONFIG_FILE).write_text(context.config_yaml + "\n", encoding="utf-8")
+    test = run.read_json(run.metrics)["test"]
+    entries = eval_result_entries(test, links, benchmark_tasks(links, token), run.read_json(run.environment).get("started_at"))
     eval_results_file = out / ".eval_results" / "hubtools.yaml"
     if entries:
         eval_results_file.parent.mkdir(exist_ok=True)
         eval_results_file.write_text(yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False), encoding="utf-8")
     else:
-        eval_results_file.unlink(missing_ok=True)  # a card re-rendered without a dataset repo must not keep stale entries
+        eval_results_file.unlink(missing_ok=True)  # no benchmark (or a card re-rendered without it): no stale entries
     return readme
+
+
+def set_dataset_revision(card_dir: Path, revision: str) -> None:
+    """Pin the card's results to the dataset commit they were scored on (publish: after the dataset commit)."""
+    from huggingface_hub import ModelCard, parse_eval_result_entries
+    from huggingface_hub._eval_results import eval_result_entries_to_yaml
+
+    readme = card_dir / "README.md"
+    card = ModelCard.load(readme)
+    for result in card.data.eval_results or []:
+        result.dataset_revision = revision
+    card.save(readme)
+    entries_file = card_dir / ".eval_results" / "hubtools.yaml"
+    if entries_file.is_file():
+        entries = parse_eval_result_entries(yaml.safe_load(entries_file.read_text(encoding="utf-8")))
+        for entry in entries:
+            entry.dataset_revision = revision
+        entries_file.write_text(yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False), encoding="utf-8")
+
+
+def card_gaps(run_dir: str | Path, prose: str | Path | None = None) -> list[str]:
+    """Prose keys the model card of this run leaves out (for `hubtools card` to list on stderr)."""
+    run = RunDir(Path(run_dir))
+    config = load_config(run.config)
+    loaded = load_prose(config, run, prose)
+    values = prose_for_model_card(loaded)
+    from hubtools.citations import base_model_citation
+
+    missing = [key for key in MODEL_PROSE_KEYS if key != "citation" and not values[key]]
+    if not (values["citation"] or config.card.citation or base_model_citation(config.model)):
+        missing.append("citation")
+    return [f"{key}: not in {loaded.source}; its section is left out of the card" for key in missing]
 
 
 # ---- dataset card -----------------------------------------------------------------------------

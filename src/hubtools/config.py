@@ -38,6 +38,7 @@ class DataConfig:
     text_column: str = "text"
     label_column: str = "label"
     label_names: list[str] | None = None  # for integer labels; order = id
+    positive_label: str | None = None  # binary tasks: the class binary F1/precision/recall are about (default: the second label)
     split_ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
     split_seed: int = 42
     sample_size: int | None = None  # rows sampled (seeded) before splitting, e.g. 10k of sentiment140

@@ -140,9 +140,11 @@ def build_dataset(
     prose: str | Path | None = None,
     dataset_repo_id: str | None = None,
     overwrite: bool = False,
+    benchmark: bool = False,
 ) -> Path:
-    """Vote, deduplicate, split (stratified), write the Parquet splits, statistics and dataset card; returns OUT."""
-    from hubtools.cards import render_dataset_card
+    """Vote, deduplicate, split (stratified), write the Parquet splits, statistics and dataset card; returns OUT.
+    With `benchmark`, also eval.yaml: the task ids models scored on its test split publish `.eval_results` for."""
+    from hubtools.cards import render_dataset_card, write_benchmark_declaration
     from hubtools.config import DataConfig
     from hubtools.data import ROW, WHOLE, Source, check_classes, describe, find_leakage, split_sources_by_ratio
 
@@ -181,4 +183,6 @@ def build_dataset(
         splits[name].to_parquet(out.split(name), index=False)
     write_json_atomic(out.dataset_stats, stats)
     render_dataset_card(out.root, out.root, dataset_repo_id=dataset_repo_id)
+    if benchmark:
+        write_benchmark_declaration(out.root)
     return out.root

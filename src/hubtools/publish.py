@@ -51,6 +51,7 @@ SECRET_CONTENT = re.compile(
     rb"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
 )
 SCAN_CHUNK = 1 << 22
+REGULAR_FILE_MAX = 10 * 1024 * 1024  # larger files are LFS on the Hub: only their sha256 is compared
 
 
 
@@ -84,6 +85,7 @@ class RepoPlan:
     parent_commit: str | None = None
     changes: list[FileChange] = field(default_factory=list)
     private: bool | None = None
+    digests: dict[str, FileDigest] = field(default_factory=dict)  # path in repo -> hashes from the one read
 
     def pending(self) -> list[FileChange]:
         return [change for change in self.changes if change.status != "unchanged"]
@@ -96,16 +98,18 @@ class RepoPlan:
             if change.status == "deleted":
                 operations.append(CommitOperationDelete(path_in_repo=change.path))
             else:
-                operations.append(CommitOperationAdd(path_in_repo=change.path, path_or_fileobj=str(self.files[change.path])))
+                operation = CommitOperationAdd(path_in_repo=change.path, path_or_fileobj=str(self.files[change.path]))
+                # the sha256 from the secret scan: huggingface_hub (and hf_xet) need not read the file to hash it
+                operation.upload_info.sha256 = bytes.fromhex(self.digests[change.path].sha256)
+                operations.append(operation)
         return operations
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(SCAN_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+@dataclass(frozen=True)
+class FileDigest:
+    size: int
+    sha256: str
+    git_blob_id: str | None  # hashed in the same read for files small enough to be regular (non-LFS) files
 
 
 def _git_blob_id(path: Path) -> str:
@@ -114,25 +118,25 @@ def _git_blob_id(path: Path) -> str:
     return git_hash(path.read_bytes())
 
 
-def _same_content(local: Path, remote) -> bool:
+def _same_content(local: Path, digest: FileDigest, remote) -> bool:
     """Compare a local file with a repo sibling without downloading it."""
-    if remote.size is not None and remote.size != local.stat().st_size:
+    if remote.size is not None and remote.size != digest.size:
         return False
     if remote.lfs is not None:
-        return _sha256(local) == remote.lfs.sha256
-    return remote.blob_id is not None and _git_blob_id(local) == remote.blob_id
+        return digest.sha256 == remote.lfs.sha256
+    return remote.blob_id is not None and (digest.git_blob_id or _git_blob_id(local)) == remote.blob_id
 
 
-def diff_tree(files: dict[str, Path], remote_siblings: list) -> list[FileChange]:
-    """File-by-file difference between the local tree and the repo's files (with metadata)."""
+def diff_tree(files: dict[str, Path], digests: dict[str, FileDigest], remote_siblings: list) -> list[FileChange]:
+    """File-by-file difference between the local tree (hashed by `scan_and_hash`) and the repo's files."""
     remote = {sibling.rfilename: sibling for sibling in remote_siblings}
     changes = []
     for path, local in sorted(files.items()):
-        size = local.stat().st_size
+        size = digests[path].size
         if path not in remote:
             changes.append(FileChange(path, "added", size, None))
         else:
-            status: Status = "unchanged" if _same_content(local, remote[path]) else "changed"
+            status: Status = "unchanged" if _same_content(local, digests[path], remote[path]) else "changed"
             changes.append(FileChange(path, status, size, remote[path].size))
     for path in sorted(set(remote) - set(files) - KEPT_REMOTE_FILES):
         changes.append(FileChange(path, "deleted", None, remote[path].size))
@@ -183,13 +187,18 @@ def check_repo_id(repo_id: str, option: str, repo_type: RepoType) -> str:
     return repo_id
 
 
-def scan_for_secrets(files: dict[str, Path], token: str | None) -> None:
-    """Refuse files that look like credentials: by name, by token patterns, or holding the token in use."""
+def scan_and_hash(files: dict[str, Path], token: str | None) -> dict[str, FileDigest]:
+    """Refuse files that look like credentials (by name, token patterns, or holding the token in use), and hash
+    each file in the same single read: sha256, and the git blob id for files that can be regular files."""
     token_bytes = token.encode() if token else None
+    digests = {}
     for path, local in files.items():
         name = Path(path).name
         if any(fnmatch.fnmatch(name, pattern) for pattern in SECRET_FILE_PATTERNS):
             raise HubtoolsError(f"{local}: refusing to upload a file that looks like a secret ({name}); remove it from the run directory")
+        size = local.stat().st_size
+        sha256 = hashlib.sha256()
+        git_blob = hashlib.sha1(b"blob %d\0" % size) if size <= REGULAR_FILE_MAX else None
         overlap = b""
         with local.open("rb") as handle:
             for chunk in iter(lambda: handle.read(SCAN_CHUNK), b""):
@@ -199,6 +208,11 @@ def scan_for_secrets(files: dict[str, Path], token: str | None) -> None:
                         f"{local}: contains something that looks like a token or private key; remove it before publishing"
                     )
                 overlap = window[-128:]
+                sha256.update(chunk)
+                if git_blob is not None:
+                    git_blob.update(chunk)
+        digests[path] = FileDigest(size, sha256.hexdigest(), git_blob.hexdigest() if git_blob is not None else None)
+    return digests
 
 
 def check_can_write(api, namespaces: set[str]) -> None:
@@ -312,10 +326,10 @@ def read_remote(api, plan: RepoPlan, revision: str) -> None:
     try:
         info = with_retries(fetch, f"reading {plan.repo_type} repo {plan.repo_id}", api.endpoint)
     except RepositoryNotFoundError:
-        plan.changes = diff_tree(plan.files, [])
+        plan.changes = diff_tree(plan.files, plan.digests, [])
         return
     plan.exists, plan.parent_commit, plan.private = True, info.sha, bool(info.private)
-    plan.changes = diff_tree(plan.files, info.siblings or [])
+    plan.changes = diff_tree(plan.files, plan.digests, info.siblings or [])
 
 
 @dataclass
@@ -458,9 +472,19 @@ def plan_publish(options: PublishOptions, api, work_dir: Path) -> list[RepoPlan]
     if options.space_repo_id:
         plans.append(RepoPlan(options.space_repo_id, "space", _space_files(run, options, api.endpoint, work_dir)))
     for plan in plans:
-        scan_for_secrets(plan.files, api.token)
+        plan.digests = scan_and_hash(plan.files, api.token)
         read_remote(api, plan, options.revision)
     return plans
+
+
+def pin_dataset_revision(api, model_plan: RepoPlan, dataset_commit: CommitResult, run: RunDir, revision: str) -> None:
+    """Write the dataset repo's commit into the model card's metadata (model-index, .eval_results) and re-diff the model repo."""
+    from hubtools.cards import set_dataset_revision
+
+    dataset_revision = dataset_commit.commit_id or dataset_commit.plan.parent_commit
+    if dataset_revision and not dataset_commit.pr_url:
+        set_dataset_revision(run.card, dataset_revision)
+        read_remote(api, model_plan, revision)
 
 
 def write_dry_run(plans: list[RepoPlan], target: Path) -> None:
@@ -490,10 +514,13 @@ def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> Pub
             echo(f"Dry run: the trees that would be uploaded are in {options.dry_run}; nothing was uploaded.")
             return PublishResult(commits=[], plans=plans)
         message = options.commit_message or f"Publish {RunDir(options.run_dir).root.name} with hubtools"
-        commits = [
-            commit_plan(api, plan, revision=options.revision, create_pr=options.create_pr, private=options.private, commit_message=message)
-            for plan in plans
-        ]
+        commits = []
+        for plan in plans:  # the dataset first: the model card then names the dataset commit it was scored on
+            if plan.repo_type == "model" and commits and commits[0].plan.repo_type == "dataset":
+                pin_dataset_revision(api, plan, commits[0], RunDir(options.run_dir), options.revision)
+            commits.append(
+                commit_plan(api, plan, revision=options.revision, create_pr=options.create_pr, private=options.private, commit_message=message)
+            )
     for result in commits:
         done = f"commit {result.commit_id}" if result.commit_id else "unchanged, no commit"
         echo(f"{result.plan.repo_type:<8}{result.url}  {done}" + (f"  pull request: {result.pr_url}" if result.pr_url else ""))

@@ -16,16 +16,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
 
+from hubtools.config import RunConfig
 from hubtools.errors import HubtoolsError
-from hubtools.metrics import compute_classification_metrics, compute_classification_report
+from hubtools.metrics import compute_classification_metrics, compute_classification_report, metric_name, positive_index
+from hubtools.metrics.uncertainty import paired_bootstrap_test, reliability_table, uncertainty_summary
+from hubtools.plotting import drawable, pyplot
 from hubtools.resources import cards_dir
 from hubtools.rundir import RunDir, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
 MISCLASSIFIED_SAMPLE = 50
+REPORT_FILES = {
+    "confusion_matrix": "confusion_matrix.png",
+    "reliability": "reliability_diagram.png",
+    "misclassified": "misclassified.csv",
+    "predictions": "predictions.parquet",  # every test row: what `hubtools compare` pairs runs on
+    "report": "report.md",
+}
+PREDICTION_COLUMNS = pd.Index(["text", "label", "predicted", "confidence", "baseline_predicted"])
+MAX_SLICES = 20  # extra columns with more values than this are not sliced automatically (card, compare)
 SLICE_METRICS = ("accuracy", "f1_macro", "f1_weighted")
 DEFAULT_LABEL = re.compile(r"LABEL_\d+")
 BASELINE_NAME = "TF-IDF (word 1-2 grams) + logistic regression"
@@ -112,21 +125,18 @@ def align_labels(data: LabelledText, label_names: list[str], model_source: str, 
 # ---- predictions --------------------------------------------------------------------------------
 
 
-def predict(classifier: Classifier, texts: Sequence[str], max_length: int = 128, batch_size: int = 64) -> tuple[list[int], list[float]]:
-    """Predicted class ids and their softmax probability, in input order."""
+def predict(classifier: Classifier, texts: Sequence[str], max_length: int = 128, batch_size: int = 64) -> np.ndarray:
+    """Softmax probabilities, one row per text (in input order), one column per label."""
     import torch
 
-    predictions, confidences = [], []
+    batches = []
     with torch.inference_mode():
         for start in range(0, len(texts), batch_size):
             batch = classifier.tokenizer(
                 list(texts[start : start + batch_size]), truncation=True, max_length=max_length, padding=True, return_tensors="pt"
             )
-            probabilities = classifier.model(**batch).logits.softmax(dim=-1)
-            best = probabilities.max(dim=-1)
-            predictions.extend(best.indices.tolist())
-            confidences.extend(best.values.tolist())
-    return predictions, confidences
+            batches.append(classifier.model(**batch).logits.float().softmax(dim=-1).numpy())
+    return np.concatenate(batches) if batches else np.zeros((0, len(classifier.label_names)))
 
 
 def tfidf_baseline(train_texts: Sequence[str], train_labels: Sequence[int], test_texts: Sequence[str], seed: int = 42) -> list[int]:
@@ -152,32 +162,42 @@ def build_report(
     max_length: int = 128,
     baseline_train: LabelledText | None = None,
     slice_by: Sequence[str] = (),
+    positive_label: str | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Metrics of the model (and baseline) on `data`; returns the report dict and the scored rows."""
+    """Metrics of the model (and baseline) on `data`, with 95% intervals, calibration and a paired test
+    against the baseline; returns the report dict and the scored rows."""
     names = classifier.label_names
+    positive = positive_index(names, positive_label)
     frame = data.frame.copy()
     frame["label"] = align_labels(data, names, classifier.source)
     references = [names.index(label) for label in frame["label"]]
-    predictions, confidences = predict(classifier, frame["text"].tolist(), max_length=max_length)
+    probabilities = predict(classifier, frame["text"].tolist(), max_length=max_length)
+    predictions = probabilities.argmax(axis=1)
     frame["predicted"] = [names[index] for index in predictions]
-    frame["confidence"] = confidences
+    frame["confidence"] = probabilities.max(axis=1)
+    uncertainty = uncertainty_summary(probabilities, references, positive)
     report: dict[str, Any] = {
         "model": classifier.source,
         "data": data.source,
         "rows": len(frame),
         "label_names": names,
+        "positive_label": names[positive] if positive is not None else None,
         "max_length": max_length,
-        **compute_classification_report(predictions, references, names),
+        **compute_classification_report(predictions, references, names, positive_label=names[positive] if positive is not None else None),
+        **uncertainty,
+        "calibration_bins": reliability_table(frame["confidence"], predictions == np.asarray(references)),
     }
     if baseline_train is not None:
         train_labels = align_labels(baseline_train, names, classifier.source)
         baseline_predictions = tfidf_baseline(baseline_train.frame["text"], [names.index(label) for label in train_labels], frame["text"])
+        frame["baseline_predicted"] = [names[index] for index in baseline_predictions]
         report["baseline"] = {
             "name": BASELINE_NAME,
             "train_data": baseline_train.source,
             "train_rows": len(baseline_train.frame),
-            **compute_classification_metrics(baseline_predictions, references, names),
+            **compute_classification_metrics(baseline_predictions, references, names, positive_label=report["positive_label"]),
         }
+        report["vs_baseline"] = paired_bootstrap_test(predictions, baseline_predictions, references, len(names), positive=positive).as_dict()
     report["slices"] = {column: slice_metrics(frame, column, names) for column in slice_by}
     report["misclassified_rows"] = int((frame["predicted"] != frame["label"]).sum())
     return report, frame
@@ -202,10 +222,12 @@ def write_report(report: dict[str, Any], scored: pd.DataFrame, output_dir: Path,
     if metrics_path.exists() and not overwrite:
         raise ReportError(f"{metrics_path}: a report already exists; pass --overwrite to replace it or --out to write elsewhere")
     output_dir.mkdir(parents=True, exist_ok=True)
-    plot_confusion_matrix(report["confusion_matrix"], report["label_names"], output_dir / "confusion_matrix.png")
+    plot_confusion_matrix(report["confusion_matrix"], report["label_names"], output_dir / REPORT_FILES["confusion_matrix"])
+    plot_reliability(report["calibration_bins"], report["ece"], output_dir / REPORT_FILES["reliability"])
     errors = scored[scored["predicted"] != scored["label"]].sort_values("confidence", ascending=False, kind="stable")
-    errors.head(MISCLASSIFIED_SAMPLE).to_csv(output_dir / "misclassified.csv", index=False)
-    report = report | {"files": {"confusion_matrix": "confusion_matrix.png", "misclassified": "misclassified.csv", "report": "report.md"}}
+    errors.head(MISCLASSIFIED_SAMPLE).to_csv(output_dir / REPORT_FILES["misclassified"], index=False)
+    scored[PREDICTION_COLUMNS.intersection(scored.columns, sort=False)].to_parquet(output_dir / REPORT_FILES["predictions"], index=False)
+    report = report | {"files": dict(REPORT_FILES)}
     (output_dir / "report.md").write_text(render_report_markdown(report), encoding="utf-8")
     write_json_atomic(metrics_path, report)
     return report
@@ -213,15 +235,11 @@ def write_report(report: dict[str, Any], scored: pd.DataFrame, output_dir: Path,
 
 def plot_confusion_matrix(matrix: list[list[int]], label_names: list[str], path: Path) -> None:
     """Two panels: counts and row-normalised (recall per true class), with labelled axes and values."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
+    plt = pyplot()
     counts = np.asarray(matrix, dtype=float)
     totals = counts.sum(axis=1, keepdims=True)
     normalised = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    tick_labels = [drawable(name) for name in label_names]
     size = max(4.0, 0.9 * len(label_names) + 2)
     figure, axes = plt.subplots(1, 2, figsize=(2 * size + 1, size), constrained_layout=True)
     for axis, values, title, fmt in ((axes[0], counts, "Counts", "{:.0f}"), (axes[1], normalised, "Row-normalised", "{:.2f}")):
@@ -229,7 +247,7 @@ def plot_confusion_matrix(matrix: list[list[int]], label_names: list[str], path:
         axis.set(
             title=title, xlabel="Predicted label", ylabel="True label",
             xticks=range(len(label_names)), yticks=range(len(label_names)),
-            xticklabels=label_names, yticklabels=label_names,
+            xticklabels=tick_labels, yticklabels=tick_labels,
         )
         axis.tick_params(axis="x", labelrotation=45)
         threshold = values.max() / 2 if values.max() > 0 else 1
@@ -240,11 +258,31 @@ def plot_confusion_matrix(matrix: list[list[int]], label_names: list[str], path:
     plt.close(figure)
 
 
+def plot_reliability(bins: list[dict[str, float]], ece: float, path: Path) -> None:
+    """Reliability diagram: accuracy per confidence bin against the diagonal, with rows per bin below."""
+    plt = pyplot()
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(5, 6), sharex=True, height_ratios=(3, 1), constrained_layout=True)
+    centres = [(row["low"] + row["high"]) / 2 for row in bins]
+    width = bins[0]["high"] - bins[0]["low"]
+    filled = [row for row in bins if row["rows"]]
+    top.bar([(row["low"] + row["high"]) / 2 for row in filled], [row["accuracy"] for row in filled], width=width * 0.9, label="accuracy")
+    top.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+    top.set(ylabel="Accuracy", ylim=(0, 1), title=f"Reliability diagram (ECE {ece:.3f})")
+    top.legend(loc="upper left")
+    bottom.bar(centres, [row["rows"] for row in bins], width=width * 0.9, color="grey")
+    bottom.set(xlabel="Confidence of the predicted label", ylabel="Rows", xlim=(0, 1))
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
 def render_report_markdown(report: dict[str, Any]) -> str:
     import jinja2
 
-    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(cards_dir()), trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    return environment.get_template("report.md.j2").render(report=report, scalar_keys=SCALAR_KEYS)
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(cards_dir()), trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return environment.get_template("report.md.j2").render(report=report, scalar_keys=SCALAR_KEYS, metric_name=metric_name)
 
 
 def load_report(run_dir: str | Path) -> dict[str, Any]:
@@ -264,9 +302,21 @@ def evaluate_run(run_dir: str | Path, slice_by: Sequence[str] = (), baseline: bo
     config = load_config(run.config)
     test = read_labelled_file(run.split("test"), extra_columns=slice_by)
     train = read_labelled_file(run.split("train")) if baseline else None
-    report, scored = build_report(load_classifier(run.model), test, config.training.max_length, train, slice_by)
+    report, scored = build_report(load_classifier(run.model), test, config.training.max_length, train, slice_by, config.data.positive_label)
     report["split"] = "test"
     return write_report(report, scored, output_dir or run.report, overwrite=overwrite)
+
+
+def ensure_report(run: RunDir, config: RunConfig) -> dict[str, Any]:
+    """The run's report; `hubtools evaluate` runs first when there is none, sliced by the low-cardinality extra columns."""
+    if (run.report / "metrics.json").is_file():
+        report = load_report(run.root)
+        if {"intervals", "ece"} <= set(report) and {"reliability", "predictions"} <= set(report.get("files", {})):
+            return report
+        # written by an older hubtools, without intervals, calibration or per-row predictions: evaluated again
+    test = pd.read_parquet(run.split("test"))
+    slice_by = [column for column in config.data.extra_columns if column in test and test[column].nunique() <= MAX_SLICES]
+    return evaluate_run(run.root, slice_by=slice_by, overwrite=True)
 
 
 def evaluate_model(

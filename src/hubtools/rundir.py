@@ -10,6 +10,8 @@ under `report/` and `card/`).
       data/{train,validation,test}.parquet   the exact splits used (columns: text, label [+ extras])
       metrics.json              {"validation": {...}, "test": {...}} of the saved weights
       log_history.json          per-epoch rows: epoch, step, training_loss, validation_loss, accuracy, f1_macro, ...
+      checkpoint_selection.json which epoch's checkpoint became model/ and why (ties: lower validation loss, then later step)
+      model_selection.json      `hubtools card --compare`: this run next to others on the same test split
       dataset_stats.json        rows per split, label distribution, text lengths, dropped/leaked counts
       environment.json          library versions, hardware, git commit, command line
       hp_search/study.db        Optuna storage (resumable)
@@ -61,6 +63,14 @@ class RunDir:
     @property
     def log_history(self) -> Path:
         return self.root / "log_history.json"
+
+    @property
+    def checkpoint_selection(self) -> Path:
+        return self.root / "checkpoint_selection.json"
+
+    @property
+    def model_selection(self) -> Path:
+        return self.root / "model_selection.json"
 
     @property
     def dataset_stats(self) -> Path:

@@ -90,6 +90,7 @@ def prepare_training_data(config: RunConfig, run: RunDir, state: Any) -> Trainin
     every check, so a rejected input leaves no run directory behind.
     """
     from hubtools.data import prepare_data, read_splits, write_splits
+    from hubtools.metrics import positive_index
 
     tokenizer = load_tokenizer(config.model)
     # Saved with the model: `pipeline(..., truncation=True)` then cuts texts where training and the report did.
@@ -102,6 +103,7 @@ def prepare_training_data(config: RunConfig, run: RunDir, state: Any) -> Trainin
             ensure_sample_data(config)
             prepared = prepare_data(config.data)
         splits, label_names = prepared.splits, prepared.label_names
+        positive_index(label_names, config.data.positive_label)  # a wrong positive_label fails before the run is written
         if state.is_main_process:
             save_config(config, run.config)
             write_splits(splits, run)
@@ -274,39 +276,71 @@ def build_trainer(
         eval_dataset=data.tokenized["validation"],
         processing_class=data.tokenizer,
         data_collator=DataCollatorWithPadding(data.tokenizer),
-        compute_metrics=trainer_compute_metrics(data.label_names),
-        callbacks=[board, *callbacks],
+        compute_metrics=trainer_compute_metrics(data.label_names, config.data.positive_label),
+        callbacks=[board, tie_breaking_callback(), *callbacks],
     )
 
 
 def train_once(config: RunConfig, run: RunDir, data: TrainingData, resume: bool) -> dict[str, Any]:
-    """One training run: checkpoints each epoch, best checkpoint reloaded at the end and saved to RUN/model."""
+    """One training run: checkpoints each epoch; the selected checkpoint (see hubtools.selection) is saved to RUN/model."""
     trainer = build_trainer(config, data, run.checkpoints, run.tensorboard)
     checkpoint = last_checkpoint(run.checkpoints) if resume else None
     output = trainer.train(resume_from_checkpoint=checkpoint)
-    save_best_model(trainer, run.model)
     history = epoch_rows(trainer.state.log_history)
+    choice = choose_checkpoint(trainer)
+    save_best_model(trainer, run.model, weights_from=run.checkpoints / choice.checkpoint)
     if trainer.is_world_process_zero():
         write_json_atomic(run.log_history, history)
+        write_json_atomic(run.checkpoint_selection, choice.as_dict())
     return training_summary(trainer, output.metrics, resumed_from=checkpoint)
 
 
-def save_best_model(trainer: Trainer, destination: Path) -> None:
-    """Save the (best, reloaded) weights and tokenizer through a temporary folder so a crash leaves no half model."""
+def tie_breaking_callback() -> TrainerCallback:
+    """Keeps Trainer's best checkpoint (kept from rotation, reloaded at the end) equal to hubtools' choice
+    after every evaluation: Trainer alone keeps the first of tied epochs."""
+    from transformers import TrainerCallback
+
+    from hubtools.selection import select_checkpoint
+
+    class TieBreaking(TrainerCallback):
+        def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            rows = epoch_rows(state.log_history)
+            if rows and args.metric_for_best_model in rows[-1]:
+                choice = select_checkpoint(rows, args.metric_for_best_model, args.greater_is_better)
+                state.best_global_step, state.best_metric = choice.step, choice.value
+
+    return TieBreaking()
+
+
+def choose_checkpoint(trainer: Trainer) -> Any:
+    from hubtools.selection import select_checkpoint
+
+    return select_checkpoint(epoch_rows(trainer.state.log_history), trainer.args.metric_for_best_model, trainer.args.greater_is_better)
+
+
+def save_best_model(trainer: Trainer, destination: Path, weights_from: Path | None = None) -> None:
+    """Save the best weights (`weights_from`, a checkpoint, when Trainer reloaded another) and tokenizer
+    through a temporary folder so a crash leaves no half model."""
     if not trainer.is_world_process_zero():
         return
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    loaded = Path(trainer.state.best_model_checkpoint or "")
+    if weights_from is not None and loaded.name != weights_from.name:
+        model = type(model).from_pretrained(weights_from)
     partial = destination.with_name(f".{destination.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
-    trainer.accelerator.unwrap_model(trainer.model).save_pretrained(partial)
+    model.save_pretrained(partial)
     trainer.processing_class.save_pretrained(partial)
     shutil.rmtree(destination, ignore_errors=True)
     os.replace(partial, destination)
 
 
 def training_summary(trainer: Trainer, train_metrics: dict[str, float], resumed_from: str | None) -> dict[str, Any]:
+    choice = choose_checkpoint(trainer)
     return {
-        "best_checkpoint": _relative_checkpoint(trainer.state.best_model_checkpoint),
-        "best_metric": trainer.state.best_metric,
+        "best_checkpoint": choice.checkpoint,
+        "best_metric": choice.value,
+        "selection_reason": choice.reason,
         "metric_for_best_model": trainer.args.metric_for_best_model,
         "global_step": trainer.state.global_step,
         "epochs": trainer.state.epoch,
@@ -348,7 +382,8 @@ def evaluate_saved_model(config: RunConfig, run: RunDir, data: TrainingData) -> 
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
 
-    from hubtools.metrics import trainer_compute_metrics
+    from hubtools.metrics import positive_index, trainer_compute_metrics
+    from hubtools.metrics.uncertainty import uncertainty_summary
 
     run.require(run.model)
     tokenizer = AutoTokenizer.from_pretrained(run.model)
@@ -368,16 +403,18 @@ def evaluate_saved_model(config: RunConfig, run: RunDir, data: TrainingData) -> 
         args=args,
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=trainer_compute_metrics(data.label_names),
+        compute_metrics=trainer_compute_metrics(data.label_names, config.data.positive_label),
     )
     results = {}
     for split in ("validation", "test"):
-        metrics = trainer.evaluate(data.tokenized[split], metric_key_prefix=split)
+        output = trainer.predict(data.tokenized[split], metric_key_prefix=split)
         results[split] = {
             key.removeprefix(f"{split}_"): value
-            for key, value in metrics.items()
+            for key, value in output.metrics.items()
             if key.removeprefix(f"{split}_") not in EVAL_SUMMARY_KEYS
         } | {"rows": len(data.tokenized[split])}
+    probabilities = torch.softmax(torch.as_tensor(output.predictions, dtype=torch.float32), dim=-1).numpy()
+    results["test"] |= uncertainty_summary(probabilities, output.label_ids, positive_index(data.label_names, config.data.positive_label))
     return results
 
 

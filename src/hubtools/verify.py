@@ -15,7 +15,7 @@ from hubtools.errors import HubtoolsError
 from hubtools.rundir import RunDir
 
 SCORE_TOLERANCE = 1e-5  # same weights, same inputs: only float noise
-METRIC_TOLERANCE = 1e-6
+METRIC_TOLERANCE = 0.5 * 10**-4 + 1e-9  # the card's metadata rounds to 4 decimals (cards.CARD_DECIMALS); metrics.json keeps them all
 VERIFY_SPLIT = "test"
 
 

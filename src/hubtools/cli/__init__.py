@@ -12,6 +12,7 @@ import os
 import typer
 
 from hubtools.cli.card import card_command
+from hubtools.cli.compare import compare_command
 from hubtools.cli.dataset import dataset_app
 from hubtools.cli.errors import DEBUG_ENV, run_cli
 from hubtools.cli.evaluate import evaluate_command
@@ -54,6 +55,7 @@ app.add_typer(hub_app, name="hub")
 app.command("train", context_settings=TRAIN_CONTEXT)(train_command)
 app.command("evaluate")(evaluate_command)
 app.command("card")(card_command)
+app.command("compare")(compare_command)
 app.add_typer(dataset_app, name="dataset")
 app.add_typer(space_app, name="space")
 app.command("publish")(publish_command)

@@ -34,6 +34,7 @@ def build_command(
     prose: Path | None = typer.Option(None, "--prose", help="Card prose YAML (docs/reporting.md)."),
     dataset_repo_id: str | None = typer.Option(None, "--repo", help="Dataset repo id the card will be published as."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a dataset already built in --out."),
+    benchmark: bool = typer.Option(False, "--benchmark", help="Declare the dataset a benchmark (eval.yaml with task ids for models' .eval_results)."),
 ) -> None:
     """Majority-vote labels, report agreement, deduplicate, split stratified and write Parquet + dataset card."""
     from hubtools.labelling import build_dataset
@@ -43,6 +44,7 @@ def build_command(
         input_file, [name.strip() for name in labellers.split(",") if name.strip()], out,
         text_column=text_column, split_ratios=parse_split_ratios(split_ratios), seed=seed, license=license,
         language=[code.strip() for code in language.split(",")], prose=prose, dataset_repo_id=dataset_repo_id, overwrite=overwrite,
+        benchmark=benchmark,
     )
     stats = RunDir(root).read_json(RunDir(root).dataset_stats)["labelling"]
     kappa = f"{stats['fleiss_kappa']:.3f}" if stats["fleiss_kappa"] is not None else "n/a"

@@ -11,7 +11,7 @@ from hubtools.hub.server import DEFAULT_HOST, DEFAULT_PORT
 from hubtools.hub.store import default_root
 
 hub_app = typer.Typer(
-    help="The embedded Hugging Face Hub: `serve` it, mint a `token`, `seed-base-models`.",
+    help="The embedded Hugging Face Hub: `serve` it, mint a `token`, `seed-base-models`, `gc` unreferenced blobs.",
     no_args_is_help=True,
 )
 

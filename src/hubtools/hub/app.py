@@ -292,6 +292,12 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
     async def update_settings(request: Request, plural: str, namespace: str, name: str) -> JSONResponse:
         repo, _ = writable_repo(request, repo_type_of(plural), namespace, name)
         payload = await json_body(request)
+        unsupported_settings = [
+            f"{key}={value!r}" for key, value in payload.items()
+            if not (key == "private" or (key == "visibility" and value in ("private", "public")) or (key == "gated" and value is False))
+        ]
+        if unsupported_settings:
+            raise not_supported(request, f"repo settings {', '.join(unsupported_settings)}")
         private = payload.get("private")
         if payload.get("visibility") in ("private", "public"):
             private = payload["visibility"] == "private"
@@ -385,7 +391,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
 
     add_space_routes(app, store, spaces, readable_repo, writable_repo, json_body)
 
-    tree_items = functools.lru_cache(maxsize=32)(
+    tree_items = functools.lru_cache(maxsize=8)(
         lambda commit_id, folder, recursive: list_tree(store.files(commit_id), folder, recursive)
     )
 
@@ -707,10 +713,10 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
     def unsupported(request: Request, rest: str) -> JSONResponse:
         """Keep this route after every API route: any other /api call answers 501 naming the feature, or 404 for a missing repo."""
         parts = rest.split("/")
-        feature = parts[0]
+        feature = "/".join(parts[:2])
         if parts[0] in ("models", "datasets", "spaces") and len(parts) >= 3:
             readable_repo(request, repo_type_of(parts[0]), parts[1], parts[2])
-            feature = parts[3] if len(parts) > 3 else f"{request.method} on a repo"
+            feature = "/".join(parts[3:]) or f"{request.method} on a repo"
         raise not_supported(request, feature)
 
     add_page_routes(  # last: `/{namespace}/{name}` matches widely

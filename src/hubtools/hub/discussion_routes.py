@@ -122,11 +122,23 @@ def add_discussion_routes(
         event = await run_in_threadpool(store.comment_discussion, repo, num, identity.user, text)
         return JSONResponse({"newMessage": event_json(event)})
 
-    @app.post(base + "/{num}/status")
-    async def change_status(request: Request, plural: str, namespace: str, name: str, num: int) -> JSONResponse:
+    def author_or_writer(request: Request, plural: str, namespace: str, name: str, num: int) -> tuple[Repo, Identity]:
+        """A discussion's status and title belong to its author and the repo's writers."""
         repo, identity = repo_for(request, plural, namespace, name)
         if store.discussion(repo, num)["author"] != identity.user:
             require_write(identity, repo.namespace)
+        return repo, identity
+
+    @app.post(base + "/{num}/title")
+    async def rename(request: Request, plural: str, namespace: str, name: str, num: int) -> JSONResponse:
+        repo, identity = author_or_writer(request, plural, namespace, name, num)
+        title = checked_text((await json_body(request)).get("title"), "title", MIN_DISCUSSION_TITLE_CHARS, MAX_DISCUSSION_TITLE_CHARS)
+        event = await run_in_threadpool(store.rename_discussion, repo, num, title, identity.user)
+        return JSONResponse({"newTitle": event_json(event)})
+
+    @app.post(base + "/{num}/status")
+    async def change_status(request: Request, plural: str, namespace: str, name: str, num: int) -> JSONResponse:
+        repo, identity = author_or_writer(request, plural, namespace, name, num)
         payload = await json_body(request)
         remark = checked_text(payload.get("comment") or "", "comment", 0, MAX_COMMENT_CHARS) or None
         event = await run_in_threadpool(

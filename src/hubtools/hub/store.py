@@ -224,7 +224,7 @@ class HubStore:
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / "hub.sqlite"
-        self._changed_paths = functools.lru_cache(maxsize=256)(self._changed_paths_uncached)
+        self._changed_paths = functools.lru_cache(maxsize=64)(self._changed_paths_uncached)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
@@ -408,7 +408,7 @@ class HubStore:
         with self._write() as db:
             commit_ids = [r["id"] for r in db.execute("SELECT id FROM commits WHERE repo_id = ?", (repo.pk,))]
             db.executemany("DELETE FROM files WHERE commit_id = ?", [(c,) for c in commit_ids])
-            for table in ("commits", "refs", "pull_requests", "space_settings", "uploads"):
+            for table in ("commits", "refs", "pull_requests", "discussion_events", "space_settings", "uploads"):
                 db.execute(f"DELETE FROM {table} WHERE repo_id = ?", (repo.pk,))
             db.execute("DELETE FROM repos WHERE id = ?", (repo.pk,))
 
@@ -534,6 +534,12 @@ class HubStore:
             _discussion_row(db, repo, num)
             return _add_event(db, repo, num, "comment", author, _comment_data(text, author))
 
+    def rename_discussion(self, repo: Repo, num: int, title: str, author: str) -> dict:
+        with self._write() as db:
+            old_title = _discussion_row(db, repo, num)["title"]
+            db.execute("UPDATE pull_requests SET title = ? WHERE repo_id = ? AND num = ?", (title, repo.pk, num))
+            return _add_event(db, repo, num, "title-change", author, {"from": old_title, "to": title})
+
     def set_discussion_status(self, repo: Repo, num: int, status: str, author: str, comment: str | None) -> dict:
         """Open or close a discussion or PR (a merged PR stays merged); returns the status-change event."""
         if status not in DISCUSSION_STATUSES:
@@ -649,10 +655,10 @@ class HubStore:
         create_pr: bool = False,
     ) -> tuple[str, int | None]:
         """Commit `operations` on top of `revision` in one transaction; returns (commit id, PR number or None)."""
-        for op in operations:
-            if isinstance(op, Addition) and not self.has_blob(op.sha256, op.size):
-                raise StoreError(400, f"File '{op.path}' references an object that was never uploaded ({op.sha256})")
-        with self._write() as db:
+        with self._write() as db:  # blobs checked inside the transaction: gc (also a write) cannot remove them meanwhile
+            for op in operations:
+                if isinstance(op, Addition) and not self.has_blob(op.sha256, op.size):
+                    raise StoreError(400, f"File '{op.path}' references an object that was never uploaded ({op.sha256})")
             if _get_repo_row(db, repo.pk) is None:
                 raise StoreError(404, f"Repository {repo.repo_id} not found", "RepoNotFound")
             ref = _branch_ref(db, repo, revision)

@@ -40,7 +40,11 @@ SHARD_FOOTER_VERSION = 1
 ENTRY = struct.Struct("<32sIIII")  # file header, file term and CAS header share this 48-byte layout
 CAS_CHUNK_ENTRY = struct.Struct("<32sII8x")
 HASH_AND_PAD = struct.Struct("<32s16x")  # verification entry, sha256 metadata, bookend
-FOOTER = struct.Struct("<QQQ48x32sQQ72xQ")
+# version, file info, CAS info, then (offset, count) of the file, CAS and chunk lookup tables; HMAC key, creation,
+# expiry, 48 reserved bytes, stored bytes on disk, materialized bytes, stored bytes, footer offset (200 bytes)
+FOOTER = struct.Struct("<QQQQQQQQQ32sQQ48xQQQQ")
+CAS_LOOKUP = struct.Struct("<QI")  # truncated xorb hash, xorb index
+CHUNK_LOOKUP = struct.Struct("<QII")  # truncated (keyed) chunk hash, xorb index, chunk index
 FLAG_WITH_VERIFICATION = 1 << 31
 FLAG_WITH_METADATA_EXT = 1 << 30
 COMPRESSION_NONE, COMPRESSION_LZ4, COMPRESSION_BG4_LZ4 = 0, 1, 2
@@ -275,22 +279,47 @@ def _read_file(reader: _Reader, hash_: bytes, flags: int, count: int) -> ShardFi
     return ShardFile(hash_, terms, sha256)
 
 
-def write_dedupe_shard(
-    xorb: bytes, chunks: list[tuple[bytes, int]], disk_bytes: int, hmac_key: bytes, expiry: int, now: int
-) -> bytes:
-    """A global-dedupe answer: no files, one CAS block whose chunk hashes are keyed with `hmac_key`, and a footer."""
+@dataclass(frozen=True)
+class StoredXorb:
+    hash: bytes
+    chunks: list[tuple[bytes, int]]  # (chunk hash, uncompressed size)
+    disk_bytes: int
+
+
+def _truncated(hash_: bytes) -> int:
+    return int.from_bytes(hash_[:8], "little")
+
+
+def write_dedupe_shard(xorbs: list[StoredXorb], hmac_key: bytes, expiry: int, now: int) -> bytes:
+    """A global-dedupe answer: no files, one CAS block per xorb with chunk hashes keyed by `hmac_key`, the CAS and
+    chunk lookup tables (sorted by truncated hash) and the footer."""
     body = bytearray(SHARD_HEADER.pack(SHARD_TAG, SHARD_HEADER_VERSION, FOOTER.size))
     file_info_offset = len(body)
     body += HASH_AND_PAD.pack(BOOKEND_HASH)
     cas_info_offset = len(body)
-    body += ENTRY.pack(xorb, 0, len(chunks), sum(size for _, size in chunks), disk_bytes)
-    position = 0
-    for hash_, size in chunks:
-        body += CAS_CHUNK_ENTRY.pack(blake3(hash_, key=hmac_key).digest(), position, size)
-        position += size
+    chunk_lookup: list[tuple[int, int, int]] = []
+    for xorb_index, xorb in enumerate(xorbs):
+        body += ENTRY.pack(xorb.hash, 0, len(xorb.chunks), sum(size for _, size in xorb.chunks), xorb.disk_bytes)
+        position = 0
+        for chunk_index, (hash_, size) in enumerate(xorb.chunks):
+            keyed = blake3(hash_, key=hmac_key).digest()
+            body += CAS_CHUNK_ENTRY.pack(keyed, position, size)
+            chunk_lookup.append((_truncated(keyed), xorb_index, chunk_index))
+            position += size
     body += HASH_AND_PAD.pack(BOOKEND_HASH)
+    file_lookup_offset = cas_lookup_offset = len(body)
+    for entry in sorted((_truncated(x.hash), i) for i, x in enumerate(xorbs)):
+        body += CAS_LOOKUP.pack(*entry)
+    chunk_lookup_offset = len(body)
+    for entry in sorted(chunk_lookup):
+        body += CHUNK_LOOKUP.pack(*entry)
     footer_offset = len(body)
-    body += FOOTER.pack(SHARD_FOOTER_VERSION, file_info_offset, cas_info_offset, hmac_key, now, expiry, footer_offset)
+    stored = sum(size for x in xorbs for _, size in x.chunks)
+    body += FOOTER.pack(
+        SHARD_FOOTER_VERSION, file_info_offset, cas_info_offset, file_lookup_offset, 0, cas_lookup_offset, len(xorbs),
+        chunk_lookup_offset, len(chunk_lookup), hmac_key, now, expiry, sum(x.disk_bytes for x in xorbs), 0, stored,
+        footer_offset,
+    )
     return bytes(body)
 
 

@@ -35,6 +35,8 @@ from hubtools.hub.store import HubStore, Repo, StoreError
 TOKEN_PREFIX = "xet_"
 TOKEN_LIFETIME_S = 3600
 DEDUPE_SHARD_LIFETIME_S = 7 * 24 * 3600
+MAX_DEDUPE_XORBS = 32  # xorbs per global-dedupe answer: the one holding the chunk, then its files' other xorbs
+DEDUPE_PREFIXES = ("default-merkledb", "default")  # the spec names the first; hf_xet 1.8 sends the second
 CAS_PATH = "/xet-cas"
 READ, WRITE = "read", "write"
 
@@ -43,6 +45,8 @@ CREATE TABLE IF NOT EXISTS xorbs (hash TEXT PRIMARY KEY, size INTEGER NOT NULL, 
 CREATE TABLE IF NOT EXISTS xorb_chunks (
     xorb TEXT NOT NULL, idx INTEGER NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (xorb, idx));
 CREATE INDEX IF NOT EXISTS xorb_chunks_by_hash ON xorb_chunks (hash);
+CREATE TABLE IF NOT EXISTS file_xorbs (file_hash TEXT NOT NULL, xorb TEXT NOT NULL, PRIMARY KEY (file_hash, xorb));
+CREATE INDEX IF NOT EXISTS file_xorbs_by_xorb ON file_xorbs (xorb);
 """
 
 
@@ -118,9 +122,20 @@ class XetCas:
             row = db.execute("SELECT xorb FROM xorb_chunks WHERE hash = ? LIMIT 1", (chunk_hex,)).fetchone()
         return row[0] if row else None
 
-    def xorb_size(self, hash_hex: str) -> int:
+    def stored_xorb(self, hash_hex: str) -> xet.StoredXorb:
         with self._connect() as db:
-            return db.execute("SELECT size FROM xorbs WHERE hash = ?", (hash_hex,)).fetchone()[0]
+            size = db.execute("SELECT size FROM xorbs WHERE hash = ?", (hash_hex,)).fetchone()[0]
+        return xet.StoredXorb(xet.hash_from_hex(hash_hex), self.chunk_list(hash_hex), size)
+
+    def xorbs_used_with(self, xorb_hex: str) -> list[str]:
+        """`xorb_hex` first, then the other xorbs of the files that use it (what a client re-uploading them has)."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT DISTINCT xorb FROM file_xorbs WHERE file_hash IN (SELECT file_hash FROM file_xorbs WHERE xorb = ?)"
+                " AND xorb != ? LIMIT ?",
+                (xorb_hex, xorb_hex, MAX_DEDUPE_XORBS - 1),
+            ).fetchall()
+        return [xorb_hex] + [row[0] for row in rows]
 
     # ------------------------------------------------------------------ shards and files
 
@@ -137,6 +152,9 @@ class XetCas:
             self._check_file(file)
         for file in shard.files:
             self._materialize(repo, file)
+        rows = {(xet.hash_hex(f.file_hash), xet.hash_hex(t.xorb)) for f in shard.files for t in f.terms}
+        with self._connect() as db:
+            db.executemany("INSERT OR IGNORE INTO file_xorbs VALUES (?, ?)", sorted(rows))
 
     def _check_file(self, file: xet.ShardFile) -> None:
         name = xet.hash_hex(file.file_hash)
@@ -195,15 +213,14 @@ class XetCas:
                     yield ref.read(body)
 
     def dedupe_shard(self, chunk_hex: str) -> bytes | None:
-        """The global-dedupe answer for a chunk: the xorb holding it, chunk hashes keyed so they reveal nothing."""
+        """The global-dedupe answer for a chunk: the xorb holding it (and its files' other xorbs), chunk hashes keyed
+        with a fresh HMAC key as the spec describes, so the answer reveals no chunk hash the caller lacks."""
         xorb_hex = self.xorb_holding(chunk_hex)
         if xorb_hex is None:
             return None
         now = int(time.time())
-        return xet.write_dedupe_shard(
-            xet.hash_from_hex(xorb_hex), self.chunk_list(xorb_hex), self.xorb_size(xorb_hex),
-            secrets.token_bytes(32), now + DEDUPE_SHARD_LIFETIME_S, now,
-        )
+        xorbs = [self.stored_xorb(h) for h in self.xorbs_used_with(xorb_hex)]
+        return xet.write_dedupe_shard(xorbs, secrets.token_bytes(32), now + DEDUPE_SHARD_LIFETIME_S, now)
 
 
 # ---------------------------------------------------------------------- CAS tokens
@@ -236,9 +253,9 @@ def check_cas_token(secret: bytes, token: str | None, needed: str) -> CasGrant:
 # ---------------------------------------------------------------------- routes
 
 
-def _check_path(prefix: str, expected_prefix: str, hash_hex: str) -> None:
-    if prefix != expected_prefix:
-        raise StoreError(400, f"Unknown prefix {prefix!r} in a CAS path: use {expected_prefix!r}")
+def _check_path(prefix: str, expected_prefixes: tuple[str, ...], hash_hex: str) -> None:
+    if prefix not in expected_prefixes:
+        raise StoreError(400, f"Unknown prefix {prefix!r} in a CAS path: use {expected_prefixes[0]!r}")
     xet.hash_from_hex(hash_hex)
 
 
@@ -274,7 +291,7 @@ def install_xet_routes(
     @app.post(CAS_PATH + "/v1/xorbs/{prefix}/{hash_hex}")
     async def upload_xorb(request: Request, prefix: str, hash_hex: str) -> JSONResponse:
         check_cas_token(secret, bearer_token(request), WRITE)
-        _check_path(prefix, "default", hash_hex)
+        _check_path(prefix, ("default",), hash_hex)
         body = await request.body()  # at most MAX_XORB_BYTES (limits.py)
         return JSONResponse({"was_inserted": await run_in_threadpool(cas.add_xorb, hash_hex, body)})
 
@@ -288,7 +305,7 @@ def install_xet_routes(
     @app.get(CAS_PATH + "/v1/chunks/{prefix}/{hash_hex}")
     async def dedupe_query(request: Request, prefix: str, hash_hex: str) -> Response:
         check_cas_token(secret, bearer_token(request), READ)
-        _check_path(prefix, "default-merkledb", hash_hex)
+        _check_path(prefix, DEDUPE_PREFIXES, hash_hex)
         answer = await run_in_threadpool(cas.dedupe_shard, hash_hex)
         if answer is None:
             raise StoreError(404, f"Chunk {hash_hex} is not known to global deduplication")

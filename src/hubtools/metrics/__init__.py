@@ -4,8 +4,9 @@
 `metrics/modules/` (one evaluate `Metric` per file), loads them with `evaluate.load(path)` and joins
 them with `evaluate.combine`. The same code serves `hubtools evaluate` and Trainer's `compute_metrics`.
 
-Class ids are positions in `label_names`. With two classes the positive class is `label_names[1]`
-(e.g. ["negative", "positive"]) and the binary `precision`, `recall`, `f1` are added.
+Class ids are positions in `label_names`. With two classes the binary `precision`, `recall`, `f1` of the
+positive class are added: `positive_label` (the config's `data.positive_label`), by default `label_names[1]`
+(e.g. ["negative", "positive"]).
 """
 
 from __future__ import annotations
@@ -16,8 +17,23 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from hubtools.errors import HubtoolsError
+
 MODULES_DIR = Path(__file__).resolve().parent / "modules"
 SCALAR_MODULES = ("accuracy", "precision_recall_f1")
+# metrics.json key -> name for people; binary ones name their positive class: "F1 (irony)"
+METRIC_NAMES = {
+    "accuracy": "Accuracy",
+    "f1_macro": "F1 (macro)",
+    "f1_weighted": "F1 (weighted)",
+    "precision_macro": "Precision (macro)",
+    "recall_macro": "Recall (macro)",
+    "precision_weighted": "Precision (weighted)",
+    "recall_weighted": "Recall (weighted)",
+    "f1": "F1 ({positive})",
+    "precision": "Precision ({positive})",
+    "recall": "Recall ({positive})",
+}
 DETAIL_MODULES = ("per_class", "confusion_matrix")
 
 
@@ -37,8 +53,23 @@ def combined_metrics(detailed: bool = False) -> Any:
     return evaluate.combine({name: load_metric(name) for name in names})
 
 
+def positive_index(label_names: Sequence[str], positive_label: str | None = None) -> int | None:
+    """Class id of the positive class of a binary task (default the second label); None with more classes."""
+    if positive_label is not None and positive_label not in label_names:
+        raise HubtoolsError(f"data.positive_label {positive_label!r} is not one of the labels ({', '.join(label_names)}); set it to one of them")
+    if len(label_names) != 2:
+        return None
+    return list(label_names).index(positive_label) if positive_label is not None else 1
+
+
+def metric_name(key: str, positive_label: str | None = None) -> str:
+    """`f1_macro` -> "F1 (macro)"; the binary `f1` -> "F1 (irony)" for positive class irony."""
+    return METRIC_NAMES[key].format(positive=positive_label or "positive class")
+
+
 def compute_classification_metrics(
-    predictions: Sequence[int], references: Sequence[int], label_names: Sequence[str], detailed: bool = False
+    predictions: Sequence[int], references: Sequence[int], label_names: Sequence[str], detailed: bool = False,
+    positive_label: str | None = None,
 ) -> dict[str, Any]:
     """Flat dict of float metrics: accuracy, {precision,recall,f1}_{macro,weighted}, and binary ones for two classes.
 
@@ -49,7 +80,7 @@ def compute_classification_metrics(
         predictions=[int(p) for p in predictions],
         references=[int(r) for r in references],
         labels=list(range(len(label_names))),
-        pos_label=1 if len(label_names) == 2 else None,
+        pos_label=positive_index(label_names, positive_label),
     )
     if detailed:
         results["per_class"] = {label_names[row.pop("label")]: row for row in results["per_class"]}
@@ -57,13 +88,13 @@ def compute_classification_metrics(
 
 
 def compute_classification_report(
-    predictions: Sequence[int], references: Sequence[int], label_names: Sequence[str]
+    predictions: Sequence[int], references: Sequence[int], label_names: Sequence[str], positive_label: str | None = None
 ) -> dict[str, Any]:
     """Scalar metrics plus `per_class` and `confusion_matrix` (see `compute_classification_metrics`)."""
-    return compute_classification_metrics(predictions, references, label_names, detailed=True)
+    return compute_classification_metrics(predictions, references, label_names, detailed=True, positive_label=positive_label)
 
 
-def trainer_compute_metrics(label_names: Sequence[str]) -> Callable[[Any], dict[str, float]]:
+def trainer_compute_metrics(label_names: Sequence[str], positive_label: str | None = None) -> Callable[[Any], dict[str, float]]:
     """A `compute_metrics` for transformers' Trainer: EvalPrediction (logits, label ids) -> dict of floats."""
     names = list(label_names)
 
@@ -72,7 +103,7 @@ def trainer_compute_metrics(label_names: Sequence[str]) -> Callable[[Any], dict[
         if isinstance(logits, tuple):  # models that also return hidden states put the logits first
             logits = logits[0]
         predictions = np.asarray(logits).argmax(axis=-1)
-        return compute_classification_metrics(predictions, np.asarray(eval_prediction.label_ids), names)
+        return compute_classification_metrics(predictions, np.asarray(eval_prediction.label_ids), names, positive_label=positive_label)
 
     return compute_metrics
 
@@ -83,4 +114,7 @@ __all__ = [
     "trainer_compute_metrics",
     "combined_metrics",
     "load_metric",
+    "positive_index",
+    "metric_name",
+    "METRIC_NAMES",
 ]
