@@ -17,11 +17,14 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from hubtools.errors import HubtoolsError
 from hubtools.hubclient import with_retries
 from hubtools.rundir import SPLITS, RunDir
+
+if TYPE_CHECKING:
+    from hubtools.verify import VerifyReport
 
 RepoType = Literal["model", "dataset", "space"]
 Status = Literal["added", "changed", "deleted", "unchanged"]
@@ -413,6 +416,7 @@ class PublishResult:
     commits: list[CommitResult]
     plans: list[RepoPlan]
     verified: bool = False
+    verification: VerifyReport | None = None
 
 
 def _render_cards(run: RunDir, options: PublishOptions, endpoint: str, work_dir: Path) -> Path | None:
@@ -530,5 +534,5 @@ def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> Pub
 
         report = verify_repo(options.repo_id, RunDir(options.run_dir), endpoint=endpoint, token=api.token, revision=options.revision)
         echo(report.summary())
-        published.verified = True
+        published.verified, published.verification = True, report
     return published

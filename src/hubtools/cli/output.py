@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
 from enum import Enum
 from typing import Any
 
@@ -57,3 +60,18 @@ def configure_logging(verbose: bool) -> None:
 def emit_json(document: Any) -> None:
     """The one JSON document a `--format json` command writes on stdout."""
     typer.echo(json.dumps(document, indent=2, default=str))
+
+
+@contextmanager
+def stdout_reserved_for_json(output_format: OutputFormat) -> Iterator[None]:
+    """With --format json, whatever else is printed (progress, Trainer logs, plans) goes to stderr."""
+    if output_format != OutputFormat.json:
+        yield
+        return
+    with redirect_stdout(sys.stderr):
+        yield
+
+
+def echo_for(output_format: OutputFormat):
+    """Where a command's human-readable lines go: stdout, or stderr when stdout carries JSON."""
+    return lambda line: typer.echo(line, err=output_format == OutputFormat.json)
