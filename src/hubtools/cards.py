@@ -430,6 +430,8 @@ class ModelCardContext:
     positive_label: str | None
     headline: list[HeadlineRow]
     test_rows: int
+    test_rows_sampled_from: int | None  # evaluate.sample_size: test_rows is a seeded sample of this many
+    test_sample_seed: int | None
     test_loss: float | None
     validation_loss: float | None
     interval_resamples: int | None
@@ -551,6 +553,8 @@ def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Pros
         positive_label=positive_label,
         headline=headline_rows(metrics, positive_label),
         test_rows=metrics["test"]["rows"],
+        test_rows_sampled_from=metrics["test"].get("sampled_from"),
+        test_sample_seed=metrics["test"].get("sample_seed"),
         test_loss=metrics["test"].get("loss"),
         validation_loss=metrics.get("validation", {}).get("loss"),
         interval_resamples=(metrics["test"].get("interval_method") or {}).get("resamples"),

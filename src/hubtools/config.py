@@ -86,6 +86,24 @@ class HPSearchConfig:
 
 
 @dataclass
+class EvaluateConfig:
+    sample_size: int | None = None  # score validation and test on this many rows (seeded) when a split is larger
+    sample_seed: int = 42
+
+    def rows(self, total: int) -> list[int] | None:
+        """Positions (in file order) of the rows a split of `total` rows is scored on; None: all of them.
+
+        The same rows for train's metrics, `hubtools evaluate`, the card and `hubtools verify`.
+        """
+        if self.sample_size is None or self.sample_size >= total:
+            return None
+        import numpy as np
+
+        chosen = np.random.default_rng(self.sample_seed).choice(total, size=self.sample_size, replace=False)
+        return sorted(int(position) for position in chosen)
+
+
+@dataclass
 class CardConfig:
     prose: str | None = None  # YAML/markdown file with description, intended uses, limitations, label definitions
     license: str = "apache-2.0"
@@ -102,6 +120,7 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     hp_search: HPSearchConfig = field(default_factory=HPSearchConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     card: CardConfig = field(default_factory=CardConfig)
 
 
@@ -144,7 +163,10 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> RunConfig:
 
 
 def config_from_dict(raw: dict[str, Any], source: str = "config") -> RunConfig:
-    return _build(RunConfig, raw, prefix="", source=source)
+    config = _build(RunConfig, raw, prefix="", source=source)
+    if config.evaluate.sample_size is not None and config.evaluate.sample_size < 1:
+        raise ConfigError(f"{source}: evaluate.sample_size must be a positive number of rows (or left out to score every row)")
+    return config
 
 
 def config_to_dict(config: RunConfig) -> dict[str, Any]:

@@ -301,9 +301,15 @@ def evaluate_run(run_dir: str | Path, slice_by: Sequence[str] = (), baseline: bo
     run.require(run.model, run.config, run.split("test"))
     config = load_config(run.config)
     test = read_labelled_file(run.split("test"), extra_columns=slice_by)
+    positions = config.evaluate.rows(len(test))
+    sample = {}
+    if positions is not None:  # the rows train scored: the card's numbers and the report's agree
+        sample = {"sampled_from": len(test), "sample_seed": config.evaluate.sample_seed}
+        test = test.iloc[positions].reset_index(drop=True)
     train = read_labelled_file(run.split("train")) if baseline else None
     report, scored = build_report(load_classifier(run.model), test, config.training.max_length, train, slice_by, config.data.positive_label)
     report["split"] = "test"
+    report |= sample
     return write_report(report, scored, output_dir or run.report, overwrite=overwrite)
 
 

@@ -407,12 +407,16 @@ def evaluate_saved_model(config: RunConfig, run: RunDir, data: TrainingData) -> 
     )
     results = {}
     for split in ("validation", "test"):
-        output = trainer.predict(data.tokenized[split], metric_key_prefix=split)
+        dataset, sampled_from = data.tokenized[split], {}
+        positions = config.evaluate.rows(len(dataset))
+        if positions is not None:
+            dataset, sampled_from = dataset.select(positions), {"sampled_from": len(dataset), "sample_seed": config.evaluate.sample_seed}
+        output = trainer.predict(dataset, metric_key_prefix=split)
         results[split] = {
             key.removeprefix(f"{split}_"): value
             for key, value in output.metrics.items()
             if key.removeprefix(f"{split}_") not in EVAL_SUMMARY_KEYS
-        } | {"rows": len(data.tokenized[split])}
+        } | {"rows": len(dataset)} | sampled_from
     probabilities = torch.softmax(torch.as_tensor(output.predictions, dtype=torch.float32), dim=-1).numpy()
     results["test"] |= uncertainty_summary(probabilities, output.label_ids, positive_index(data.label_names, config.data.positive_label))
     return results

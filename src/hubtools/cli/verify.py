@@ -13,7 +13,12 @@ def verify_command(
     repo: str = typer.Option(..., "--repo", help="Model repo ORG/NAME to check."),
     run: Path = typer.Option(Path("runs/quickstart"), "--run", help="The run directory it was published from."),
     revision: str | None = typer.Option(None, "--revision", help="Branch, tag or commit to check."),
-    sample: int | None = typer.Option(None, "--sample", help="Check predictions on N random test rows only (skips the metric check)."),
+    sample: int | None = typer.Option(
+        None,
+        "--sample",
+        help="Check predictions on N random test rows only (skips the metric check); 0: every row. "
+        "Default: the rows the card was scored on, or 2000 random rows of a larger test split.",
+    ),
     endpoint: str | None = typer.Option(None, "--endpoint", help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."),
     token: str | None = typer.Option(None, "--token", help="Hub token (default: HF_TOKEN or the stored login).", show_default=False),
     output_format: OutputFormat = FormatOption,
