@@ -10,6 +10,7 @@ and `report.md`. Metrics come from `hubtools.metrics`, the code Trainer uses dur
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass
@@ -301,11 +302,11 @@ def evaluate_run(run_dir: str | Path, slice_by: Sequence[str] = (), baseline: bo
     run.require(run.model, run.config, run.split("test"))
     config = load_config(run.config)
     test = read_labelled_file(run.split("test"), extra_columns=slice_by)
-    positions = config.evaluate.rows(len(test))
+    positions = config.evaluate.rows(len(test.frame))
     sample = {}
     if positions is not None:  # the rows train scored: the card's numbers and the report's agree
-        sample = {"sampled_from": len(test), "sample_seed": config.evaluate.sample_seed}
-        test = test.iloc[positions].reset_index(drop=True)
+        sample = {"sampled_from": len(test.frame), "sample_seed": config.evaluate.sample_seed}
+        test = dataclasses.replace(test, frame=test.frame.iloc[positions].reset_index(drop=True))
     train = read_labelled_file(run.split("train")) if baseline else None
     report, scored = build_report(load_classifier(run.model), test, config.training.max_length, train, slice_by, config.data.positive_label)
     report["split"] = "test"
