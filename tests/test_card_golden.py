@@ -50,3 +50,31 @@ def test_a_name_missing_from_the_context_fails_the_render(fixture_run: Path, tmp
     monkeypatch.setattr(cards, "cards_dir", lambda: template)
     with pytest.raises(jinja2.UndefinedError, match="no_such_variable"):
         render_model_card(fixture_run, tmp_path / "card")
+
+
+def test_a_subsampled_evaluation_is_stated(fixture_run: Path, tmp_path: Path) -> None:
+    import json
+
+    report_file = fixture_run / "report" / "metrics.json"
+    report = json.loads(report_file.read_text())
+    report["rows"] = 15  # as `hubtools evaluate` with a sample of the test split would write it
+    report_file.write_text(json.dumps(report))
+    text = render_model_card(fixture_run, tmp_path / "card").read_text(encoding="utf-8")
+    assert "**Evaluation was subsampled:** 15 of the 21 test rows were scored" in text
+    assert "On the test split (a sample of 15 of its 21 texts)" in text
+
+
+def test_binary_scores_name_the_positive_class(fixture_run: Path, tmp_path: Path) -> None:
+    import json
+
+    from huggingface_hub import ModelCard
+
+    metrics_file, report_file = fixture_run / "metrics.json", fixture_run / "report" / "metrics.json"
+    metrics, report = json.loads(metrics_file.read_text()), json.loads(report_file.read_text())
+    metrics["test"] |= {"f1": 0.61234, "precision": 0.5, "recall": 0.75}  # as a binary run's metrics.json holds them
+    report["positive_label"] = "Opinion"
+    metrics_file.write_text(json.dumps(metrics))
+    report_file.write_text(json.dumps(report))
+    card = ModelCard.load(render_model_card(fixture_run, tmp_path / "card"))
+    assert "| F1 (Opinion) | 0.6123 |" in card.text and "positive class **Opinion**" in card.text
+    assert "Test F1 (Opinion)" in {result.metric_name for result in card.data.eval_results}

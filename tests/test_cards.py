@@ -221,23 +221,57 @@ def test_existing_card_is_kept_without_overwrite(run, card_dir):
         render_model_card(run.root, card_dir, overwrite=False)
 
 
+DATASET_SECTIONS = (
+    "## Dataset Details", "## Uses", "### Direct Use", "### Out-of-Scope Use", "## Dataset Structure", "### Label definitions",
+    "### Label distribution", "### Rows per platform", "### Text length", "## Dataset Creation", "### Curation Rationale",
+    "### Source Data", "#### Data Collection and Processing", "#### Who are the source data producers?", "### Annotations",
+    "#### Annotation process", "#### Personal and Sensitive Information", "## Bias, Risks, and Limitations", "### Recommendations",
+    "## Dataset Card Authors",
+)
+
+
 def test_dataset_card_from_run(run, tmp_path):
+    from datasets import ClassLabel, load_dataset
+
     readme = render_dataset_card(run.root, tmp_path, dataset_repo_id="acme/quick-data", model_repo_id="acme/quick")
     card = DatasetCard.load(readme)
-    assert card.data.task_categories == ["text-classification"]
-    assert card.data.size_categories == ["n<1K"]
-    assert card.data.license == "apache-2.0" and card.data.language == ["en"]
+    data = card.data
+    assert (data.task_categories, data.task_ids, data.size_categories) == (["text-classification"], ["multi-class-classification"], ["n<1K"])
+    assert (data.license, data.language, data.annotations_creators, data.source_datasets) == ("cc0-1.0", ["en"], ["machine-generated"], ["original"])
+    assert "synthetic" in data.tags  # the quickstart sample is generated, and says so
     text = card.text
-    for section in ("## Dataset summary", "### Label definitions", "### Label distribution", "### Rows per platform", "### Text length", "## Labelling procedure", "## Known limitations", "## Citation"):
-        assert section in text
+    assert [section for section in DATASET_SECTIONS if section not in text] == []
+    assert "## Dataset Card Contact" not in text and "Not provided" not in text and "More Information Needed" not in text
     assert_tables_well_formed(text)
+    assert not re.search(r"\d\.\d{3,}(?![\d|]*kappa)", text.split("Agreement:")[0]), "numbers are formatted for people"
+
+    id2label = json.loads((run.model / "config.json").read_text())["id2label"]
+    names = [id2label[key] for key in sorted(id2label, key=int)]
+    info = data.dataset_info
+    assert {"name": "label", "dtype": {"class_label": {"names": {str(i): name for i, name in enumerate(names)}}}} in info["features"]
     stats = json.loads(run.dataset_stats.read_text())
+    assert {split["name"]: split["num_examples"] for split in info["splits"]} == {name: stats["splits"][name]["rows"] for name in ("train", "validation", "test")}
+    assert all(split["num_bytes"] > 0 for split in info["splits"])
+    assert data.configs == [{"config_name": "default", "data_files": [{"split": name, "path": f"data/{name}.parquet"} for name in ("train", "validation", "test")]}]
+    loaded = load_dataset("parquet", data_files={name: str(tmp_path / "data" / f"{name}.parquet") for name in ("train", "validation", "test")})
+    assert loaded["train"].features["label"] == ClassLabel(names=names)
+
     splits = {name: pd.read_parquet(run.split(name)) for name in ("train", "validation", "test")}
+    assert loaded["test"].features["label"].int2str(loaded["test"]["label"]) == splits["test"]["label"].tolist()
     for label in stats["label_names"]:
         counts = [int((splits[name].label == label).sum()) for name in ("train", "validation", "test")]
         assert counts == [stats["splits"][name]["labels"][label] for name in ("train", "validation", "test")]
         assert re.search(rf"\| {label} \| {counts[0]} \(.*\) \| {counts[1]} \(.*\) \| {counts[2]} \(.*\) \|", text)
     assert (tmp_path / "label_distribution.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((tmp_path / "dataset_stats.json").read_text())["label_names"] == stats["label_names"]  # the card links it
+
+
+def test_dataset_card_drops_sections_without_prose(run, tmp_path):
+    prose = tmp_path / "bare.card.yaml"
+    prose.write_text("data_description: Comments.\n")
+    card = DatasetCard.load(render_dataset_card(run.root, tmp_path / "out", prose=prose))
+    assert "## Uses" not in card.text and "### Curation Rationale" not in card.text and "Not provided" not in card.text
+    assert card.data.license == "other"  # never the model's license (apache-2.0 in the config)
 
 
 def test_cli_card(run, card_dir, tmp_path):

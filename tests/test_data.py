@@ -176,3 +176,14 @@ def test_hub_dataset_id_through_the_embedded_hub(hub, tmp_path: Path) -> None:
     assert prepared.stats["splits"]["test"]["source"] == "acme/comments[test]"
     with pytest.raises(DataError, match=r"acme/missing: could not load the Hub dataset"):
         prepare_data(DataConfig(hub_id="acme/missing"))
+
+
+def test_a_published_class_label_dataset_trains_by_label_name(tmp_path: Path) -> None:
+    from hubtools.dataset_repo import write_hub_splits
+
+    data = frame(60, ("neg", "pos"))
+    write_hub_splits({"train": data, "validation": data, "test": data}, ["pos", "neg"], tmp_path / "data")
+    prepared = prepare_data(DataConfig(path=str(tmp_path / "data")))  # the folder a published dataset downloads to
+    assert prepared.label_names == ["neg", "pos"]
+    assert set(prepared.splits["train"]["label"]) == {"neg", "pos"}
+    assert (prepared.splits["train"]["label"] == "pos").sum() == prepared.stats["splits"]["train"]["labels"]["pos"]

@@ -85,6 +85,7 @@ def model(hub, writer) -> str:
     api.create_commit(repo_id, [CommitOperationAdd("training_config.yaml", b"seed: 2\nlearning_rate: 0.0001\n")],
                       commit_message="Change the seed", commit_description="Seed 2 is luckier")
     api.create_commit(repo_id, [CommitOperationAdd("notes.txt", b"draft")], commit_message="Proposal", create_pr=True)
+    api.create_discussion(repo_id, title="Which seed is best?")
     return repo_id
 
 
@@ -152,6 +153,7 @@ def test_tree_blob_commits_commit_and_discussions_pages(hub, model) -> None:
 
     discussions = page(hub, f"/{model}/discussions")
     assert discussions.status_code == 200 and "Proposal" in discussions.text and "#1" in discussions.text
+    assert "Which seed is best?" in discussions.text and "#2" in discussions.text and "discussion" in discussions.text
     pr_tree = page(hub, f"/{model}/tree/refs%2Fpr%2F1")
     assert pr_tree.status_code == 200 and "notes.txt" in pr_tree.text
 

@@ -33,6 +33,9 @@ def test_tree_pages_follow_the_link_header_with_a_cursor_pinned_to_a_commit(hub,
     assert len(list(hub.stock_api().list_repo_tree(repo, recursive=True))) == 2_500 + 3 + 2  # + 3 folders, 2 top files
     assert [e.path for e in hub.stock_api().list_repo_tree(repo, path_in_repo="shard-01")][:2] == [
         "shard-01/file-01000.txt", "shard-01/file-01001.txt"]
+    last = {e.path: e.last_commit.title for e in hub.stock_api().list_repo_tree(repo, expand=True)}
+    assert last == {"shard-00": "2500 files", "shard-01": "2500 files", "shard-02": "2500 files",
+                    ".gitattributes": "initial commit", "later.txt": "Upload later.txt with huggingface_hub"}
     infos = hub.stock_api().get_paths_info(repo, ["shard-00", "shard-01/file-01000.txt", "missing"])
     assert [(type(i).__name__, i.path) for i in infos] == [("RepoFolder", "shard-00"), ("RepoFile", "shard-01/file-01000.txt")]
     bad_cursor = httpx.get(f"{hub.endpoint}/api/models/{repo}/tree/main", params={"cursor": "nonsense"})
@@ -120,9 +123,9 @@ def test_plain_discussions_with_comments_status_and_paginated_listing(hub, write
     with pytest.raises(HfHubHTTPError) as short_title:
         api.create_discussion(repo, title="no")
     assert short_title.value.response.status_code == 400
-    for i in range(55):
-        httpx.post(f"{hub.endpoint}/api/models/{repo}/discussions", json={"title": f"question {i}", "description": "?"},
-                   headers={"Authorization": f"Bearer {writer}"}).raise_for_status()
+    with httpx.Client(headers={"Authorization": f"Bearer {writer}"}) as client:
+        for i in range(55):
+            client.post(f"{hub.endpoint}/api/models/{repo}/discussions", json={"title": f"question {i}", "description": "?"}).raise_for_status()
     listed = list(api.get_repo_discussions(repo))
     assert len(listed) == 56 and listed[-1].num == opened.num  # newest first, across two pages of 50
     assert [d.num for d in api.get_repo_discussions(repo, discussion_status="closed")] == [opened.num]

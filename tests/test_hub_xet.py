@@ -46,8 +46,8 @@ def xorb_bytes_stored(hub) -> int:
         return db.execute("SELECT COALESCE(SUM(size), 0) FROM xorbs").fetchone()[0]
 
 
-def lfs_siblings(hub, token: str, repo_id: str, repo_type: str = "model") -> dict[str, object]:
-    info = hub.stock_api(token).repo_info(repo_id, repo_type=repo_type, files_metadata=True)
+def lfs_siblings(hub, token: str, repo_id: str, repo_type: str = "model", revision: str | None = None) -> dict[str, object]:
+    info = hub.stock_api(token).repo_info(repo_id, repo_type=repo_type, revision=revision, files_metadata=True)
     return {s.rfilename: s.lfs for s in info.siblings}
 
 
@@ -85,6 +85,13 @@ def serialize_shard(xorb_hash: bytes, chunks: list[bytes], sha256: str, file_has
     body += xet.HASH_AND_PAD.pack(xet.hash_from_hex(sha256))
     body += xet.HASH_AND_PAD.pack(xet.BOOKEND_HASH) + xet.HASH_AND_PAD.pack(xet.BOOKEND_HASH)
     return body
+
+
+def commit_lfs_file(hub, token: str, repo_id: str, sha256: str, size: int) -> httpx.Response:
+    header = {"key": "header", "value": {"summary": "add by hash"}}
+    line = {"key": "lfsFile", "value": {"path": f"{sha256[:8]}.bin", "algo": "sha256", "oid": sha256, "size": size}}
+    return httpx.post(f"{hub.endpoint}/api/models/{repo_id}/commit/main", content="\n".join(json.dumps(x) for x in (header, line)),
+                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"})
 
 
 def test_hashes_match_the_reference_implementation():
@@ -150,6 +157,8 @@ def test_cas_tokens_are_scoped_to_a_repo_and_a_scope(hub, writer, repo):
     stranger = hub.token("mallory")
     refused = httpx.get(f"{hub.endpoint}/api/models/{repo}/xet-write-token/main", headers={"Authorization": f"Bearer {stranger}"})
     assert refused.status_code == 403
+    no_branch = httpx.get(f"{hub.endpoint}/api/models/{repo}/xet-read-token/no-such-branch", headers={"Authorization": f"Bearer {writer}"})
+    assert no_branch.status_code == 404 and no_branch.headers["X-Error-Code"] == "RevisionNotFound"
     cas_url, read_token = cas_token(hub, writer, repo, scope="read")
     body = serialize_xorb([(0, b"some bytes")])
     url = f"{cas_url}/v1/xorbs/default/{xet.hash_hex(xet.merkle_root([(xet.chunk_hash(b'some bytes'), 10)]))}"
@@ -159,6 +168,18 @@ def test_cas_tokens_are_scoped_to_a_repo_and_a_scope(hub, writer, repo):
     assert httpx.post(url, content=body, headers={"Authorization": f"Bearer {forged}"}).status_code == 401
     assert httpx.post(url, content=body).status_code == 401
     assert httpx.post(f"{cas_url}/v1/shards", content=b"", headers={"Authorization": f"Bearer {read_token}"}).status_code == 403
+
+    other_repo = f"{ORG}/other-{uuid.uuid4().hex[:6]}"
+    hub.stock_api(writer).create_repo(other_repo)
+    cas_url, write_token = cas_token(hub, writer, repo)
+    auth = {"Authorization": f"Bearer {write_token}"}
+    chunks = [os.urandom(3000)]
+    xorb_hash = xet.merkle_root([(xet.chunk_hash(chunks[0]), 3000)])
+    sha256 = hashlib.sha256(chunks[0]).hexdigest()
+    httpx.post(f"{cas_url}/v1/xorbs/default/{xet.hash_hex(xorb_hash)}", content=serialize_xorb([(0, chunks[0])]), headers=auth).raise_for_status()
+    httpx.post(f"{cas_url}/v1/shards", content=serialize_shard(xorb_hash, chunks, sha256), headers=auth).raise_for_status()
+    assert commit_lfs_file(hub, writer, other_repo, sha256, 3000).status_code == 400  # uploaded for `repo` only
+    assert commit_lfs_file(hub, writer, repo, sha256, 3000).status_code == 200
 
 
 def test_stock_upload_file_and_upload_folder_go_through_xet(hub, writer, repo, tmp_path):
@@ -177,6 +198,17 @@ def test_stock_upload_file_and_upload_folder_go_through_xet(hub, writer, repo, t
     assert lfs["nested/weights.safetensors"].sha256 == hashlib.sha256(payload[::-1]).hexdigest()
     assert lfs["notes.txt"] is None
     assert Path(hf_hub_download(repo, "blob.bin", cache_dir=tmp_path / "cache")).read_bytes() == payload
+    proposal = api.upload_file(path_or_fileobj=payload[::2], path_in_repo="proposed.bin", repo_id=repo, create_pr=True)
+    assert "proposed.bin" in lfs_siblings(hub, writer, repo, revision=proposal.pr_revision)
+
+
+@pytest.mark.slow
+def test_an_incompressible_file_over_64_mib_uploads(hub, writer, repo, tmp_path):
+    """hf_xet fills a xorb with 64 MiB of chunk data: random bytes serialize to slightly more than 64 MiB."""
+    path = tmp_path / "random.bin"
+    path.write_bytes(os.urandom(70 * 1024 * 1024))
+    hub.stock_api(writer).upload_file(path_or_fileobj=path, path_in_repo="random.bin", repo_id=repo)
+    assert lfs_siblings(hub, writer, repo)["random.bin"].sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_hf_upload_cli_goes_through_xet(hub, writer, repo, tmp_path):
@@ -260,8 +292,5 @@ def test_a_shard_cannot_claim_the_sha256_of_someone_elses_file(hub, writer, repo
     httpx.post(f"{cas_url}/v1/xorbs/default/{xet.hash_hex(xorb_hash)}", content=serialize_xorb([(0, chunks[0])]), headers=auth).raise_for_status()
     refused = httpx.post(f"{cas_url}/v1/shards", content=serialize_shard(xorb_hash, chunks, claimed), headers=auth)
     assert refused.status_code == 400 and "sha256" in refused.json()["error"]
-    header = {"key": "header", "value": {"summary": "steal"}}
-    steal = {"key": "lfsFile", "value": {"path": "stolen.bin", "algo": "sha256", "oid": claimed, "size": len(secret)}}
-    commit = httpx.post(f"{hub.endpoint}/api/models/{repo}/commit/main", headers={"Authorization": f"Bearer {writer}", "Content-Type": "application/x-ndjson"},
-                        content="\n".join(json.dumps(line) for line in (header, steal)))
-    assert commit.status_code >= 400 and "stolen.bin" not in {s.rfilename for s in hub.stock_api(writer).model_info(repo).siblings}
+    assert commit_lfs_file(hub, writer, repo, claimed, len(secret)).status_code >= 400
+    assert f"{claimed[:8]}.bin" not in {s.rfilename for s in hub.stock_api(writer).model_info(repo).siblings}

@@ -6,9 +6,11 @@ import json
 
 import pandas as pd
 import pytest
+from datasets import ClassLabel, load_dataset
 from huggingface_hub import DatasetCard
 from sklearn.metrics import cohen_kappa_score
 
+from hubtools.dataset_repo import read_named_split
 from hubtools.labelling import LabellingError, build_dataset, fleiss_kappa, majority_vote, pairwise_agreement
 from hubtools.rundir import SPLITS
 
@@ -69,7 +71,8 @@ def test_build_dataset(tmp_path):
     labelling = stats["labelling"]
     assert labelling["rows_in"] == 40 and labelling["ties"] == 2 and labelling["duplicates_removed"] == 1
     assert labelling["rows_out"] == 37 and labelling["fully_labelled"] == 39
-    splits = {name: pd.read_parquet(out / "data" / f"{name}.parquet") for name in SPLITS}
+    splits = {name: read_named_split(out / "data" / f"{name}.parquet") for name in SPLITS}
+    assert load_dataset("parquet", data_files=str(out / "data" / "test.parquet"), split="train").features["label"] == ClassLabel(names=["anger", "joy", "sadness"])
     assert sum(len(frame) for frame in splits.values()) == 37
     assert list(splits["train"].columns) == ["text", "label", "source", "date"]
     for frame in splits.values():
@@ -80,7 +83,8 @@ def test_build_dataset(tmp_path):
 
     card = DatasetCard.load(out / "README.md")
     assert card.data.task_categories == ["text-classification"] and card.data.license == "cc-by-4.0"
-    for section in ("### Label distribution", "### Rows per source", "### Dates", "### Text length", "## Labelling procedure", "## Known limitations"):
+    assert card.data.dataset_info["features"][1] == {"name": "label", "dtype": {"class_label": {"names": {"0": "anger", "1": "joy", "2": "sadness"}}}}
+    for section in ("### Label distribution", "### Rows per source", "### Dates", "### Text length", "#### Annotation process"):
         assert section in card.text
     assert "| set aside: tie between labels (no majority) | 2 |" in card.text
     assert f"Fleiss' kappa {labelling['fleiss_kappa']:.3f}" in card.text
@@ -88,7 +92,7 @@ def test_build_dataset(tmp_path):
     assert (out / "label_distribution.png").is_file()
 
     again = build_dataset(labelled_file(tmp_path), ["ann1", "ann2", "ann3"], tmp_path / "again", split_ratios=(0.5, 0.25, 0.25), seed=7)
-    assert pd.read_parquet(again / "data" / "test.parquet").equals(splits["test"])
+    assert read_named_split(again / "data" / "test.parquet").equals(splits["test"])
     with pytest.raises(LabellingError, match="--overwrite"):
         build_dataset(labelled_file(tmp_path), ["ann1", "ann2", "ann3"], tmp_path / "built")
 
@@ -114,3 +118,18 @@ def test_cli_dataset_build(tmp_path):
                                       "--out", str(tmp_path / "cli"), "--split-ratios", "0.5,0.25,0.25"])
     assert result.exit_code == 0, result.output
     assert "37 rows kept, 2 ties set aside, 1 duplicates removed" in result.output
+
+
+def test_benchmark_declaration_only_when_asked(tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from hubtools.cli import app
+
+    arguments = ["dataset", "build", "--input", str(labelled_file(tmp_path)), "--labellers", "ann1,ann2,ann3", "--split-ratios", "0.5,0.25,0.25"]
+    assert CliRunner().invoke(app, [*arguments, "--out", str(tmp_path / "plain")]).exit_code == 0
+    assert not (tmp_path / "plain" / "eval.yaml").exists()
+    result = CliRunner().invoke(app, [*arguments, "--out", str(tmp_path / "bench"), "--benchmark"])
+    assert result.exit_code == 0, result.output
+    tasks = yaml.safe_load((tmp_path / "bench" / "eval.yaml").read_text())["tasks"]
+    assert [(task["id"], task["split"], task["metric"]) for task in tasks] == [("f1_macro", "test", "f1_macro"), ("accuracy", "test", "accuracy")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -63,12 +64,23 @@ def test_first_publish_puts_model_card_dataset_and_space_on_the_hub(hub, token, 
     assert all(token not in line for line in lines)
 
 
-def test_the_published_dataset_loads_with_datasets(hub, published) -> None:
+def test_the_published_dataset_loads_with_datasets_as_a_class_label(hub, published) -> None:
+    import json
+
     import pandas as pd
-    from datasets import load_dataset
+    from datasets import ClassLabel, load_dataset
+    from huggingface_hub import DatasetCard
 
     run, _ = published
-    assert load_dataset(f"{ORG}/tiny-data", split="test")["text"] == pd.read_parquet(run.split("test"))["text"].tolist()
+    id2label = json.loads((run.model / "config.json").read_text())["id2label"]
+    names = [id2label[key] for key in sorted(id2label, key=int)]
+    dataset = load_dataset(f"{ORG}/tiny-data")
+    test = pd.read_parquet(run.split("test"))
+    assert dataset["test"].features["label"] == ClassLabel(names=names)
+    assert dataset["test"]["text"] == test["text"].tolist()
+    assert dataset["test"].features["label"].int2str(dataset["test"]["label"]) == test["label"].tolist()
+    card = DatasetCard.load(hub.api().hf_hub_download(f"{ORG}/tiny-data", "README.md", repo_type="dataset"))
+    assert {split["name"]: split["num_examples"] for split in card.data.dataset_info["splits"]} == {name: dataset[name].num_rows for name in dataset}
 
 
 def test_republishing_an_unchanged_run_makes_no_commit(hub, token, published) -> None:
@@ -260,3 +272,78 @@ def test_cli_publish_reads_hf_token_and_never_prints_it(hub, token, published) -
         env=environment, capture_output=True, text=True, timeout=60,
     )
     assert refused.returncode == 2 and refused.stderr.startswith("Error: --repo 'bad id'") and refused.stderr.count("\n") == 1
+
+
+MARKDOWN_TARGETS = ("href", "src")
+
+
+def relative_targets(markdown: str) -> set[str]:
+    """Every link and image target of a card (markdown and inline HTML) that points inside the repo."""
+    from markdown_it import MarkdownIt
+
+    targets: set[str] = set()
+    parser = MarkdownIt("commonmark", {"html": True})
+    for token in parser.parse(markdown):
+        for child in [token, *(token.children or [])]:
+            for name in MARKDOWN_TARGETS:
+                value = child.attrGet(name) if child.attrs else None
+                if value:
+                    targets.add(str(value))
+            if child.type in ("html_inline", "html_block"):
+                targets.update(re.findall(r"""(?:href|src)=["']([^"']+)["']""", child.content))
+    return {target.split("#")[0].split("?")[0] for target in targets if not re.match(r"^([a-z][a-z0-9+.-]*:|#|//)", target)} - {""}
+
+
+def test_every_relative_link_and_image_in_every_published_card_resolves(hub, token, published) -> None:
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.repocard import RepoCard
+
+    api = hub.api(token)
+    checked = set()
+    for repo_id, repo_type in ((f"{ORG}/tiny", "model"), (f"{ORG}/tiny-data", "dataset"), (f"{ORG}/tiny-demo", "space")):
+        commit = api.repo_info(repo_id, repo_type=repo_type).sha
+        card = RepoCard.load(api.hf_hub_download(repo_id, "README.md", repo_type=repo_type, revision=commit))
+        for target in sorted(relative_targets(card.text)):
+            url = hf_hub_url(repo_id, target.removeprefix("./"), repo_type=repo_type, revision=commit, endpoint=hub.endpoint)
+            get_hf_file_metadata(url, token=token)  # raises EntryNotFoundError for a link to a file not in the commit
+            checked.add((repo_type, target))
+    assert {("model", "confusion_matrix.png"), ("dataset", "label_distribution.png"), ("dataset", "dataset_stats.json")} <= checked
+
+
+def test_a_card_edited_on_the_hub_is_not_overwritten_silently(hub, token, tmp_path_factory) -> None:
+    run = copy_of_trained_run(tmp_path_factory, "edited")
+    api = hub.api(token)
+    publish_run(run, f"{ORG}/edited", token, dataset_repo_id=f"{ORG}/edited-data", space_repo_id=None)
+    card = api.hf_hub_download(f"{ORG}/edited-data", "README.md", repo_type="dataset")
+    edited = Path(card).read_text(encoding="utf-8") + "\nCurated further by the ADS509 team.\n"
+    api.upload_file(path_or_fileobj=edited.encode(), path_in_repo="README.md", repo_id=f"{ORG}/edited-data", repo_type="dataset",
+                    commit_message="Edit the card on the Hub")
+    head = api.repo_info(f"{ORG}/edited-data", repo_type="dataset").sha
+
+    with pytest.raises(HubtoolsError, match=rf"datasets/{ORG}/edited-data: README.md was edited on the Hub since hubtools published it in \w{{12}}; .*--replace-edited-cards") as refused:
+        publish_run(run, f"{ORG}/edited", token, dataset_repo_id=f"{ORG}/edited-data", space_repo_id=None)
+    assert "\n" not in str(refused.value)
+    assert api.repo_info(f"{ORG}/edited-data", repo_type="dataset").sha == head
+
+    publish_run(run, f"{ORG}/edited", token, dataset_repo_id=f"{ORG}/edited-data", space_repo_id=None, replace_edited_cards=True)
+    assert "Curated further" not in Path(api.hf_hub_download(f"{ORG}/edited-data", "README.md", repo_type="dataset")).read_text(encoding="utf-8")
+    (unchanged,) = publish_run(run, f"{ORG}/edited", token, dataset_repo_id=f"{ORG}/edited-data", space_repo_id=None).commits[:1]
+    assert unchanged.commit_id is None  # after a publish the card is hubtools' own again
+
+
+def test_a_private_model_gets_a_space_with_a_read_only_token_secret(hub, token, tmp_path_factory) -> None:
+    run = copy_of_trained_run(tmp_path_factory, "private-space")
+    model, space = f"{ORG}/private-with-space", f"{ORG}/private-with-space-demo"
+    with pytest.raises(HubtoolsError, match=f"--private: the Space {space} needs a read-only token .*--space-token"):
+        publish_run(run, model, token, space_repo_id=space, private=True)
+    with pytest.raises(HubtoolsError, match="--space-token: a write-role token; .* read-only token"):
+        publish_run(run, model, token, space_repo_id=space, private=True, space_token=hub.token("alice", [ORG]))
+    assert not hub.api(token).repo_exists(model)
+
+    reader = hub.token("space-reader", [ORG], read_only=True)
+    publish_run(run, model, token, space_repo_id=space, private=True, space_token=reader)
+    api = hub.api(token)
+    assert set(api.get_space_secrets(space)) == {"HF_TOKEN"}
+    folder = Path(api.snapshot_download(space, repo_type="space"))
+    assert all(reader not in path.read_text(encoding="utf-8", errors="replace") for path in folder.rglob("*") if path.is_file())
+    assert Path(hub.api(reader).hf_hub_download(model, "config.json")).is_file()  # the secret can load the private model

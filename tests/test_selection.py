@@ -35,6 +35,8 @@ def test_a_strictly_better_epoch_wins_whatever_its_loss():
 def test_loss_as_the_metric_is_minimised():
     rows = [{"epoch": 1.0, "step": 5, "validation_loss": 0.4}, {"epoch": 2.0, "step": 10, "validation_loss": 0.3}]
     assert select_checkpoint(rows, "validation_loss", greater_is_better=False).step == 10
+    assert select_checkpoint(rows, "loss", greater_is_better=False).step == 10  # Trainer's name for it
+    assert select_checkpoint(QUICKSTART_TIE, "eval_f1_macro").step == 54
 
 
 def test_unknown_metric_is_an_error():

@@ -3,8 +3,9 @@ then driven in headless Chromium, through gradio_client, and with 50 concurrent 
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import shutil
+import re
 import signal
 import subprocess
 import sys
@@ -17,20 +18,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import regex
 
 from hubtools.rundir import RunDir
 from hubtools.hub.server import free_port
-from hubtools.space import SpaceSpec, pick_examples, render_space
+from hubtools.errors import HubtoolsError
+from hubtools.space import Example, SpaceSpec, pick_examples, render_space, shorten
+from browser_support import CHROMIUM_ARGS, chromium  # noqa: F401 (a fixture, used by name)
 from publishing_support import copy_of_trained_run, publish_run
 
 ORG = "spacetest"
 MODEL = f"{ORG}/tiny"
 SPACE = f"{ORG}/tiny-demo"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
 
 
 @dataclass
@@ -86,30 +85,41 @@ def space(hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSpac
         process.wait(timeout=30)
 
 
-@pytest.fixture(scope="session")
-def chromium() -> Path:
-    pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        if os.geteuid() != 0 or not shutil.which("apt-get"):
-            pytest.skip("Chromium is missing: apt-get install -y chromium chromium-driver")
-        subprocess.run(["apt-get", "update"], check=True, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "chromium", "chromium-driver"], check=True, capture_output=True)
-    return CHROMIUM
-
-
-def test_rendered_space_front_matter(tmp_path: Path) -> None:
+def test_rendered_space_front_matter_and_pins(tmp_path: Path) -> None:
     from importlib.metadata import version
 
     from huggingface_hub import SpaceCard
 
-    folder = render_space(SpaceSpec(model_repo_id="ADS509/model", space_repo_id="ADS509/model-demo", examples=["it's \"fine\""]), tmp_path)
+    examples = [Example("it's \"fine\"", "Opinion"), Example("so happy " + "🎉👨‍👩‍👧" * 40, "Expressive")]
+    spec = SpaceSpec(model_repo_id="ADS509/model-with-a-rather-long-name-for-a-demo", space_repo_id="ADS509/model-demo",
+                     examples=examples, license="apache-2.0", dataset_repo_id="ADS509/data")
+    folder = render_space(spec, tmp_path / "cpu")
     data = SpaceCard.load(folder / "README.md").data
-    assert (data.sdk, data.sdk_version, data.app_file, data.models) == ("gradio", version("gradio"), "app.py", ["ADS509/model"])
-    assert data.title and data.emoji and data.colorFrom and data.colorTo
+    assert (data.sdk, data.sdk_version, data.app_file) == ("gradio", version("gradio"), "app.py")  # the gradio these tests run the Space with
+    assert data.python_version == f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert (data.license, data.models, data.datasets, data.suggested_hardware) == ("apache-2.0", [spec.model_repo_id], ["ADS509/data"], "cpu-basic")
+    assert 0 < len(data.short_description) <= 60 and data.title and data.emoji and data.colorFrom and data.colorTo
     app = (folder / "app.py").read_text(encoding="utf-8")
     compile(app, "app.py", "exec")
-    assert "MODEL_ID = 'ADS509/model'" in app and "EXAMPLES = ['it\\'s \"fine\"']" in app
-    assert (folder / "requirements.txt").read_text(encoding="utf-8").startswith(f"transformers=={version('transformers')}")
+    assert "MODEL_ID = 'ADS509/model-with-a-rather-long-name-for-a-demo'" in app and "EXAMPLES = ['it\\'s \"fine\"'," in app
+    labels = eval(next(line for line in app.splitlines() if line.startswith("EXAMPLE_LABELS = ")).split(" = ", 1)[1])
+    assert labels[0] == "Opinion: it's \"fine\"" and labels[1].startswith("Expressive: so happy") and len(labels[1]) <= 60
+    assert labels[1].endswith("…") and regex.fullmatch(r"(?:\X)*", labels[1]) and "🎉👨‍👩‍👧" not in labels[1]  # cut at the word, not in an emoji
+    torch_version = version("torch").split("+")[0]
+    assert (folder / "requirements.txt").read_text(encoding="utf-8").splitlines() == [
+        "--extra-index-url https://download.pytorch.org/whl/cpu", f"torch=={torch_version}+cpu", f"transformers=={version('transformers')}"
+    ]
+    gpu = render_space(dataclasses.replace(spec, hardware="t4-small"), tmp_path / "gpu")
+    assert (gpu / "requirements.txt").read_text(encoding="utf-8").splitlines() == [f"torch=={torch_version}", f"transformers=={version('transformers')}"]
+    with pytest.raises(HubtoolsError, match="--space-hardware t4-tiny: unknown Space hardware"):
+        render_space(dataclasses.replace(spec, hardware="t4-tiny"), tmp_path / "bad")
+
+
+def test_example_labels_never_cut_inside_a_grapheme() -> None:
+    family = "👨‍👩‍👧‍👦"
+    assert shorten(family * 30, 20) == family * 2 + "…"  # 7 code points each: two fit in 19
+    assert shorten("Flags 🇩🇰🇩🇰🇩🇰 and more words here", 12) == "Flags…"
+    assert shorten("short", 60) == "short"
 
 
 @pytest.mark.browser
@@ -132,8 +142,8 @@ def test_space_in_headless_chromium(space: RunningSpace, chromium: Path, tmp_pat
             link = page.get_by_role("link", name=MODEL)
             assert link.get_attribute("href") == f"{space.endpoint}/{MODEL}"
             example = pick_examples(space.run.split("test"))[0]  # examples are comments of the test split
-            page.get_by_text(example[:30]).first.click()  # long examples are shown shortened
-            expect(page.get_by_label("Comment", exact=True)).to_have_value(example)
+            page.get_by_text(example.display, exact=True).click()  # shown as "true label: start of the text"
+            expect(page.get_by_label("Comment", exact=True)).to_have_value(example.text)
             page.get_by_label("Comment", exact=True).fill(comment)
             page.get_by_role("button", name="Submit").click()
             top = page.get_by_test_id("label-output-value")
@@ -143,27 +153,59 @@ def test_space_in_headless_chromium(space: RunningSpace, chromium: Path, tmp_pat
                 meter = page.get_by_test_id(f"{label}-confidence-set").locator("meter")
                 assert abs(float(meter.get_attribute("aria-valuenow")) - 100 * score) <= 1
 
+            long_comment = " ".join([comment] * 20)  # far beyond the run's max_length of 32 tokens
+            page.get_by_label("Comment", exact=True).fill(long_comment)
+            page.get_by_role("button", name="Submit").click()
+            expect(page.locator("#truncation-notice")).to_contain_text("the model read only the first 32", timeout=60000)
+
             page.get_by_role("tab", name="Several comments").click()
             page.get_by_label("Comments, one per line").fill("\n".join(space.test_texts(3)))
             page.get_by_role("button", name="Classify all").click()
-            expect(page.get_by_role("row")).to_have_count(4, timeout=60000)  # header + one row per line
+            table_rows = page.locator("#predictions").get_by_role("row")
+            expect(table_rows).to_have_count(4, timeout=60000)  # header + one row per line
+            assert re.search(r"\s\d{1,3}%\s*$", table_rows.nth(1).inner_text())  # whole percentages, as the Label shows
+
+            texts = space.test_texts(4) + [long_comment]
+            upload = tmp_path / "comments.csv"
+            pd.DataFrame({"id": range(len(texts)), "text": texts}).to_csv(upload, index=False)
+            page.locator("input[type=file]").first.set_input_files(str(upload))
+            expect(table_rows).to_have_count(len(texts) + 1, timeout=60000)
+            expect(page.locator("#batch-truncation-notice")).to_contain_text(f"1 of {len(texts)} texts are longer than 32 tokens (rows {len(texts)})")
+            with page.expect_download() as download:
+                page.locator("#predictions-csv").get_by_test_id("download-link").click()
+            assert re.fullmatch(r"predictions-.*\.csv", download.value.suggested_filename)
+            predictions = pd.read_csv(download.value.path())
+            labels = [max(scores, key=scores.get) for scores in space.local_scores(texts)]
+            assert predictions["text"].tolist() == texts and predictions["label"].tolist() == labels
+            assert predictions["score"].str.fullmatch(r"\d{1,3}%").all()
             page.screenshot(path=str(tmp_path / "space.png"), full_page=True)
             assert not errors, errors
         finally:
             context.close()
 
 
-def test_space_answers_gradio_client(space: RunningSpace) -> None:
-    from gradio_client import Client
+def test_space_answers_gradio_client(space: RunningSpace, tmp_path: Path) -> None:
+    from importlib.metadata import version
 
+    from gradio_client import Client, handle_file
+    from huggingface_hub import SpaceCard, hf_hub_download
+
+    published = SpaceCard.load(hf_hub_download(SPACE, "README.md", repo_type="space", endpoint=space.endpoint)).data
+    assert published.sdk_version == version("gradio")  # the gradio this running Space was started with
     client = Client(space.url, verbose=False)
     texts = space.test_texts(3)
     expected = space.local_scores(texts)
-    answer = client.predict(texts[0], api_name="/classify")
+    answer, notice = client.predict(texts[0], api_name="/classify")
+    assert not notice
     assert answer["label"] == max(expected[0], key=expected[0].get)
     assert {row["label"]: row["confidence"] for row in answer["confidences"]} == pytest.approx(expected[0], abs=1e-5)
 
-    table = client.predict("\n".join(texts), api_name="/classify_lines")
+    table, _, predictions_csv = client.predict("\n".join(texts), api_name="/classify_lines")
+    assert pd.read_csv(predictions_csv)["text"].tolist() == texts
+    no_text_column = tmp_path / "comments.csv"
+    no_text_column.write_text("comment\nhello\n", encoding="utf-8")
+    with pytest.raises(Exception, match="comments.csv: no 'text' column \\(columns: comment\\)"):
+        client.predict(handle_file(str(no_text_column)), api_name="/classify_csv")
     assert [row[:2] for row in table["data"]] == [[text, max(scores, key=scores.get)] for text, scores in zip(texts, expected)]
 
 
@@ -175,7 +217,7 @@ def test_space_answers_50_concurrent_requests(space: RunningSpace) -> None:
     expected = [max(scores, key=scores.get) for scores in space.local_scores(texts)]
     with ThreadPoolExecutor(max_workers=50) as pool:
         answers = list(pool.map(lambda text: client.predict(text, api_name="/classify"), texts))
-    assert [answer["label"] for answer in answers] == expected
+    assert [scores["label"] for scores, _ in answers] == expected
 
 
 def test_space_run_of_a_missing_space_is_one_line(hub, tmp_path: Path) -> None:

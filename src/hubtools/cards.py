@@ -25,10 +25,16 @@ import yaml
 from hubtools.config import RunConfig, TrainingConfig, load_config, read_yaml_mapping, shareable_config_dict
 from hubtools.errors import HubtoolsError, one_line
 from hubtools.resources import cards_dir
-from hubtools.rundir import SPLITS, RunDir
+from hubtools.rundir import SPLITS, RunDir, write_json_atomic
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 PROSE_KEYS = ("description", "intended_uses", "limitations", "label_definitions", "data_description", "labelling", "dataset_limitations", "citation")
+# Dataset card only: sections of huggingface_hub's datasetcard_template.md, and the dataset's own metadata.
+DATASET_PROSE_KEYS = (
+    "direct_use", "out_of_scope_use", "curation_rationale", "source_data_producers", "annotators",
+    "personal_and_sensitive_information", "dataset_recommendations", "dataset_card_authors", "dataset_card_contact",
+    "dataset_license", "dataset_tags", "annotations_creators", "source_datasets",
+)
 # Metric key in metrics.json -> (model-index metric type, average, pretty name); names for people: metrics.metric_name.
 CARD_METRICS = {
     "accuracy": ("accuracy", None, "Accuracy"),
@@ -113,10 +119,11 @@ def load_prose(config: RunConfig, run: RunDir, override: str | Path | None = Non
     path = next((candidate for candidate in candidates if candidate.is_file()), None)
     if path is None:
         raise CardError(f"{named}: card prose file not found (card.prose in {run.config}); create it (see docs/reporting.md) or pass --prose")
-    values = read_yaml_mapping(path, CardError, f"keys ({', '.join(PROSE_KEYS)})")
-    unknown = sorted(set(values) - set(PROSE_KEYS))
+    valid_keys = PROSE_KEYS + DATASET_PROSE_KEYS
+    values = read_yaml_mapping(path, CardError, f"keys ({', '.join(valid_keys)})")
+    unknown = sorted(set(values) - set(valid_keys))
     if unknown:
-        raise CardError(f"{path}: unknown key '{unknown[0]}'; valid keys are {', '.join(PROSE_KEYS)}")
+        raise CardError(f"{path}: unknown key '{unknown[0]}'; valid keys are {', '.join(valid_keys)}")
     return Prose(values=values, source=path.name)
 
 
@@ -436,6 +443,7 @@ class ModelCardContext:
     validation_loss: float | None
     interval_resamples: int | None
     verdict: BaselineVerdict | None
+    evaluated_rows: int  # test rows the report scored: fewer than test_rows when evaluation was subsampled
     report: dict[str, Any]
     per_class: list[tuple[str, dict[str, Any]]]
     confusions: list[str]
@@ -559,6 +567,7 @@ def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Pros
         validation_loss=metrics.get("validation", {}).get("loss"),
         interval_resamples=(metrics["test"].get("interval_method") or {}).get("resamples"),
         verdict=baseline_verdict(report),
+        evaluated_rows=report["rows"],
         report=report,
         per_class=list(report["per_class"].items()),
         confusions=main_confusions(report),
@@ -756,6 +765,24 @@ def dataset_card_settings(source: RunDir) -> tuple[RunConfig | None, dict[str, A
     return config, source.read_json(source.dataset_stats)
 
 
+def format_number(value: Any) -> str:
+    """Counts with thousands separators, other numbers with one decimal: `127.1`, never `127.05000000000001`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "–" if value is None else str(value)
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.1f}"
+
+
+def source_datasets(config: RunConfig | None, prose: dict[str, Any]) -> list[str]:
+    """`original` unless the card YAML says otherwise or the run trained on a Hub dataset (`extended|ID`)."""
+    if prose.get("source_datasets"):
+        return list(prose["source_datasets"])
+    if config and config.data.hub_id:
+        return [f"extended|{config.data.hub_id}"]
+    return ["original"]
+
+
 def render_dataset_card(
     source_dir: str | Path,
     out_dir: str | Path | None = None,
@@ -768,36 +795,50 @@ def render_dataset_card(
     language: list[str] | None = None,
     overwrite: bool = True,
 ) -> Path:
-    """Dataset card for a run's data/ splits or a `hubtools dataset build` folder; writes README.md + label_distribution.png."""
+    """The dataset repo's tree for a run's data/ splits or a `hubtools dataset build` folder, written into `out_dir`:
+    README.md, data/{split}.parquet (label as ClassLabel in the model's id2label order), dataset_stats.json,
+    label_distribution.png. Returns the README's path."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
-    from hubtools.data import read_splits
+    from hubtools.dataset_repo import dataset_info_yaml, label_order, read_named_splits, write_hub_splits
 
     source = RunDir(Path(source_dir))
     config, stats = dataset_card_settings(source)
     stats = shareable_stats(stats)
-    splits = read_splits(source)
+    splits = read_named_splits(source)
     built = stats.get("build", {})
     prose_values = load_prose(config, source, prose) if config else load_prose(RunConfig(), source, prose or built.get("prose"))
+    card_prose = prose_values.values
     links = Links(model_repo_id, dataset_repo_id, None, endpoint or DEFAULT_ENDPOINT)
-    license = license or (config.card.license if config else built.get("license")) or "other"
+    license = license or card_prose.get("dataset_license") or built.get("license") or "other"
     language = language or (config.card.language if config else built.get("language")) or ["en"]
+    label_names = label_order(source, stats["label_names"])
+    out = Path(out_dir) if out_dir else source.root
+    if (out / "README.md").exists() and not overwrite:
+        raise CardError(f"{out / 'README.md'}: a card already exists; pass --overwrite to replace it or --out to write elsewhere")
+    info = write_hub_splits(splits, label_names, out / "data")
     rows = sum(stats["splits"][split]["rows"] for split in SPLITS)
     card_data = DatasetCardData(
         pretty_name=(dataset_repo_id or source.root.name).split("/")[-1],
         license=license,
         language=language,
         task_categories=["text-classification"],
+        task_ids=["multi-class-classification"],
+        annotations_creators=card_prose.get("annotations_creators"),
+        source_datasets=source_datasets(config, card_prose),
         size_categories=[size_category(rows)],
-        tags=["hubtools"],
+        tags=["hubtools", *card_prose.get("dataset_tags", [])],
         configs=[{"config_name": "default", "data_files": [{"split": split, "path": f"data/{split}.parquet"} for split in SPLITS]}],
+        dataset_info=dataset_info_yaml(info),
     )
     source_column, source_counts = column_counts(splits, SOURCE_COLUMNS)
     context = {
         "name": card_data.pretty_name,
         "links": links,
-        "prose": prose_values.values,
-        "missing": prose_values.missing,
+        "prose": card_prose,
+        "license": license,
+        "language": language,
+        "label_names": label_names,
         "stats": stats,
         "splits": list(SPLITS),
         "rows": rows,
@@ -807,10 +848,12 @@ def render_dataset_card(
         "date_range": date_range(splits),
         "columns": list(splits["train"].columns),
         "from_run": config is not None,
-        "citation": prose_values.values.get("citation") or (config.card.citation if config else None),
+        "citation": card_prose.get("citation") or (config.card.citation if config else None),
+        "number": format_number,
     }
     card = DatasetCard.from_template(card_data, template_path=str(cards_dir() / "dataset_card.md.j2"), **context)
-    out = Path(out_dir) if out_dir else source.root
-    readme = write_card(card, out, overwrite)
+    readme = write_card(card, out, overwrite=True)
     plot_label_distribution(stats, out / "label_distribution.png")
+    if out.resolve() != source.root.resolve():
+        write_json_atomic(out / "dataset_stats.json", stats)
     return readme

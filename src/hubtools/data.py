@@ -94,7 +94,18 @@ def load_file(path: Path) -> Source:
         dataset = load_dataset(loader, data_files=str(path), split="train")
     except Exception as error:  # the datasets loaders raise many types for malformed files
         raise DataError(f"{path}: could not be read as {loader} ({one_line(error)})") from error
-    return Source(name=str(path), frame=dataset.to_pandas())
+    return Source(name=str(path), frame=named_frame(dataset))
+
+
+def named_frame(dataset) -> pd.DataFrame:
+    """The dataset as a frame, ClassLabel columns as their names (published hubtools datasets store label ids)."""
+    from datasets import ClassLabel
+
+    frame = dataset.to_pandas()
+    for name, feature in dataset.features.items():
+        if isinstance(feature, ClassLabel):
+            frame[name] = [feature.int2str(value) if value is not None and value >= 0 else None for value in frame[name]]
+    return frame
 
 
 def load_folder(folder: Path) -> dict[str, Source]:
@@ -118,7 +129,7 @@ def load_hub_dataset(config: DataConfig) -> dict[str, Source]:
     sources = {}
     for split, part in dataset.items():
         if split.lower() in SPLIT_ALIASES:
-            sources[SPLIT_ALIASES[split.lower()]] = Source(name=f"{config.hub_id}[{split}]", frame=part.to_pandas())
+            sources[SPLIT_ALIASES[split.lower()]] = Source(name=f"{config.hub_id}[{split}]", frame=named_frame(part))
     if "train" not in sources:
         raise DataError(f"{config.hub_id}: no 'train' split (found: {', '.join(dataset)}); publish a train split")
     return sources

@@ -5,7 +5,7 @@ three-way split between three labellers) the row is set aside and counted, never
 is reported per labeller pair (raw agreement, Cohen's kappa) and over all (Fleiss' kappa). Texts are
 deduplicated (case and whitespace ignored) before the split, so no text is in two splits.
 
-    OUT/data/{train,validation,test}.parquet   text, label, and the input's other columns
+    OUT/data/{train,validation,test}.parquet   text, label (a datasets ClassLabel), and the input's other columns
     OUT/dataset_stats.json                     the statistics of `hubtools.data.describe` + labelling
     OUT/README.md, OUT/label_distribution.png  the dataset card
 """
@@ -135,7 +135,7 @@ def build_dataset(
     text_column: str = "text",
     split_ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
     seed: int = 42,
-    license: str = "other",
+    license: str | None = None,
     language: Sequence[str] = ("en",),
     prose: str | Path | None = None,
     dataset_repo_id: str | None = None,

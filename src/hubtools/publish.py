@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal
 from hubtools.errors import HubtoolsError
 from hubtools.hubclient import with_retries
 from hubtools.rundir import SPLITS, RunDir
+from hubtools.space import DEFAULT_HARDWARE, check_hardware
 
 if TYPE_CHECKING:
     from hubtools.verify import VerifyReport
@@ -56,6 +57,8 @@ SECRET_CONTENT = re.compile(
 SCAN_CHUNK = 1 << 22
 REGULAR_FILE_MAX = 10 * 1024 * 1024  # larger files are LFS on the Hub: only their sha256 is compared
 
+CARD_FILE = "README.md"
+PUBLISH_MARK = "Published with `hubtools publish`."  # commit description: how a later publish knows its own commits
 
 
 # ----------------------------------------------------------------------------- urls
@@ -88,6 +91,7 @@ class RepoPlan:
     parent_commit: str | None = None
     changes: list[FileChange] = field(default_factory=list)
     private: bool | None = None
+    space_hardware: str | None = None  # asked for when the Space is created
     digests: dict[str, FileDigest] = field(default_factory=dict)  # path in repo -> hashes from the one read
 
     def pending(self) -> list[FileChange]:
@@ -190,10 +194,10 @@ def check_repo_id(repo_id: str, option: str, repo_type: RepoType) -> str:
     return repo_id
 
 
-def scan_and_hash(files: dict[str, Path], token: str | None) -> dict[str, FileDigest]:
-    """Refuse files that look like credentials (by name, token patterns, or holding the token in use), and hash
+def scan_and_hash(files: dict[str, Path], token: str | None, space_token: str | None = None) -> dict[str, FileDigest]:
+    """Refuse files that look like credentials (by name, token patterns, or holding a token in use), and hash
     each file in the same single read: sha256, and the git blob id for files that can be regular files."""
-    token_bytes = token.encode() if token else None
+    tokens = [secret.encode() for secret in (token, space_token) if secret]
     digests = {}
     for path, local in files.items():
         name = Path(path).name
@@ -206,7 +210,7 @@ def scan_and_hash(files: dict[str, Path], token: str | None) -> dict[str, FileDi
         with local.open("rb") as handle:
             for chunk in iter(lambda: handle.read(SCAN_CHUNK), b""):
                 window = overlap + chunk
-                if SECRET_CONTENT.search(window) or (token_bytes and token_bytes in window):
+                if SECRET_CONTENT.search(window) or any(secret in window for secret in tokens):
                     raise HubtoolsError(
                         f"{local}: contains something that looks like a token or private key; remove it before publishing"
                     )
@@ -305,15 +309,39 @@ def model_tree(run: RunDir) -> dict[str, Path]:
     return files
 
 
-def dataset_tree(run: RunDir, card_dir: Path) -> dict[str, Path]:
-    files = {f"data/{split}.parquet": run.split(split) for split in SPLITS if run.split(split).is_file()}
-    if not files:
-        raise HubtoolsError(f"{run.data}: no split Parquet files to publish; run `hubtools train` first or drop --dataset-repo")
-    files.update(_files_under(card_dir))
-    return files
+def dataset_tree(dataset_dir: Path) -> dict[str, Path]:
+    """The rendered dataset repo: ClassLabel Parquet splits, card, its image and dataset_stats.json."""
+    return _files_under(dataset_dir)
 
 
 # ----------------------------------------------------------------------------- commits
+
+
+def _card_blob(api, plan: RepoPlan, commit_id: str) -> str | None:
+    info = api.repo_info(plan.repo_id, repo_type=plan.repo_type, revision=commit_id, files_metadata=True)
+    return next((sibling.blob_id for sibling in info.siblings or [] if sibling.rfilename == CARD_FILE), None)
+
+
+def check_card_not_edited_on_hub(api, plan: RepoPlan) -> None:
+    """A card changed on the Hub by a commit hubtools did not make is never replaced silently.
+
+    Since the last commit marked PUBLISH_MARK, README.md must be unchanged; a repo hubtools never published
+    to counts as edited."""
+    if not any(change.path == CARD_FILE and change.status == "changed" for change in plan.pending()):
+        return
+    history = with_retries(
+        lambda: api.list_repo_commits(plan.repo_id, repo_type=plan.repo_type, revision=plan.parent_commit),
+        f"reading the history of {plan.repo_type} repo {plan.repo_id}",
+        api.endpoint,
+    )
+    ours = next((commit for commit in history if PUBLISH_MARK in (commit.message or "")), None)
+    if ours is not None and (ours.commit_id == history[0].commit_id or _card_blob(api, plan, ours.commit_id) == _card_blob(api, plan, history[0].commit_id)):
+        return
+    since = f"since hubtools published it in {ours.commit_id[:12]}" if ours else "and hubtools never published it"
+    raise HubtoolsError(
+        f"{repo_url(api.endpoint, plan.repo_type, plan.repo_id)}: {CARD_FILE} was edited on the Hub {since}; "
+        "copy the edits into your card or card YAML, or pass --replace-edited-cards to overwrite them"
+    )
 
 
 def read_remote(api, plan: RepoPlan, revision: str) -> None:
@@ -364,7 +392,8 @@ def _create_repo_and_commit(
     if not plan.exists:
         with_retries(
             lambda: api.create_repo(
-                plan.repo_id, repo_type=plan.repo_type, private=private, exist_ok=True, space_sdk="gradio" if plan.repo_type == "space" else None
+                plan.repo_id, repo_type=plan.repo_type, private=private, exist_ok=True,
+                space_sdk="gradio" if plan.repo_type == "space" else None, space_hardware=plan.space_hardware,
             ),
             describe,
             api.endpoint,
@@ -380,6 +409,7 @@ def _create_repo_and_commit(
                 revision=revision,
                 create_pr=create_pr,
                 commit_message=commit_message,
+                commit_description=PUBLISH_MARK,
                 parent_commit=plan.parent_commit if plan.exists and not create_pr else None,
             ),
             describe,
@@ -409,6 +439,9 @@ class PublishOptions:
     token: str | None = None
     render_card: bool = False
     verify: bool = True
+    space_hardware: str = DEFAULT_HARDWARE
+    space_token: str | None = None  # read-only token given to a private model's Space as its HF_TOKEN secret
+    replace_edited_cards: bool = False
 
 
 @dataclass
@@ -433,12 +466,16 @@ def _render_cards(run: RunDir, options: PublishOptions, endpoint: str, work_dir:
         )
     if not options.dataset_repo_id:
         return None
+    missing = [run.split(split) for split in SPLITS if not run.split(split).is_file()]
+    if missing:
+        raise HubtoolsError(f"{missing[0]}: missing, so the dataset cannot be published; run `hubtools train` first or drop --dataset-repo")
     return cards.render_dataset_card(
-        run.root, work_dir / "dataset-card", dataset_repo_id=options.dataset_repo_id, model_repo_id=options.repo_id, endpoint=endpoint
+        run.root, work_dir / "dataset", dataset_repo_id=options.dataset_repo_id, model_repo_id=options.repo_id, endpoint=endpoint
     ).parent
 
 
 def _space_files(run: RunDir, options: PublishOptions, endpoint: str, work_dir: Path) -> dict[str, Path]:
+    from hubtools.config import load_config
     from hubtools.space import SpaceSpec, pick_examples, render_space
 
     split = next((run.split(name) for name in ("test", "validation", "train") if run.split(name).is_file()), None)
@@ -448,8 +485,41 @@ def _space_files(run: RunDir, options: PublishOptions, endpoint: str, work_dir: 
         examples=pick_examples(split) if split else [],
         endpoint=endpoint,
         dataset_repo_id=options.dataset_repo_id,
+        license=load_config(run.config).card.license if run.config.is_file() else None,
+        hardware=options.space_hardware,
     )
     return _files_under(render_space(spec, work_dir / "space"))
+
+
+def check_space_token(options: PublishOptions, endpoint: str) -> None:
+    """A private model's Space needs a read-only token to load it; refuse before uploading when there is none."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from hubtools.hubclient import hub_api
+
+    if not (options.private and options.space_repo_id):
+        return
+    if not options.space_token:
+        raise HubtoolsError(
+            f"--private: the Space {options.space_repo_id} needs a read-only token to load the private model; "
+            "pass --space-token (or set HUBTOOLS_SPACE_TOKEN) with a read token, or publish with --no-space"
+        )
+    try:
+        role = ((hub_api(endpoint, options.space_token).whoami().get("auth") or {}).get("accessToken") or {}).get("role")
+    except HfHubHTTPError as error:
+        raise HubtoolsError(f"--space-token: rejected by {endpoint} ({error.response.status_code}); pass a valid read token") from error
+    if role != "read":
+        raise HubtoolsError(f"--space-token: a {role or 'unknown'}-role token; the Space gets it as a secret, so pass a read-only token")
+
+
+def give_space_the_token(api, options: PublishOptions) -> None:
+    """The private model's Space reads it with HF_TOKEN, stored as a Space secret (never in a file)."""
+    if options.private and options.space_repo_id and options.space_token:
+        with_retries(
+            lambda: api.add_space_secret(options.space_repo_id, "HF_TOKEN", options.space_token, description="read-only token for the private model"),
+            f"adding the HF_TOKEN secret to Space {options.space_repo_id}",
+            api.endpoint,
+        )
 
 
 def plan_publish(options: PublishOptions, api, work_dir: Path) -> list[RepoPlan]:
@@ -466,18 +536,22 @@ def plan_publish(options: PublishOptions, api, work_dir: Path) -> list[RepoPlan]
     check_can_write(api, {repo.split("/")[0] for repo in (options.repo_id, options.dataset_repo_id, options.space_repo_id) if repo})
     if options.space_repo_id:
         check_space_sdk(api, options.space_repo_id)
+        check_hardware(options.space_hardware)
+    check_space_token(options, api.endpoint)
 
     dataset_card_dir = _render_cards(run, options, api.endpoint, work_dir)
     check_model_card(run.card / "README.md", api, dataset_repo_id=options.dataset_repo_id, space_repo_id=options.space_repo_id)
     plans = []
     if dataset_card_dir is not None:
-        plans.append(RepoPlan(options.dataset_repo_id, "dataset", dataset_tree(run, dataset_card_dir)))
+        plans.append(RepoPlan(options.dataset_repo_id, "dataset", dataset_tree(dataset_card_dir)))
     plans.append(RepoPlan(options.repo_id, "model", model_tree(run)))
     if options.space_repo_id:
-        plans.append(RepoPlan(options.space_repo_id, "space", _space_files(run, options, api.endpoint, work_dir)))
+        plans.append(RepoPlan(options.space_repo_id, "space", _space_files(run, options, api.endpoint, work_dir), space_hardware=options.space_hardware))
     for plan in plans:
-        plan.digests = scan_and_hash(plan.files, api.token)
+        plan.digests = scan_and_hash(plan.files, api.token, options.space_token)
         read_remote(api, plan, options.revision)
+        if plan.exists and not options.replace_edited_cards:
+            check_card_not_edited_on_hub(api, plan)
     return plans
 
 
@@ -525,6 +599,7 @@ def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> Pub
             commits.append(
                 commit_plan(api, plan, revision=options.revision, create_pr=options.create_pr, private=options.private, commit_message=message)
             )
+        give_space_the_token(api, options)
     for result in commits:
         done = f"commit {result.commit_id}" if result.commit_id else "unchanged, no commit"
         echo(f"{result.plan.repo_type:<8}{result.url}  {done}" + (f"  pull request: {result.pr_url}" if result.pr_url else ""))

@@ -34,7 +34,9 @@ class CheckpointChoice:
 
 
 def select_checkpoint(rows: Sequence[dict[str, Any]], metric: str, greater_is_better: bool = True) -> CheckpointChoice:
-    """The best evaluation row of `rows` (log_history.json rows: step, epoch, validation_loss, metrics)."""
+    """The best evaluation row of `rows` (log_history.json rows: step, epoch, validation_loss, metrics).
+    `metric` is Trainer's `metric_for_best_model`: `f1_macro`, `eval_f1_macro`, `loss` (= validation_loss)..."""
+    metric = row_key(metric)
     scored = [row for row in rows if isinstance(row.get(metric), (int, float))]
     if not scored:
         raise ValueError(f"no evaluation row holds {metric!r}; set training.metric_for_best_model to a reported metric")
@@ -53,13 +55,20 @@ def select_checkpoint(rows: Sequence[dict[str, Any]], metric: str, greater_is_be
     )
 
 
+def row_key(metric: str) -> str:
+    """Trainer's metric name -> the log_history.json column holding it."""
+    name = metric.removeprefix("eval_")
+    return "validation_loss" if name == "loss" else name
+
+
 def _loss(row: dict[str, Any]) -> float:
     loss = row.get("validation_loss")
     return loss if isinstance(loss, (int, float)) else math.inf
 
 
 def _reason(chosen: dict[str, Any], tied: list[dict[str, Any]], metric: str, greater_is_better: bool) -> str:
-    best = f"{'highest' if greater_is_better else 'lowest'} validation {metric} ({chosen[metric]:.4f})"
+    shown = "validation loss" if metric == "validation_loss" else f"validation {metric}"
+    best = f"{'highest' if greater_is_better else 'lowest'} {shown} ({chosen[metric]:.4f})"
     if len(tied) == 1:
         return f"{best}"
     epochs = ", ".join(_epoch(row) for row in tied)

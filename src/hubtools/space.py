@@ -24,17 +24,34 @@ from hubtools.resources import spaces_dir
 
 TEMPLATE = "text-classification"
 EXAMPLES_PER_LABEL = 2
-MAX_EXAMPLE_CHARS = 200
+MAX_EXAMPLE_CHARS = 200  # examples are comments of at most this length, offered whole
+MAX_EXAMPLE_LABEL_CHARS = 60  # what the Examples table shows of each: the true label and the text's start
+MAX_SHORT_DESCRIPTION = 60  # the Hub's limit for `short_description`
+DEFAULT_HARDWARE = "cpu-basic"
+CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"  # torch's CPU-only wheels (+cpu), so a CPU Space skips CUDA
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    label: str  # the text's true label in the split it comes from
+
+    @property
+    def display(self) -> str:
+        return shorten(f"{self.label}: {self.text}", MAX_EXAMPLE_LABEL_CHARS)
+
 
 @dataclass(frozen=True)
 class SpaceSpec:
-    """What makes one model's Space: the ids it links and the examples it offers."""
+    """What makes one model's Space: the ids it links, the examples it offers, the hardware it runs on."""
 
     model_repo_id: str
     space_repo_id: str
-    examples: list[str]
+    examples: list[Example]
     endpoint: str = "https://huggingface.co"
     dataset_repo_id: str | None = None
+    license: str | None = None
+    hardware: str = DEFAULT_HARDWARE
     title: str | None = None
     emoji: str = "💬"
     color_from: str = "indigo"
@@ -45,12 +62,59 @@ class SpaceSpec:
     def display_title(self) -> str:
         return self.title or f"{self.model_repo_id.split('/')[-1]} demo"
 
+    @property
+    def short_description(self) -> str:
+        return shorten(f"Classify comments with {self.model_repo_id.split('/')[-1]}", MAX_SHORT_DESCRIPTION)
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word boundary (else a grapheme boundary, so never inside an emoji) with '…'."""
+    import regex
+
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    kept = ""
+    for grapheme in regex.findall(r"\X", text):
+        if len(kept) + len(grapheme) > limit - 1:
+            break
+        kept += grapheme
+    at_word = kept.rsplit(" ", 1)[0] if " " in kept else kept
+    return at_word.rstrip(" ,;:.-") + "…"
+
+
+def check_hardware(hardware: str) -> str:
+    from huggingface_hub import SpaceHardware
+
+    names = [item.value for item in SpaceHardware]
+    if hardware not in names:
+        raise HubtoolsError(f"--space-hardware {hardware}: unknown Space hardware; use one of {', '.join(names)}")
+    return hardware
+
+
+def is_cpu_hardware(hardware: str) -> bool:
+    return hardware.startswith("cpu")
+
+
+def run_versions() -> dict[str, str]:
+    """The versions this process runs with; the Space pins them (torch without its local `+cpu` tag)."""
+    return {
+        "gradio": version("gradio"),
+        "transformers": version("transformers"),
+        "torch": version("torch").split("+")[0],
+    }
+
+
+def python_version() -> str:
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
 
 def render_space(spec: SpaceSpec, output_dir: Path) -> Path:
     """Write app.py, requirements.txt and README.md for `spec` into `output_dir` and return it."""
     import jinja2
     from huggingface_hub import SpaceCard, SpaceCardData
 
+    check_hardware(spec.hardware)
     template_dir = spaces_dir() / TEMPLATE
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(template_dir),
@@ -58,22 +122,30 @@ def render_space(spec: SpaceSpec, output_dir: Path) -> Path:
         undefined=jinja2.StrictUndefined,
     )
     environment.filters["pyrepr"] = repr
+    versions = run_versions()
     values = {
         "model_id": spec.model_repo_id,
         "space_id": spec.space_repo_id,
         "title": spec.display_title,
-        "examples": spec.examples,
+        "examples": [example.text for example in spec.examples],
+        "example_labels": [example.display for example in spec.examples],
         "model_url": f"{spec.endpoint.rstrip('/')}/{spec.model_repo_id}",
-        "versions": {"transformers": version("transformers"), "gradio": version("gradio")},
+        "versions": versions,
+        "python_version": python_version(),
+        "cpu_torch_index": CPU_TORCH_INDEX if is_cpu_hardware(spec.hardware) else None,
     }
     output_dir.mkdir(parents=True, exist_ok=True)
     for name in ("app.py", "requirements.txt"):
         (output_dir / name).write_text(environment.get_template(name).render(**values), encoding="utf-8")
     card_data = SpaceCardData(
         title=spec.display_title,
+        short_description=spec.short_description,
         sdk="gradio",
-        sdk_version=version("gradio"),
+        sdk_version=versions["gradio"],
+        python_version=python_version(),
         app_file="app.py",
+        suggested_hardware=spec.hardware,
+        license=spec.license,
         models=[spec.model_repo_id],
         datasets=[spec.dataset_repo_id] if spec.dataset_repo_id else None,
         tags=spec.tags,
@@ -87,15 +159,15 @@ def render_space(spec: SpaceSpec, output_dir: Path) -> Path:
     return output_dir
 
 
-def pick_examples(test_split: Path, label_names: list[str] | None = None) -> list[str]:
+def pick_examples(split: Path) -> list[Example]:
     """A few short comments per label from a split, in file order, so the Space shows every class."""
     import pandas as pd
 
-    frame = pd.read_parquet(test_split, columns=["text", "label"])
+    frame = pd.read_parquet(split, columns=["text", "label"])
     frame = frame[frame["text"].str.len().between(1, MAX_EXAMPLE_CHARS)]
-    examples: list[str] = []
-    for _, group in frame.groupby("label", sort=True):
-        examples.extend(group["text"].head(EXAMPLES_PER_LABEL).tolist())
+    examples: list[Example] = []
+    for label, group in frame.groupby("label", sort=True):
+        examples.extend(Example(text, str(label)) for text in group["text"].head(EXAMPLES_PER_LABEL))
     return examples
 
 

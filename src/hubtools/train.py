@@ -300,12 +300,12 @@ def tie_breaking_callback() -> TrainerCallback:
     after every evaluation: Trainer alone keeps the first of tied epochs."""
     from transformers import TrainerCallback
 
-    from hubtools.selection import select_checkpoint
+    from hubtools.selection import row_key, select_checkpoint
 
     class TieBreaking(TrainerCallback):
         def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             rows = epoch_rows(state.log_history)
-            if rows and args.metric_for_best_model in rows[-1]:
+            if rows and row_key(args.metric_for_best_model) in rows[-1]:
                 choice = select_checkpoint(rows, args.metric_for_best_model, args.greater_is_better)
                 state.best_global_step, state.best_metric = choice.step, choice.value
 

@@ -29,7 +29,7 @@ def build_command(
     text_column: str = typer.Option("text", "--text-column", help="Column holding the text."),
     split_ratios: str = typer.Option("0.8,0.1,0.1", "--split-ratios", help="train,validation,test ratios (sum 1)."),
     seed: int = typer.Option(42, "--seed", help="Seed of the stratified split."),
-    license: str = typer.Option("other", "--license", help="Dataset license for the card metadata."),
+    license: str | None = typer.Option(None, "--license", help="Dataset license for the card metadata (default: `dataset_license` of --prose, else other)."),
     language: str = typer.Option("en", "--language", help="Comma-separated language codes for the card."),
     prose: Path | None = typer.Option(None, "--prose", help="Card prose YAML (docs/reporting.md)."),
     dataset_repo_id: str | None = typer.Option(None, "--repo", help="Dataset repo id the card will be published as."),

@@ -655,8 +655,13 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
     def repo_for_cas_token(request: Request, plural: str, namespace: str, name: str, scope: str) -> Repo:
         repo_type = repo_type_of(plural)
         if scope == "write":
-            return writable_repo(request, repo_type, namespace, name)[0]
-        return readable_repo(request, repo_type, namespace, name)
+            repo = writable_repo(request, repo_type, namespace, name)[0]
+        else:
+            repo = readable_repo(request, repo_type, namespace, name)
+        revision, _ = split_revision(_tail(request, f"xet-{scope}-token"))
+        if revision != "None":  # huggingface_hub sends "None" when the revision is not known yet (a new PR)
+            resolve(repo, revision)
+        return repo
 
     app.state.xet = XetCas(store)
     install_xet_routes(app, app.state.xet, secret, repo_for_cas_token, base_url)

@@ -96,7 +96,7 @@ def add_page_routes(
             repo = readable_repo(request, repo_type, namespace, name)
             card, _ = read_card(store, store.files(store.resolve(repo, DEFAULT_BRANCH)))
             view = pages.RepoView(repo, DEFAULT_BRANCH, card or {})
-            return HTMLResponse(pages.render_discussions(view, store.pull_requests(repo)))
+            return HTMLResponse(pages.render_discussions(view, store.discussions(repo)))
 
         return page
 

@@ -118,8 +118,8 @@ def _format_metric(value: object) -> str:
 
 
 def eval_results(card: dict) -> list[dict]:
-    """One row per metric of the card's model-index, as the evaluation-results box beside a model card."""
-    rows = []
+    """The card's model-index metrics grouped by dataset and split, as the evaluation box beside a model card."""
+    groups: dict[tuple[str, str], dict] = {}
     model_index = card.get("model-index")
     for model in model_index if isinstance(model_index, list) else []:
         results = model.get("results") if isinstance(model, dict) else None
@@ -128,16 +128,18 @@ def eval_results(card: dict) -> list[dict]:
                 continue
             dataset = result.get("dataset") if isinstance(result.get("dataset"), dict) else {}
             dataset_id = str(dataset.get("type") or "")
+            name, split = str(dataset.get("name") or dataset_id), str(dataset.get("split") or "")
+            group = groups.setdefault((name, split), {
+                "dataset": name,
+                "dataset_href": _repo_link(dataset_id, "datasets/") if "/" in dataset_id else None,
+                "split": split,
+                "metrics": [],
+            })
             for metric in result.get("metrics") or []:
                 if isinstance(metric, dict) and "value" in metric:
-                    rows.append({
-                        "metric": str(metric.get("name") or metric.get("type") or ""),
-                        "value": _format_metric(metric["value"]),
-                        "dataset": str(dataset.get("name") or dataset_id),
-                        "dataset_href": _repo_link(dataset_id, "datasets/") if "/" in dataset_id else None,
-                        "split": str(dataset.get("split") or ""),
-                    })
-    return rows
+                    label = str(metric.get("name") or metric.get("type") or "")
+                    group["metrics"].append({"name": label, "value": _format_metric(metric["value"])})
+    return [group for group in groups.values() if group["metrics"]]
 
 
 def render_repo_page(
@@ -241,10 +243,10 @@ def _diff_lines(old: str, new: str, path: str) -> list[dict]:
     return [{"text": line, "kind": kinds.get(line[:1], "")} for line in list(lines)[2:]]
 
 
-def render_discussions(view: RepoView, pull_requests: list[dict]) -> str:
+def render_discussions(view: RepoView, discussions: list[dict]) -> str:
     items = [
         {**item, "date": _date(item["created"]), "ref_url": quote(f"refs/pr/{item['num']}", safe="")}
-        for item in pull_requests
+        for item in discussions
     ]
     return _render("discussions.html", **view.context("discussions"), discussions=items)
 

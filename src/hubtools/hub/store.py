@@ -75,6 +75,16 @@ ADDED_COLUMNS = {
     "commits": {"merge_parent": "TEXT"},
 }
 DISCUSSION_STATUSES = ("open", "closed")
+# Paths whose entry differs between a commit and its parent (added, removed or changed), both directions.
+CHANGED_PATHS_SQL = """
+SELECT path FROM files AS mine WHERE commit_id = :commit AND NOT EXISTS (
+    SELECT 1 FROM files AS theirs WHERE theirs.commit_id = :parent AND theirs.path = mine.path
+    AND theirs.sha256 = mine.sha256 AND theirs.size = mine.size AND theirs.is_lfs = mine.is_lfs
+    AND theirs.blob_id = mine.blob_id)
+UNION
+SELECT path FROM files AS theirs WHERE commit_id = :parent AND NOT EXISTS (
+    SELECT 1 FROM files AS mine WHERE mine.commit_id = :commit AND mine.path = theirs.path)
+"""
 
 
 class StoreError(Exception):
@@ -484,14 +494,12 @@ class HubStore:
 
     def _changed_paths_uncached(self, commit_id: str, parent: str | None) -> frozenset[str]:
         """Files a commit changed against its parent, and every folder above them (commits never change)."""
-        with self._connect() as db:
-            files = _files(db, commit_id)
-            parent_files = _files(db, parent) if parent else {}
+        with self._connect() as db:  # the diff runs in SQLite: only changed paths become Python objects
+            rows = db.execute(CHANGED_PATHS_SQL, {"commit": commit_id, "parent": parent}).fetchall()
         changed: set[str] = set()
-        for path in files.keys() | parent_files.keys():
-            if files.get(path) != parent_files.get(path):
-                parts = path.split("/")
-                changed.update("/".join(parts[:depth]) for depth in range(1, len(parts) + 1))
+        for (path,) in rows:
+            parts = path.split("/")
+            changed.update("/".join(parts[:depth]) for depth in range(1, len(parts) + 1))
         return frozenset(changed)
 
     # ------------------------------------------------------------------ pull requests
@@ -524,10 +532,6 @@ class HubStore:
                 (repo.pk,),
             )
             return [dict(row) for row in rows]
-
-    def pull_requests(self, repo: Repo) -> list[dict]:
-        """The repo's pull requests, newest first."""
-        return [d for d in self.discussions(repo) if d["is_pull_request"]]
 
     def comment_discussion(self, repo: Repo, num: int, author: str, text: str) -> dict:
         with self._write() as db:

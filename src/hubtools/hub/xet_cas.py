@@ -21,8 +21,8 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -48,12 +48,6 @@ CREATE INDEX IF NOT EXISTS xorb_chunks_by_hash ON xorb_chunks (hash);
 CREATE TABLE IF NOT EXISTS file_xorbs (file_hash TEXT NOT NULL, xorb TEXT NOT NULL, PRIMARY KEY (file_hash, xorb));
 CREATE INDEX IF NOT EXISTS file_xorbs_by_xorb ON file_xorbs (xorb);
 """
-
-
-@dataclass(frozen=True)
-class CasGrant:
-    repo_pk: int
-    scope: str
 
 
 class XetCas:
@@ -87,27 +81,34 @@ class XetCas:
         with self._connect() as db:
             return db.execute("SELECT COUNT(*) FROM xorbs").fetchone()[0]
 
-    def add_xorb(self, hash_hex: str, body: bytes) -> bool:
-        """Verify and store a serialized xorb; False when it was already stored."""
-        if self.has_xorb(hash_hex):
-            return False
-        chunks = xet.xorb_chunks(body)
-        actual = xet.hash_hex(xet.merkle_root(chunks))
-        if actual != hash_hex:
-            raise StoreError(400, f"Xorb hash mismatch: the URL names {hash_hex}, its chunks hash to {actual}")
+    def receive_xorb(self) -> tuple[BinaryIO, Path]:
+        """A temporary file for a xorb body as it streams in (the body is never held whole in memory)."""
         fd, temp_path = self.store.new_temp_file()
+        return os.fdopen(fd, "w+b"), temp_path
+
+    def add_xorb(self, hash_hex: str, received: BinaryIO, temp_path: Path) -> bool:
+        """Verify a received xorb (memory-mapped) and move it into place; False when it was already stored."""
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(body)
+            if self.has_xorb(hash_hex):
+                return False
+            size = received.seek(0, os.SEEK_END)
+            if size == 0:
+                raise xet.XetFormatError("Empty xorb body")
+            with mmap.mmap(received.fileno(), 0, access=mmap.ACCESS_READ) as body:
+                chunks = xet.xorb_chunks(body)
+            actual = xet.hash_hex(xet.merkle_root(chunks))
+            if actual != hash_hex:
+                raise StoreError(400, f"Xorb hash mismatch: the URL names {hash_hex}, its chunks hash to {actual}")
             target = self.xorb_path(hash_hex)
             target.parent.mkdir(exist_ok=True)
             os.replace(temp_path, target)
         finally:
+            received.close()
             temp_path.unlink(missing_ok=True)
         rows = [(hash_hex, i, xet.hash_hex(h), size) for i, (h, size) in enumerate(chunks)]
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
-            db.execute("INSERT OR IGNORE INTO xorbs VALUES (?, ?, ?)", (hash_hex, len(body), time.time()))
+            db.execute("INSERT OR IGNORE INTO xorbs VALUES (?, ?, ?)", (hash_hex, size, time.time()))
             db.executemany("INSERT OR IGNORE INTO xorb_chunks VALUES (?, ?, ?, ?)", rows)
             db.execute("COMMIT")
         return True
@@ -235,8 +236,8 @@ def _sign(secret: bytes, claims: str) -> str:
     return hmac.new(secret, b"xet-cas:" + claims.encode(), hashlib.sha256).hexdigest()
 
 
-def check_cas_token(secret: bytes, token: str | None, needed: str) -> CasGrant:
-    """The repo a CAS token was issued for; 401 when missing/invalid/expired, 403 for a read token on writes."""
+def check_cas_token(secret: bytes, token: str | None, needed: str) -> int:
+    """The repo (primary key) a CAS token was issued for; 401 when missing/invalid/expired, 403 for a read token on writes."""
     if not token or not token.startswith(TOKEN_PREFIX) or "." not in token:
         raise StoreError(401, "Missing or invalid Xet access token: ask /api/.../xet-write-token/... for one")
     claims, signature = token[len(TOKEN_PREFIX):].rsplit(".", 1)
@@ -247,7 +248,7 @@ def check_cas_token(secret: bytes, token: str | None, needed: str) -> CasGrant:
         raise StoreError(401, "Expired Xet access token: refresh it")
     if needed == WRITE and payload["scope"] != WRITE:
         raise StoreError(403, "This Xet token is read-only: ask /api/.../xet-write-token/... for a write token")
-    return CasGrant(payload["repo"], payload["scope"])
+    return payload["repo"]
 
 
 # ---------------------------------------------------------------------- routes
@@ -292,14 +293,21 @@ def install_xet_routes(
     async def upload_xorb(request: Request, prefix: str, hash_hex: str) -> JSONResponse:
         check_cas_token(secret, bearer_token(request), WRITE)
         _check_path(prefix, ("default",), hash_hex)
-        body = await request.body()  # at most MAX_XORB_BYTES (limits.py)
-        return JSONResponse({"was_inserted": await run_in_threadpool(cas.add_xorb, hash_hex, body)})
+        received, temp_path = cas.receive_xorb()
+        try:
+            async for part in request.stream():  # at most MAX_XORB_BYTES (limits.py)
+                received.write(part)
+        except BaseException:
+            received.close()
+            temp_path.unlink(missing_ok=True)
+            raise
+        return JSONResponse({"was_inserted": await run_in_threadpool(cas.add_xorb, hash_hex, received, temp_path)})
 
     @app.post(CAS_PATH + "/v1/shards")
     async def upload_shard(request: Request) -> JSONResponse:
-        grant = check_cas_token(secret, bearer_token(request), WRITE)
+        repo_pk = check_cas_token(secret, bearer_token(request), WRITE)
         body = await request.body()  # at most MAX_SHARD_BYTES (limits.py)
-        await run_in_threadpool(cas.add_shard, grant.repo_pk, body)
+        await run_in_threadpool(cas.add_shard, repo_pk, body)
         return JSONResponse({"result": 1})
 
     @app.get(CAS_PATH + "/v1/chunks/{prefix}/{hash_hex}")

@@ -1,0 +1,37 @@
+"""The training-throughput benchmark's choice of batches: whole hubtools batches, drawn from a full-size epoch."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+from pathlib import Path
+
+import pandas as pd
+
+from hubtools.config import RunConfig, TrainingConfig
+from hubtools.train import load_tokenizer
+
+BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "train_throughput.py"
+
+
+def load_benchmark():
+    spec = importlib.util.spec_from_file_location("train_throughput", BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_timed_batches_are_length_grouped_hubtools_batches() -> None:
+    benchmark = load_benchmark()
+    words = random.Random(0)
+    pool = pd.DataFrame({"text": [" ".join(["word"] * words.randint(1, 60)) for _ in range(2000)]})
+    tokenizer = load_tokenizer(benchmark.DEFAULT_MODEL)
+    config = RunConfig(training=TrainingConfig(per_device_train_batch_size=32))
+    rows = benchmark.hubtools_batches(pool, tokenizer, config, steps=4)
+    assert len(rows) == len(set(rows)) == 4 * 32
+    lengths = [len(ids) for ids in tokenizer(list(pool.text.iloc[rows]))["input_ids"]]
+    batches = [lengths[start : start + 32] for start in range(0, len(lengths), 32)]
+    padded = sum(max(batch) * len(batch) for batch in batches)
+    shuffled = random.Random(1).sample(lengths, len(lengths))
+    padded_at_random = sum(max(shuffled[start : start + 32]) * 32 for start in range(0, len(shuffled), 32))
+    assert padded < 1.1 * sum(lengths) < padded_at_random  # grouped like a 2,000-row epoch, unlike random batches
