@@ -69,6 +69,7 @@ def test_build_dataset(tmp_path):
     out = build_dataset(labelled_file(tmp_path), ["ann1", "ann2", "ann3"], tmp_path / "built", split_ratios=(0.5, 0.25, 0.25), seed=7, license="cc-by-4.0")
     stats = json.loads((out / "dataset_stats.json").read_text())
     labelling = stats["labelling"]
+    assert stats["build"]["input"] == "labelled.csv" and str(tmp_path) not in (out / "dataset_stats.json").read_text()
     assert labelling["rows_in"] == 40 and labelling["ties"] == 2 and labelling["duplicates_removed"] == 1
     assert labelling["rows_out"] == 37 and labelling["fully_labelled"] == 39
     splits = {name: read_named_split(out / "data" / f"{name}.parquet") for name in SPLITS}

@@ -737,11 +737,11 @@ def date_range(splits: dict[str, pd.DataFrame]) -> dict[str, str] | None:
 
 def plot_label_distribution(stats: dict[str, Any], path: Path) -> None:
     """Grouped bars: rows per label, one bar per split, with counts on the bars."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    from hubtools.plotting import drawable, pyplot
+
+    plt = pyplot()
 
     labels = stats["label_names"]
     splits = [split for split in SPLITS if split in stats["splits"]]
@@ -753,7 +753,7 @@ def plot_label_distribution(stats: dict[str, Any], path: Path) -> None:
         bars = axis.bar(positions + offset * width - 0.4 + width / 2, counts, width, label=split)
         axis.bar_label(bars, fontsize=8)
     axis.set(xticks=positions, xlabel="Label", ylabel="Rows", title="Label distribution per split")
-    axis.set_xticklabels(labels, rotation=30, ha="right")
+    axis.set_xticklabels([drawable(label) for label in labels], rotation=30, ha="right")
     axis.legend()
     figure.savefig(path, dpi=100)
     plt.close(figure)
