@@ -81,6 +81,7 @@ def test_positive_label_names_the_binary_scores():
 
 
 def test_emoji_labels_render_without_missing_glyphs(tmp_path):
+    from hubtools.cards import plot_label_distribution
     from hubtools.plotting import covered_code_points, drawable
     from hubtools.report import plot_confusion_matrix
 
@@ -89,5 +90,6 @@ def test_emoji_labels_render_without_missing_glyphs(tmp_path):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         plot_confusion_matrix([[3, 1, 0], [0, 2, 1], [1, 0, 4]], labels, tmp_path / "matrix.png")
+        plot_label_distribution({"label_names": labels, "splits": {"train": {"labels": dict.fromkeys(labels, 3)}}}, tmp_path / "labels.png")
     assert not [str(warning.message) for warning in caught if "Glyph" in str(warning.message)]
-    assert (tmp_path / "matrix.png").stat().st_size > 0
+    assert (tmp_path / "matrix.png").stat().st_size > 0 and (tmp_path / "labels.png").stat().st_size > 0
