@@ -23,7 +23,7 @@ import pandas as pd
 import yaml
 
 from hubtools.config import RunConfig, TrainingConfig, load_config, read_yaml_mapping, shareable_config_dict
-from hubtools.errors import HubtoolsError
+from hubtools.errors import HubtoolsError, one_line
 from hubtools.resources import cards_dir
 from hubtools.rundir import SPLITS, RunDir, write_json_atomic
 
@@ -159,7 +159,7 @@ def validate_card(readme: Path, card_class: Any) -> None:
     try:
         card = card_class.load(readme)
     except ValueError as error:
-        raise CardError(f"{readme}: metadata does not parse back ({' '.join(str(error).split())[:160]})") from error
+        raise CardError(f"{readme}: metadata does not parse back ({one_line(error)})") from error
     accepted = HUB_MODEL_KEYS if card.repo_type == "model" else HUB_DATASET_KEYS
     unknown = sorted(set(card.data.to_dict()) - accepted)
     if unknown:
@@ -437,6 +437,8 @@ class ModelCardContext:
     positive_label: str | None
     headline: list[HeadlineRow]
     test_rows: int
+    test_rows_sampled_from: int | None  # evaluate.sample_size: test_rows is a seeded sample of this many
+    test_sample_seed: int | None
     test_loss: float | None
     validation_loss: float | None
     interval_resamples: int | None
@@ -559,6 +561,8 @@ def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Pros
         positive_label=positive_label,
         headline=headline_rows(metrics, positive_label),
         test_rows=metrics["test"]["rows"],
+        test_rows_sampled_from=metrics["test"].get("sampled_from"),
+        test_sample_seed=metrics["test"].get("sample_seed"),
         test_loss=metrics["test"].get("loss"),
         validation_loss=metrics.get("validation", {}).get("loss"),
         interval_resamples=(metrics["test"].get("interval_method") or {}).get("resamples"),

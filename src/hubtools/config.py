@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from hubtools.errors import HubtoolsError
+from hubtools.errors import HubtoolsError, one_line
 
 
 class ConfigError(HubtoolsError):
@@ -86,6 +86,24 @@ class HPSearchConfig:
 
 
 @dataclass
+class EvaluateConfig:
+    sample_size: int | None = None  # score validation and test on this many rows (seeded) when a split is larger
+    sample_seed: int = 42
+
+    def rows(self, total: int) -> list[int] | None:
+        """Positions (in file order) of the rows a split of `total` rows is scored on; None: all of them.
+
+        The same rows for train's metrics, `hubtools evaluate`, the card and `hubtools verify`.
+        """
+        if self.sample_size is None or self.sample_size >= total:
+            return None
+        import numpy as np
+
+        chosen = np.random.default_rng(self.sample_seed).choice(total, size=self.sample_size, replace=False)
+        return sorted(int(position) for position in chosen)
+
+
+@dataclass
 class CardConfig:
     prose: str | None = None  # YAML/markdown file with description, intended uses, limitations, label definitions
     license: str = "apache-2.0"
@@ -102,7 +120,19 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     hp_search: HPSearchConfig = field(default_factory=HPSearchConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     card: CardConfig = field(default_factory=CardConfig)
+
+
+def describe_yaml_error(problem: yaml.YAMLError) -> str:
+    """Where the YAML parser stopped (line and column of the fault, 1-based) and why, on one line."""
+    mark = getattr(problem, "problem_mark", None)
+    if mark is None:
+        return f"not valid YAML ({one_line(problem)})"
+    reason = one_line(getattr(problem, "problem", None) or problem)
+    context, context_mark = getattr(problem, "context", None), getattr(problem, "context_mark", None)
+    started = f" ({context} started on line {context_mark.line + 1})" if context and context_mark and context_mark.line != mark.line else ""
+    return f"not valid YAML at line {mark.line + 1}, column {mark.column + 1}: {reason}{started}"
 
 
 def read_yaml_mapping(path: Path, error: type[HubtoolsError], what: str) -> dict[str, Any]:
@@ -110,7 +140,7 @@ def read_yaml_mapping(path: Path, error: type[HubtoolsError], what: str) -> dict
     try:
         values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as problem:
-        raise error(f"{path}: not valid YAML ({' '.join(str(problem).split())[:160]})") from problem
+        raise error(f"{path}: {describe_yaml_error(problem)}; fix the file") from problem
     if not isinstance(values, dict):
         raise error(f"{path}: expected a mapping of {what} at the top level")
     return values
@@ -133,7 +163,10 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> RunConfig:
 
 
 def config_from_dict(raw: dict[str, Any], source: str = "config") -> RunConfig:
-    return _build(RunConfig, raw, prefix="", source=source)
+    config = _build(RunConfig, raw, prefix="", source=source)
+    if config.evaluate.sample_size is not None and config.evaluate.sample_size < 1:
+        raise ConfigError(f"{source}: evaluate.sample_size must be a positive number of rows (or left out to score every row)")
+    return config
 
 
 def config_to_dict(config: RunConfig) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from hubtools.config import DataConfig
-from hubtools.errors import HubtoolsError
+from hubtools.errors import HubtoolsError, one_line
 from hubtools.rundir import SPLITS, RunDir
 
 logger = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def load_file(path: Path) -> Source:
     try:
         dataset = load_dataset(loader, data_files=str(path), split="train")
     except Exception as error:  # the datasets loaders raise many types for malformed files
-        raise DataError(f"{path}: could not be read as {loader} ({' '.join(str(error).split())[:200]})") from error
+        raise DataError(f"{path}: could not be read as {loader} ({one_line(error)})") from error
     return Source(name=str(path), frame=named_frame(dataset))
 
 
@@ -125,7 +125,7 @@ def load_hub_dataset(config: DataConfig) -> dict[str, Source]:
     try:
         dataset = load_dataset(config.hub_id, config.hub_config)
     except Exception as error:  # network, missing repo, bad config name
-        raise DataError(f"{config.hub_id}: could not load the Hub dataset ({' '.join(str(error).split())[:200]}); check data.hub_id and HF_ENDPOINT") from error
+        raise DataError(f"{config.hub_id}: could not load the Hub dataset ({one_line(error)}); check data.hub_id and HF_ENDPOINT") from error
     sources = {}
     for split, part in dataset.items():
         if split.lower() in SPLIT_ALIASES:

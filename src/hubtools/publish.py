@@ -14,19 +14,21 @@ import hashlib
 import re
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal
 
 from hubtools.errors import HubtoolsError
+from hubtools.hubclient import with_retries
 from hubtools.rundir import SPLITS, RunDir
 from hubtools.space import DEFAULT_HARDWARE, check_hardware
 
+if TYPE_CHECKING:
+    from hubtools.verify import VerifyReport
+
 RepoType = Literal["model", "dataset", "space"]
 Status = Literal["added", "changed", "deleted", "unchanged"]
-T = TypeVar("T")
 
 # Top-level files of RUN/model/ that belong on the Hub: weights as safetensors only, config, tokenizer.
 MODEL_FILE_PATTERNS = (
@@ -57,9 +59,6 @@ REGULAR_FILE_MAX = 10 * 1024 * 1024  # larger files are LFS on the Hub: only the
 
 CARD_FILE = "README.md"
 PUBLISH_MARK = "Published with `hubtools publish`."  # commit description: how a later publish knows its own commits
-
-RETRY_ATTEMPTS = 3  # each attempt: huggingface_hub itself retries every request 5 times with backoff
-RETRY_BACKOFF_S = 1.0  # doubles after each failed attempt
 
 
 # ----------------------------------------------------------------------------- urls
@@ -224,20 +223,25 @@ def scan_and_hash(files: dict[str, Path], token: str | None, space_token: str | 
 
 
 def check_can_write(api, namespaces: set[str]) -> None:
-    """A token exists, is not read-only, and its user may write to every namespace published to."""
+    """The token is known, is not read-only, and its user may write to every namespace published to."""
     from huggingface_hub.errors import HfHubHTTPError
 
     try:
-        me = api.whoami()
+        me = with_retries(api.whoami, "checking the token", api.endpoint)
     except HfHubHTTPError as error:
         raise HubtoolsError(f"the token was rejected by {api.endpoint} ({error.response.status_code}); log in again or pass --token") from error
     user = me.get("name", "?")
     role = (me.get("auth") or {}).get("accessToken", {}).get("role")
+    if role == "read":
+        raise HubtoolsError(f"the token for {user} is read-only; pass a write token (--token or HF_TOKEN)")
+    if role == "fineGrained":  # its permissions are per repo: the Hub answers at commit time
+        return
     org_roles = {org.get("name"): org.get("roleInOrg") for org in me.get("orgs") or []}
-    for namespace in sorted(namespaces):
-        read_only = role == "read" or (namespace != user and org_roles.get(namespace) == "read")
-        if read_only or (namespace != user and namespace not in org_roles and role != "fineGrained"):
-            raise HubtoolsError(f"token for {user} cannot write to {namespace}; use a write token of a member of {namespace}")
+    for namespace in sorted(namespaces - {user}):
+        if namespace not in org_roles:
+            raise HubtoolsError(f"{user} is not a member of {namespace}; publish under {user}/ or use a token of a member of {namespace}")
+        if org_roles[namespace] == "read":
+            raise HubtoolsError(f"{user} has the read role in {namespace}; ask an admin of {namespace} for write access")
 
 
 def check_space_sdk(api, space_repo_id: str) -> None:
@@ -245,7 +249,7 @@ def check_space_sdk(api, space_repo_id: str) -> None:
     from huggingface_hub.errors import RepositoryNotFoundError
 
     try:
-        info = with_retries(lambda: api.space_info(space_repo_id), f"reading Space {space_repo_id} from {api.endpoint}")
+        info = with_retries(lambda: api.space_info(space_repo_id), f"reading Space {space_repo_id}", api.endpoint)
     except RepositoryNotFoundError:
         return
     if info.sdk not in (None, "gradio"):
@@ -314,40 +318,6 @@ def dataset_tree(dataset_dir: Path) -> dict[str, Path]:
 # ----------------------------------------------------------------------------- commits
 
 
-def _causes(error: BaseException) -> list[BaseException]:
-    chain = [error]
-    while chain[-1].__cause__ is not None and len(chain) < 10:
-        chain.append(chain[-1].__cause__)
-    return chain
-
-
-def _is_transient(error: BaseException) -> bool:
-    """Connection faults (httpx/httpx2 TransportError, OSError), timeouts, 429 and 5xx, however wrapped."""
-    from huggingface_hub.errors import HfHubHTTPError
-
-    for cause in _causes(error):
-        if isinstance(cause, (ConnectionError, TimeoutError)) or any(cls.__name__ == "TransportError" for cls in type(cause).__mro__):
-            return True
-        if isinstance(cause, HfHubHTTPError) and cause.response is not None:
-            return cause.response.status_code in (429, 500, 502, 503, 504)
-    return False
-
-
-def with_retries(action: Callable[[], T], describe: str) -> T:
-    """Retry network faults with exponential backoff, then fail with one line."""
-    for attempt in range(1, RETRY_ATTEMPTS + 1):
-        try:
-            return action()
-        except Exception as error:
-            if not _is_transient(error):
-                raise
-            if attempt == RETRY_ATTEMPTS:
-                root = _causes(error)[-1]
-                raise HubtoolsError(f"{describe} failed after {attempt} attempts ({type(root).__name__}: {root})") from error
-            time.sleep(RETRY_BACKOFF_S * 2 ** (attempt - 1))
-    raise AssertionError("unreachable")
-
-
 def _card_blob(api, plan: RepoPlan, commit_id: str) -> str | None:
     info = api.repo_info(plan.repo_id, repo_type=plan.repo_type, revision=commit_id, files_metadata=True)
     return next((sibling.blob_id for sibling in info.siblings or [] if sibling.rfilename == CARD_FILE), None)
@@ -363,6 +333,7 @@ def check_card_not_edited_on_hub(api, plan: RepoPlan) -> None:
     history = with_retries(
         lambda: api.list_repo_commits(plan.repo_id, repo_type=plan.repo_type, revision=plan.parent_commit),
         f"reading the history of {plan.repo_type} repo {plan.repo_id}",
+        api.endpoint,
     )
     ours = next((commit for commit in history if PUBLISH_MARK in (commit.message or "")), None)
     if ours is not None and (ours.commit_id == history[0].commit_id or _card_blob(api, plan, ours.commit_id) == _card_blob(api, plan, history[0].commit_id)):
@@ -385,7 +356,7 @@ def read_remote(api, plan: RepoPlan, revision: str) -> None:
             return api.repo_info(plan.repo_id, repo_type=plan.repo_type, files_metadata=True)
 
     try:
-        info = with_retries(fetch, f"reading {plan.repo_type} repo {plan.repo_id} from {api.endpoint}")
+        info = with_retries(fetch, f"reading {plan.repo_type} repo {plan.repo_id}", api.endpoint)
     except RepositoryNotFoundError:
         plan.changes = diff_tree(plan.files, plan.digests, [])
         return
@@ -426,9 +397,10 @@ def _create_repo_and_commit(
                 space_sdk="gradio" if plan.repo_type == "space" else None, space_hardware=plan.space_hardware,
             ),
             describe,
+            api.endpoint,
         )
     if revision != "main" and not create_pr:
-        with_retries(lambda: api.create_branch(plan.repo_id, repo_type=plan.repo_type, branch=revision, exist_ok=True), describe)
+        with_retries(lambda: api.create_branch(plan.repo_id, repo_type=plan.repo_type, branch=revision, exist_ok=True), describe, api.endpoint)
     try:
         info = with_retries(
             lambda: api.create_commit(
@@ -442,6 +414,7 @@ def _create_repo_and_commit(
                 parent_commit=plan.parent_commit if plan.exists and not create_pr else None,
             ),
             describe,
+            api.endpoint,
         )
     except HubtoolsError as error:
         state = f"still at {plan.parent_commit[:12]}" if plan.parent_commit else "without this commit"
@@ -477,6 +450,7 @@ class PublishResult:
     commits: list[CommitResult]
     plans: list[RepoPlan]
     verified: bool = False
+    verification: VerifyReport | None = None
 
 
 def _render_cards(run: RunDir, options: PublishOptions, endpoint: str, work_dir: Path) -> Path | None:
@@ -545,6 +519,7 @@ def give_space_the_token(api, options: PublishOptions) -> None:
         with_retries(
             lambda: api.add_space_secret(options.space_repo_id, "HF_TOKEN", options.space_token, description="read-only token for the private model"),
             f"adding the HF_TOKEN secret to Space {options.space_repo_id}",
+            api.endpoint,
         )
 
 
@@ -635,5 +610,5 @@ def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> Pub
 
         report = verify_repo(options.repo_id, RunDir(options.run_dir), endpoint=endpoint, token=api.token, revision=options.revision)
         echo(report.summary())
-        published.verified = True
+        published.verified, published.verification = True, report
     return published

@@ -10,6 +10,7 @@ and `report.md`. Metrics come from `hubtools.metrics`, the code Trainer uses dur
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass
@@ -72,13 +73,16 @@ class LabelledText:
 
 def load_classifier(model: str | Path) -> Classifier:
     """Load a sequence classifier from a folder or a Hub id (through HF_ENDPOINT); it must name its labels."""
+    from huggingface_hub import constants
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from hubtools.hubclient import model_load_error
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(model))
         network = AutoModelForSequenceClassification.from_pretrained(str(model))
     except (OSError, ValueError) as error:
-        raise ReportError(f"{model}: could not load a text-classification model ({' '.join(str(error).split())[:160]}); pass a model folder or Hub id") from error
+        raise model_load_error(str(model), error, constants.ENDPOINT) from error
     id2label = network.config.id2label or {}
     label_names = [str(id2label[index]) for index in sorted(id2label)]
     if not label_names or all(DEFAULT_LABEL.fullmatch(name) for name in label_names):
@@ -321,10 +325,16 @@ def evaluate_run(run_dir: str | Path, slice_by: Sequence[str] = (), baseline: bo
     run.require(run.model, run.config, run.split("test"))
     config = load_config(run.config)
     test = read_labelled_file(run.split("test"), extra_columns=slice_by)
+    positions = config.evaluate.rows(len(test.frame))
+    sample = {}
+    if positions is not None:  # the rows train scored: the card's numbers and the report's agree
+        sample = {"sampled_from": len(test.frame), "sample_seed": config.evaluate.sample_seed}
+        test = dataclasses.replace(test, frame=test.frame.iloc[positions].reset_index(drop=True))
     train = read_labelled_file(run.split("train")) if baseline else None
     classifier = load_classifier(run.model)
     report, scored = build_report(classifier, test, config.training.max_length, train, slice_by, config.data.positive_label)
     report["split"] = "test"
+    report |= sample
     if run.onnx.is_dir():
         report["onnx"] = onnx_comparison(run, classifier, scored, config.training.max_length)
     return write_report(report, scored, output_dir or run.report, overwrite=overwrite)

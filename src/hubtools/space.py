@@ -303,15 +303,21 @@ def stop_on_sigterm() -> None:
 def run_space(
     space_repo_id: str, *, port: int, endpoint: str, token: str | None, revision: str | None = None, echo: Callable[[str], None] = print
 ) -> None:
-    """Download `space_repo_id` into a temp folder and serve it on 127.0.0.1:`port` until Ctrl+C or SIGTERM."""
+    """Download `space_repo_id` into a temp folder and serve it on 127.0.0.1:`port` until Ctrl+C, SIGINT or SIGTERM.
+
+    SIGINT is handled even when this process was started with it ignored (a background job of a script),
+    and the app process is stopped whenever this one stops, also during start-up.
+    """
     work_dir = Path(tempfile.mkdtemp(prefix="hubtools-space-"))
     space_dir = download_space(space_repo_id, work_dir / "space", endpoint=endpoint, token=token, revision=revision)
     space = LocalSpace(space_dir, port=port, endpoint=endpoint, token=token)
     echo(f"Starting {space_repo_id} from {space_dir} (log: {space.log_path}) ...")
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     stop_on_sigterm()
-    with space.start():
-        echo(f"Running on {space.url} (Ctrl+C to stop)")
+    with space:
         try:
+            space.start()
+            echo(f"Running on {space.url} (Ctrl+C to stop)")
             status = space.wait()
         except KeyboardInterrupt:
             status = 0

@@ -121,12 +121,15 @@ def ensure_sample_data(config: RunConfig) -> None:
 
 
 def load_tokenizer(model: str) -> PreTrainedTokenizerBase:
+    from huggingface_hub import constants
     from transformers import AutoTokenizer
+
+    from hubtools.hubclient import model_load_error
 
     try:
         return AutoTokenizer.from_pretrained(model)
     except (OSError, ValueError) as error:
-        raise HubtoolsError(f"model '{model}': could not load its tokenizer ({_first_line(error)}); check `model:` and HF_ENDPOINT") from error
+        raise model_load_error(model, error, constants.ENDPOINT, "the tokenizer of model") from error
 
 
 def tokenize_splits(splits: dict[str, pd.DataFrame], label_names: list[str], tokenizer: Any, max_length: int) -> DatasetDict:
@@ -203,7 +206,10 @@ def optimizer_name() -> str:
 
 
 def load_model(config: RunConfig, label_names: list[str]) -> Any:
+    from huggingface_hub import constants
     from transformers import AutoModelForSequenceClassification, set_seed
+
+    from hubtools.hubclient import model_load_error
 
     set_seed(config.training.seed)  # the classification head is initialised from the seed
     try:
@@ -214,7 +220,7 @@ def load_model(config: RunConfig, label_names: list[str]) -> Any:
             label2id={name: index for index, name in enumerate(label_names)},
         )
     except (OSError, ValueError) as error:
-        raise HubtoolsError(f"model '{config.model}': could not be loaded ({_first_line(error)}); check `model:` and HF_ENDPOINT") from error
+        raise model_load_error(config.model, error, constants.ENDPOINT) from error
 
 
 def build_trainer(
@@ -401,19 +407,19 @@ def evaluate_saved_model(config: RunConfig, run: RunDir, data: TrainingData) -> 
     )
     results = {}
     for split in ("validation", "test"):
-        output = trainer.predict(data.tokenized[split], metric_key_prefix=split)
+        dataset, sampled_from = data.tokenized[split], {}
+        positions = config.evaluate.rows(len(dataset))
+        if positions is not None:
+            dataset, sampled_from = dataset.select(positions), {"sampled_from": len(dataset), "sample_seed": config.evaluate.sample_seed}
+        output = trainer.predict(dataset, metric_key_prefix=split)
         results[split] = {
             key.removeprefix(f"{split}_"): value
             for key, value in output.metrics.items()
             if key.removeprefix(f"{split}_") not in EVAL_SUMMARY_KEYS
-        } | {"rows": len(data.tokenized[split])}
+        } | {"rows": len(dataset)} | sampled_from
     probabilities = torch.softmax(torch.as_tensor(output.predictions, dtype=torch.float32), dim=-1).numpy()
     results["test"] |= uncertainty_summary(probabilities, output.label_ids, positive_index(data.label_names, config.data.positive_label))
     return results
-
-
-def _first_line(error: BaseException) -> str:
-    return " ".join(str(error).split())[:200]
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from hubtools.rundir import RunDir
 SCORE_TOLERANCE = 1e-5  # same weights, same inputs: only float noise
 METRIC_TOLERANCE = 0.5 * 10**-4 + 1e-9  # the card's metadata rounds to 4 decimals (cards.CARD_DECIMALS); metrics.json keeps them all
 VERIFY_SPLIT = "test"
+DEFAULT_SAMPLE = 2000  # rows of a larger test split checked when the card was scored on all of them
 
 
 class VerifyError(HubtoolsError):
@@ -43,7 +44,7 @@ class VerifyReport:
     metrics: list[MetricCheck] = field(default_factory=list)
 
     def summary(self) -> str:
-        checked = ", ".join(f"{check.name}={check.recomputed:.4f}" for check in self.metrics) or "metrics not checked (sample)"
+        checked = ", ".join(f"{check.name}={check.recomputed:.4f}" for check in self.metrics) or "card metrics not checked on a random sample (--sample 0 checks every row)"
         return (
             f"verify {self.repo_id}: {self.rows} {VERIFY_SPLIT} rows through pipeline(): predictions match the run "
             f"(max score difference {self.max_score_difference:.1e}); card metrics match: {checked}"
@@ -81,6 +82,29 @@ def card_metric_checks(card_path: Path, recomputed: dict[str, float]) -> list[Me
     return checks
 
 
+def rows_to_verify(run: RunDir, total: int, sample: int | None) -> tuple[list[int] | None, bool]:
+    """Which test rows go through pipeline() (None: all), and whether the card's metrics can be recomputed on them.
+
+    `sample` N: N random rows, metrics skipped; 0: every row. Unset: the rows the card was scored on
+    (all, or the run's `evaluate.sample_size` sample), or DEFAULT_SAMPLE random rows of a larger split.
+    """
+    import random
+
+    from hubtools.config import load_config
+
+    if sample == 0:
+        return None, True
+    if sample is None:
+        evaluation = load_config(run.config).evaluate if run.config.is_file() else None
+        card_rows = evaluation.rows(total) if evaluation else None
+        if card_rows is not None or total <= DEFAULT_SAMPLE:
+            return card_rows, True
+        sample = DEFAULT_SAMPLE
+    if sample >= total:
+        return None, True
+    return sorted(random.Random(0).sample(range(total), sample)), False
+
+
 def verify_repo(
     repo_id: str, run: RunDir, *, endpoint: str, token: str | None, revision: str | None = None, sample: int | None = None
 ) -> VerifyReport:
@@ -89,20 +113,26 @@ def verify_repo(
     from huggingface_hub import hf_hub_download
     from transformers import pipeline
 
-    from hubtools.hubclient import download_endpoint
+    from hubtools.hubclient import download_endpoint, hub_api, model_load_error, with_retries
     from hubtools.metrics import compute_classification_metrics
 
     run.require(run.split(VERIFY_SPLIT), run.model)
     frame = pd.read_parquet(run.split(VERIFY_SPLIT), columns=["text", "label"])
-    if sample is not None and sample < len(frame):
-        frame = frame.sample(n=sample, random_state=0)
+    positions, check_metrics = rows_to_verify(run, len(frame), sample)
+    if positions is not None:
+        frame = frame.iloc[positions]
     texts = frame["text"].tolist()
 
+    api = hub_api(endpoint, token)
+    with_retries(lambda: api.model_info(repo_id, revision=revision), f"reading model repo {repo_id}", endpoint)
     local = pipeline("text-classification", model=str(run.model), device="cpu")
     with tempfile.TemporaryDirectory(prefix="hubtools-verify-") as cache, download_endpoint(endpoint):
-        published = pipeline(
-            "text-classification", model=repo_id, revision=revision, token=token, device="cpu", model_kwargs={"cache_dir": cache}
-        )
+        try:
+            published = pipeline(
+                "text-classification", model=repo_id, revision=revision, token=token, device="cpu", model_kwargs={"cache_dir": cache}
+            )
+        except (OSError, ValueError) as error:
+            raise model_load_error(repo_id, error, endpoint) from error
         card_path = Path(hf_hub_download(repo_id, "README.md", revision=revision, token=token, cache_dir=cache, endpoint=endpoint))
         local_predictions, published_predictions = _top_predictions(local, texts), _top_predictions(published, texts)
         mismatches, largest = _compare_predictions(local_predictions, published_predictions)
@@ -112,7 +142,7 @@ def verify_repo(
                 f"{repo_id}: pipeline() predictions differ from {run.model} on {mismatches} of {len(texts)} rows "
                 f"(max score difference {largest:.2e}); re-publish the run"
             )
-        if sample is None:
+        if check_metrics:
             label2id = published.model.config.label2id
             label_names = [published.model.config.id2label[index] for index in range(len(label2id))]
             predicted = [label2id[max(scores, key=scores.get)] for scores in published_predictions]

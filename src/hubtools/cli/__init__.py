@@ -7,15 +7,18 @@ imported inside the commands so `hubtools --help` stays fast.
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from hubtools.cli.card import card_command
 from hubtools.cli.compare import compare_command
 from hubtools.cli.dataset import dataset_app
-from hubtools.cli.errors import run_cli
+from hubtools.cli.errors import DEBUG_ENV, run_cli
 from hubtools.cli.evaluate import evaluate_command
 from hubtools.cli.export import export_command
 from hubtools.cli.hub import hub_app
+from hubtools.cli.output import VERBOSE_ENV, configure_logging
 from hubtools.cli.publish import publish_command
 from hubtools.cli.quickstart import quickstart_command
 from hubtools.cli.space import space_app
@@ -33,6 +36,21 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+
+@app.callback()
+def global_options(
+    debug: bool = typer.Option(False, "--debug", help="On an error, print the traceback too (or set HUBTOOLS_DEBUG=1)."),
+    verbose: bool = typer.Option(False, "--verbose", help="Show the libraries' INFO logs (or set HUBTOOLS_VERBOSE=1)."),
+) -> None:
+    """Options for every command; child processes (accelerate, the Space) inherit them through the environment."""
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"
+        configure_logging(verbose=True)
+
 
 app.add_typer(hub_app, name="hub")
 app.command("train", context_settings=TRAIN_CONTEXT)(train_command)

@@ -1,18 +1,216 @@
-"""One table from exception to one line on stderr and an exit status."""
+"""One table from every exception family to one line on stderr, naming the next step, and an exit status.
+
+The first row that matches the exception, or anything it was raised from, wins; rows go from the
+most telling to the most generic. `--debug` (or HUBTOOLS_DEBUG=1) also prints the traceback.
+"""
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NoReturn
 
 import typer
 
-from hubtools.errors import HubtoolsError
+from hubtools.errors import HubtoolsError, one_line
+
+EXIT_BUG = 1  # not foreseen: a traceback with --debug is worth a bug report
+EXIT_INPUT = 2  # the command, a file or the config needs fixing (also click's usage errors)
+EXIT_HUB_REFUSED = 3  # the Hub answered no: token, rights, missing repo or file, conflict, size
+EXIT_HUB_UNREACHABLE = 4  # no answer, a timeout or a server error: start the Hub or retry later
+EXIT_LOCAL_SYSTEM = 5  # this machine: disk full, permissions
+EXIT_INTERRUPTED = 130  # Ctrl+C / SIGINT, as shells report it
+
+DEBUG_ENV = "HUBTOOLS_DEBUG"
+
+
+@dataclass(frozen=True)
+class Failure:
+    message: str
+    exit_code: int
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    from hubtools.hubclient import causes
+
+    return causes(error)
+
+
+def _names(error: BaseException) -> set[str]:
+    return {cls.__name__ for cls in type(error).__mro__}
+
+
+def _endpoint_of(error: BaseException) -> str:
+    """The scheme://host:port a connection error was for, else the endpoint in use."""
+    from hubtools.hubclient import resolve_endpoint
+
+    try:
+        url = error.request.url  # httpx errors carry their request
+        return f"{url.scheme}://{url.netloc.decode() if isinstance(url.netloc, bytes) else url.netloc}"
+    except (AttributeError, RuntimeError):
+        return resolve_endpoint(None)
+
+
+def _hub_status(error: BaseException) -> int | None:
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if not isinstance(error, HfHubHTTPError) or error.response is None:
+        return None
+    return error.response.status_code
+
+
+def _hub_says(error: BaseException) -> str:
+    return one_line(getattr(error, "server_message", None) or str(error).splitlines()[0])
+
+
+def _interrupted(error: BaseException) -> Failure:
+    return Failure("interrupted; nothing half-written was kept, run the same command again to finish", EXIT_INTERRUPTED)
+
+
+def _unreachable(error: BaseException) -> Failure:
+    from hubtools.hubclient import unreachable_message
+
+    return Failure(unreachable_message(_endpoint_of(error)), EXIT_HUB_UNREACHABLE)
+
+
+def _timed_out(error: BaseException) -> Failure:
+    return Failure(
+        f"the Hub at {_endpoint_of(error)} did not answer in time; try again, or raise HF_HUB_DOWNLOAD_TIMEOUT / HF_HUB_ETAG_TIMEOUT",
+        EXIT_HUB_UNREACHABLE,
+    )
+
+
+def _hubtools(error: BaseException) -> Failure:
+    return Failure(one_line(error, limit=400), EXIT_INPUT)
+
+
+def _gated(error: BaseException) -> Failure:
+    return Failure(f"{_hub_says(error)}: request access on the repo's page and use a token of an account that has it", EXIT_HUB_REFUSED)
+
+
+def _not_found(what: str) -> Callable[[BaseException], Failure]:
+    def explain(error: BaseException) -> Failure:
+        from hubtools.hubclient import resolve_endpoint
+
+        return Failure(
+            f"{what} not found on {resolve_endpoint(None)} ({_hub_says(error)}); check the id, --revision, "
+            "--endpoint/HF_ENDPOINT, and that the token can read it if it is private",
+            EXIT_HUB_REFUSED,
+        )
+
+    return explain
+
+
+HTTP_NEXT_STEP = {
+    401: ("the Hub rejected the token", "log in again (`hf auth login`) or pass --token / HF_TOKEN", EXIT_HUB_REFUSED),
+    403: ("the Hub refused", "use a write token of an account that may write there", EXIT_HUB_REFUSED),
+    409: ("the Hub reports a conflict", "the branch moved or the repo exists already; run the same command again", EXIT_HUB_REFUSED),
+    413: ("the Hub refused a file or request as too large", "leave the large file out or raise the Hub's limit", EXIT_HUB_REFUSED),
+    429: ("the Hub is rate limiting", "wait a minute and run the same command again", EXIT_HUB_UNREACHABLE),
+}
+
+
+def _http(error: BaseException) -> Failure:
+    status = _hub_status(error) or 0
+    if status >= 500:
+        return Failure(f"the Hub failed ({status}: {_hub_says(error)}); try again later", EXIT_HUB_UNREACHABLE)
+    what, step, code = HTTP_NEXT_STEP.get(status, ("the Hub answered", "check the command's repo ids and token", EXIT_HUB_REFUSED))
+    return Failure(f"{what} ({status}: {_hub_says(error)}); {step}", code)
+
+
+def _yaml(error: BaseException) -> Failure:
+    from hubtools.config import describe_yaml_error
+
+    return Failure(f"{describe_yaml_error(error)}; fix the file", EXIT_INPUT)
+
+
+def _os(error: BaseException) -> Failure:
+    assert isinstance(error, OSError)
+    where = f" ({error.filename})" if error.filename else ""
+    if error.errno == errno.ENOSPC:
+        return Failure(f"no space left on the device{where}; free some space or write to another disk (--output-dir / --out)", EXIT_LOCAL_SYSTEM)
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return Failure(f"permission denied{where}; choose a folder you can write to", EXIT_LOCAL_SYSTEM)
+    if isinstance(error, FileNotFoundError):
+        return Failure(f"file not found{where}; check the path", EXIT_INPUT)
+    return Failure(f"{one_line(error.strerror or error)}{where}", EXIT_LOCAL_SYSTEM)
+
+
+def _unexpected(error: BaseException) -> Failure:
+    return Failure(f"unexpected {type(error).__name__}: {one_line(error)}; rerun with --debug for the traceback and report it", EXIT_BUG)
+
+
+def _is(*types: str) -> Callable[[BaseException], bool]:
+    return lambda error: bool(_names(error) & set(types))
+
+
+def _is_connection(error: BaseException) -> bool:
+    from hubtools.hubclient import is_connection_error
+
+    return is_connection_error(error)
+
+
+def _is_timeout(error: BaseException) -> bool:
+    from hubtools.hubclient import is_timeout
+
+    return is_timeout(error)
+
+
+# (does this exception match?, what to say): first match over the exception and its causes wins.
+ERROR_TABLE: list[tuple[Callable[[BaseException], bool], Callable[[BaseException], Failure]]] = [
+    (_is("KeyboardInterrupt", "Abort"), _interrupted),
+    (_is("HubUnreachableError"), lambda error: Failure(one_line(error, limit=400), EXIT_HUB_UNREACHABLE)),
+    (_is("HubtoolsError"), _hubtools),
+    (_is_connection, _unreachable),
+    (_is_timeout, _timed_out),
+    (_is("GatedRepoError"), _gated),
+    (_is("RepositoryNotFoundError"), _not_found("repo")),
+    (_is("RevisionNotFoundError"), _not_found("revision")),
+    (_is("EntryNotFoundError", "RemoteEntryNotFoundError"), _not_found("file")),
+    (_is("HfHubHTTPError"), _http),
+    (_is("YAMLError"), _yaml),
+    (_is("OSError"), _os),
+]
+
+
+def explain(error: BaseException) -> Failure:
+    """The table's line and exit status for `error`."""
+    chain = _causes(error)
+    for matches, describe in ERROR_TABLE:
+        for link in chain:
+            if matches(link):
+                return describe(link)
+    return _unexpected(error)
+
+
+def debug_enabled() -> bool:
+    return os.environ.get(DEBUG_ENV, "").lower() not in ("", "0", "false", "no")
 
 
 def run_cli(app: typer.Typer) -> None:
-    """Run a typer app; a HubtoolsError becomes one line on stderr and exit status 2."""
+    """Run a typer app; whatever escapes becomes one line on stderr and the table's exit status."""
+    from hubtools.cli.output import configure_logging, verbose_enabled
+
+    configure_logging(verbose_enabled())
     try:
-        app(standalone_mode=True)
-    except HubtoolsError as error:
-        typer.echo(f"Error: {error}", err=True)
-        sys.exit(2)
+        status = app(standalone_mode=False)
+    except (Exception, KeyboardInterrupt) as error:
+        if "ClickException" in _names(error):  # usage errors: typer's own message (with the usage) and status 2
+            error.show()
+            sys.exit(error.exit_code)
+        fail(explain(error), error)
+    if status == EXIT_INTERRUPTED:  # typer turns KeyboardInterrupt into this status
+        fail(_interrupted(KeyboardInterrupt()), None)
+    if isinstance(status, int) and status:
+        sys.exit(status)
+
+
+def fail(failure: Failure, error: BaseException | None) -> NoReturn:
+    if error is not None and debug_enabled():
+        traceback.print_exception(error)
+    print(f"Error: {failure.message}", file=sys.stderr, flush=True)
+    sys.exit(failure.exit_code)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from hubtools.cli.output import FormatOption, OutputFormat, emit_json, stdout_reserved_for_json
 from hubtools.errors import HubtoolsError
 
 
@@ -20,6 +21,7 @@ def evaluate_command(
     max_length: int = typer.Option(128, "--max-length", help="Tokens per text (with --model; a run uses its config)."),
     out: Path | None = typer.Option(None, "--out", help="Report folder (default: RUN/report, or ./report with --model)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report."),
+    output_format: OutputFormat = FormatOption,
 ) -> None:
     """Metrics, per-class scores, confusion matrix, misclassified examples and a TF-IDF baseline."""
     if (run is None) == (model is None) or (model is not None and data is None):
@@ -27,12 +29,16 @@ def evaluate_command(
     from hubtools.report import evaluate_model, evaluate_run
     from hubtools.rundir import RunDir
 
-    if run is not None:
-        report = evaluate_run(run, slice_by, overwrite=overwrite, output_dir=out)
-        destination = out or RunDir(run).report
-    else:
-        destination = out or Path("report")
-        report = evaluate_model(model, data, destination, text_column, label_column, slice_by, baseline_train, max_length, overwrite)
+    with stdout_reserved_for_json(output_format):
+        if run is not None:
+            report = evaluate_run(run, slice_by, overwrite=overwrite, output_dir=out)
+            destination = out or RunDir(run).report
+        else:
+            destination = out or Path("report")
+            report = evaluate_model(model, data, destination, text_column, label_column, slice_by, baseline_train, max_length, overwrite)
+    if output_format == OutputFormat.json:
+        emit_json({"report_dir": str(destination), "report": report})
+        return
     line = f"{destination}: accuracy {report['accuracy']:.4f}, F1 macro {report['f1_macro']:.4f}"
     if "baseline" in report:
         line += f" (TF-IDF baseline: F1 macro {report['baseline']['f1_macro']:.4f})"

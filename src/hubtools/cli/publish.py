@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from hubtools.cli.output import FormatOption, OutputFormat, echo_for, emit_json, stdout_reserved_for_json
+
 
 def publish_command(
     repo: str = typer.Option(..., "--repo", help="Model repo ORG/NAME."),
@@ -25,29 +27,60 @@ def publish_command(
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Round-trip check through pipeline() after publishing."),
     endpoint: str | None = typer.Option(None, "--endpoint", help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."),
     token: str | None = typer.Option(None, "--token", help="Hub token (default: HF_TOKEN or the stored login).", show_default=False),
+    output_format: OutputFormat = FormatOption,
 ) -> None:
     """Publish a run: model (+ card, eval results, config, TensorBoard), dataset and demo Space, one commit per repo."""
     from hubtools.hubclient import resolve_endpoint, resolve_token
     from hubtools.publish import PublishOptions, publish
 
-    publish(
-        PublishOptions(
-            repo_id=repo,
-            run_dir=run,
-            dataset_repo_id=dataset_repo,
-            space_repo_id=None if no_space else (space or f"{repo}-demo"),
-            private=private,
-            create_pr=create_pr,
-            revision=revision,
-            commit_message=commit_message,
-            dry_run=dry_run,
-            endpoint=resolve_endpoint(endpoint),
-            token=resolve_token(token),
-            render_card=render_card,
-            verify=verify,
-            space_hardware=space_hardware,
-            space_token=space_token,
-            replace_edited_cards=replace_edited_cards,
-        ),
-        echo=typer.echo,
-    )
+    hub_endpoint = resolve_endpoint(endpoint)
+    with stdout_reserved_for_json(output_format):
+        result = publish(
+            PublishOptions(
+                repo_id=repo,
+                run_dir=run,
+                dataset_repo_id=dataset_repo,
+                space_repo_id=None if no_space else (space or f"{repo}-demo"),
+                private=private,
+                create_pr=create_pr,
+                revision=revision,
+                commit_message=commit_message,
+                dry_run=dry_run,
+                endpoint=hub_endpoint,
+                token=resolve_token(token),
+                render_card=render_card,
+                verify=verify,
+                space_hardware=space_hardware,
+                space_token=space_token,
+                replace_edited_cards=replace_edited_cards,
+            ),
+            echo=echo_for(output_format),
+        )
+    if output_format == OutputFormat.json:
+        emit_json(publish_document(result, hub_endpoint, revision))
+
+
+def publish_document(result, endpoint: str, revision: str) -> dict:
+    """The plan (each repo's file changes) and the commits (URLs, ids, pull requests) as JSON."""
+    from hubtools.cli.verify import verify_document
+    from hubtools.publish import repo_url
+
+    return {
+        "plan": [
+            {
+                "repo_type": plan.repo_type,
+                "repo_id": plan.repo_id,
+                "url": repo_url(endpoint, plan.repo_type, plan.repo_id),
+                "revision": revision,
+                "parent_commit": plan.parent_commit,
+                "changes": [{"path": c.path, "status": c.status, "size": c.size} for c in plan.changes if c.status != "unchanged"],
+                "unchanged": sum(c.status == "unchanged" for c in plan.changes),
+            }
+            for plan in result.plans
+        ],
+        "commits": [
+            {"repo_type": c.plan.repo_type, "repo_id": c.plan.repo_id, "url": c.url, "commit_id": c.commit_id, "pull_request": c.pr_url}
+            for c in result.commits
+        ],
+        "verify": verify_document(result.verification) if result.verification else None,
+    }

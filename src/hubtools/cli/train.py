@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from hubtools.cli.errors import run_cli
+from hubtools.cli.output import FormatOption, OutputFormat, emit_json, stdout_reserved_for_json
 
 TRAIN_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -16,6 +17,7 @@ def train_command(
     config: Path = typer.Option(..., "--config", "-c", help="Run config YAML (see configs/)."),
     output_dir: Path | None = typer.Option(None, "--output-dir", "-o", help="Run directory (default: output_dir in the config)."),
     resume: bool = typer.Option(False, "--resume", help="Continue a killed run from its last checkpoint (same config)."),
+    output_format: OutputFormat = FormatOption,
 ) -> None:
     """Fine-tune a text classifier and write the run directory.
 
@@ -28,9 +30,15 @@ def train_command(
     from hubtools.train import distributed_state
 
     run_config = load_config(config, split_override_args(ctx.args))
-    run = run_training(run_config, output_dir=output_dir, resume=resume)
-    if distributed_state().is_main_process:
-        test = run.read_json(run.metrics)["test"]
+    with stdout_reserved_for_json(output_format):
+        run = run_training(run_config, output_dir=output_dir, resume=resume)
+    if not distributed_state().is_main_process:
+        return
+    metrics = run.read_json(run.metrics)
+    if output_format == OutputFormat.json:
+        emit_json({"run_dir": str(run.root), "metrics": metrics})
+    else:
+        test = metrics["test"]
         typer.echo(f"{run.root}: test accuracy {test['accuracy']:.4f}, F1 macro {test['f1_macro']:.4f}")
 
 
