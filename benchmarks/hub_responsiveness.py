@@ -23,7 +23,7 @@ import httpx
 from huggingface_hub import HfApi
 
 from hubtools.hub import BackgroundHub, issue_token, serve_in_background
-from hubtools.hub.server import free_port
+from hubtools.ports import free_port
 from hubtools.hub.store import Addition, HubStore
 
 REPO = "acme/many-files"

@@ -93,7 +93,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    from hubtools.hub.server import free_port
+    from hubtools.ports import free_port
 
     work = Path(tempfile.mkdtemp(prefix="hub-bench-"))
     port = free_port()

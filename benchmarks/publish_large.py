@@ -142,7 +142,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from hubtools.hub import issue_token, serve_in_background
-    from hubtools.hub.server import free_port
+    from hubtools.ports import free_port
 
     work = Path(tempfile.mkdtemp(prefix="publish-large-"))
     try:

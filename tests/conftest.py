@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from hubtools.hub.server import free_port
+from hubtools.ports import free_port
 
 HUB_PORT = free_port()
 HUB_ENDPOINT = f"http://127.0.0.1:{HUB_PORT}"

@@ -28,7 +28,7 @@ from hubtools.cli.errors import (
     explain,
 )
 from hubtools.errors import one_line
-from hubtools.hub.server import free_port
+from hubtools.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = REPO / "configs" / "quickstart.yaml"

@@ -8,7 +8,7 @@ import sys
 import httpx
 
 from hubtools.hub import serve_in_background
-from hubtools.hub.server import free_port
+from hubtools.ports import free_port
 
 
 def hub_cli(*args: str) -> subprocess.CompletedProcess:

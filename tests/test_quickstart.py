@@ -31,7 +31,7 @@ def test_quickstart_runs_the_whole_loop_and_leaves_a_hub_to_open(tmp_path: Path)
 
     from hubtools.hub import serve_in_background
     from hubtools.hubclient import hub_api
-    from hubtools.hub.server import free_port
+    from hubtools.ports import free_port
 
     with serve_in_background(tmp_path / "qs" / "hub", port=free_port()) as hub:  # the published repos persist
         api = hub_api(hub.endpoint)

@@ -21,7 +21,7 @@ import pytest
 import regex
 
 from hubtools.rundir import RunDir
-from hubtools.hub.server import free_port
+from hubtools.ports import free_port
 from hubtools.errors import HubtoolsError
 from hubtools.space import Example, SpaceSpec, pick_examples, render_space, shorten
 from browser_support import CHROMIUM_ARGS, chromium  # noqa: F401 (a fixture, used by name)

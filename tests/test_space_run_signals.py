@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from hubtools.hub.server import free_port
+from hubtools.ports import free_port
 
 ORG = "signals"
 APP = '''import http.server, os

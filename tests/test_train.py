@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from hubtools.config import load_config
-from hubtools.hub.server import free_port
+from hubtools.ports import free_port
 from hubtools.rundir import RunDir
 from hubtools.sample_data import write_sample_dataset
 from hubtools.fit import run_training

@@ -14,7 +14,7 @@ import optuna
 import pytest
 
 from hubtools.config import load_config
-from hubtools.hub.server import free_port
+from hubtools.ports import free_port
 from hubtools.sample_data import write_sample_dataset
 from hubtools.search import open_study
 from hubtools.rundir import RunDir

@@ -69,7 +69,7 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
     from hubtools.report import evaluate_run
     from hubtools.resources import configs_dir
     from hubtools.rundir import RunDir
-    from hubtools.hub.server import free_port
+    from hubtools.ports import free_port
     from hubtools.fit import run_training
 
     started = time.monotonic()
@@ -119,7 +119,7 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
 
 def keep_serving(hub, root: Path, token: str, echo) -> None:
     """Run the published demo Space next to the embedded Hub until Ctrl+C, so every printed link works."""
-    from hubtools.hub.server import free_port
+    from hubtools.ports import free_port
     from hubtools.space import LocalSpace, download_space, stop_on_sigterm
 
     stop_on_sigterm()

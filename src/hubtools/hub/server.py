@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,13 +35,6 @@ def serve(root: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, spaces
     uvicorn.run(
         create_app(root, spaces_endpoint), host=host, port=port, http="h11", h11_max_incomplete_event_size=1024 * 1024, log_level="warning", access_log=False
     )
-
-
-def free_port(host: str = DEFAULT_HOST) -> int:
-    """A TCP port nobody listens on right now (for tests and benchmarks)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def is_up(endpoint: str) -> bool:

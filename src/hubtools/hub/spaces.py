@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hubtools.errors import HubtoolsError
-from hubtools.hub.server import free_port
+from hubtools.ports import free_port
 from hubtools.hub.store import DEFAULT_BRANCH, FileEntry, HubStore, Repo
 from hubtools.space import LocalSpace, gradio_app_file
 
