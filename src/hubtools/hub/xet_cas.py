@@ -20,7 +20,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -200,17 +200,15 @@ class XetCas:
         self.store.record_upload(repo, sha256)
 
     def _file_bytes(self, file: xet.ShardFile) -> Iterator[bytes]:
-        """The file's bytes, term by term, read from memory-mapped xorbs (each indexed once)."""
-        with ExitStack() as stack:
-            opened: dict[str, tuple[mmap.mmap, list[xet.ChunkRef]]] = {}
-            for term in file.terms:
-                xorb_hex = xet.hash_hex(term.xorb)
-                if xorb_hex not in opened:
-                    handle = stack.enter_context(self.xorb_path(xorb_hex).open("rb"))
-                    body = stack.enter_context(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
-                    opened[xorb_hex] = (body, xet.index_xorb(body))
-                body, refs = opened[xorb_hex]
-                for ref in refs[term.chunk_start:term.chunk_end]:
+        """The file's bytes, term by term. Only the current term's xorb is mapped, so rebuilding a large file keeps
+        one xorb (at most 64 MiB) resident rather than all of them; each xorb's chunk index is built once."""
+        indexes: dict[str, list[xet.ChunkRef]] = {}
+        for term in file.terms:
+            xorb_hex = xet.hash_hex(term.xorb)
+            with self.xorb_path(xorb_hex).open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as body:
+                if xorb_hex not in indexes:
+                    indexes[xorb_hex] = xet.index_xorb(body)
+                for ref in indexes[xorb_hex][term.chunk_start:term.chunk_end]:
                     yield ref.read(body)
 
     def dedupe_shard(self, chunk_hex: str) -> bytes | None:
