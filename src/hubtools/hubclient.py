@@ -10,6 +10,7 @@ large files go through Xet when hf_xet is installed, through the LFS batch API o
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,11 +51,21 @@ def set_download_endpoint(endpoint: str) -> tuple[str, str]:
     previous = constants.ENDPOINT, constants.HUGGINGFACE_CO_URL_TEMPLATE
     constants.ENDPOINT = endpoint
     constants.HUGGINGFACE_CO_URL_TEMPLATE = endpoint + "/{repo_id}/resolve/{revision}/{filename}"
+    _forget_transformers_api()
     return previous
 
 
 def restore_download_endpoint(previous: tuple[str, str]) -> None:
     constants.ENDPOINT, constants.HUGGINGFACE_CO_URL_TEMPLATE = previous
+    _forget_transformers_api()
+
+
+def _forget_transformers_api() -> None:
+    """transformers keeps one HfApi (for listing a repo's chat templates, among others) whose endpoint was fixed
+    when it was first made; dropping it makes the next one use the endpoint now in force."""
+    transformers_hub = sys.modules.get("transformers.utils.hub")
+    if transformers_hub is not None and hasattr(transformers_hub, "_hf_api"):
+        transformers_hub._hf_api = None
 
 
 @contextmanager
