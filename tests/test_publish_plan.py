@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hubtools.errors import HubtoolsError
-from hubtools.publish import check_repo_id, model_tree, scan_and_hash
+from hubtools.publish import check_repo_id, diff_tree, model_tree, scan_and_hash
 from hubtools.rundir import RunDir
 
 
@@ -76,3 +76,15 @@ def test_secret_scan_finds_a_token_across_chunk_boundaries(tmp_path: Path, monke
     with pytest.raises(HubtoolsError):
         scan_and_hash({"weights.bin": blob}, token=None)
     scan_and_hash({"clean.bin": _write(tmp_path / "clean.bin", b"\x00" * 100)}, token=None)
+
+
+def test_a_benchmark_declaration_on_the_hub_is_never_deleted(tmp_path: Path) -> None:
+    """Publishing a run's splits into a dataset repo that declares itself a benchmark keeps its eval.yaml."""
+    from huggingface_hub.hf_api import RepoSibling
+
+    local = tmp_path / "README.md"
+    local.write_text("card\n", encoding="utf-8")
+    files = {"README.md": local}
+    remote = [RepoSibling(rfilename=name, size=10) for name in ("README.md", "eval.yaml", ".gitattributes", "old.parquet")]
+    changes = {change.path: change.status for change in diff_tree(files, scan_and_hash(files, token=None), remote)}
+    assert changes == {"README.md": "changed", "old.parquet": "deleted"}

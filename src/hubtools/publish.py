@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from hubtools.cards import BENCHMARK_FILE
 from hubtools.errors import HubtoolsError
 from hubtools.hubclient import with_retries
 from hubtools.rundir import SPLITS, RunDir
@@ -45,7 +46,9 @@ MODEL_FILE_PATTERNS = (
     "*.model",
     "chat_template.jinja",
 )
-KEPT_REMOTE_FILES = {".gitattributes"}  # created by the Hub itself; never deleted by a publish
+# Never deleted by a publish: .gitattributes is the Hub's own; a benchmark declaration (eval.yaml) is the
+# dataset owner's, and models scored on it point their .eval_results at it.
+KEPT_REMOTE_FILES = {".gitattributes", BENCHMARK_FILE}
 
 SECRET_FILE_PATTERNS = (".env", ".env.*", "*.pem", "id_rsa*", "id_ed25519*", ".netrc", ".git-credentials", "*token*.txt")
 SECRET_CONTENT = re.compile(
