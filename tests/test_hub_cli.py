@@ -31,3 +31,22 @@ def test_token_seed_and_serve_commands(tmp_path):
     finally:
         server.stop()
 
+
+
+def test_token_value_registers_a_literal_token_for_any_name_the_hub_accepts(tmp_path):
+    root = str(tmp_path / "hub")
+    literal = "hf_SuiteTokenXXXXXXXXXXXXXXXXXXXX"
+    made = hub_cli("token", "--root", root, "--user", "__DUMMY_HUB_USER__", "--org", "valid_org_hub", "--value", literal)
+    assert made.returncode == 0 and made.stdout == "", made.stderr  # the caller knows the value: nothing is printed
+    taken = hub_cli("token", "--root", root, "--user", "someone_else", "--value", literal)
+    assert taken.returncode == 2 and "already registered for another user" in taken.stderr
+    bad_name = hub_cli("token", "--root", root, "--user", "a--b")
+    bad_value = hub_cli("token", "--root", root, "--user", "dave", "--value", "has space")
+    assert bad_name.returncode == 2 and "Invalid user or organization name 'a--b'" in bad_name.stderr
+    assert bad_value.returncode == 2 and "Invalid --value" in bad_value.stderr
+    server = serve_in_background(tmp_path / "hub", port=free_port())
+    try:
+        whoami = httpx.get(f"{server.endpoint}/api/whoami-v2", headers={"Authorization": f"Bearer {literal}"}).json()
+        assert (whoami["name"], [org["name"] for org in whoami["orgs"]]) == ("__DUMMY_HUB_USER__", ["valid_org_hub"])
+    finally:
+        server.stop()

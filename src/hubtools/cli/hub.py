@@ -43,11 +43,17 @@ def token_command(
     root: RootOption = default_root(),
     org: Annotated[list[str], typer.Option("--org", help="Organization the user belongs to (repeatable).")] = [],  # noqa: B006
     read_only: Annotated[bool, typer.Option("--read-only", help="Token that can read but never write.")] = False,
+    value: Annotated[
+        str | None,
+        typer.Option("--value", help="Register this literal token instead of a random one (e.g. a test suite's fixed token).", show_default=False),
+    ] = None,
 ) -> None:
-    """Print a new token for USER; pass it as HF_TOKEN or `token=`."""
+    """Print a new token for USER (or register --value as USER's token); pass it as HF_TOKEN or `token=`."""
     from hubtools.hub import issue_token
 
-    typer.echo(issue_token(root, user, org, read_only))
+    token = issue_token(root, user, org, read_only, value)
+    if value is None:
+        typer.echo(token)
 
 
 @hub_app.command("seed-base-models")

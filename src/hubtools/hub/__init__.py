@@ -6,26 +6,44 @@ token for it. Heavy imports (FastAPI, uvicorn) happen only when a server actuall
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from hubtools.errors import HubtoolsError
+from hubtools.hub.errors import Conflict, InvalidRequest
 from hubtools.hub.server import BackgroundHub, serve_in_background
 from hubtools.hub.limits import UNREFERENCED_BLOB_GRACE_SECONDS
-from hubtools.hub.store import NAME_PATTERN, GcReport, HubStore
+from hubtools.hub.store import GcReport, HubStore
+from hubtools.hub.validation import validate_namespace
 
 
 class InvalidNameError(HubtoolsError):
     """A user or organization name the Hub would not accept."""
 
 
-def issue_token(root: Path, user: str, orgs: list[str] | tuple[str, ...] = (), read_only: bool = False) -> str:
-    """Create (or reuse) `user`, add it to `orgs`, and return a new token for it."""
+class TokenValueError(HubtoolsError):
+    """A literal token that cannot be registered (malformed, or another user's)."""
+
+
+TOKEN_VALUE = re.compile(r"^[A-Za-z0-9_.~+/=-]{8,256}$")
+
+
+def issue_token(
+    root: Path, user: str, orgs: list[str] | tuple[str, ...] = (), read_only: bool = False, value: str | None = None
+) -> str:
+    """Create (or reuse) `user`, add it to `orgs`, and return a new token for it; with `value`, register that
+    literal token instead (a test suite's fixed token)."""
     for name in (user, *orgs):
-        if not NAME_PATTERN.match(name):
-            raise InvalidNameError(
-                f"Invalid user or organization name {name!r}: use letters, digits, '-', '_' or '.' (at most 96)"
-            )
-    return HubStore(Path(root)).issue_token(user, tuple(orgs), read_only)
+        try:
+            validate_namespace(name)
+        except InvalidRequest as exc:
+            raise InvalidNameError(str(exc)) from None
+    if value is not None and not TOKEN_VALUE.match(value):
+        raise TokenValueError("Invalid --value: a token is 8 to 256 letters, digits or '_.~+/=-', without spaces")
+    try:
+        return HubStore(Path(root)).issue_token(user, tuple(orgs), read_only, value)
+    except Conflict as exc:
+        raise TokenValueError(str(exc)) from None
 
 
 def gc(root: Path, min_age_seconds: float = UNREFERENCED_BLOB_GRACE_SECONDS) -> GcReport:
@@ -34,4 +52,4 @@ def gc(root: Path, min_age_seconds: float = UNREFERENCED_BLOB_GRACE_SECONDS) -> 
     return HubStore(Path(root)).collect_garbage(min_age_seconds)
 
 
-__all__ = ["BackgroundHub", "GcReport", "InvalidNameError", "gc", "issue_token", "serve_in_background"]
+__all__ = ["BackgroundHub", "GcReport", "InvalidNameError", "TokenValueError", "gc", "issue_token", "serve_in_background"]

@@ -22,6 +22,16 @@ def validate_repo_name(namespace: str, name: str) -> None:
         raise InvalidRequest(f"Invalid repo name {namespace}/{name}: {exc}", "InvalidRepoName") from None
 
 
+def validate_namespace(name: str) -> None:
+    """A user or organization name: what a repo id's namespace may be (so `__DUMMY_HUB_USER__` is one)."""
+    try:
+        if "/" in name:
+            raise HFValidationError("a name has no '/'")
+        validate_repo_id(name)
+    except HFValidationError as exc:
+        raise InvalidRequest(f"Invalid user or organization name {name!r}: {exc}", "InvalidName") from None
+
+
 def validate_ref_name(name: object, kind: str = "branch") -> str:
     """A branch or tag name: git's check-ref-format rules, and only letters, digits, '.', '_', '-', '/'."""
     if not isinstance(name, str) or not name:

@@ -21,7 +21,6 @@ from hubtools.hub.store.gc import GarbageCollector, GcReport
 from hubtools.hub.store.identity import IdentityStore
 from hubtools.hub.store.models import (
     DEFAULT_BRANCH,
-    NAME_PATTERN,
     Commit,
     Deletion,
     FileEntry,
@@ -42,7 +41,7 @@ class HubStore(IdentityStore, RepoStore, CommitStore, DiscussionStore, SpaceSett
 
 
 __all__ = [
-    "DEFAULT_BRANCH", "NAME_PATTERN", "REPO_TYPES", "Commit", "Deletion", "FileEntry", "GcReport", "HubStore", "Identity",
+    "DEFAULT_BRANCH", "REPO_TYPES", "Commit", "Deletion", "FileEntry", "GcReport", "HubStore", "Identity",
     "Operation", "Repo", "SpaceSetting", "can_read", "default_root", "git_blob_id", "git_blob_id_of_file", "iso",
     "lfs_blob_id",
 ]

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import time
 
+from hubtools.hub.errors import Conflict
 from hubtools.hub.store.database import Database
 from hubtools.hub.store.models import Identity
 
@@ -15,14 +16,20 @@ def hash_token(token: str) -> str:
 
 
 class IdentityStore(Database):
-    def issue_token(self, user: str, orgs: tuple[str, ...] | list[str] = (), read_only: bool = False) -> str:
-        token = "hf_" + secrets.token_urlsafe(30)
+    def issue_token(
+        self, user: str, orgs: tuple[str, ...] | list[str] = (), read_only: bool = False, value: str | None = None
+    ) -> str:
+        """A new random token for `user` (created if new), or `value` registered as one; the user joins `orgs`."""
+        token = value or "hf_" + secrets.token_urlsafe(30)
         now = time.time()
         with self._write() as db:
+            owner = db.execute("SELECT user FROM tokens WHERE token_hash = ?", (hash_token(token),)).fetchone()
+            if owner is not None and owner["user"] != user:
+                raise Conflict("This token value is already registered for another user: choose another value")
             db.execute("INSERT OR IGNORE INTO users VALUES (?, ?)", (user, now))
             for org in orgs:
                 db.execute("INSERT OR IGNORE INTO memberships VALUES (?, ?)", (user, org))
-            db.execute("INSERT INTO tokens VALUES (?, ?, ?, ?)", (hash_token(token), user, int(read_only), now))
+            db.execute("INSERT OR REPLACE INTO tokens VALUES (?, ?, ?, ?)", (hash_token(token), user, int(read_only), now))
         return token
 
     def identity(self, token: str) -> Identity | None:
