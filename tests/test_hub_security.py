@@ -145,9 +145,8 @@ def test_unsupported_api_calls_answer_501_naming_the_feature(hub, writer, repo):
     assert response.status_code == 501 and "likers" in response.headers["X-Error-Message"]
     assert response.headers["X-Error-Code"] == "NotImplemented"
     assert httpx.get(f"{hub.endpoint}/api/collections").status_code == 501
-    moved = httpx.post(f"{hub.endpoint}/api/repos/move", json={"fromRepo": repo, "toRepo": repo + "-2"},
-                       headers={"Authorization": f"Bearer {writer}"})
-    assert moved.status_code == 501 and "repos/move" in moved.headers["X-Error-Message"]
+    liked = httpx.post(f"{hub.endpoint}/api/models/{repo}/like", headers={"Authorization": f"Bearer {writer}"})
+    assert liked.status_code == 501 and "'like'" in liked.headers["X-Error-Message"]
     with pytest.raises(HfHubHTTPError) as gated:
         hub.stock_api(writer).update_repo_settings(repo, gated="auto")
     assert gated.value.response.status_code == 501 and "gated='auto'" in str(gated.value)

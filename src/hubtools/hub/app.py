@@ -7,6 +7,7 @@ limits, one handler turning domain errors (errors.py) into the Hub's error answe
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,10 +15,10 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hubtools.hub import lfs
-from hubtools.hub.deps import HubState
+from hubtools.hub.deps import REPO_NOT_FOUND, HubState
 from hubtools.hub.errors import HubError
 from hubtools.hub.limits import UNREFERENCED_BLOB_GRACE_SECONDS, BodyLimit
 from hubtools.hub.responses import error_response, hub_error_response
@@ -49,9 +50,31 @@ class HeaderLimit:
         await self.app(scope, receive, send)
 
 
-async def hub_error(_: Request, exc: Exception) -> JSONResponse:
+class RequestId:
+    """Every answer carries an `X-Request-Id`, as on huggingface.co (clients quote it in their error messages)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = f"Root={uuid.uuid4().hex}".encode()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+async def hub_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HubError)
-    return hub_error_response(exc)
+    raw_path = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return hub_error_response(exc, raw_path + (f"?{query}" if query else ""))
 
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -60,7 +83,7 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 404 and any(ord(c) < 32 for c in request.scope["path"]):  # no route matches a newline
         return error_response(400, f"Malformed path {request.scope['path']!r}: control characters", "InvalidPath")
     if exc.status_code == 404:
-        return error_response(404, f"Repository Not Found for {request.url.path}", "RepoNotFound")
+        return error_response(404, REPO_NOT_FOUND, "RepoNotFound")
     return error_response(exc.status_code, str(exc.detail))
 
 
@@ -81,6 +104,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
     app.state.hub = state
     app.add_middleware(BodyLimit)
     app.add_middleware(HeaderLimit)
+    app.add_middleware(RequestId)
     app.add_exception_handler(HubError, hub_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     for router in ROUTERS:

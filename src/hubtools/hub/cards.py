@@ -43,4 +43,7 @@ def front_matter_problems(content: object) -> tuple[list[dict], list[dict]]:
         return [{"message": f"Invalid YAML in README front matter: {exc}"}], []
     if data is not None and not isinstance(data, dict):
         return [{"message": "README front matter must be a YAML mapping"}], []
+    model_index = (data or {}).get("model-index")
+    if model_index is not None and not (isinstance(model_index, list) and all(isinstance(m, dict) for m in model_index)):
+        return [{"message": '"model-index" must be an array of results, as in https://huggingface.co/docs/hub/model-cards'}], []
     return [], [] if data else [{"message": "empty or missing yaml metadata in repo card"}]

@@ -18,10 +18,14 @@ from starlette.concurrency import run_in_threadpool
 
 from hubtools.hub import repo_types
 from hubtools.hub.auth import caller, can_read, require_write
-from hubtools.hub.errors import InvalidRequest, NotSupported, RepoNotFound, Unauthorized
+from hubtools.hub.errors import InvalidRequest, NotSupported, RepoMoved, RepoNotFound, Unauthorized
 from hubtools.hub.spaces import SpacesRuntime
 from hubtools.hub.store import DEFAULT_BRANCH, HubStore, Identity, Repo
 from hubtools.hub.xet_cas import XetCas
+
+
+# huggingface.co's words; clients show them after the URL they asked for (which names the repo)
+REPO_NOT_FOUND = "Repository not found"
 
 
 @dataclass(frozen=True)
@@ -70,16 +74,18 @@ def repo_type_in(request: Request) -> str:
     if segments[1] != "api":
         return repo_types.from_url(request.url.path)
     repo_type = repo_types.from_plural(segments[2])
-    if repo_type is None:
-        raise RepoNotFound(f"Unknown repo type '{segments[2]}'")
+    if repo_type is None:  # `/api/users/{name}/likes`, `/api/organizations/...`: not repos
+        raise not_supported(request, "/".join(segments[2:]))
     return repo_type
 
 
 def find_readable(store: HubStore, identity: Identity | None, repo_type: str, namespace: str, name: str) -> Repo:
     """The repo if `identity` may read it; the same 404 whether it is missing or private to others."""
     repo = store.get_repo(repo_type, namespace, name)
+    if repo is None and (moved := store.moved_repo(repo_type, namespace, name)) and can_read(identity, moved):
+        raise RepoMoved(f"{namespace}/{name}", moved.repo_id)
     if repo is None or not can_read(identity, repo):
-        raise RepoNotFound(f"Repository Not Found: {repo_type} {namespace}/{name}")
+        raise RepoNotFound(REPO_NOT_FOUND)
     return repo
 
 

@@ -22,6 +22,10 @@ class InvalidRequest(HubError):
     """Malformed or unacceptable input: a name, a path, a payload field."""
 
 
+class UnprocessablePath(InvalidRequest):
+    """A file path huggingface.co answers 422 to (one that starts with `..\\`)."""
+
+
 class Unauthorized(HubError):
     """No credentials, or credentials that are not valid (unknown token, expired CAS token)."""
 
@@ -48,6 +52,15 @@ class EntryNotFound(NotFound):
 
 class DiscussionNotFound(NotFound):
     default_code = "DiscussionNotFound"
+
+
+class RepoMoved(HubError):
+    """A repo id that was renamed or transferred: the answer redirects to the same URL under the new id."""
+
+    def __init__(self, old_id: str, new_id: str) -> None:
+        super().__init__(f"Repository {old_id} was moved to {new_id}")
+        self.old_id = old_id
+        self.new_id = new_id
 
 
 class Conflict(HubError):

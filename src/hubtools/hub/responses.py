@@ -10,7 +10,9 @@ from fastapi.responses import JSONResponse
 from hubtools.hub import errors
 
 STATUS: dict[type[errors.HubError], int] = {
+    errors.RepoMoved: 307,
     errors.InvalidRequest: 400,
+    errors.UnprocessablePath: 422,
     errors.Unauthorized: 401,
     errors.Forbidden: 403,
     errors.NotFound: 404,
@@ -33,5 +35,21 @@ def error_response(status: int, message: str, error_code: str | None = None) -> 
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def hub_error_response(exc: errors.HubError) -> JSONResponse:
-    return error_response(status_of(exc), str(exc), exc.error_code)
+def hub_error_response(exc: errors.HubError, raw_path: str) -> JSONResponse:
+    """The answer to `exc` raised for a request to `raw_path` (path and query, as sent)."""
+    response = error_response(status_of(exc), str(exc), exc.error_code)
+    if isinstance(exc, errors.RepoMoved):
+        response.headers["Location"] = moved_location(raw_path, exc.old_id, exc.new_id)
+    return response
+
+
+def moved_location(raw_path: str, old_id: str, new_id: str) -> str:
+    """`raw_path` with the repo id segment pair `old_id` replaced by `new_id` (a relative redirect, same host)."""
+    path, mark, query = raw_path.partition("?")
+    segments = path.split("/")
+    old = old_id.split("/")
+    for index in range(len(segments) - 1):
+        if [s.lower() for s in segments[index : index + 2]] == [s.lower() for s in old]:
+            segments[index : index + 2] = new_id.split("/")
+            break
+    return "/".join(segments) + mark + query

@@ -8,7 +8,7 @@ import re
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from hubtools.hub.limits import MAX_PATH_CHARS
-from hubtools.hub.errors import InvalidRequest
+from hubtools.hub.errors import InvalidRequest, UnprocessablePath
 
 REF_CHARACTERS = re.compile(r"^[A-Za-z0-9._/-]+$")
 MAX_REF_CHARS = 255
@@ -58,11 +58,12 @@ def validate_path(path: object) -> str:
     if not isinstance(path, str) or not path:
         raise InvalidRequest(f"Invalid file path {path!r}: must be a non-empty string", "InvalidPath")
     segments = path.split("/")
+    if path.startswith(("..\\", "\\")):  # leaves the repo once a Windows client reads '\' as a separator
+        raise UnprocessablePath(f"Invalid file path {path!r}: it must not start with '..\\' or '\\'", "InvalidPath")
     if (
         path.startswith("/")
         or any(seg in ("", ".", "..") for seg in segments)
         or any(ord(c) < 32 or c == "\x7f" for c in path)
-        or "\\" in path
         or segments[0] == ".git"
     ):
         raise InvalidRequest(

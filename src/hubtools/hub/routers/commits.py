@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from hubtools.hub import lfs
+from hubtools.hub import gitignore, lfs
 from hubtools.hub.deps import Authenticated, State, Store, WritableRepo, base_url, json_body, query_flag, raw_tail, split_revision
 from hubtools.hub.errors import EntryNotFound, InvalidRequest, NotFound, PayloadTooLarge
 from hubtools.hub.limits import MAX_COMMIT_DESCRIPTION_CHARS, MAX_COMMIT_SUMMARY_CHARS, MAX_OPERATIONS_PER_COMMIT
@@ -24,6 +24,7 @@ LFS_SUFFIXES = (
     ".png", ".jpg", ".jpeg", ".gif", ".zip", ".gz", ".tar", ".npy", ".npz", ".pkl",
 )
 LFS_MIN_SIZE = 1024 * 1024
+MAX_GITIGNORE_BYTES = 1024 * 1024
 
 router = APIRouter()
 
@@ -38,6 +39,7 @@ async def preupload(request: Request, repo: WritableRepo, store: Store) -> JSONR
         existing = await run_in_threadpool(lambda: store.files(store.resolve(repo, revision)))
     except NotFound:
         existing = {}
+    ignore_rules = gitignore.parse(await run_in_threadpool(_gitignore_text, store, payload.get("gitIgnore"), existing))
     answers = []
     for item in payload["files"]:
         path = validate_path(item.get("path") if isinstance(item, dict) else None)
@@ -46,8 +48,18 @@ async def preupload(request: Request, repo: WritableRepo, store: Store) -> JSONR
         oid = None
         if remote is not None:
             oid = remote.sha256 if mode == "lfs" else (None if remote.is_lfs else remote.blob_id)
-        answers.append({"path": path, "uploadMode": mode, "shouldIgnore": False, "oid": oid})
+        answers.append({"path": path, "uploadMode": mode, "shouldIgnore": gitignore.is_ignored(ignore_rules, path), "oid": oid})
     return JSONResponse({"files": answers})
+
+
+def _gitignore_text(store: HubStore, sent: object, existing: dict[str, FileEntry]) -> str:
+    """The .gitignore that applies: the one the commit brings (sent by the client), else the revision's."""
+    if isinstance(sent, str):
+        return sent
+    entry = existing.get(".gitignore")
+    if entry is None or entry.size > MAX_GITIGNORE_BYTES:
+        return ""
+    return store.blob_path(entry.sha256).read_text(encoding="utf-8", errors="replace")
 
 
 @router.post("/api/{plural}/{namespace}/{name}/commit/{rest:path}")

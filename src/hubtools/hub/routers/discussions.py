@@ -111,6 +111,15 @@ async def comment(request: Request, num: int, identity: Authenticated, repo: Rea
     return JSONResponse({"newMessage": event_json(event)})
 
 
+@router.post(BASE + "/{num}/comment/{comment_id}/edit")
+async def edit_comment(
+    request: Request, num: int, comment_id: str, identity: Authenticated, repo: ReadableRepo, store: Store
+) -> JSONResponse:
+    text = checked_text((await json_body(request)).get("content"), "comment", 1, MAX_COMMENT_CHARS)
+    event = await run_in_threadpool(store.edit_comment, repo, num, comment_id, identity.user, text)
+    return JSONResponse({"updatedComment": event_json(event)})
+
+
 def require_author_or_writer(store: HubStore, repo: Repo, num: int, identity: Identity) -> None:
     """A discussion's status and title belong to its author and the repo's writers."""
     if store.discussion(repo, num)["author"] != identity.user:

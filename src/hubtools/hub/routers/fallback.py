@@ -7,7 +7,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from hubtools.hub.deps import Caller, Store, find_readable, not_supported
+from hubtools.hub.deps import REPO_NOT_FOUND, Caller, Store, find_readable, not_supported
+from hubtools.hub.errors import RepoNotFound
 from hubtools.hub.repo_types import from_plural
 
 router = APIRouter()
@@ -18,6 +19,8 @@ def unsupported(request: Request, rest: str, identity: Caller, store: Store) -> 
     parts = rest.split("/")
     feature = "/".join(parts[:2])
     repo_type = from_plural(parts[0])
+    if repo_type is not None and len(parts) == 2:  # a repo id without namespace: huggingface.co has none such
+        raise RepoNotFound(REPO_NOT_FOUND)
     if repo_type is not None and len(parts) >= 3:
         find_readable(store, identity, repo_type, parts[1], parts[2])
         feature = "/".join(parts[3:]) or f"{request.method} on a repo"

@@ -8,9 +8,22 @@ from starlette.concurrency import run_in_threadpool
 
 from hubtools.hub import lfs
 from hubtools.hub.auth import require_write
-from hubtools.hub.deps import Authenticated, Caller, State, base_url, find_readable, json_body, repo_type_in
-from hubtools.hub.errors import NotFound
+from hubtools.hub.deps import (
+    Authenticated,
+    Caller,
+    ReadableRepo,
+    State,
+    Store,
+    WritableRepo,
+    base_url,
+    find_readable,
+    json_body,
+    repo_type_in,
+)
+from hubtools.hub.errors import InvalidRequest, NotFound, NotSupported
+from hubtools.hub.store import iso
 from hubtools.hub.repo_types import ROUTE_PREFIXES
+from hubtools.hub.routers.listing import tree_items
 
 router = APIRouter()
 
@@ -39,3 +52,26 @@ async def lfs_upload(request: Request, repo_pk: int, oid: str, size: int, signat
 async def lfs_verify(request: Request, identity: Authenticated, state: State) -> JSONResponse:
     lfs.verify_object(state.store, await json_body(request), identity)
     return JSONResponse({"success": True})
+
+
+@router.get("/api/{plural}/{namespace}/{name}/lfs-files")
+def list_lfs_files(repo: ReadableRepo, store: Store) -> JSONResponse:
+    return JSONResponse([
+        {"oid": item["entry"].sha256, "fileOid": item["entry"].blob_id, "filename": item["entry"].path,
+         "size": item["entry"].size, "ref": item["ref"], "pushedAt": iso(item["date"])}
+        for item in store.lfs_files(repo)
+    ])
+
+
+@router.post("/api/{plural}/{namespace}/{name}/lfs-files/batch")
+async def delete_lfs_files(request: Request, repo: WritableRepo, store: Store) -> JSONResponse:
+    """Permanently delete LFS files: they leave every commit (rewriteHistory); their blobs become collectable."""
+    deletions = (await json_body(request)).get("deletions")
+    blob_ids = deletions.get("sha") if isinstance(deletions, dict) else None
+    if not isinstance(blob_ids, list) or not all(isinstance(b, str) for b in blob_ids):
+        raise InvalidRequest("Deleting LFS files needs {'deletions': {'sha': [file oids], 'rewriteHistory': true}}")
+    if deletions.get("rewriteHistory") is False:
+        raise NotSupported("The embedded Hub does not support 'LFS file deletion without rewriteHistory'")
+    await run_in_threadpool(store.delete_lfs_files, repo, blob_ids)
+    tree_items.cache_clear()  # listings of the rewritten commits changed
+    return JSONResponse({})

@@ -6,6 +6,7 @@ import base64
 import binascii
 import functools
 import hashlib
+import html
 import re
 from typing import Annotated
 
@@ -13,9 +14,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from hubtools.hub.deps import ReadableRepo, RepoAt, Store, at_revision, query_flag
+from hubtools.hub.deps import ReadableRepo, RepoAt, Store, at_revision, base_url, query_flag
 from hubtools.hub.errors import EntryNotFound, InvalidRequest
 from hubtools.hub.limits import COMMITS_PAGE_SIZE, TREE_EXPAND_PAGE_SIZE, TREE_PAGE_SIZE
+from hubtools.hub.markdown import render_card
+from hubtools.hub.repo_types import url_prefix
 from hubtools.hub.store import FileEntry, HubStore, iso
 
 router = APIRouter()
@@ -104,10 +107,7 @@ def tree(request: Request, at: Annotated[RepoAt, Depends(at_revision("tree"))], 
     page_size = TREE_EXPAND_PAGE_SIZE if expand else TREE_PAGE_SIZE
     page = [dict(item) for item in items[offset : offset + page_size]]
     if expand:
-        last = store.last_commits(commit_id, [item["path"] for item in page])
-        for item in page:
-            commit = last[item["path"]]
-            item["lastCommit"] = {"id": commit.id, "title": commit.title, "date": iso(commit.date)}
+        add_last_commits(store, commit_id, page)
     headers = {}
     if offset + page_size < len(items):
         next_url = request.url.include_query_params(cursor=make_cursor(commit_id, offset + page_size))
@@ -115,10 +115,27 @@ def tree(request: Request, at: Annotated[RepoAt, Depends(at_revision("tree"))], 
     return JSONResponse(page, headers=headers)
 
 
+def add_last_commits(store: HubStore, commit_id: str, items: list[dict]) -> None:
+    """`expand`: each item gets the last commit that changed it (what `modified` dates and `last_commit` read)."""
+    last = store.last_commits(commit_id, [item["path"] for item in items])
+    for item in items:
+        commit = last[item["path"]]
+        item["lastCommit"] = {"id": commit.id, "title": commit.title, "date": iso(commit.date)}
+
+
 @router.post("/api/{plural}/{namespace}/{name}/paths-info/{rest:path}")
 async def paths_info(request: Request, at: Annotated[RepoAt, Depends(at_revision("paths-info"))], store: Store) -> JSONResponse:
-    paths = [str(path) for path in (await request.form()).getlist("paths")]
-    return JSONResponse(await run_in_threadpool(lambda: paths_info_answer(store.files(at.commit_id), paths)))
+    form = await request.form()
+    paths = [str(path) for path in form.getlist("paths")]
+    expand = str(form.get("expand", "")).lower() in ("1", "true")
+
+    def answer() -> list[dict]:
+        items = paths_info_answer(store.files(at.commit_id), paths)
+        if expand:
+            add_last_commits(store, at.commit_id, items)
+        return items
+
+    return JSONResponse(await run_in_threadpool(answer))
 
 
 @router.get("/api/{plural}/{namespace}/{name}/commits/{rest:path}")
@@ -132,9 +149,13 @@ def commits(request: Request, at: Annotated[RepoAt, Depends(at_revision("commits
     if len(history) > COMMITS_PAGE_SIZE:
         next_url = request.url.include_query_params(cursor=make_cursor(history.pop().id, 0))
         headers["Link"] = f'<{next_url}>; rel="next"'
+    formatted = "formatted" in request.query_params.getlist("expand[]")
+    repo_url = f"{base_url(request)}/{url_prefix(at.repo.type)}{at.repo.repo_id}"
     return JSONResponse(headers=headers, content=[
         {"id": c.id, "title": c.title, "message": c.message, "authors": [{"user": c.author}], "date": iso(c.date),
-         "parents": c.parents}
+         "parents": c.parents,
+         **({"formatted": {"title": html.escape(c.title), "message": render_card(c.message, repo_url, c.id)}}
+            if formatted else {})}
         for c in history
     ])
 

@@ -26,6 +26,7 @@ async def create_branch(request: Request, repo: WritableRepo, store: Store) -> J
 @router.post("/api/{plural}/{namespace}/{name}/tag/{rest:path}")
 async def create_tag(request: Request, repo: WritableRepo, store: Store) -> JSONResponse:
     revision, _ = split_revision(raw_tail(request, "tag"))
+    store.resolve(repo, revision)  # a missing revision is RevisionNotFound before any check of the tag's name
     payload = await json_body(request)
     tag = validate_ref_name(payload.get("tag"), "tag")
     await run_in_threadpool(store.create_tag, repo, tag, revision)

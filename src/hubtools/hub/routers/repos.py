@@ -88,6 +88,31 @@ async def delete_repo(request: Request, identity: Authenticated, state: State) -
     return Response(status_code=200)
 
 
+@router.post("/api/repos/move")
+async def move_repo(request: Request, identity: Authenticated, state: State) -> JSONResponse:
+    """Rename or transfer a repo (write rights on both namespaces); the old id redirects to the new one."""
+    payload = await json_body(request)
+    repo_type = payload.get("type") or "model"
+    source, target = payload.get("fromRepo"), payload.get("toRepo")
+    if repo_type not in REPO_TYPES or not all(isinstance(i, str) and i.count("/") == 1 for i in (source, target)):
+        raise InvalidRequest("Moving a repo needs 'fromRepo' and 'toRepo' as namespace/name and a valid 'type'")
+    repo = find_readable(state.store, identity, repo_type, *source.split("/"))
+    namespace, name = target.split("/")
+    validate_repo_name(namespace, name)
+    require_write(identity, repo.namespace)
+    require_write(identity, namespace)
+    state.spaces.forget(repo)
+    moved = await run_in_threadpool(state.store.move_repo, repo, namespace, name)
+    await run_in_threadpool(state.spaces.sync, moved)
+    return JSONResponse({})
+
+
+@router.get("/api/{plural}/{namespace}/{name}/auth-check")
+def auth_check(repo: ReadableRepo) -> JSONResponse:
+    """Whether the caller may read the repo: 200, or the same 404 as any read (gated repos do not exist here)."""
+    return JSONResponse({})
+
+
 @router.put("/api/{plural}/{namespace}/{name}/settings")
 async def update_settings(request: Request, repo: WritableRepo, store: Store) -> JSONResponse:
     payload = await json_body(request)

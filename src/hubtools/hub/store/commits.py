@@ -16,6 +16,7 @@ from hubtools.hub.store.blobs import BlobStore
 from hubtools.hub.store.discussions import add_event, open_pull_request
 from hubtools.hub.store.models import Commit, Deletion, FileEntry, Operation, Repo
 from hubtools.hub.store.rows import (
+    ancestors,
     candidate_refs,
     commit_from_row,
     files_of,
@@ -50,6 +51,32 @@ class CommitStore(BlobStore):
         with self._connect() as db:
             row = db.execute("SELECT * FROM commits WHERE id = ?", (commit_id,)).fetchone()
         return commit_from_row(row)
+
+    def lfs_files(self, repo: Repo) -> list[dict]:
+        """Each LFS object the repo's refs reach, once: where it was found (ref, path) and when that commit was made.
+        Branches come first (main before others), then pull requests and tags; history behind each head is walked."""
+        found: dict[str, dict] = {}
+        with self._connect() as db:
+            refs = db.execute("SELECT ref, commit_id FROM refs WHERE repo_id = ?", (repo.pk,)).fetchall()
+            for ref, head in sorted(((r["ref"], r["commit_id"]) for r in refs), key=_ref_order):
+                for commit_id in ancestors(db, head):
+                    date = db.execute("SELECT date FROM commits WHERE id = ?", (commit_id,)).fetchone()["date"]
+                    for entry in files_of(db, commit_id).values():
+                        if entry.is_lfs and entry.blob_id not in found:
+                            found[entry.blob_id] = {"entry": entry, "ref": ref, "date": date}
+        return list(found.values())
+
+    def delete_lfs_files(self, repo: Repo, blob_ids: list[str]) -> int:
+        """Remove these LFS objects from every commit of the repo (history rewritten); returns files removed."""
+        with self._write() as db:
+            removed = 0
+            for blob_id in blob_ids:
+                removed += db.execute(
+                    "DELETE FROM files WHERE blob_id = ? AND is_lfs = 1 AND commit_id IN (SELECT id FROM commits WHERE repo_id = ?)",
+                    (blob_id, repo.pk),
+                ).rowcount
+        self._changed_paths.cache_clear()
+        return removed
 
     def history(self, commit_id: str, limit: int | None = None) -> list[Commit]:
         """`commit_id` and its first-parent ancestors, newest first (at most `limit`)."""
@@ -108,9 +135,9 @@ class CommitStore(BlobStore):
             ref = _branch_ref(db, repo, revision)
             head = ref_target(db, repo, ref)
             if parent_commit is not None and not head.startswith(parent_commit.lower()):
-                raise PreconditionFailed(
-                    f"parent_commit {parent_commit} is not the head of {revision} in {repo.repo_id} (head is {head}):"
-                    " someone committed in between; fetch the latest revision and retry",
+                raise PreconditionFailed(  # huggingface.co's words first: clients and scripts match them
+                    "The branch was updated since you opened this page. Please refresh and try again."
+                    f" (parent_commit {parent_commit} is not the head of {revision} in {repo.repo_id}: head is {head})",
                 )
             pr_num = None
             if create_pr:
@@ -138,15 +165,20 @@ def _apply_operations(files: dict[str, FileEntry], operations: list[Operation]) 
     files = dict(files)
     for op in operations:
         if isinstance(op, Deletion):
-            if op.is_folder:
-                prefix = op.path.rstrip("/") + "/"
-                doomed = [p for p in files if p.startswith(prefix)]
-                if not doomed:
-                    raise EntryNotFound(f"Folder '{op.path}' does not exist")
-                for path in doomed:
-                    del files[path]
-            elif files.pop(op.path, None) is None:
-                raise EntryNotFound(f"File '{op.path}' does not exist")
+            if not op.is_folder and files.pop(op.path, None) is not None:
+                continue
+            prefix = op.path.rstrip("/") + "/"  # a folder, also when named like a file (as huggingface.co allows)
+            doomed = [p for p in files if p.startswith(prefix)]
+            if not doomed:
+                raise EntryNotFound(f"{'Folder' if op.is_folder else 'File'} '{op.path}' does not exist")
+            for path in doomed:
+                del files[path]
         else:
             files[op.path] = op
     return files
+
+
+def _ref_order(item: tuple[str, str]) -> tuple[int, str]:
+    ref = item[0]
+    rank = 0 if ref == "refs/heads/main" else 1 if ref.startswith("refs/heads/") else 2
+    return rank, ref

@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS discussion_events (
 CREATE TABLE IF NOT EXISTS uploads (
     repo_id INTEGER NOT NULL, sha256 TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (repo_id, sha256));
 CREATE INDEX IF NOT EXISTS files_by_sha256 ON files (sha256);
+CREATE TABLE IF NOT EXISTS repo_redirects (
+    type TEXT NOT NULL, namespace TEXT NOT NULL COLLATE NOCASE, name TEXT NOT NULL COLLATE NOCASE,
+    repo_id INTEGER NOT NULL, PRIMARY KEY (type, namespace, name));
 CREATE TABLE IF NOT EXISTS space_settings (
     repo_id INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, description TEXT,
     updated REAL NOT NULL, PRIMARY KEY (repo_id, kind, key));

@@ -9,7 +9,7 @@ import secrets
 import sqlite3
 import time
 
-from hubtools.hub.errors import Conflict, DiscussionNotFound, InvalidRequest
+from hubtools.hub.errors import Conflict, DiscussionNotFound, Forbidden, InvalidRequest
 from hubtools.hub.store.database import Database
 from hubtools.hub.store.models import DEFAULT_BRANCH, FileEntry, Repo
 from hubtools.hub.store.rows import ancestors, files_of, ref_target, write_commit
@@ -51,6 +51,23 @@ class DiscussionStore(Database):
         with self._write() as db:
             _discussion_row(db, repo, num)
             return add_event(db, repo, num, "comment", author, _comment_data(text, author))
+
+    def edit_comment(self, repo: Repo, num: int, comment_id: str, editor: str, text: str) -> dict:
+        """Replace a comment's text (its author only); the previous text goes to its `history`."""
+        with self._write() as db:
+            row = db.execute(
+                "SELECT * FROM discussion_events WHERE id = ? AND repo_id = ? AND num = ? AND type = 'comment'",
+                (comment_id, repo.pk, num),
+            ).fetchone()
+            if row is None:
+                raise DiscussionNotFound(f"Comment {comment_id} not found in discussion #{num} of {repo.repo_id}")
+            if row["author"] != editor:
+                raise Forbidden(f"Only {row['author']}, who wrote comment {comment_id}, may edit it")
+            data = json.loads(row["data"])
+            latest = _comment_data(text, editor)["latest"]
+            data.update(edited=True, numEdits=data["numEdits"] + 1, history=[data["latest"], *data["history"]], latest=latest)
+            db.execute("UPDATE discussion_events SET data = ? WHERE id = ?", (json.dumps(data), comment_id))
+        return {"id": row["id"], "type": "comment", "author": row["author"], "created": row["created"], "data": data}
 
     def rename_discussion(self, repo: Repo, num: int, title: str, author: str) -> dict:
         with self._write() as db:
