@@ -83,39 +83,9 @@ NO_501: dict[str, Known] = {
     API + "TestCommitApi::test_create_repo_private_by_default": Known("Enterprise orgs' private-by-default setting"),
 }
 
-MOVE = Known("POST /api/repos/move is missing")
 XET_DOWNLOAD = Known("Xet download side missing: no xetHash, no X-Xet-* resolve headers, no reconstruction route")
 # node id -> the open protocol gap (issue 15) it fails on; each entry goes away with its fix.
 GAPS: dict[str, Known] = {
-    API + "TestHfApiEndpoints::test_move_repo_normal_usage": MOVE,
-    API + "TestHfApiEndpoints::test_move_repo_target_already_exists": MOVE,
-    DOWNLOAD + "TestStagingDownload::test_download_regular_file_from_private_renamed_repo": MOVE,
-    API + "TestHfApiAuthCheck::test_auth_check_success": Known("/api/{type}s/{id}/auth-check is missing"),
-    API + "TestHfApiDiscussions::test_edit_discussion_comment": Known("editing a discussion comment is missing"),
-    API + "TestListAndPermanentlyDeleteLFSFiles::test_list_and_delete_lfs_files": Known("lfs-files routes are missing"),
-    API + "TestHfApiRepoFileExists::test_repo_exists": Known("a namespace-less repo id answers 501, not 404"),
-    API + "TestHfApiEndpoints::test_delete_repo_error_message": Known("no X-Request-Id header"),
-    API + "TestCommitApi::test_create_commit_repo_does_not_exist": Known("no X-Request-Id header"),
-    "tests/test_hf_file_system.py::TestHfFileSystemRepositoryRO::test_modified_time": Known("paths-info ignores expand=true (no lastCommit)"),
-    API + "TestCommitApi::test_continue_commit_if_copy_is_identical": Known("paths-info ignores expand=true (no lastCommit)"),
-    API + "TestCommitApi::test_continue_commit_without_existing_files": Known("paths-info ignores expand=true (no lastCommit)"),
-    API + "TestListGitCommits::test_list_commits_include_formatted": Known("commits?formatted=true lacks formattedTitle/formattedMessage"),
-    API + "TestCommitApi::test_upload_folder_gitignore_already_exists": Known(".gitignore not applied at preupload"),
-    API + "TestCommitApi::test_upload_folder_gitignore_in_commit": Known(".gitignore not applied at preupload"),
-    API + "TestHfApiDeleteFolder::test_create_commit_implicit_delete_folder_is_ok": Known("deleting a folder by its path without trailing slash"),
-    API + "TestCommitApi::test_create_commit_repo_id_case_insensitive": Known("repo ids are not case-insensitive"),
-    API + "TestSquashHistory::test_super_squash_history_on_special_ref": Known("super_squash_history on refs/pr/N answers 404"),
-    "tests/test_repocard.py::TestMetadataUpdateOnMissingCard::test_metadata_update_missing_readme_on_space": Known("new Space repos get no README.md"),
-    API + "TestCommitApi::test_create_commit_conflict": Known("412 without the Hub's wording"),
-    API + "TestHfApiBranchEndpoint::test_create_branch_existing_branch_fails": Known("branch errors worded unlike the Hub"),
-    API + "TestHfApiBranchEndpoint::test_delete_branch_on_missing_branch_fails": Known("branch errors worded unlike the Hub"),
-    API + "TestHfApiBranchEndpoint::test_delete_branch_on_protected_branch_fails": Known("branch errors worded unlike the Hub"),
-    API + "TestCommitApi::test_create_file_with_relative_path": Known("`..\\x` paths answer 400 where the Hub gives 422"),
-    **{DOWNLOAD + f"TestHfHubDownloadRelativePaths::{name}": Known("a file named `folder/..\\..\\..\\file` is refused (400)")
-       for name in ("test_download_folder_file_in_cache_dir", "test_download_folder_file_to_local_dir",
-                    "test_get_pointer_path_and_valid_relative_filename", "test_get_pointer_path_but_invalid_relative_filename")},
-    API + "TestHfApiTagEndpoint::test_create_tag_on_missing_revision": Known("a tag on a missing revision is not RevisionNotFound"),
-    API + "TestCommitApi::test_commit_modelcard_invalid_metadata": Known("/api/validate-yaml accepts `model-index: foo`"),
     API + "TestHfApiEndpoints::test_whoami_with_passing_token": Known("users and orgs have no full name (whoami fullname)"),
     API + "TestCommitApi::test_create_commit_create_pr_on_foreign_repo": Known("a non-member cannot open a PR on a public repo (community PRs)"),
     "tests/test_hf_file_system.py::TestHfFileSystemRepositoryRO::test_get_file_with_xet": XET_DOWNLOAD,
