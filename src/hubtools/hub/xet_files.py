@@ -171,6 +171,20 @@ def virtual_offsets(sizes: list[int]) -> list[int]:
     return offsets
 
 
+def virtual_xorb_blocks(chunks: Iterable[bytes], block_bytes: int = 1 << 20) -> Iterator[bytes]:
+    """Chunks serialized uncompressed, joined into blocks of about `block_bytes` (fewer, larger writes)."""
+    block: list[bytes] = []
+    held = 0
+    for data in chunks:
+        block.append(serialize_uncompressed(data))
+        held += len(block[-1])
+        if held >= block_bytes:
+            yield b"".join(block)
+            block, held = [], 0
+    if block:
+        yield b"".join(block)
+
+
 def serialize_uncompressed(data: bytes) -> bytes:
     """One chunk in the spec's serialized form, compression scheme 0 (none)."""
     size = len(data).to_bytes(3, "little")

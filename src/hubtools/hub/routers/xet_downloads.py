@@ -14,7 +14,7 @@ from hubtools.hub.auth import bearer_token
 from hubtools.hub.deps import State, base_url
 from hubtools.hub.errors import InvalidRequest, NotFound, RangeNotSatisfiable
 from hubtools.hub.xet_cas import CAS_PATH, READ, check_cas_token
-from hubtools.hub.xet_files import serialize_uncompressed, virtual_offsets
+from hubtools.hub.xet_files import virtual_offsets, virtual_xorb_blocks
 from hubtools.hub.xet_reconstruction import ChunkSpan, check_fetch_signature, parse_range, reconstruction
 
 CHUNK_SPAN = re.compile(r"^(\d{1,9})-(\d{1,9})$")
@@ -54,5 +54,5 @@ def get_xorb_range(request: Request, xorb_hex: str, chunks: str, expires: int, s
         raise RangeNotSatisfiable(f"This URL serves bytes={first}-{last} of xorb {xorb_hex}, not {asked!r}")
     runs = state.cas.files.blob_runs(xorb_hex, span.start, span.end)  # checked before the answer starts
     headers = {"Content-Range": f"bytes {first}-{last}/{offsets[-1]}", "Content-Length": str(last + 1 - first)}
-    body = (serialize_uncompressed(data) for data in state.cas.files.read_runs(runs))
+    body = virtual_xorb_blocks(state.cas.files.read_runs(runs))
     return StreamingResponse(body, status_code=206 if asked else 200, media_type="application/octet-stream", headers=headers)
