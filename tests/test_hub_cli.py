@@ -50,3 +50,19 @@ def test_token_value_registers_a_literal_token_for_any_name_the_hub_accepts(tmp_
         assert (whoami["name"], [org["name"] for org in whoami["orgs"]]) == ("__DUMMY_HUB_USER__", ["valid_org_hub"])
     finally:
         server.stop()
+
+
+def test_full_name_is_what_whoami_shows_for_users_and_organizations(tmp_path):
+    root = str(tmp_path / "hub")
+    token = hub_cli("token", "--root", root, "--user", "erin", "--org", "lab", "--org", "guild").stdout.strip()
+    for name, full_name in (("erin", "Erin Example"), ("lab", "The Lab")):
+        assert hub_cli("full-name", "--root", root, "--name", name, "--full-name", full_name).returncode == 0
+    refused = hub_cli("full-name", "--root", root, "--name", "a--b", "--full-name", "X")
+    assert refused.returncode == 2 and "Invalid user or organization name 'a--b'" in refused.stderr
+    server = serve_in_background(tmp_path / "hub", port=free_port())
+    try:
+        whoami = httpx.get(f"{server.endpoint}/api/whoami-v2", headers={"Authorization": f"Bearer {token}"}).json()
+        assert whoami["fullname"] == "Erin Example"
+        assert {org["name"]: org["fullname"] for org in whoami["orgs"]} == {"lab": "The Lab", "guild": "guild"}
+    finally:
+        server.stop()

@@ -83,13 +83,7 @@ NO_501: dict[str, Known] = {
     API + "TestCommitApi::test_create_repo_private_by_default": Known("Enterprise orgs' private-by-default setting"),
 }
 
-XET_DOWNLOAD = Known("Xet download side missing: no xetHash, no X-Xet-* resolve headers, no reconstruction route")
 # node id -> the open protocol gap (issue 15) it fails on; each entry goes away with its fix.
 GAPS: dict[str, Known] = {
-    API + "TestHfApiEndpoints::test_whoami_with_passing_token": Known("users and orgs have no full name (whoami fullname)"),
     API + "TestCommitApi::test_create_commit_create_pr_on_foreign_repo": Known("a non-member cannot open a PR on a public repo (community PRs)"),
-    "tests/test_hf_file_system.py::TestHfFileSystemRepositoryRO::test_get_file_with_xet": XET_DOWNLOAD,
-    "tests/test_snapshot_download.py::TestSnapshotDownload::test_xet_file_skips_per_file_head_call": XET_DOWNLOAD,
-    "tests/test_xet_upload.py::TestXetE2E::test_hf_xet_download_with_new_session_api": XET_DOWNLOAD,
-    "tests/test_xet_upload.py::TestXetUpload::test_upload_file": XET_DOWNLOAD,
 }

@@ -131,24 +131,42 @@ def _replace_once(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def suite_identities(suite: Path) -> list[tuple[str, str, tuple[str, ...]]]:
-    """(user, literal token, orgs) for each account the suite logs in with, read from its testing_constants."""
+SUITE_ORG = ("valid_org_hub", "Dummy Hub Org")  # the org test_hf_api's whoami test expects the user to be in
+
+
+@dataclass(frozen=True)
+class Account:
+    user: str
+    token: str
+    orgs: tuple[str, ...] = ()
+    full_name: str | None = None
+
+
+def suite_accounts(suite: Path) -> list[Account]:
+    """The accounts the suite logs in with, read from its testing_constants."""
     constants = runpy.run_path(str(suite / "testing_constants.py"))
     return [
-        (constants["USER"], constants["TOKEN"], ("valid_org_hub",)),
-        (constants["OTHER_USER"], constants["OTHER_TOKEN"], ()),
-        (constants["ENTERPRISE_USER"], constants["ENTERPRISE_TOKEN"], (constants["ENTERPRISE_ORG"],)),
+        Account(constants["USER"], constants["TOKEN"], (SUITE_ORG[0],), constants["FULL_NAME"]),
+        Account(constants["OTHER_USER"], constants["OTHER_TOKEN"]),
+        Account(constants["ENTERPRISE_USER"], constants["ENTERPRISE_TOKEN"], (constants["ENTERPRISE_ORG"],)),
     ]
 
 
-def seed_identities(root: Path, identities: list[tuple[str, str, tuple[str, ...]]]) -> None:
-    for user, token, orgs in identities:
-        command = [sys.executable, "-m", "hubtools.cli", "hub", "token", "--root", str(root), "--user", user, "--value", token]
-        for org in orgs:
-            command += ["--org", org]
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise PeerSetupError(f"`hubtools hub token --user {user}` failed: {result.stderr.strip()[-1000:]}")
+def seed_accounts(root: Path, accounts: list[Account]) -> None:
+    """Users, orgs, literal tokens and full names through `hubtools hub token` and `hubtools hub full-name`."""
+    for account in accounts:
+        _hub_command(root, "token", "--user", account.user, "--value", account.token,
+                     *(arg for org in account.orgs for arg in ("--org", org)))
+        if account.full_name:
+            _hub_command(root, "full-name", "--name", account.user, "--full-name", account.full_name)
+    _hub_command(root, "full-name", "--name", SUITE_ORG[0], "--full-name", SUITE_ORG[1])
+
+
+def _hub_command(root: Path, command: str, *args: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "hubtools.cli", "hub", command, "--root", str(root), *args],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise PeerSetupError(f"`hubtools hub {command}` failed: {result.stderr.strip()[-1000:]}")
 
 
 @contextmanager
@@ -166,7 +184,7 @@ def run_peer_suite(work: Path, modules: tuple[str, ...] = MODULES, extra_args: t
     hub = BackgroundHub(work / "hub", LOOPBACK, free_port())
     with silent_listener() as offline_host:
         suite = prepare_suite(tests, work, hub.endpoint, offline_host)
-        seed_identities(hub.root, suite_identities(suite))
+        seed_accounts(hub.root, suite_accounts(suite))
         selection = work / "selection.json"
         selection.write_text(json.dumps([asdict(rule) for rule in DESELECTED]))
         report = work / "report.json"

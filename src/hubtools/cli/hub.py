@@ -11,7 +11,7 @@ from hubtools.hub.server import DEFAULT_HOST, DEFAULT_PORT
 from hubtools.hub.store import default_root
 
 hub_app = typer.Typer(
-    help="The embedded Hugging Face Hub: `serve` it, mint a `token`, `seed-base-models`, `gc` unreferenced blobs.",
+    help="The embedded Hugging Face Hub: `serve` it, mint a `token`, set a `full-name`, `seed-base-models`, `gc` unreferenced blobs.",
     no_args_is_help=True,
 )
 
@@ -54,6 +54,18 @@ def token_command(
     token = issue_token(root, user, org, read_only, value)
     if value is None:
         typer.echo(token)
+
+
+@hub_app.command("full-name")
+def full_name_command(
+    name: Annotated[str, typer.Option("--name", help="User or organization name.")],
+    full_name: Annotated[str, typer.Option("--full-name", help="Its display name (whoami's `fullname`).")],
+    root: RootOption = default_root(),
+) -> None:
+    """Set the display name of a user or an organization."""
+    from hubtools.hub import set_full_name
+
+    set_full_name(root, name, full_name)
 
 
 @hub_app.command("seed-base-models")

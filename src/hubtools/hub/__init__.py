@@ -46,10 +46,25 @@ def issue_token(
         raise TokenValueError(str(exc)) from None
 
 
+MAX_FULL_NAME_CHARS = 100
+
+
+def set_full_name(root: Path, name: str, full_name: str) -> None:
+    """Give a user or an organization a display name (whoami's `fullname`; the name itself until set)."""
+    try:
+        validate_namespace(name)
+    except InvalidRequest as exc:
+        raise InvalidNameError(str(exc)) from None
+    if not 0 < len(full_name.strip()) <= MAX_FULL_NAME_CHARS or any(ord(c) < 32 for c in full_name):
+        raise InvalidNameError(f"Invalid full name {full_name!r}: 1 to {MAX_FULL_NAME_CHARS} printable characters")
+    HubStore(Path(root)).set_full_name(name, full_name.strip())
+
+
 def gc(root: Path, min_age_seconds: float = UNREFERENCED_BLOB_GRACE_SECONDS) -> GcReport:
     """Delete blobs that no commit references once uploaded more than `min_age_seconds` ago (a server does this at
     start-up with a one-day grace); safe while a server runs: commits wait for the sweep."""
     return HubStore(Path(root)).collect_garbage(min_age_seconds)
 
 
-__all__ = ["BackgroundHub", "GcReport", "InvalidNameError", "TokenValueError", "gc", "issue_token", "serve_in_background"]
+__all__ = ["BackgroundHub", "GcReport", "InvalidNameError", "TokenValueError", "gc", "issue_token", "serve_in_background",
+           "set_full_name"]

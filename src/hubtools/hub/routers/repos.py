@@ -37,13 +37,14 @@ router = APIRouter()
 
 
 @router.get("/api/whoami-v2")
-def whoami(identity: Authenticated) -> JSONResponse:
+def whoami(identity: Authenticated, store: Store) -> JSONResponse:
+    full_names = store.full_names([identity.user, *identity.orgs])
     return JSONResponse({
         "type": "user",
         "id": identity.user,
         "name": identity.user,
-        "fullname": identity.user,
-        "orgs": [{"type": "org", "name": org, "fullname": org} for org in identity.orgs],
+        "fullname": full_names[identity.user],
+        "orgs": [{"type": "org", "name": org, "fullname": full_names[org]} for org in identity.orgs],
         "auth": {
             "type": "access_token",
             "accessToken": {"displayName": "hubtools", "role": "read" if identity.read_only else "write"},

@@ -39,3 +39,17 @@ class IdentityStore(Database):
                 return None
             orgs = [r["org"] for r in db.execute("SELECT org FROM memberships WHERE user = ? ORDER BY org", (row["user"],))]
         return Identity(user=row["user"], orgs=tuple(orgs), read_only=bool(row["read_only"]))
+
+    def set_full_name(self, name: str, full_name: str) -> None:
+        """The display name of a user or an organization (whoami's `fullname`)."""
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO full_names VALUES (?, ?)", (name, full_name))
+
+    def full_names(self, names: list[str]) -> dict[str, str]:
+        """Each name's display name: the one set, else the name itself."""
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT name, full_name FROM full_names WHERE name IN ({', '.join('?' * len(names))})", names
+            ).fetchall()
+        known = {row["name"]: row["full_name"] for row in rows}
+        return {name: known.get(name, name) for name in names}
