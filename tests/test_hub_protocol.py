@@ -75,6 +75,7 @@ def test_lfs_files_are_listed_per_ref_and_permanently_deleted(hub, writer, repo)
     api.upload_file(path_or_fileobj=b"dev weights", path_in_repo="dev.bin", repo_id=repo, revision="dev")
     listed = {f.filename: f.ref for f in api.list_lfs_files(repo)}
     assert listed == {"model.bin": "refs/heads/main", "dev.bin": "refs/heads/dev"}
+    assert "model.bin" in api.list_repo_files(repo)  # listed once before: the listing cache must not keep it
     api.permanently_delete_lfs_files(repo, [f for f in api.list_lfs_files(repo) if f.filename == "model.bin"])
     assert [f.filename for f in api.list_lfs_files(repo)] == ["dev.bin"]
     assert "model.bin" not in api.list_repo_files(repo)

@@ -7,11 +7,14 @@ package index cannot be reached and the sdist is not cached.
 
 from __future__ import annotations
 
+import tarfile
 import warnings
 
 import pytest
 from peer_expectations import GAPS, NO_501, OUT_OF_SCOPE, Known
-from peer_harness import Outcome, PeerUnavailable, failures, module_table, run_peer_suite
+from peer_harness import Outcome, PeerSetupError, PeerUnavailable, failures, fetch_tests, module_table, run_peer_suite
+
+from hubtools.ports import free_port
 
 KNOWN: dict[str, Known] = {**OUT_OF_SCOPE, **NO_501, **GAPS}
 
@@ -45,3 +48,17 @@ def test_huggingface_hub_suite_fails_only_on_named_features(tmp_path) -> None:
 
 def _listing(messages: dict[str, str]) -> str:
     return "\n".join(f"- {nodeid}: {message[-600:]}" for nodeid, message in sorted(messages.items()))
+
+
+def test_an_unreachable_package_index_skips_the_peer_run_with_the_reason(tmp_path, monkeypatch) -> None:
+    """Only a user's offline machine skips: pip cannot connect, and no sdist is cached yet."""
+    monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{free_port()}/simple")
+    monkeypatch.setenv("PIP_NO_CACHE_DIR", "1")
+    with pytest.raises(PeerUnavailable, match="package index is unreachable"):
+        fetch_tests("2.4.0", cache=tmp_path)
+    with pytest.raises(PeerSetupError, match="no tests/ folder"):  # a cached archive without tests/ is an error
+        sdist = tmp_path / "sdist" / "huggingface_hub-0.0.1.tar.gz"
+        sdist.parent.mkdir(exist_ok=True)
+        with tarfile.open(sdist, "w:gz") as archive:
+            archive.addfile(tarfile.TarInfo("huggingface_hub-0.0.1/README.md"))
+        fetch_tests("0.0.1", cache=tmp_path)

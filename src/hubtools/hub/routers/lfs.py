@@ -23,7 +23,6 @@ from hubtools.hub.deps import (
 from hubtools.hub.errors import InvalidRequest, NotFound, NotSupported
 from hubtools.hub.store import iso
 from hubtools.hub.repo_types import ROUTE_PREFIXES
-from hubtools.hub.routers.listing import tree_items
 
 router = APIRouter()
 
@@ -73,5 +72,4 @@ async def delete_lfs_files(request: Request, repo: WritableRepo, store: Store) -
     if deletions.get("rewriteHistory") is False:
         raise NotSupported("The embedded Hub does not support 'LFS file deletion without rewriteHistory'")
     await run_in_threadpool(store.delete_lfs_files, repo, blob_ids)
-    tree_items.cache_clear()  # listings of the rewritten commits changed
     return JSONResponse({})

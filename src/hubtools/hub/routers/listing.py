@@ -69,8 +69,8 @@ def list_tree(files: dict[str, FileEntry], folder: str, recursive: bool) -> list
 
 
 @functools.lru_cache(maxsize=8)
-def tree_items(store: HubStore, commit_id: str, folder: str, recursive: bool) -> list[dict]:
-    """A commit's listing, cached while clients page through it (commits never change)."""
+def tree_items(store: HubStore, commit_id: str, folder: str, recursive: bool, rewrites: int) -> list[dict]:
+    """A commit's listing, cached while clients page through it (commits change only when `store.rewrites` does)."""
     return list_tree(store.files(commit_id), folder, recursive)
 
 
@@ -112,7 +112,7 @@ def tree(request: Request, at: Annotated[RepoAt, Depends(at_revision("tree"))], 
     if "cursor" in request.query_params:
         commit_id, offset = read_cursor(request.query_params["cursor"])
         store.resolve(at.repo, commit_id)  # the cursor's commit must belong to this repo
-    items = tree_items(store, commit_id, folder, query_flag(request, "recursive"))
+    items = tree_items(store, commit_id, folder, query_flag(request, "recursive"), store.rewrites)
     if folder and not items:
         raise EntryNotFound(f"Entry not found: {folder} at {at.revision} in {at.repo.repo_id}")
     page_size = TREE_EXPAND_PAGE_SIZE if expand else TREE_PAGE_SIZE

@@ -42,6 +42,7 @@ class CommitStore(BlobStore):
     def __init__(self, root: Path) -> None:
         super().__init__(root)
         self._changed_paths = functools.lru_cache(maxsize=64)(self._changed_paths_uncached)
+        self.rewrites = 0  # history rewrites by this process (LFS file deletion): part of any cache key of a commit
 
     def files(self, commit_id: str) -> dict[str, FileEntry]:
         with self._connect() as db:
@@ -76,6 +77,7 @@ class CommitStore(BlobStore):
                     (blob_id, repo.pk),
                 ).rowcount
         self._changed_paths.cache_clear()
+        self.rewrites += 1
         return removed
 
     def history(self, commit_id: str, limit: int | None = None) -> list[Commit]:
