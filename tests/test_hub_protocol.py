@@ -4,12 +4,19 @@ formatted commits, .gitignore at preupload, the Hub's wording of errors and stat
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import httpx
 import pytest
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, hf_hub_download
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
 from hub_support import ORG, repo, unique, writer  # noqa: F401 (fixtures)
+from hubtools.hub import issue_token, serve_in_background
+from hubtools.ports import free_port
 
 
 def test_every_answer_carries_a_request_id_that_errors_quote(hub, writer):
@@ -145,3 +152,34 @@ def test_errors_are_worded_as_on_the_hub(hub, writer, repo):
     api.upload_file(path_or_fileobj=b"x", path_in_repo="folder/..\\name", repo_id=repo)  # a plain name on the Hub
     answer = httpx.post(f"{hub.endpoint}/api/validate-yaml", json={"content": "---\nmodel-index: foo\n---\n"})
     assert answer.status_code == 400 and "model-index" in answer.json()["errors"][0]["message"]
+
+
+UPLOAD_SCRIPT = """
+import sys
+from huggingface_hub import HfApi
+api = HfApi(endpoint=sys.argv[1], token=sys.argv[2])
+api.create_repo("alice/weights", exist_ok=True)
+api.upload_file(path_or_fileobj=sys.argv[3], path_in_repo="model.bin", repo_id="alice/weights")
+"""
+
+
+def test_a_new_hub_root_at_the_same_address_takes_uploads_from_a_client_with_an_old_xet_cache(tmp_path):
+    """hf_xet keeps a shard cache per CAS URL and dedupes against it: each root's CAS URL is its own, so a client
+    never skips uploading xorbs that only an earlier root at this address held."""
+    port = free_port()
+    weights = tmp_path / "model.bin"
+    weights.write_bytes(os.urandom(3 * 1024 * 1024))
+    env = {**os.environ, "HF_XET_CACHE": str(tmp_path / "xet-cache"), "HF_HOME": str(tmp_path / "hf-home")}
+    for attempt in ("first", "reset"):
+        root = tmp_path / f"hub-{attempt}"
+        server = serve_in_background(root, port=port)
+        try:
+            token = issue_token(root, "alice")
+            upload = subprocess.run([sys.executable, "-c", UPLOAD_SCRIPT, server.endpoint, token, str(weights)],
+                                    env=env, capture_output=True, text=True, timeout=300)
+            assert upload.returncode == 0, upload.stderr[-2000:]
+            downloaded = hf_hub_download("alice/weights", "model.bin", endpoint=server.endpoint, token=token,
+                                         cache_dir=tmp_path / f"download-{attempt}")
+            assert Path(downloaded).read_bytes() == weights.read_bytes()
+        finally:
+            server.stop()

@@ -28,7 +28,7 @@ from hubtools.hub.routers import (
 from hubtools.hub.routers import lfs as lfs_routes
 from hubtools.hub.spaces import SpacesRuntime
 from hubtools.hub.store import HubStore
-from hubtools.hub.xet_cas import XetCas
+from hubtools.hub.xet_cas import CAS_PATH, XetCas, cas_instance
 
 MAX_HEADER_BYTES = 32 * 1024
 # API routers first; `fallback` answers any other /api call; `pages` (`/{namespace}/{name}`...) last.
@@ -72,6 +72,21 @@ class RequestId:
         await self.app(scope, receive, send_with_id)
 
 
+class CasInstancePath:
+    """`/xet-cas/{instance}/...` (the CAS URL handed to hf_xet) is served as `/xet-cas/...` when `instance` is this
+    root's; before the limits, so their rules see the plain path. Another root's instance finds no route (404)."""
+
+    def __init__(self, app: ASGIApp, instance: str) -> None:
+        self.app = app
+        self.prefix = f"{CAS_PATH}/{instance}/"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.prefix):
+            plain = CAS_PATH + "/" + scope["path"][len(self.prefix):]
+            scope = {**scope, "path": plain, "raw_path": plain.encode()}
+        await self.app(scope, receive, send)
+
+
 async def hub_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HubError)
     raw_path = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
@@ -107,6 +122,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
     app.add_middleware(BodyLimit)
     app.add_middleware(HeaderLimit)
     app.add_middleware(RequestId)
+    app.add_middleware(CasInstancePath, instance=cas_instance(state.secret))  # last added: runs first
     app.add_exception_handler(HubError, hub_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     for router in ROUTERS:

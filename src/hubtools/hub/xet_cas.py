@@ -242,6 +242,12 @@ def issue_cas_token(secret: bytes, repo_pk: int, scope: str, expires: int) -> st
     return f"{TOKEN_PREFIX}{claims}.{_sign(secret, claims)}"
 
 
+def cas_instance(secret: bytes) -> str:
+    """This Hub root's name in its CAS URL (`/xet-cas/{instance}`): hf_xet keys its local shard cache by the CAS URL,
+    so a client never dedupes against xorbs of an earlier Hub root served at the same address."""
+    return hmac.new(secret, b"xet-cas-instance", hashlib.sha256).hexdigest()[:16]
+
+
 def _sign(secret: bytes, claims: str) -> str:
     return hmac.new(secret, b"xet-cas:" + claims.encode(), hashlib.sha256).hexdigest()
 

@@ -14,7 +14,16 @@ from hubtools.hub.auth import bearer_token, require_write
 from hubtools.hub.deps import Caller, ReadableRepo, State, base_url, raw_tail, split_revision
 from hubtools.hub.errors import InvalidRequest, NotFound
 from hubtools.hub.store import Repo
-from hubtools.hub.xet_cas import CAS_PATH, DEDUPE_PREFIXES, READ, TOKEN_LIFETIME_S, WRITE, check_cas_token, issue_cas_token
+from hubtools.hub.xet_cas import (
+    CAS_PATH,
+    DEDUPE_PREFIXES,
+    READ,
+    TOKEN_LIFETIME_S,
+    WRITE,
+    cas_instance,
+    check_cas_token,
+    issue_cas_token,
+)
 
 router = APIRouter()
 
@@ -26,7 +35,7 @@ def cas_token_answer(request: Request, state: State, repo: Repo, scope: str) -> 
         state.store.resolve(repo, revision)
     expires = int(time.time()) + TOKEN_LIFETIME_S
     token = issue_cas_token(state.secret, repo.pk, scope, expires)
-    cas_url = base_url(request) + CAS_PATH
+    cas_url = f"{base_url(request)}{CAS_PATH}/{cas_instance(state.secret)}"  # see CasInstancePath (app.py)
     headers = {"X-Xet-Cas-Url": cas_url, "X-Xet-Access-Token": token, "X-Xet-Token-Expiration": str(expires)}
     return JSONResponse({"casUrl": cas_url, "accessToken": token, "exp": expires}, headers=headers)
 
