@@ -123,6 +123,7 @@ def test_reconstruction_and_xorb_ranges_need_read_access_to_a_repo_holding_the_f
     assert reconstruction(cas["casUrl"], None, file_hash).status_code == 401
     url = next(iter(answer["fetch_info"].values()))[0]["url"]
     assert httpx.get(url.replace("sig=", "sig=0")).status_code == 403
+    assert httpx.get(url, headers={"Range": "bytes=0-7"}).status_code == 416
     first, _ = url.split("/v1/xorb-ranges/")[1].split("?")[0].split("/")[1].split("-")
     widened = url.replace(f"/{first}-", f"/{first}-9", 1)
     assert httpx.get(widened).status_code in (403, 404)
