@@ -18,17 +18,20 @@ from huggingface_hub import HfApi, hf_hub_download
 
 from hubtools.hub import issue_token, xet
 from hubtools.hub.app import create_app
+from hubtools.hub.lfs import load_secret
+from hubtools.hub.xet_cas import cas_instance
 
 
 @contextmanager
 def hub_counting_requests(root: Path) -> Iterator[tuple[str, list[tuple[str, str]]]]:
     """The real embedded Hub app on a loopback port, with every request's (method, path) recorded."""
     app = create_app(root)
+    instance_prefix = f"/xet-cas/{cas_instance(load_secret(root))}/"  # the root's CAS URL, served as /xet-cas
     seen: list[tuple[str, str]] = []
 
     async def recording(scope, receive, send) -> None:
         if scope["type"] == "http":
-            seen.append((scope["method"], scope["path"]))
+            seen.append((scope["method"], scope["path"].replace(instance_prefix, "/xet-cas/", 1)))
         await app(scope, receive, send)
 
     server = uvicorn.Server(uvicorn.Config(recording, host="127.0.0.1", port=0, log_level="warning"))
