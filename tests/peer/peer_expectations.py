@@ -39,14 +39,12 @@ DESELECTED = (
     Deselect("marker", "inference", "Inference Providers are a separate service"),
     Deselect("keyword", "Inference", "Inference Endpoints / catalog / providers: separate services"),
     Deselect("keyword", "Jobs", "Jobs run containers on HF infrastructure"),
-    Deselect("keyword", "jobs", "Jobs run containers on HF infrastructure"),
     Deselect("keyword", "Bucket", "Storage buckets are a separate product"),
     Deselect("keyword", "bucket", "Storage buckets are a separate product"),
     Deselect("keyword", "Webhook", "webhooks call out to external URLs"),
     Deselect("keyword", "OAuth", "OAuth apps are not part of a repo server"),
     Deselect("keyword", "Paper", "papers pages come from arXiv via huggingface.co"),
-    Deselect("keyword", "SpaceAPI", "Space hardware, sleep time and runtime control need HF infrastructure"),
-    Deselect("keyword", "test_space_", "Space hardware, sleep time and runtime control need HF infrastructure"),
+    Deselect("keyword", "SpaceAPI", "Space hardware, sleep time and runtime control need HF infrastructure (mocked or production)"),
     Deselect("source", "SAMPLE_CARDS_DIR", "reads tests/fixtures/cards, which the sdist does not ship (no Hub call)"),
 )
 
