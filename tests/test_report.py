@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from trained_run import trained_run
 
+from hubtools.data import DataError
 from hubtools.report import ReportError, evaluate_model, evaluate_run, load_report
 
 
@@ -98,14 +99,14 @@ def test_unknown_label_names_its_row(run, tmp_path):
 def test_empty_file(run, tmp_path):
     data = tmp_path / "empty.csv"
     data.write_text("")
-    with pytest.raises(ReportError, match="empty.csv: the file is empty"):
+    with pytest.raises(DataError, match="empty.csv: the file is empty"):
         evaluate_model(str(run.model), data, tmp_path / "out")
 
 
 def test_missing_column(run, tmp_path):
     data = tmp_path / "data.csv"
     pd.DataFrame({"body": ["fine"], "label": ["Opinion"]}).to_csv(data, index=False)
-    with pytest.raises(ReportError, match="column 'text' not found .*--text-column"):
+    with pytest.raises(DataError, match="column 'text' not found .*--text-column"):
         evaluate_model(str(run.model), data, tmp_path / "out")
 
 
@@ -158,4 +159,4 @@ def test_cli_error_is_one_line(tmp_path):
     command = [sys.executable, "-c", "from hubtools.cli import main; main()", "evaluate", "--model", "some/model", "--data", str(empty)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [f"Error: {empty}: the file is empty; pass a file with a 'text' and a 'label' column"]
+    assert result.stderr.strip().splitlines() == [f"Error: {empty}: the file is empty; pass a .csv file with the columns 'text', 'label' and labelled rows"]

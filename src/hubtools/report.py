@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from hubtools.config import RunConfig
-from hubtools.errors import HubtoolsError
+from hubtools.errors import InputError
 from hubtools.metrics import compute_classification_metrics, compute_classification_report, metric_name, positive_index
 from hubtools.metrics.uncertainty import paired_bootstrap_test, reliability_table, uncertainty_summary
 from hubtools.plotting import drawable, pyplot
@@ -50,7 +50,7 @@ SCALAR_KEYS = (
 )
 
 
-class ReportError(HubtoolsError):
+class ReportError(InputError):
     """Data or a model that cannot be evaluated, or a report that would be overwritten."""
 
 
@@ -92,18 +92,11 @@ def load_classifier(model: str | Path) -> Classifier:
 
 
 def read_labelled_file(path: Path, text_column: str = "text", label_column: str = "label", extra_columns: Sequence[str] = ()) -> LabelledText:
-    """Read a CSV/JSON(L)/Parquet file of labelled text; an empty file or a missing column is one line."""
-    from hubtools.data import load_file
+    """Read a CSV/JSON(L)/Parquet file of labelled text (`hubtools.data.read_table`: an empty file or a missing column is one line)."""
+    from hubtools.data import read_table
 
     path = Path(path)
-    if path.is_file() and path.stat().st_size == 0:
-        raise ReportError(f"{path}: the file is empty; pass a file with a '{text_column}' and a '{label_column}' column")
-    frame = load_file(path).frame
-    if frame.empty:
-        raise ReportError(f"{path}: no rows; pass a file with labelled examples")
-    for option, column in [("--text-column", text_column), ("--label-column", label_column)] + [("--slice-by", c) for c in extra_columns]:
-        if column not in frame.columns:
-            raise ReportError(f"{path}: column '{column}' not found (columns: {', '.join(map(str, frame.columns))}); set {option}")
+    frame = read_table(path, [("--text-column", text_column), ("--label-column", label_column)] + [("--slice-by", c) for c in extra_columns])
     out = pd.DataFrame({"text": frame[text_column].astype(str), "label": frame[label_column]})
     for column in extra_columns:
         out[column] = frame[column].astype("string").fillna("")

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hubtools.errors import InputFileError
+
 SPLITS = ("train", "validation", "test")
 # The names optimum and Transformers.js look for in a repo's onnx/ folder.
 ONNX_FP32 = "model.onnx"
@@ -128,7 +130,7 @@ class RunDir:
         """Fail with one line naming the first missing file and what to do."""
         for path in paths:
             if not path.exists():
-                raise FileNotFoundError(
+                raise InputFileError(
                     f"{path}: missing from run directory {self.root}; run `hubtools train` (or the step that writes it) first"
                 )
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hubtools.config import RunConfig, config_to_dict, load_config, save_config
-from hubtools.errors import HubtoolsError
+from hubtools.errors import InputError
 from hubtools.rundir import SPLITS, RunDir, write_json_atomic
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 EVAL_SUMMARY_KEYS = ("runtime", "samples_per_second", "steps_per_second", "model_preparation_time", "epoch")
 
 
-class RunDirError(HubtoolsError):
+class RunDirError(InputError):
     """A run directory that cannot be started or resumed as asked."""
 
 
@@ -421,8 +421,3 @@ def evaluate_saved_model(config: RunConfig, run: RunDir, data: TrainingData) -> 
     results["test"] |= uncertainty_summary(probabilities, output.label_ids, positive_index(data.label_names, config.data.positive_label))
     return results
 
-
-if __name__ == "__main__":
-    from hubtools.cli.train import main
-
-    main()
