@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 from hubtools.cards import BENCHMARK_FILE
 from hubtools.errors import HubRefusedError, HubtoolsError
+from hubtools.formatting import format_size
 from hubtools.hubclient import with_retries
 from hubtools.rundir import SPLITS, RunDir
 from hubtools.space import DEFAULT_HARDWARE, check_hardware
@@ -153,25 +154,14 @@ def diff_tree(files: dict[str, Path], digests: dict[str, FileDigest], remote_sib
     return changes
 
 
-def _human_size(size: int | None) -> str:
-    if size is None:
-        return "-"
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
-
-
 def format_plan(plan: RepoPlan, endpoint: str, revision: str) -> str:
     where = f"{revision} at {plan.parent_commit[:12]}" if plan.parent_commit else "new repo"
     lines = [f"{plan.repo_type} {repo_url(endpoint, plan.repo_type, plan.repo_id)} ({where}):"]
     marks = {"added": "+", "changed": "~", "deleted": "-"}
     for change in plan.pending():
-        was = f" (was {_human_size(change.remote_size)})" if change.status == "changed" else ""
+        was = f" (was {format_size(change.remote_size)})" if change.status == "changed" else ""
         shown = change.remote_size if change.status == "deleted" else change.size
-        lines.append(f"  {marks[change.status]} {change.path}  {_human_size(shown)}{was}")
+        lines.append(f"  {marks[change.status]} {change.path}  {format_size(shown)}{was}")
     counts = {status: sum(1 for change in plan.changes if change.status == status) for status in ("added", "changed", "deleted", "unchanged")}
     lines.append("  " + ", ".join(f"{count} {status}" for status, count in counts.items()))
     return "\n".join(lines)

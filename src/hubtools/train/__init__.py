@@ -24,7 +24,7 @@ from hubtools.rundir import SPLITS, RunDir, write_json_atomic
 if TYPE_CHECKING:
     import pandas as pd
     from datasets import DatasetDict
-    from transformers import PreTrainedTokenizerBase, Trainer, TrainerCallback
+    from transformers import PreTrainedTokenizerBase, Trainer, TrainerCallback, TrainingArguments
 
 logger = logging.getLogger(__name__)
 
@@ -223,6 +223,54 @@ def load_model(config: RunConfig, label_names: list[str]) -> Any:
         raise model_load_error(config.model, error, constants.ENDPOINT) from error
 
 
+def training_arguments(config: RunConfig, output_dir: Path, **overrides: Any) -> TrainingArguments:
+    """The TrainingArguments every hubtools Trainer starts from (training, evaluation, the throughput benchmark):
+    the config's optimisation settings and this machine's precision, optimizer and device. `overrides` set
+    what differs between them (evaluation and saving, batch order)."""
+    import torch
+    from transformers import TrainingArguments
+
+    training = config.training
+    precision = resolve_precision(config)
+    settings: dict[str, Any] = {
+        "output_dir": str(output_dir),
+        "learning_rate": training.learning_rate,
+        "per_device_train_batch_size": training.per_device_train_batch_size,
+        "per_device_eval_batch_size": training.per_device_eval_batch_size,
+        "num_train_epochs": training.num_train_epochs,
+        "max_steps": training.max_steps,
+        "warmup_steps": training.warmup_steps,
+        "weight_decay": training.weight_decay,
+        "seed": training.seed,
+        "fp16": precision == "fp16",
+        "bf16": precision == "bf16",
+        "optim": optimizer_name(),
+        "use_cpu": runs_on_cpu(),
+        "train_sampling_strategy": "group_by_length" if training.group_by_length else "random",
+        "logging_strategy": "steps",
+        "logging_steps": training.logging_steps,
+        "save_total_limit": training.save_total_limit,
+        "dataloader_num_workers": training.dataloader_num_workers,
+        "dataloader_pin_memory": torch.cuda.is_available(),
+        "report_to": "none",
+    }
+    return TrainingArguments(**(settings | overrides))
+
+
+def trainer_arguments(config: RunConfig, checkpoints: Path, greater_is_better: bool | None = None) -> TrainingArguments:
+    """Training's arguments: evaluate and save every epoch, keep the best checkpoint by `metric_for_best_model`."""
+    metric = config.training.metric_for_best_model
+    return training_arguments(
+        config,
+        checkpoints,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        load_best_model_at_end=True,
+        metric_for_best_model=metric,
+        greater_is_better=greater_is_better if greater_is_better is not None else not metric.endswith("loss"),
+    )
+
+
 def build_trainer(
     config: RunConfig,
     data: TrainingData,
@@ -231,47 +279,16 @@ def build_trainer(
     callbacks: list[TrainerCallback] = (),
     greater_is_better: bool | None = None,
 ) -> Trainer:
-    import torch
-    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+    from transformers import DataCollatorWithPadding, Trainer
     from transformers.integrations import TensorBoardCallback
 
     from hubtools.metrics import trainer_compute_metrics
 
-    training = config.training
-    precision = resolve_precision(config)
-    metric = training.metric_for_best_model
-    args = TrainingArguments(
-        output_dir=str(checkpoints),
-        learning_rate=training.learning_rate,
-        per_device_train_batch_size=training.per_device_train_batch_size,
-        per_device_eval_batch_size=training.per_device_eval_batch_size,
-        num_train_epochs=training.num_train_epochs,
-        max_steps=training.max_steps,
-        warmup_steps=training.warmup_steps,
-        weight_decay=training.weight_decay,
-        seed=training.seed,
-        fp16=precision == "fp16",
-        bf16=precision == "bf16",
-        optim=optimizer_name(),
-        use_cpu=runs_on_cpu(),
-        train_sampling_strategy="group_by_length" if training.group_by_length else "random",
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        logging_strategy="steps",
-        logging_steps=training.logging_steps,
-        load_best_model_at_end=True,
-        metric_for_best_model=metric,
-        greater_is_better=greater_is_better if greater_is_better is not None else not metric.endswith("loss"),
-        save_total_limit=training.save_total_limit,
-        dataloader_num_workers=training.dataloader_num_workers,
-        dataloader_pin_memory=torch.cuda.is_available(),
-        report_to="none",
-    )
     board = TensorBoardCallback()
     board.logging_dir = str(tensorboard)  # RUN/runs rather than transformers' default inside output_dir
     return Trainer(
         model=load_model(config, data.label_names),
-        args=args,
+        args=trainer_arguments(config, checkpoints, greater_is_better),
         train_dataset=data.tokenized["train"],
         eval_dataset=data.tokenized["validation"],
         processing_class=data.tokenizer,
@@ -380,7 +397,7 @@ def epoch_rows(log_history: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def evaluate_saved_model(config: RunConfig, run: RunDir, data: TrainingData) -> dict[str, dict[str, float]]:
     """Reload RUN/model from disk and evaluate it on validation and test: the card's numbers belong to these weights."""
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer
 
     from hubtools.metrics import positive_index, trainer_compute_metrics
     from hubtools.metrics.uncertainty import uncertainty_summary
@@ -388,19 +405,9 @@ def evaluate_saved_model(config: RunConfig, run: RunDir, data: TrainingData) -> 
     run.require(run.model)
     tokenizer = AutoTokenizer.from_pretrained(run.model)
     model = AutoModelForSequenceClassification.from_pretrained(run.model)
-    precision = resolve_precision(config)
-    args = TrainingArguments(
-        output_dir=str(run.checkpoints),
-        per_device_eval_batch_size=config.training.per_device_eval_batch_size,
-        fp16=precision == "fp16",
-        bf16=precision == "bf16",
-        use_cpu=runs_on_cpu(),
-        dataloader_pin_memory=torch.cuda.is_available(),
-        report_to="none",
-    )
     trainer = Trainer(
         model=model,
-        args=args,
+        args=training_arguments(config, run.checkpoints),
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=trainer_compute_metrics(data.label_names, config.data.positive_label),
