@@ -158,6 +158,18 @@ def test_python_m_hubtools_train_runs_one_copy_of_the_module(tmp_path: Path) -> 
     assert (tmp_path / "executed").read_text() == "1"
 
 
+def test_train_format_json_is_one_document_on_stdout(seeded_hub, tmp_path: Path, sample_csv: Path) -> None:
+    """`--format json`: stdout is exactly one JSON document (run_dir, metrics); logs and progress bars go to stderr."""
+    result = train_cli("--config", "configs/quickstart.yaml", "--output-dir", str(tmp_path / "run"), "--format", "json",
+                       f"data.path={sample_csv}", *TINY, "training.max_steps=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    document = json.loads(result.stdout)  # raises on anything else printed to stdout, before or after
+    assert set(document) == {"run_dir", "metrics"} and document["run_dir"] == str(tmp_path / "run")
+    assert document["metrics"] == json.loads(RunDir(tmp_path / "run").metrics.read_text())
+    assert set(document["metrics"]) == {"validation", "test"} and 0 <= document["metrics"]["test"]["accuracy"] <= 1
+    assert "test accuracy" not in result.stdout + result.stderr  # the text summary is not printed as well
+
+
 def test_rejected_data_leaves_no_run_directory(seeded_hub, tmp_path: Path) -> None:
     (tmp_path / "bad.csv").write_text("body,label\nhello,a\n")
     result = train_cli("--config", "configs/quickstart.yaml", "--output-dir", str(tmp_path / "run"), f"data.path={tmp_path / 'bad.csv'}")

@@ -401,13 +401,15 @@ def evaluate_saved_model(config: RunConfig, run: RunDir, data: TrainingData) -> 
 
     from hubtools.metrics import positive_index, trainer_compute_metrics
     from hubtools.metrics.uncertainty import uncertainty_summary
+    from hubtools.saved_predictions import save_test_predictions
 
     run.require(run.model)
     tokenizer = AutoTokenizer.from_pretrained(run.model)
     model = AutoModelForSequenceClassification.from_pretrained(run.model)
     trainer = Trainer(
         model=model,
-        args=training_arguments(config, run.checkpoints),
+        # not "group_by_length": Trainer would group evaluation batches too, and hand rows back out of order
+        args=training_arguments(config, run.checkpoints, train_sampling_strategy="sequential"),
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=trainer_compute_metrics(data.label_names, config.data.positive_label),
@@ -418,13 +420,27 @@ def evaluate_saved_model(config: RunConfig, run: RunDir, data: TrainingData) -> 
         positions = config.evaluate.rows(len(dataset))
         if positions is not None:
             dataset, sampled_from = dataset.select(positions), {"sampled_from": len(dataset), "sample_seed": config.evaluate.sample_seed}
-        output = trainer.predict(dataset, metric_key_prefix=split)
+        output = predict_in_row_order(trainer, dataset, split)
         results[split] = {
             key.removeprefix(f"{split}_"): value
             for key, value in output.metrics.items()
             if key.removeprefix(f"{split}_") not in EVAL_SUMMARY_KEYS
         } | {"rows": len(dataset)} | sampled_from
     probabilities = torch.softmax(torch.as_tensor(output.predictions, dtype=torch.float32), dim=-1).numpy()
+    if trainer.is_world_process_zero():  # `hubtools evaluate --run` reuses them rather than scoring the test split again
+        texts = data.splits["test"]["text"].tolist()
+        save_test_predictions(run, texts if positions is None else [texts[index] for index in positions], probabilities, config.training.max_length)
     results["test"] |= uncertainty_summary(probabilities, output.label_ids, positive_index(data.label_names, config.data.positive_label))
     return results
 
+
+def predict_in_row_order(trainer: Trainer, dataset: Any, split: str) -> Any:
+    """`trainer.predict` over `dataset` sorted by length (batches with little padding), with predictions and
+    label ids handed back in the dataset's row order (what RUN/test_predictions.npz and the intervals need)."""
+    import numpy as np
+    from transformers.trainer_utils import PredictionOutput
+
+    order = np.argsort([len(ids) for ids in dataset["input_ids"]], kind="stable")
+    output = trainer.predict(dataset.select(order), metric_key_prefix=split)
+    restore = np.argsort(order)
+    return PredictionOutput(predictions=output.predictions[restore], label_ids=output.label_ids[restore], metrics=output.metrics)
