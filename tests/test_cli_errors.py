@@ -155,7 +155,8 @@ def test_bad_model_id_names_the_local_endpoint(hub, tmp_path: Path) -> None:
 
 def test_missing_file_and_unknown_key(tmp_path: Path) -> None:
     missing = hubtools("evaluate", "--model", "some/model", "--data", str(tmp_path / "absent.csv"), env=environment(tmp_path), cwd=tmp_path)
-    assert_one_line(missing, EXIT_INPUT, str(tmp_path / "absent.csv"), "not found")
+    line = assert_one_line(missing, EXIT_INPUT, str(tmp_path / "absent.csv"), "not found", "check the path")
+    assert "data.path" not in line  # a training config's key: not what `evaluate --data` was given
     unknown = hubtools("train", "--config", str(QUICKSTART), "--output-dir", str(tmp_path / "run"), "--training.learning_rat", "1e-4",
                        env=environment(tmp_path), cwd=tmp_path)
     assert_one_line(unknown, EXIT_INPUT, "learning_rat")

@@ -153,6 +153,18 @@ def test_malformed_jsonl_names_the_file_and_the_1_based_line_once(tmp_path: Path
     assert "row 5" not in logged.out + logged.err and "Failed to load JSON" not in logged.out + logged.err
 
 
+def test_a_json_document_names_the_line_of_its_syntax_error(tmp_path: Path) -> None:
+    path = tmp_path / "d.json"
+    path.write_text('[\n  {"text": "one", "label": "a"},\n  {"text": "two" "label": "b"}\n]\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"d.json: line 3 is not valid JSON \(Expecting ',' delimiter\)"):
+        prepare_data(DataConfig(path=str(path)))
+
+
+def test_every_missing_extra_column_is_named(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"column 'platform' not found \(columns: text, label\); set data.extra_columns"):
+        prepare_data(DataConfig(path=str(write_csv(tmp_path, frame())), extra_columns=["platform", "text"]))
+
+
 def test_an_empty_file_is_called_empty(tmp_path: Path) -> None:
     path = tmp_path / "d.jsonl"
     path.write_text("", encoding="utf-8")

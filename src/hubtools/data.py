@@ -111,22 +111,30 @@ def load_file(path: Path, columns: Sequence[str] = ()) -> Source:
 
 
 def first_invalid_json_line(path: Path) -> tuple[int, str] | None:
-    """(1-based line number, reason) of the first line of a JSON Lines file that is not a JSON value; None when
-    the file is one valid JSON document or every line parses."""
+    """(1-based line number, reason) of the first JSON syntax error: per line in a JSON Lines file (its first line is a
+    JSON value), else in the file as one JSON document. None when the JSON parses (the loader failed for another reason)."""
     import json
 
     text = path.read_text(encoding="utf-8", errors="replace")
+    lines = text.splitlines()
+    first = next((line for line in lines if line.strip()), "")
+    try:
+        json.loads(first)
+    except json.JSONDecodeError:
+        lines = []  # not JSON Lines: one document, checked below
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            try:
+                json.loads(line)
+            except json.JSONDecodeError as error:
+                return number, error.msg
+    if lines:
+        return None
     try:
         json.loads(text)
-        return None
-    except json.JSONDecodeError as whole:
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    json.loads(line)
-                except json.JSONDecodeError as error:
-                    return number, error.msg
-        return whole.lineno, whole.msg
+    except json.JSONDecodeError as error:
+        return error.lineno, error.msg
+    return None
 
 
 @contextmanager
@@ -143,7 +151,10 @@ def quiet_logger(name: str) -> Iterator[None]:
 
 def read_table(path: Path, columns: Sequence[tuple[str, str]]) -> pd.DataFrame:
     """A labelled file with at least one row and every column of `columns` ((option or setting that names it, column))."""
-    source = load_file(Path(path), [column for _, column in columns])
+    path = Path(path)
+    if not path.is_file():  # load_file's advice names data.path, the training config's key
+        raise InputFileError(f"{path}: file not found; check the path")
+    source = load_file(path, [column for _, column in columns])
     if source.frame.empty:
         raise DataError(f"{path}: no rows; pass a file with labelled examples")
     require_columns(source, columns)
