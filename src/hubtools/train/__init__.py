@@ -427,7 +427,10 @@ def evaluate_saved_model(config: RunConfig, run: RunDir, data: TrainingData) -> 
             if key.removeprefix(f"{split}_") not in EVAL_SUMMARY_KEYS
         } | {"rows": len(dataset)} | sampled_from
     probabilities = torch.softmax(torch.as_tensor(output.predictions, dtype=torch.float32), dim=-1).numpy()
-    if trainer.is_world_process_zero():  # `hubtools evaluate --run` reuses them rather than scoring the test split again
+    # `hubtools evaluate --run` reuses them rather than scoring the test split again; saved only when the rows came
+    # back in the split's order (their labels match row by row), else evaluate scores the split itself
+    in_row_order = list(output.label_ids) == list(dataset["labels"])
+    if trainer.is_world_process_zero() and in_row_order:
         texts = data.splits["test"]["text"].tolist()
         save_test_predictions(run, texts if positions is None else [texts[index] for index in positions], probabilities, config.training.max_length)
     results["test"] |= uncertainty_summary(probabilities, output.label_ids, positive_index(data.label_names, config.data.positive_label))
