@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
 
+import click
 import typer
 
 from hubtools.errors import HubRefusedError, HubtoolsError, HubUnreachableError, one_line
@@ -150,7 +151,6 @@ def error_table() -> list[Row]:
 
     Third-party types are imported here, when an error is being explained, so `hubtools --help` stays fast.
     """
-    import click
     import yaml
     from huggingface_hub.errors import EntryNotFoundError, GatedRepoError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
@@ -189,8 +189,6 @@ def debug_enabled() -> bool:
 
 def run_cli(app: typer.Typer) -> None:
     """Run a typer app; whatever escapes becomes one line on stderr and the table's exit status."""
-    import click
-
     from hubtools.cli.output import configure_logging, verbose_enabled
 
     configure_logging(verbose_enabled())
