@@ -150,32 +150,23 @@ def build_hubtools(args, config, splits, tokenizer, scratch):
 
 def build_reference(args, config, splits, tokenizer, scratch):
     """The notebooks' Trainer: their tokenization and collation, random batch order, hubtools' precision choice."""
-    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, default_data_collator
+    from transformers import DataCollatorWithPadding, Trainer, default_data_collator
 
-    from hubtools.train import load_model, optimizer_name, resolve_precision, runs_on_cpu, tokenize_splits
+    from hubtools.train import load_model, tokenize_splits
 
     max_length = _max_length(args, config)
     train = tokenize_splits({"train": splits["train"]}, LABELS, tokenizer, max_length)["train"]
     if args.setup == "S2":
         train = train.map(lambda batch: tokenizer.pad(batch, padding="max_length", max_length=max_length), batched=True)
-    training, precision = config.training, resolve_precision(config)
-    reference_args = TrainingArguments(
-        output_dir=str(scratch / "checkpoints"),
-        per_device_train_batch_size=training.per_device_train_batch_size,
-        learning_rate=training.learning_rate,
-        num_train_epochs=training.num_train_epochs,
-        seed=training.seed,
-        optim=optimizer_name(),
-        fp16=precision == "fp16",
-        bf16=precision == "bf16",
-        use_cpu=runs_on_cpu(),
-        train_sampling_strategy="random",
-        logging_steps=training.logging_steps,
-        save_strategy="no",
-        report_to="none",
-    )
     collator = default_data_collator if args.setup == "S2" else DataCollatorWithPadding(tokenizer)
-    return Trainer(model=load_model(config, LABELS), args=reference_args, train_dataset=train, data_collator=collator)
+    return Trainer(model=load_model(config, LABELS), args=reference_arguments(config, scratch), train_dataset=train, data_collator=collator)
+
+
+def reference_arguments(config, scratch):
+    """hubtools' TrainingArguments (`hubtools.train.training_arguments`) with the notebooks' random batch order and no saving."""
+    from hubtools.train import training_arguments
+
+    return training_arguments(config, scratch / "checkpoints", train_sampling_strategy="random", save_strategy="no")
 
 
 def heldout_loss(model, tokenizer, frame) -> float:

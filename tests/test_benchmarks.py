@@ -35,3 +35,22 @@ def test_timed_batches_are_length_grouped_hubtools_batches() -> None:
     shuffled = random.Random(1).sample(lengths, len(lengths))
     padded_at_random = sum(max(shuffled[start : start + 32]) * 32 for start in range(0, len(shuffled), 32))
     assert padded < 1.1 * sum(lengths) < padded_at_random  # grouped like a 2,000-row epoch, unlike random batches
+
+
+def test_reference_setups_share_trainings_arguments_but_batch_order_and_saving(tmp_path: Path) -> None:
+    """The notebooks' setups time the same optimisation as `hubtools train`: their TrainingArguments come from the
+    same function and differ only in what the benchmark means to differ (batch order, no evaluation or saving)."""
+    from dataclasses import fields
+
+    from hubtools.train import trainer_arguments
+
+    benchmark = load_benchmark()
+    config = RunConfig(training=TrainingConfig(learning_rate=3e-5, per_device_eval_batch_size=48, warmup_steps=7, weight_decay=0.01))
+    reference = benchmark.reference_arguments(config, tmp_path)
+    training = trainer_arguments(config, tmp_path / "checkpoints")
+    differing = {field.name for field in fields(training) if getattr(reference, field.name) != getattr(training, field.name)}
+    assert differing == {
+        "train_sampling_strategy", "eval_strategy", "do_eval", "save_strategy", "load_best_model_at_end", "metric_for_best_model",
+        "greater_is_better",
+    }
+    assert (reference.learning_rate, reference.warmup_steps, reference.weight_decay, reference.per_device_eval_batch_size) == (3e-5, 7, 0.01, 48)

@@ -18,16 +18,19 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+import requests
 from huggingface_hub.errors import HfHubHTTPError
 
 from hubtools.cli.errors import (
+    EXIT_BUG,
+    EXIT_HUB_REFUSED,
     EXIT_HUB_UNREACHABLE,
     EXIT_INPUT,
     EXIT_INTERRUPTED,
     EXIT_LOCAL_SYSTEM,
     explain,
 )
-from hubtools.errors import one_line
+from hubtools.errors import HubRefusedError, HubtoolsError, HubUnreachableError, InputError, InputFileError, one_line
 from hubtools.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -98,6 +101,31 @@ def test_read_only_token_is_called_read_only(hub, tmp_path: Path, run_dir: Path)
     assert "member" not in line and token not in result.stdout + result.stderr
 
 
+def test_rejected_token_is_the_hub_refusing_exit_3(hub, tmp_path: Path, run_dir: Path) -> None:
+    result = hubtools("publish", "--repo", "acme/model", "--run", str(run_dir), "--endpoint", hub.endpoint, "--token", "hf_no_such_token",
+                      env=environment(tmp_path), cwd=tmp_path)
+    assert_one_line(result, EXIT_HUB_REFUSED, f"the token was rejected by {hub.endpoint} (401)", "log in again")
+    assert "hf_no_such_token" not in result.stdout + result.stderr
+
+
+def test_malformed_jsonl_is_one_line_with_the_1_based_line(tmp_path: Path) -> None:
+    data = tmp_path / "labelled.jsonl"
+    rows = [json.dumps({"text": f"row {number}", "label": "pos"}) for number in range(1, 9)]
+    rows[6] = '{"text": "row 7", label: "pos"}'
+    data.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = hubtools("evaluate", "--model", "some/model", "--data", str(data), env=environment(tmp_path), cwd=tmp_path)
+    assert_one_line(result, EXIT_INPUT, f"{data}: line 7 is not valid JSON", "fix or remove that line")
+    assert not (tmp_path / "report").exists()
+
+
+def test_empty_data_file_is_called_empty(tmp_path: Path) -> None:
+    data = tmp_path / "labelled.jsonl"
+    data.write_text("", encoding="utf-8")
+    result = hubtools("evaluate", "--model", "some/model", "--data", str(data), env=environment(tmp_path), cwd=tmp_path)
+    line = assert_one_line(result, EXIT_INPUT, f"{data}: the file is empty")
+    assert "could not be read" not in line
+
+
 def test_wrong_namespace_names_the_membership(hub, tmp_path: Path, run_dir: Path) -> None:
     token = hub.token("writer", ["acme"])
     result = hubtools("publish", "--repo", "elsewhere/model", "--run", str(run_dir), "--endpoint", hub.endpoint, "--token", token,
@@ -127,7 +155,8 @@ def test_bad_model_id_names_the_local_endpoint(hub, tmp_path: Path) -> None:
 
 def test_missing_file_and_unknown_key(tmp_path: Path) -> None:
     missing = hubtools("evaluate", "--model", "some/model", "--data", str(tmp_path / "absent.csv"), env=environment(tmp_path), cwd=tmp_path)
-    assert_one_line(missing, EXIT_INPUT, str(tmp_path / "absent.csv"), "not found")
+    line = assert_one_line(missing, EXIT_INPUT, str(tmp_path / "absent.csv"), "not found", "check the path")
+    assert "data.path" not in line  # a training config's key: not what `evaluate --data` was given
     unknown = hubtools("train", "--config", str(QUICKSTART), "--output-dir", str(tmp_path / "run"), "--training.learning_rat", "1e-4",
                        env=environment(tmp_path), cwd=tmp_path)
     assert_one_line(unknown, EXIT_INPUT, "learning_rat")
@@ -163,6 +192,33 @@ def test_ctrl_c_is_one_line_and_status_130(tmp_path: Path, run_dir: Path) -> Non
 def test_local_system_rows(error: BaseException, status: int, expected: str) -> None:
     failure = explain(error)
     assert failure.exit_code == status and expected in failure.message
+
+
+class RenamedRefusal(HubRefusedError):
+    """A family member whose name says nothing: the table must go by type."""
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (InputError("data.csv: row 3: bad"), EXIT_INPUT),
+        (InputFileError("run/metrics.json: missing"), EXIT_INPUT),
+        (HubtoolsError("anything foreseen"), EXIT_INPUT),
+        (RenamedRefusal("the Hub said no"), EXIT_HUB_REFUSED),
+        (HubUnreachableError("cannot reach the Hub"), EXIT_HUB_UNREACHABLE),
+        (requests.ConnectionError("connection refused"), EXIT_HUB_UNREACHABLE),
+        (httpx.ConnectError("connection refused"), EXIT_HUB_UNREACHABLE),
+        (type("HubUnreachableError", (Exception,), {})("same name, not ours"), EXIT_BUG),
+        (type("HubtoolsError", (Exception,), {})("same name, not ours"), EXIT_BUG),
+    ],
+)
+def test_rows_match_types_not_names(error: BaseException, status: int) -> None:
+    assert explain(error).exit_code == status
+
+
+def test_families_are_their_standard_kinds_too() -> None:
+    assert isinstance(InputError("x"), ValueError) and isinstance(InputFileError("x"), FileNotFoundError)
+    assert isinstance(HubUnreachableError("x"), ConnectionError)
 
 
 @pytest.mark.parametrize(("status", "expected"), [(401, "rejected the token"), (409, "conflict"), (413, "too large"), (503, "try again later")])

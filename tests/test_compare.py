@@ -11,7 +11,7 @@ from huggingface_hub import ModelCard
 from trained_run import trained_run
 
 from hubtools.compare import CompareError, compare_runs, hash_test_split, write_comparison
-from hubtools.formatting import format_duration, format_gain
+from hubtools.formatting import format_duration, format_gain, format_size
 from hubtools.rundir import RunDir
 
 
@@ -73,6 +73,9 @@ def test_card_model_selection_section_survives_a_re_render(runs, tmp_path):
 def test_formats_for_people():
     assert format_duration(305.7) == "5 min 6 s" and format_duration(42) == "42 s" and format_duration(3725) == "1 h 2 min"
     assert format_gain(0.0716) == "+7.2%" and format_gain(None) == "–"
+    assert [format_size(size) for size in (512, 999_949, 1_234_567, 2_500_000_000, 1_500_000_000_000, None)] == [
+        "512 B", "999.9 kB", "1.2 MB", "2.5 GB", "1500.0 GB", "–",
+    ]
 
 
 def test_cli_compare(runs, tmp_path):

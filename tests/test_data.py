@@ -10,6 +10,7 @@ import pytest
 
 from hubtools.config import DataConfig
 from hubtools.data import DataError, prepare_data
+from hubtools.errors import InputError, InputFileError
 from hubtools.sample_data import LABELS, PLATFORMS, generate_sample, write_sample_dataset
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -132,6 +133,45 @@ def test_class_missing_from_a_split(tmp_path: Path) -> None:
         prepare_data(DataConfig(path=str(write_csv(tmp_path, rare))))
 
 
+def test_a_test_label_missing_from_given_splits_is_advised_without_split_ratios(tmp_path: Path) -> None:
+    train = write_csv(tmp_path, frame(30, ("a", "b")), "train.csv")
+    test = write_csv(tmp_path, frame(10), "test.csv")
+    with pytest.raises(DataError) as given:
+        prepare_data(DataConfig(files={"train": str(train), "validation": str(train), "test": str(test)}, label_names=["a", "b", "c"]))
+    assert "class 'c' has no rows in the train split" in str(given.value)
+    assert "add rows of this class to the train file" in str(given.value) and "split_ratios" not in str(given.value)
+
+
+def test_malformed_jsonl_names_the_file_and_the_1_based_line_once(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
+    rows = [json.dumps({"text": f"row {number}", "label": "a"}) for number in range(1, 7)]
+    path = tmp_path / "d.jsonl"
+    path.write_text("\n".join(rows[:5] + ['{"text": "row 6", label: "a"}'] + rows[5:]) + "\n", encoding="utf-8")
+    with pytest.raises(DataError) as malformed:
+        prepare_data(DataConfig(path=str(path)))
+    assert str(malformed.value).startswith(f"{path}: line 6 is not valid JSON (")
+    logged = capfd.readouterr()
+    assert "row 5" not in logged.out + logged.err and "Failed to load JSON" not in logged.out + logged.err
+
+
+def test_a_json_document_names_the_line_of_its_syntax_error(tmp_path: Path) -> None:
+    path = tmp_path / "d.json"
+    path.write_text('[\n  {"text": "one", "label": "a"},\n  {"text": "two" "label": "b"}\n]\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"d.json: line 3 is not valid JSON \(Expecting ',' delimiter\)"):
+        prepare_data(DataConfig(path=str(path)))
+
+
+def test_every_missing_extra_column_is_named(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"column 'platform' not found \(columns: text, label\); set data.extra_columns"):
+        prepare_data(DataConfig(path=str(write_csv(tmp_path, frame())), extra_columns=["platform", "text"]))
+
+
+def test_an_empty_file_is_called_empty(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text("", encoding="utf-8")
+    with pytest.raises(DataError, match=r"d.jsonl: the file is empty; pass a .jsonl file with"):
+        prepare_data(DataConfig(path=str(path)))
+
+
 def test_single_class_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"data.csv: column 'label' has a single class 'a'; a classifier needs at least two"):
         prepare_data(DataConfig(path=str(write_csv(tmp_path, frame(30, ("a",))))))
@@ -154,8 +194,9 @@ def test_leakage_is_counted_and_optionally_removed(tmp_path: Path) -> None:
 def test_source_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="set exactly one of data.path, data.files or data.hub_id"):
         prepare_data(DataConfig())
-    with pytest.raises(DataError, match=r"absent.csv: data file not found"):
+    with pytest.raises(InputFileError, match=r"absent.csv: data file not found") as missing:
         prepare_data(DataConfig(path=str(tmp_path / "absent.csv")))
+    assert isinstance(missing.value, FileNotFoundError) and isinstance(missing.value, InputError)
     (tmp_path / "d.txt").write_text("x")
     with pytest.raises(DataError, match=r"d.txt: unsupported file type '.txt'"):
         prepare_data(DataConfig(path=str(tmp_path / "d.txt")))

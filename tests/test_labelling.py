@@ -10,6 +10,7 @@ from datasets import ClassLabel, load_dataset
 from huggingface_hub import DatasetCard
 from sklearn.metrics import cohen_kappa_score
 
+from hubtools.data import DataError
 from hubtools.dataset_repo import read_named_split
 from hubtools.labelling import LabellingError, build_dataset, fleiss_kappa, majority_vote, pairwise_agreement
 from hubtools.rundir import SPLITS
@@ -100,13 +101,13 @@ def test_build_dataset(tmp_path):
 
 def test_bad_inputs(tmp_path):
     path = labelled_file(tmp_path)
-    with pytest.raises(LabellingError, match="column 'ann9' not found .*--labellers"):
+    with pytest.raises(DataError, match="column 'ann9' not found .*--labellers"):
         build_dataset(path, ["ann1", "ann9"], tmp_path / "out")
     with pytest.raises(LabellingError, match="at least two labeller columns"):
         build_dataset(path, ["ann1"], tmp_path / "out")
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    with pytest.raises(LabellingError, match="empty.csv: the file is empty"):
+    with pytest.raises(DataError, match="empty.csv: the file is empty; pass a .csv file with the columns 'text', 'ann1', 'ann2'"):
         build_dataset(empty, ["ann1", "ann2"], tmp_path / "out")
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from trained_run import trained_run
 
+from hubtools.data import DataError
 from hubtools.report import ReportError, evaluate_model, evaluate_run, load_report
 
 
@@ -98,14 +99,14 @@ def test_unknown_label_names_its_row(run, tmp_path):
 def test_empty_file(run, tmp_path):
     data = tmp_path / "empty.csv"
     data.write_text("")
-    with pytest.raises(ReportError, match="empty.csv: the file is empty"):
+    with pytest.raises(DataError, match="empty.csv: the file is empty"):
         evaluate_model(str(run.model), data, tmp_path / "out")
 
 
 def test_missing_column(run, tmp_path):
     data = tmp_path / "data.csv"
     pd.DataFrame({"body": ["fine"], "label": ["Opinion"]}).to_csv(data, index=False)
-    with pytest.raises(ReportError, match="column 'text' not found .*--text-column"):
+    with pytest.raises(DataError, match="column 'text' not found .*--text-column"):
         evaluate_model(str(run.model), data, tmp_path / "out")
 
 
@@ -158,4 +159,45 @@ def test_cli_error_is_one_line(tmp_path):
     command = [sys.executable, "-c", "from hubtools.cli import main; main()", "evaluate", "--model", "some/model", "--data", str(empty)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [f"Error: {empty}: the file is empty; pass a file with a 'text' and a 'label' column"]
+    assert result.stderr.strip().splitlines() == [f"Error: {empty}: the file is empty; pass a .csv file with the columns 'text', 'label' and labelled rows"]
+
+
+def test_evaluate_reuses_the_test_predictions_training_saved(run, tmp_path):
+    """Training saves the saved weights' test probabilities; `evaluate --run` reuses them (the model runs no forward
+    pass) while weights and test texts are unchanged, scores again when the split changed, and agrees with a fresh run."""
+    import shutil
+
+    import torch
+
+    from hubtools.rundir import RunDir
+
+    copy = RunDir(tmp_path / "run")
+    shutil.copytree(run.root, copy.root, ignore=shutil.ignore_patterns("report", "card", "checkpoints"))
+    assert copy.test_predictions.is_file()
+    forward_calls = []
+    hook = torch.nn.modules.module.register_module_forward_hook(lambda module, args, output: forward_calls.append(type(module).__name__))
+    try:
+        reused = evaluate_run(copy.root, output_dir=tmp_path / "reused")
+        calls_when_reused = len(forward_calls)
+
+        split = pd.read_parquet(copy.split("test"))
+        original = split.copy()
+        split.loc[0, "text"] = split.loc[0, "text"] + " (edited)"
+        split.to_parquet(copy.split("test"), index=False)
+        changed = evaluate_run(copy.root, output_dir=tmp_path / "changed")
+        calls_when_changed = len(forward_calls) - calls_when_reused
+        original.to_parquet(copy.split("test"), index=False)
+
+        copy.test_predictions.unlink()
+        fresh = evaluate_run(copy.root, output_dir=tmp_path / "fresh")
+    finally:
+        hook.remove()
+    assert calls_when_reused == 0, forward_calls[:5]
+    assert calls_when_changed > 0 and changed["predictions_from"] == "this evaluation"
+    assert reused["predictions_from"] == "training (test_predictions.npz)" and fresh["predictions_from"] == "this evaluation"
+    for key in ("rows", "accuracy", "f1_macro", "f1_weighted", "confusion_matrix", "per_class", "misclassified_rows", "baseline"):
+        assert reused[key] == fresh[key], key
+    assert reused["ece"] == pytest.approx(fresh["ece"], abs=1e-5)
+    assert pd.read_parquet(tmp_path / "reused" / "predictions.parquet")["confidence"].to_numpy() == pytest.approx(
+        pd.read_parquet(tmp_path / "fresh" / "predictions.parquet")["confidence"].to_numpy(), abs=1e-5
+    )

@@ -127,6 +127,49 @@ def test_cli_reports_bad_overrides_in_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "run").exists()
 
 
+EXEC_COUNTER = """
+import atexit, os, sys
+
+executed = []
+
+
+def count(event, args):
+    if event == "exec" and args and getattr(args[0], "co_name", "") == "<module>":
+        name = args[0].co_filename.replace(os.sep, "/")
+        if name.endswith(("hubtools/train.py", "hubtools/train/__init__.py")):
+            executed.append(name)
+
+
+sys.addaudithook(count)
+atexit.register(lambda: open(os.environ["EXEC_LOG"], "w").write(str(len(executed))))
+"""
+
+
+def test_python_m_hubtools_train_runs_one_copy_of_the_module(tmp_path: Path) -> None:
+    """`python -m hubtools.train` once ran train.py as __main__ and again as hubtools.train (two RunDirError classes).
+    An audit hook (a sitecustomize on PYTHONPATH) counts how often the module's code is executed: once."""
+    (tmp_path / "sitecustomize.py").write_text(EXEC_COUNTER, encoding="utf-8")
+    path = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
+    environment = os.environ | {"PYTHONPATH": path, "EXEC_LOG": str(tmp_path / "executed")}
+    (tmp_path / "empty").mkdir()
+    result = train_cli("--config", "configs/quickstart.yaml", "--output-dir", str(tmp_path / "empty"), "--resume", env=environment)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [f"Error: {tmp_path / 'empty'}: no run to resume (config.yaml missing); start it without --resume"]
+    assert (tmp_path / "executed").read_text() == "1"
+
+
+def test_train_format_json_is_one_document_on_stdout(seeded_hub, tmp_path: Path, sample_csv: Path) -> None:
+    """`--format json`: stdout is exactly one JSON document (run_dir, metrics); logs and progress bars go to stderr."""
+    result = train_cli("--config", "configs/quickstart.yaml", "--output-dir", str(tmp_path / "run"), "--format", "json",
+                       f"data.path={sample_csv}", *TINY, "training.max_steps=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    document = json.loads(result.stdout)  # raises on anything else printed to stdout, before or after
+    assert set(document) == {"run_dir", "metrics"} and document["run_dir"] == str(tmp_path / "run")
+    assert document["metrics"] == json.loads(RunDir(tmp_path / "run").metrics.read_text())
+    assert set(document["metrics"]) == {"validation", "test"} and 0 <= document["metrics"]["test"]["accuracy"] <= 1
+    assert "test accuracy" not in result.stdout + result.stderr  # the text summary is not printed as well
+
+
 def test_rejected_data_leaves_no_run_directory(seeded_hub, tmp_path: Path) -> None:
     (tmp_path / "bad.csv").write_text("body,label\nhello,a\n")
     result = train_cli("--config", "configs/quickstart.yaml", "--output-dir", str(tmp_path / "run"), f"data.path={tmp_path / 'bad.csv'}")

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from hubtools.errors import HubtoolsError
+from hubtools.errors import InputError
 from hubtools.metrics.uncertainty import INTERVAL_METRICS, paired_bootstrap_test
 from hubtools.rundir import RunDir, write_json_atomic
 
@@ -29,7 +29,7 @@ COMPARED_METRIC = "f1_macro"
 COMPARISON_FILES = {"json": "comparison.json", "markdown": "comparison.md", "plot": "comparison.png"}
 
 
-class CompareError(HubtoolsError):
+class CompareError(InputError):
     """Runs that cannot be compared (different test splits, too few runs, a run without a model or report)."""
 
 

@@ -20,10 +20,10 @@ from typing import Any, Iterable
 
 import yaml
 
-from hubtools.errors import HubtoolsError, one_line
+from hubtools.errors import HubtoolsError, InputError, one_line
 
 
-class ConfigError(HubtoolsError):
+class ConfigError(InputError):
     """A config file or override that does not fit the schema."""
 
 

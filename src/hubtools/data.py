@@ -9,6 +9,8 @@ from 1 over data rows, the CSV header excluded).
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from hubtools.config import DataConfig
-from hubtools.errors import HubtoolsError, one_line
+from hubtools.errors import InputError, InputFileError, one_line
 from hubtools.rundir import SPLITS, RunDir
 
 logger = logging.getLogger(__name__)
@@ -25,9 +27,10 @@ LOADERS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parque
 SPLIT_ALIASES = {"train": "train", "validation": "validation", "valid": "validation", "dev": "validation", "test": "test"}
 ROW = "__row__"
 WHOLE = "all"  # one source that is split by ratios
+JSON_LOADER_LOGGER = "datasets.packaged_modules.json.json"
 
 
-class DataError(HubtoolsError):
+class DataError(InputError):
     """Input data that cannot be trained on as configured."""
 
 
@@ -58,7 +61,7 @@ def prepare_data(config: DataConfig) -> PreparedData:
     for key, frame in cleaned.items():
         frame["label"] = to_label_names(frame, sources[key].name, label_names, config)
     splits, split_sources = split_sources_by_ratio(cleaned, sources, config, label_names)
-    check_classes(splits, split_sources, label_names, config)
+    check_classes(splits, split_sources, label_names, config, given=[name for name in cleaned if name != WHOLE])
     leakage = find_leakage(splits, remove=config.remove_leakage)
     splits = {name: frame.drop(columns=[ROW]).reset_index(drop=True) for name, frame in splits.items()}
     stats = describe(splits, label_names, dropped, leakage, split_sources)
@@ -82,19 +85,88 @@ def load_sources(config: DataConfig) -> dict[str, Source]:
     return {WHOLE: load_file(path)}
 
 
-def load_file(path: Path) -> Source:
+def load_file(path: Path, columns: Sequence[str] = ()) -> Source:
+    """A CSV/JSON(L)/Parquet file as a frame; a missing, empty or malformed file is one line naming it (and the line at
+    fault). `columns`, when known, are named in the advice for an empty file."""
     from datasets import load_dataset
 
     if not path.is_file():
-        raise DataError(f"{path}: data file not found; check data.path / data.files (relative paths start at the working directory)")
+        raise InputFileError(f"{path}: data file not found; check data.path / data.files (relative paths start at the working directory)")
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         raise DataError(f"{path}: unsupported file type '{path.suffix}'; use .csv, .json, .jsonl or .parquet")
+    if path.stat().st_size == 0:
+        wanted = f"the columns {', '.join(repr(column) for column in columns)}" if columns else "a header (or named fields)"
+        raise DataError(f"{path}: the file is empty; pass a {path.suffix} file with {wanted} and labelled rows")
     try:
-        dataset = load_dataset(loader, data_files=str(path), split="train")
+        with quiet_logger(JSON_LOADER_LOGGER):  # it logs the parse error with a 0-based row; the DataError below says it once
+            dataset = load_dataset(loader, data_files=str(path), split="train")
     except Exception as error:  # the datasets loaders raise many types for malformed files
+        bad_line = first_invalid_json_line(path) if loader == "json" else None
+        if bad_line is not None:
+            number, reason = bad_line
+            raise DataError(f"{path}: line {number} is not valid JSON ({reason}); fix or remove that line") from error
         raise DataError(f"{path}: could not be read as {loader} ({one_line(error)})") from error
     return Source(name=str(path), frame=named_frame(dataset))
+
+
+def first_invalid_json_line(path: Path) -> tuple[int, str] | None:
+    """(1-based line number, reason) of the first JSON syntax error: per line in a JSON Lines file (its first line is a
+    JSON value), else in the file as one JSON document. None when the JSON parses (the loader failed for another reason)."""
+    import json
+
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = text.splitlines()
+    first = next((line for line in lines if line.strip()), "")
+    try:
+        json.loads(first)
+    except json.JSONDecodeError:
+        lines = []  # not JSON Lines: one document, checked below
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            try:
+                json.loads(line)
+            except json.JSONDecodeError as error:
+                return number, error.msg
+    if lines:
+        return None
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as error:
+        return error.lineno, error.msg
+    return None
+
+
+@contextmanager
+def quiet_logger(name: str) -> Iterator[None]:
+    """Silence one library logger for the duration of a block."""
+    target = logging.getLogger(name)
+    previous = target.disabled
+    target.disabled = True
+    try:
+        yield
+    finally:
+        target.disabled = previous
+
+
+def read_table(path: Path, columns: Sequence[tuple[str, str]]) -> pd.DataFrame:
+    """A labelled file with at least one row and every column of `columns` ((option or setting that names it, column))."""
+    path = Path(path)
+    if not path.is_file():  # load_file's advice names data.path, the training config's key
+        raise InputFileError(f"{path}: file not found; check the path")
+    source = load_file(path, [column for _, column in columns])
+    if source.frame.empty:
+        raise DataError(f"{path}: no rows; pass a file with labelled examples")
+    require_columns(source, columns)
+    return source.frame
+
+
+def require_columns(source: Source, columns: Sequence[tuple[str, str]]) -> None:
+    """A missing column is one line naming the file, the column, the columns found and the option that names it."""
+    for option, column in columns:
+        if column not in source.frame.columns:
+            found = ", ".join(map(str, source.frame.columns))
+            raise DataError(f"{source.name}: column '{column}' not found (columns: {found}); set {option}")
 
 
 def named_frame(dataset) -> pd.DataFrame:
@@ -147,12 +219,11 @@ def _split_name(split: str, where: str) -> str:
 def clean_source(source: Source, config: DataConfig) -> tuple[pd.DataFrame, int]:
     """Select the configured columns, check them, and drop empty texts (an error above the threshold)."""
     frame = source.frame
-    wanted = {"data.text_column": config.text_column, "data.label_column": config.label_column}
-    wanted |= {"data.extra_columns": column for column in config.extra_columns}
-    for setting, column in wanted.items():
-        if column not in frame.columns:
-            found = ", ".join(map(str, frame.columns))
-            raise DataError(f"{source.name}: column '{column}' not found (columns: {found}); set {setting}")
+    require_columns(
+        source,
+        [("data.text_column", config.text_column), ("data.label_column", config.label_column)]
+        + [("data.extra_columns", column) for column in config.extra_columns],
+    )
     out = pd.DataFrame({ROW: range(1, len(frame) + 1), "text": frame[config.text_column], "label": frame[config.label_column]})
     for column in config.extra_columns:
         out[column] = frame[column].astype("string").fillna("")
@@ -245,15 +316,24 @@ def _stratified_split(frame: pd.DataFrame, rows: int, config: DataConfig, source
     return kept.sort_values(ROW), taken.sort_values(ROW)
 
 
-def check_classes(splits: dict[str, pd.DataFrame], split_sources: dict[str, str], label_names: list[str], config: DataConfig) -> None:
+def check_classes(
+    splits: dict[str, pd.DataFrame], split_sources: dict[str, str], label_names: list[str], config: DataConfig, given: Collection[str] = ()
+) -> None:
+    """Every class in every split; `given` names the splits read from their own file (the others were carved by data.split_ratios)."""
     for name, frame in splits.items():
         present = set(frame.label)
         for label in label_names:
             if label not in present:
                 raise DataError(
                     f"{split_sources[name]}: column '{config.label_column}': class {label!r} has no rows in the {name} split; "
-                    "every class must appear in train, validation and test (add rows or adjust data.split_ratios)"
+                    f"every class must appear in train, validation and test ({_missing_class_advice(name, given)})"
                 )
+
+
+def _missing_class_advice(split: str, given: Collection[str]) -> str:
+    if split in given:
+        return f"add rows of this class to the {split} file, or relabel or remove its rows in the other splits"
+    return "add rows of this class or adjust data.split_ratios"
 
 
 def _text_key(text: str) -> str:

@@ -1,8 +1,35 @@
-"""The one error type users see: one line that names the file, row, column or repo and says what to do."""
+"""hubtools' error families: one line that names the file, row, column or repo and says what to do.
+
+Each family mixes in the standard exception it is a kind of (as huggingface_hub does), so library
+callers can catch either, and the CLI (`hubtools.cli.errors`) maps the family, never the message,
+to an exit status:
+
+    HubtoolsError              2  anything hubtools foresaw that is not in a narrower family
+      InputError (ValueError)  2  a config, data file, option, repo id or token right to fix
+        InputFileError (FileNotFoundError)  2  a file or folder the command needs is missing
+      HubRefusedError          3  the Hub answered no: a rejected token, a refused commit
+      HubUnreachableError (ConnectionError)  4  no answer or repeated failures after the retries
+"""
 
 
 class HubtoolsError(Exception):
     """A user-facing error; the CLI prints it as one line and exits with status 2."""
+
+
+class InputError(HubtoolsError, ValueError):
+    """Input the user fixes: the config, a data file, an option, a repo id, a token's rights."""
+
+
+class InputFileError(InputError, FileNotFoundError):
+    """A file or folder the command needs is missing."""
+
+
+class HubRefusedError(HubtoolsError):
+    """The Hub answered and said no (a rejected token, a refused request)."""
+
+
+class HubUnreachableError(HubtoolsError, ConnectionError):
+    """The Hub cannot be reached, or kept failing, after the retries."""
 
 
 def one_line(text: object, limit: int = 240) -> str:

@@ -1,4 +1,4 @@
-"""Numbers for people, shared by the model card and `hubtools compare`."""
+"""Numbers for people, shared by the model card, `hubtools compare`, the publish plan and the Hub's pages."""
 
 from __future__ import annotations
 
@@ -27,3 +27,15 @@ def format_gain(gain: float | None) -> str:
 
 def format_p(p_value: float) -> str:
     return "< 0.001" if p_value < 0.001 else f"{p_value:.3f}"
+
+
+def format_size(size: int | None) -> str:
+    """Bytes in decimal units: 512 -> "512 B"; 1_234_567 -> "1.2 MB"; past 1000 GB still in GB; None -> "–"."""
+    if size is None:
+        return "–"
+    value = float(size)
+    for unit in ("B", "kB", "MB"):
+        if value < 1000:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"

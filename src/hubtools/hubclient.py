@@ -19,17 +19,13 @@ from typing import TypeVar
 from huggingface_hub import HfApi, ModelCard, constants, get_token
 
 import hubtools
-from hubtools.errors import HubtoolsError, one_line
+from hubtools.errors import HubRefusedError, HubtoolsError, HubUnreachableError, InputError, one_line
 
 T = TypeVar("T")
 
 RETRY_ATTEMPTS = 3  # each attempt: huggingface_hub itself retries some requests with backoff
 RETRY_BACKOFF_S = 1.0  # doubles after each failed attempt: 1 s then 2 s
 TRANSIENT_STATUS = (429, 500, 502, 503, 504)
-
-
-class HubUnreachableError(HubtoolsError):
-    """The Hub cannot be reached, or kept failing, after the retries."""
 
 
 def resolve_endpoint(endpoint: str | None) -> str:
@@ -117,14 +113,37 @@ def causes(error: BaseException) -> list[BaseException]:
     return chain
 
 
+def connection_error_types() -> tuple[type[BaseException], ...]:
+    """A refused or dropped connection, as the socket, httpx and requests raise it."""
+    import httpx
+
+    types: tuple[type[BaseException], ...] = (ConnectionError, httpx.NetworkError, httpx.RemoteProtocolError)
+    try:
+        import requests
+    except ImportError:  # huggingface_hub speaks httpx; requests is only there when something else needs it
+        return types
+    return (*types, requests.ConnectionError)
+
+
+def timeout_types() -> tuple[type[BaseException], ...]:
+    """No answer in time, as the socket, httpx and requests raise it."""
+    import httpx
+
+    types: tuple[type[BaseException], ...] = (TimeoutError, httpx.TimeoutException)
+    try:
+        import requests
+    except ImportError:
+        return types
+    return (*types, requests.Timeout)
+
+
 def is_connection_error(error: BaseException) -> bool:
-    """A refused or dropped connection, from httpx (any version), requests or the socket itself."""
-    names = {cls.__name__ for cls in type(error).__mro__}
-    return isinstance(error, ConnectionError) or bool(names & {"ConnectError", "RemoteProtocolError", "ReadError", "NetworkError"})
+    """A refused or dropped connection (not hubtools' own HubUnreachableError, which comes after the retries)."""
+    return isinstance(error, connection_error_types()) and not isinstance(error, HubtoolsError)
 
 
 def is_timeout(error: BaseException) -> bool:
-    return isinstance(error, TimeoutError) or "TimeoutException" in {cls.__name__ for cls in type(error).__mro__}
+    return isinstance(error, timeout_types())
 
 
 def http_status(error: BaseException) -> int | None:
@@ -175,12 +194,12 @@ def model_load_error(model: str, error: BaseException, endpoint: str, what: str 
     if any(is_connection_error(cause) or is_timeout(cause) for cause in chain):
         return HubUnreachableError(f"{unreachable_message(endpoint)} (loading {what} '{model}')")
     if any(isinstance(cause, GatedRepoError) for cause in chain):
-        return HubtoolsError(f"{what} '{model}' is gated on {endpoint}: request access on {endpoint}/{model} and use a token that has it")
+        return HubRefusedError(f"{what} '{model}' is gated on {endpoint}: request access on {endpoint}/{model} and use a token that has it")
     if any(isinstance(cause, RevisionNotFoundError) for cause in chain):
-        return HubtoolsError(f"{what} '{model}': revision not found on {endpoint}; check the revision")
+        return InputError(f"{what} '{model}': revision not found on {endpoint}; check the revision")
     if any(isinstance(cause, RepositoryNotFoundError) for cause in chain):
-        return HubtoolsError(
+        return InputError(
             f"{what} '{model}' not found on {endpoint} and not a local folder; check the id (`model:` in the config) and HF_ENDPOINT, "
             "or pass a token that can read it if it is private"
         )
-    return HubtoolsError(f"{what} '{model}': could not be loaded ({one_line(error)}); check the id and HF_ENDPOINT")
+    return InputError(f"{what} '{model}': could not be loaded ({one_line(error)}); check the id and HF_ENDPOINT")

@@ -19,10 +19,10 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from hubtools.errors import HubtoolsError
+from hubtools.errors import InputError
 from hubtools.rundir import SPLITS, RunDir, write_json_atomic
 
-class LabellingError(HubtoolsError):
+class LabellingError(InputError):
     """Labelled input that cannot be turned into a dataset."""
 
 
@@ -112,19 +112,11 @@ def text_key(text: str) -> str:
 
 
 def read_labelled_input(path: Path, text_column: str, labellers: Sequence[str]) -> pd.DataFrame:
-    from hubtools.data import load_file
+    from hubtools.data import read_table
 
-    if path.is_file() and path.stat().st_size == 0:
-        raise LabellingError(f"{path}: the file is empty; pass a CSV/JSONL with a '{text_column}' column and one column per labeller")
-    frame = load_file(path).frame
-    if frame.empty:
-        raise LabellingError(f"{path}: no rows; pass a file with labelled texts")
     if len(labellers) < 2:
         raise LabellingError(f"--labellers {','.join(labellers)}: name at least two labeller columns (comma-separated) to take a majority vote")
-    for option, column in [("--text-column", text_column)] + [("--labellers", name) for name in labellers]:
-        if column not in frame.columns:
-            raise LabellingError(f"{path}: column '{column}' not found (columns: {', '.join(map(str, frame.columns))}); check {option}")
-    return frame
+    return read_table(path, [("--text-column", text_column)] + [("--labellers", name) for name in labellers])
 
 
 def build_dataset(

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from hubtools.cards import BENCHMARK_FILE
-from hubtools.errors import HubtoolsError
+from hubtools.errors import HubRefusedError, HubtoolsError
+from hubtools.formatting import format_size
 from hubtools.hubclient import with_retries
 from hubtools.rundir import SPLITS, RunDir
 from hubtools.space import DEFAULT_HARDWARE, check_hardware
@@ -153,25 +154,14 @@ def diff_tree(files: dict[str, Path], digests: dict[str, FileDigest], remote_sib
     return changes
 
 
-def _human_size(size: int | None) -> str:
-    if size is None:
-        return "-"
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
-
-
 def format_plan(plan: RepoPlan, endpoint: str, revision: str) -> str:
     where = f"{revision} at {plan.parent_commit[:12]}" if plan.parent_commit else "new repo"
     lines = [f"{plan.repo_type} {repo_url(endpoint, plan.repo_type, plan.repo_id)} ({where}):"]
     marks = {"added": "+", "changed": "~", "deleted": "-"}
     for change in plan.pending():
-        was = f" (was {_human_size(change.remote_size)})" if change.status == "changed" else ""
+        was = f" (was {format_size(change.remote_size)})" if change.status == "changed" else ""
         shown = change.remote_size if change.status == "deleted" else change.size
-        lines.append(f"  {marks[change.status]} {change.path}  {_human_size(shown)}{was}")
+        lines.append(f"  {marks[change.status]} {change.path}  {format_size(shown)}{was}")
     counts = {status: sum(1 for change in plan.changes if change.status == status) for status in ("added", "changed", "deleted", "unchanged")}
     lines.append("  " + ", ".join(f"{count} {status}" for status, count in counts.items()))
     return "\n".join(lines)
@@ -232,7 +222,7 @@ def check_can_write(api, namespaces: set[str]) -> None:
     try:
         me = with_retries(api.whoami, "checking the token", api.endpoint)
     except HfHubHTTPError as error:
-        raise HubtoolsError(f"the token was rejected by {api.endpoint} ({error.response.status_code}); log in again or pass --token") from error
+        raise HubRefusedError(f"the token was rejected by {api.endpoint} ({error.response.status_code}); log in again or pass --token") from error
     user = me.get("name", "?")
     role = (me.get("auth") or {}).get("accessToken", {}).get("role")
     if role == "read":
@@ -387,7 +377,7 @@ def commit_plan(api, plan: RepoPlan, *, revision: str, create_pr: bool, private:
         return _create_repo_and_commit(api, plan, url, describe, revision=revision, create_pr=create_pr, private=private, commit_message=commit_message)
     except HfHubHTTPError as error:
         server_says = (error.server_message or str(error)).splitlines()[0]
-        raise HubtoolsError(f"{describe}: the Hub refused ({error.response.status_code}: {server_says})") from error
+        raise HubRefusedError(f"{describe}: the Hub refused ({error.response.status_code}: {server_says})") from error
 
 
 def _create_repo_and_commit(
@@ -421,7 +411,7 @@ def _create_repo_and_commit(
         )
     except HubtoolsError as error:
         state = f"still at {plan.parent_commit[:12]}" if plan.parent_commit else "without this commit"
-        raise HubtoolsError(f"{error}; {plan.repo_id} is {state}; run the same command again to finish") from error
+        raise type(error)(f"{error}; {plan.repo_id} is {state}; run the same command again to finish") from error  # keeps the family (exit status)
     return CommitResult(plan, url, commit_id=info.oid, pr_url=info.pr_url)
 
 
@@ -511,7 +501,7 @@ def check_space_token(options: PublishOptions, endpoint: str) -> None:
     try:
         role = ((hub_api(endpoint, options.space_token).whoami().get("auth") or {}).get("accessToken") or {}).get("role")
     except HfHubHTTPError as error:
-        raise HubtoolsError(f"--space-token: rejected by {endpoint} ({error.response.status_code}); pass a valid read token") from error
+        raise HubRefusedError(f"--space-token: rejected by {endpoint} ({error.response.status_code}); pass a valid read token") from error
     if role != "read":
         raise HubtoolsError(f"--space-token: a {role or 'unknown'}-role token; the Space gets it as a secret, so pass a read-only token")
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from hubtools.config import RunConfig
-from hubtools.errors import HubtoolsError
+from hubtools.errors import InputError
 from hubtools.metrics import compute_classification_metrics, compute_classification_report, metric_name, positive_index
 from hubtools.metrics.uncertainty import paired_bootstrap_test, reliability_table, uncertainty_summary
 from hubtools.plotting import drawable, pyplot
@@ -50,7 +50,7 @@ SCALAR_KEYS = (
 )
 
 
-class ReportError(HubtoolsError):
+class ReportError(InputError):
     """Data or a model that cannot be evaluated, or a report that would be overwritten."""
 
 
@@ -92,18 +92,11 @@ def load_classifier(model: str | Path) -> Classifier:
 
 
 def read_labelled_file(path: Path, text_column: str = "text", label_column: str = "label", extra_columns: Sequence[str] = ()) -> LabelledText:
-    """Read a CSV/JSON(L)/Parquet file of labelled text; an empty file or a missing column is one line."""
-    from hubtools.data import load_file
+    """Read a CSV/JSON(L)/Parquet file of labelled text (`hubtools.data.read_table`: an empty file or a missing column is one line)."""
+    from hubtools.data import read_table
 
     path = Path(path)
-    if path.is_file() and path.stat().st_size == 0:
-        raise ReportError(f"{path}: the file is empty; pass a file with a '{text_column}' and a '{label_column}' column")
-    frame = load_file(path).frame
-    if frame.empty:
-        raise ReportError(f"{path}: no rows; pass a file with labelled examples")
-    for option, column in [("--text-column", text_column), ("--label-column", label_column)] + [("--slice-by", c) for c in extra_columns]:
-        if column not in frame.columns:
-            raise ReportError(f"{path}: column '{column}' not found (columns: {', '.join(map(str, frame.columns))}); set {option}")
+    frame = read_table(path, [("--text-column", text_column), ("--label-column", label_column)] + [("--slice-by", c) for c in extra_columns])
     out = pd.DataFrame({"text": frame[text_column].astype(str), "label": frame[label_column]})
     for column in extra_columns:
         out[column] = frame[column].astype("string").fillna("")
@@ -165,15 +158,18 @@ def build_report(
     baseline_train: LabelledText | None = None,
     slice_by: Sequence[str] = (),
     positive_label: str | None = None,
+    probabilities: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Metrics of the model (and baseline) on `data`, with 95% intervals, calibration and a paired test
-    against the baseline; returns the report dict and the scored rows."""
+    against the baseline; returns the report dict and the scored rows. `probabilities` (one row per text of
+    `data`, in the model's label order) are the model's when already computed; otherwise the model scores `data`."""
     names = classifier.label_names
     positive = positive_index(names, positive_label)
     frame = data.frame.copy()
     frame["label"] = align_labels(data, names, classifier.source)
     references = [names.index(label) for label in frame["label"]]
-    probabilities = predict(classifier, frame["text"].tolist(), max_length=max_length)
+    if probabilities is None:
+        probabilities = predict(classifier, frame["text"].tolist(), max_length=max_length)
     predictions = probabilities.argmax(axis=1)
     frame["predicted"] = [names[index] for index in predictions]
     frame["confidence"] = probabilities.max(axis=1)
@@ -318,8 +314,12 @@ def load_report(run_dir: str | Path) -> dict[str, Any]:
 
 
 def evaluate_run(run_dir: str | Path, slice_by: Sequence[str] = (), baseline: bool = True, overwrite: bool = False, output_dir: Path | None = None) -> dict[str, Any]:
-    """Evaluate RUN/model on RUN/data/test.parquet (baseline fitted on RUN/data/train.parquet); writes RUN/report/."""
+    """Evaluate RUN/model on RUN/data/test.parquet (baseline fitted on RUN/data/train.parquet); writes RUN/report/.
+
+    The model's test probabilities are the ones training saved when they belong to these weights and
+    texts (`hubtools.saved_predictions`); otherwise the model scores the test split here."""
     from hubtools.config import load_config
+    from hubtools.saved_predictions import load_test_predictions
 
     run = RunDir(Path(run_dir))
     run.require(run.model, run.config, run.split("test"))
@@ -332,8 +332,10 @@ def evaluate_run(run_dir: str | Path, slice_by: Sequence[str] = (), baseline: bo
         test = dataclasses.replace(test, frame=test.frame.iloc[positions].reset_index(drop=True))
     train = read_labelled_file(run.split("train")) if baseline else None
     classifier = load_classifier(run.model)
-    report, scored = build_report(classifier, test, config.training.max_length, train, slice_by, config.data.positive_label)
+    saved = load_test_predictions(run, test.frame["text"].tolist(), config.training.max_length)
+    report, scored = build_report(classifier, test, config.training.max_length, train, slice_by, config.data.positive_label, saved)
     report["split"] = "test"
+    report["predictions_from"] = "training (test_predictions.npz)" if saved is not None else "this evaluation"
     report |= sample
     if run.onnx.is_dir():
         report["onnx"] = onnx_comparison(run, classifier, scored, config.training.max_length)

@@ -10,6 +10,7 @@ under `report/` and `card/`).
       model/onnx/               `hubtools export`: model.onnx (fp32) and model_quantized.onnx (int8, dynamic)
       data/{train,validation,test}.parquet   the exact splits used (columns: text, label [+ extras])
       metrics.json              {"validation": {...}, "test": {...}} of the saved weights
+      test_predictions.npz      the saved weights' test-split probabilities, reused by `hubtools evaluate` (hubtools.saved_predictions)
       log_history.json          per-epoch rows: epoch, step, training_loss, validation_loss, accuracy, f1_macro, ...
       checkpoint_selection.json which epoch's checkpoint became model/ and why (ties: lower validation loss, then later step)
       model_selection.json      `hubtools card --compare`: this run next to others on the same test split
@@ -31,6 +32,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from hubtools.errors import InputFileError
 
 SPLITS = ("train", "validation", "test")
 # The names optimum and Transformers.js look for in a repo's onnx/ folder.
@@ -75,6 +78,10 @@ class RunDir:
     @property
     def metrics(self) -> Path:
         return self.root / "metrics.json"
+
+    @property
+    def test_predictions(self) -> Path:
+        return self.root / "test_predictions.npz"
 
     @property
     def log_history(self) -> Path:
@@ -128,7 +135,7 @@ class RunDir:
         """Fail with one line naming the first missing file and what to do."""
         for path in paths:
             if not path.exists():
-                raise FileNotFoundError(
+                raise InputFileError(
                     f"{path}: missing from run directory {self.root}; run `hubtools train` (or the step that writes it) first"
                 )
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from hubtools.errors import HubtoolsError
+from hubtools.errors import InputError
 
 dataset_app = typer.Typer(help="Build a labelled dataset and its card.", no_args_is_help=True)
 
@@ -15,9 +15,9 @@ def parse_split_ratios(text: str) -> tuple[float, float, float]:
     try:
         ratios = tuple(float(value) for value in text.split(","))
     except ValueError as error:
-        raise HubtoolsError(f"--split-ratios {text!r}: expected three numbers like 0.8,0.1,0.1") from error
+        raise InputError(f"--split-ratios {text!r}: expected three numbers like 0.8,0.1,0.1") from error
     if len(ratios) != 3:
-        raise HubtoolsError(f"--split-ratios {text!r}: expected three numbers like 0.8,0.1,0.1")
+        raise InputError(f"--split-ratios {text!r}: expected three numbers like 0.8,0.1,0.1")
     return ratios
 
 

@@ -1,7 +1,9 @@
-"""One table from every exception family to one line on stderr, naming the next step, and an exit status.
+"""One table from every exception type to one line on stderr, naming the next step, and an exit status.
 
-The first row that matches the exception, or anything it was raised from, wins; rows go from the
-most telling to the most generic. `--debug` (or HUBTOOLS_DEBUG=1) also prints the traceback.
+Rows match by type (`isinstance`): hubtools' own families (`hubtools.errors`) and the third-party
+exceptions that reach the CLI (huggingface_hub, httpx/requests, YAML, OSError). The first row that
+matches the exception, or anything it was raised from, wins; rows go from the most telling to the
+most generic. `--debug` (or HUBTOOLS_DEBUG=1) also prints the traceback.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
 
+import click
 import typer
 
-from hubtools.errors import HubtoolsError, one_line
+from hubtools.errors import HubRefusedError, HubtoolsError, HubUnreachableError, one_line
 
 EXIT_BUG = 1  # not foreseen: a traceback with --debug is worth a bug report
 EXIT_INPUT = 2  # the command, a file or the config needs fixing (also click's usage errors)
@@ -38,10 +41,6 @@ def _causes(error: BaseException) -> list[BaseException]:
     from hubtools.hubclient import causes
 
     return causes(error)
-
-
-def _names(error: BaseException) -> set[str]:
-    return {cls.__name__ for cls in type(error).__mro__}
 
 
 def _endpoint_of(error: BaseException) -> str:
@@ -84,8 +83,8 @@ def _timed_out(error: BaseException) -> Failure:
     )
 
 
-def _hubtools(error: BaseException) -> Failure:
-    return Failure(one_line(error, limit=400), EXIT_INPUT)
+def _hubtools(exit_code: int) -> Callable[[BaseException], Failure]:
+    return lambda error: Failure(one_line(error, limit=400), exit_code)
 
 
 def _gated(error: BaseException) -> Failure:
@@ -144,45 +143,42 @@ def _unexpected(error: BaseException) -> Failure:
     return Failure(f"unexpected {type(error).__name__}: {one_line(error)}; rerun with --debug for the traceback and report it", EXIT_BUG)
 
 
-def _is(*types: str) -> Callable[[BaseException], bool]:
-    return lambda error: bool(_names(error) & set(types))
+Row = tuple[tuple[type[BaseException], ...], Callable[[BaseException], Failure]]
 
 
-def _is_connection(error: BaseException) -> bool:
-    from hubtools.hubclient import is_connection_error
+def error_table() -> list[Row]:
+    """(exception types, what to say): the first row whose types match the exception or one of its causes wins.
 
-    return is_connection_error(error)
+    Third-party types are imported here, when an error is being explained, so `hubtools --help` stays fast.
+    """
+    import yaml
+    from huggingface_hub.errors import EntryNotFoundError, GatedRepoError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
+    from hubtools.hubclient import connection_error_types, timeout_types
 
-def _is_timeout(error: BaseException) -> bool:
-    from hubtools.hubclient import is_timeout
-
-    return is_timeout(error)
-
-
-# (does this exception match?, what to say): first match over the exception and its causes wins.
-ERROR_TABLE: list[tuple[Callable[[BaseException], bool], Callable[[BaseException], Failure]]] = [
-    (_is("KeyboardInterrupt", "Abort"), _interrupted),
-    (_is("HubUnreachableError"), lambda error: Failure(one_line(error, limit=400), EXIT_HUB_UNREACHABLE)),
-    (_is("HubtoolsError"), _hubtools),
-    (_is_connection, _unreachable),
-    (_is_timeout, _timed_out),
-    (_is("GatedRepoError"), _gated),
-    (_is("RepositoryNotFoundError"), _not_found("repo")),
-    (_is("RevisionNotFoundError"), _not_found("revision")),
-    (_is("EntryNotFoundError", "RemoteEntryNotFoundError"), _not_found("file")),
-    (_is("HfHubHTTPError"), _http),
-    (_is("YAMLError"), _yaml),
-    (_is("OSError"), _os),
-]
+    return [
+        ((KeyboardInterrupt, click.exceptions.Abort), _interrupted),
+        ((HubUnreachableError,), _hubtools(EXIT_HUB_UNREACHABLE)),
+        ((HubRefusedError,), _hubtools(EXIT_HUB_REFUSED)),
+        ((HubtoolsError,), _hubtools(EXIT_INPUT)),  # InputError, InputFileError and every family without its own row
+        (connection_error_types(), _unreachable),
+        (timeout_types(), _timed_out),
+        ((GatedRepoError,), _gated),  # before RepositoryNotFoundError, its base
+        ((RepositoryNotFoundError,), _not_found("repo")),
+        ((RevisionNotFoundError,), _not_found("revision")),
+        ((EntryNotFoundError,), _not_found("file")),
+        ((HfHubHTTPError,), _http),
+        ((yaml.YAMLError,), _yaml),
+        ((OSError,), _os),
+    ]
 
 
 def explain(error: BaseException) -> Failure:
     """The table's line and exit status for `error`."""
     chain = _causes(error)
-    for matches, describe in ERROR_TABLE:
+    for types, describe in error_table():
         for link in chain:
-            if matches(link):
+            if isinstance(link, types):
                 return describe(link)
     return _unexpected(error)
 
@@ -199,7 +195,7 @@ def run_cli(app: typer.Typer) -> None:
     try:
         status = app(standalone_mode=False)
     except (Exception, KeyboardInterrupt) as error:
-        if "ClickException" in _names(error):  # usage errors: typer's own message (with the usage) and status 2
+        if isinstance(error, click.ClickException):  # usage errors: typer's own message (with the usage) and status 2
             error.show()
             sys.exit(error.exit_code)
         fail(explain(error), error)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from hubtools.cli.output import FormatOption, OutputFormat, emit_json, stdout_reserved_for_json
-from hubtools.errors import HubtoolsError
+from hubtools.errors import InputError
 
 
 def evaluate_command(
@@ -25,7 +25,7 @@ def evaluate_command(
 ) -> None:
     """Metrics, per-class scores, confusion matrix, misclassified examples and a TF-IDF baseline."""
     if (run is None) == (model is None) or (model is not None and data is None):
-        raise HubtoolsError("pass either --run DIR, or --model PATH_OR_REPO_ID with --data FILE")
+        raise InputError("pass either --run DIR, or --model PATH_OR_REPO_ID with --data FILE")
     from hubtools.report import evaluate_model, evaluate_run
     from hubtools.rundir import RunDir
 

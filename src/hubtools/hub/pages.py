@@ -18,6 +18,7 @@ from urllib.parse import quote
 import jinja2
 import yaml
 
+from hubtools.formatting import format_size
 from hubtools.hub.markdown import render_card
 from hubtools.hub.store import Commit, FileEntry, Repo
 
@@ -175,7 +176,7 @@ def _tree_row(view: RepoView, path: str, files: dict[str, FileEntry], commit: Co
         "name": PurePosixPath(path).name,
         "is_dir": entry is None,
         "href": view.file_href("tree" if entry is None else "blob", path),
-        "size": "" if entry is None else human_size(entry.size),
+        "size": "" if entry is None else format_size(entry.size),
         "lfs": entry is not None and entry.is_lfs,
         "commit_id": commit.id,
         "commit_title": commit.title,
@@ -190,7 +191,7 @@ def render_blob(view: RepoView, entry: FileEntry, content: bytes | None) -> str:
         **view.context("files"),
         crumbs=view.crumbs(entry.path),
         path=entry.path,
-        size=human_size(entry.size),
+        size=format_size(entry.size),
         lfs=entry.is_lfs,
         sha256=entry.sha256,
         download_href=view.file_href("resolve", entry.path),
@@ -231,7 +232,7 @@ def file_change(view: RepoView, path: str, before: FileEntry | None, after: File
     return {
         "path": path,
         "status": status,
-        "size": human_size(shown.size),
+        "size": format_size(shown.size),
         "href": view.file_href("resolve" if after is None else "blob", path),
         "diff": diff,
     }
@@ -263,12 +264,3 @@ def render_index(repos: list[Repo]) -> str:
 
 def _date(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"

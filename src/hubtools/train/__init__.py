@@ -18,20 +18,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hubtools.config import RunConfig, config_to_dict, load_config, save_config
-from hubtools.errors import HubtoolsError
+from hubtools.errors import InputError
 from hubtools.rundir import SPLITS, RunDir, write_json_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
     from datasets import DatasetDict
-    from transformers import PreTrainedTokenizerBase, Trainer, TrainerCallback
+    from transformers import PreTrainedTokenizerBase, Trainer, TrainerCallback, TrainingArguments
 
 logger = logging.getLogger(__name__)
 
 EVAL_SUMMARY_KEYS = ("runtime", "samples_per_second", "steps_per_second", "model_preparation_time", "epoch")
 
 
-class RunDirError(HubtoolsError):
+class RunDirError(InputError):
     """A run directory that cannot be started or resumed as asked."""
 
 
@@ -223,6 +223,54 @@ def load_model(config: RunConfig, label_names: list[str]) -> Any:
         raise model_load_error(config.model, error, constants.ENDPOINT) from error
 
 
+def training_arguments(config: RunConfig, output_dir: Path, **overrides: Any) -> TrainingArguments:
+    """The TrainingArguments every hubtools Trainer starts from (training, evaluation, the throughput benchmark):
+    the config's optimisation settings and this machine's precision, optimizer and device. `overrides` set
+    what differs between them (evaluation and saving, batch order)."""
+    import torch
+    from transformers import TrainingArguments
+
+    training = config.training
+    precision = resolve_precision(config)
+    settings: dict[str, Any] = {
+        "output_dir": str(output_dir),
+        "learning_rate": training.learning_rate,
+        "per_device_train_batch_size": training.per_device_train_batch_size,
+        "per_device_eval_batch_size": training.per_device_eval_batch_size,
+        "num_train_epochs": training.num_train_epochs,
+        "max_steps": training.max_steps,
+        "warmup_steps": training.warmup_steps,
+        "weight_decay": training.weight_decay,
+        "seed": training.seed,
+        "fp16": precision == "fp16",
+        "bf16": precision == "bf16",
+        "optim": optimizer_name(),
+        "use_cpu": runs_on_cpu(),
+        "train_sampling_strategy": "group_by_length" if training.group_by_length else "random",
+        "logging_strategy": "steps",
+        "logging_steps": training.logging_steps,
+        "save_total_limit": training.save_total_limit,
+        "dataloader_num_workers": training.dataloader_num_workers,
+        "dataloader_pin_memory": torch.cuda.is_available(),
+        "report_to": "none",
+    }
+    return TrainingArguments(**(settings | overrides))
+
+
+def trainer_arguments(config: RunConfig, checkpoints: Path, greater_is_better: bool | None = None) -> TrainingArguments:
+    """Training's arguments: evaluate and save every epoch, keep the best checkpoint by `metric_for_best_model`."""
+    metric = config.training.metric_for_best_model
+    return training_arguments(
+        config,
+        checkpoints,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        load_best_model_at_end=True,
+        metric_for_best_model=metric,
+        greater_is_better=greater_is_better if greater_is_better is not None else not metric.endswith("loss"),
+    )
+
+
 def build_trainer(
     config: RunConfig,
     data: TrainingData,
@@ -231,47 +279,16 @@ def build_trainer(
     callbacks: list[TrainerCallback] = (),
     greater_is_better: bool | None = None,
 ) -> Trainer:
-    import torch
-    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+    from transformers import DataCollatorWithPadding, Trainer
     from transformers.integrations import TensorBoardCallback
 
     from hubtools.metrics import trainer_compute_metrics
 
-    training = config.training
-    precision = resolve_precision(config)
-    metric = training.metric_for_best_model
-    args = TrainingArguments(
-        output_dir=str(checkpoints),
-        learning_rate=training.learning_rate,
-        per_device_train_batch_size=training.per_device_train_batch_size,
-        per_device_eval_batch_size=training.per_device_eval_batch_size,
-        num_train_epochs=training.num_train_epochs,
-        max_steps=training.max_steps,
-        warmup_steps=training.warmup_steps,
-        weight_decay=training.weight_decay,
-        seed=training.seed,
-        fp16=precision == "fp16",
-        bf16=precision == "bf16",
-        optim=optimizer_name(),
-        use_cpu=runs_on_cpu(),
-        train_sampling_strategy="group_by_length" if training.group_by_length else "random",
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        logging_strategy="steps",
-        logging_steps=training.logging_steps,
-        load_best_model_at_end=True,
-        metric_for_best_model=metric,
-        greater_is_better=greater_is_better if greater_is_better is not None else not metric.endswith("loss"),
-        save_total_limit=training.save_total_limit,
-        dataloader_num_workers=training.dataloader_num_workers,
-        dataloader_pin_memory=torch.cuda.is_available(),
-        report_to="none",
-    )
     board = TensorBoardCallback()
     board.logging_dir = str(tensorboard)  # RUN/runs rather than transformers' default inside output_dir
     return Trainer(
         model=load_model(config, data.label_names),
-        args=args,
+        args=trainer_arguments(config, checkpoints, greater_is_better),
         train_dataset=data.tokenized["train"],
         eval_dataset=data.tokenized["validation"],
         processing_class=data.tokenizer,
@@ -380,27 +397,19 @@ def epoch_rows(log_history: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def evaluate_saved_model(config: RunConfig, run: RunDir, data: TrainingData) -> dict[str, dict[str, float]]:
     """Reload RUN/model from disk and evaluate it on validation and test: the card's numbers belong to these weights."""
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer
 
     from hubtools.metrics import positive_index, trainer_compute_metrics
     from hubtools.metrics.uncertainty import uncertainty_summary
+    from hubtools.saved_predictions import save_test_predictions
 
     run.require(run.model)
     tokenizer = AutoTokenizer.from_pretrained(run.model)
     model = AutoModelForSequenceClassification.from_pretrained(run.model)
-    precision = resolve_precision(config)
-    args = TrainingArguments(
-        output_dir=str(run.checkpoints),
-        per_device_eval_batch_size=config.training.per_device_eval_batch_size,
-        fp16=precision == "fp16",
-        bf16=precision == "bf16",
-        use_cpu=runs_on_cpu(),
-        dataloader_pin_memory=torch.cuda.is_available(),
-        report_to="none",
-    )
     trainer = Trainer(
         model=model,
-        args=args,
+        # not "group_by_length": Trainer would group evaluation batches too, and hand rows back out of order
+        args=training_arguments(config, run.checkpoints, train_sampling_strategy="sequential"),
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=trainer_compute_metrics(data.label_names, config.data.positive_label),
@@ -411,18 +420,30 @@ def evaluate_saved_model(config: RunConfig, run: RunDir, data: TrainingData) -> 
         positions = config.evaluate.rows(len(dataset))
         if positions is not None:
             dataset, sampled_from = dataset.select(positions), {"sampled_from": len(dataset), "sample_seed": config.evaluate.sample_seed}
-        output = trainer.predict(dataset, metric_key_prefix=split)
+        output = predict_in_row_order(trainer, dataset, split)
         results[split] = {
             key.removeprefix(f"{split}_"): value
             for key, value in output.metrics.items()
             if key.removeprefix(f"{split}_") not in EVAL_SUMMARY_KEYS
         } | {"rows": len(dataset)} | sampled_from
     probabilities = torch.softmax(torch.as_tensor(output.predictions, dtype=torch.float32), dim=-1).numpy()
+    # `hubtools evaluate --run` reuses them rather than scoring the test split again; saved only when the rows came
+    # back in the split's order (their labels match row by row), else evaluate scores the split itself
+    in_row_order = list(output.label_ids) == list(dataset["labels"])
+    if trainer.is_world_process_zero() and in_row_order:
+        texts = data.splits["test"]["text"].tolist()
+        save_test_predictions(run, texts if positions is None else [texts[index] for index in positions], probabilities, config.training.max_length)
     results["test"] |= uncertainty_summary(probabilities, output.label_ids, positive_index(data.label_names, config.data.positive_label))
     return results
 
 
-if __name__ == "__main__":
-    from hubtools.cli.train import main
+def predict_in_row_order(trainer: Trainer, dataset: Any, split: str) -> Any:
+    """`trainer.predict` over `dataset` sorted by length (batches with little padding), with predictions and
+    label ids handed back in the dataset's row order (what RUN/test_predictions.npz and the intervals need)."""
+    import numpy as np
+    from transformers.trainer_utils import PredictionOutput
 
-    main()
+    order = np.argsort([len(ids) for ids in dataset["input_ids"]], kind="stable")
+    output = trainer.predict(dataset.select(order), metric_key_prefix=split)
+    restore = np.argsort(order)
+    return PredictionOutput(predictions=output.predictions[restore], label_ids=output.label_ids[restore], metrics=output.metrics)
