@@ -609,9 +609,18 @@ def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> Pub
         echo(f"{result.plan.repo_type:<8}{result.url}  {done}" + (f"  pull request: {result.pr_url}" if result.pr_url else ""))
     published = PublishResult(commits=commits, plans=plans)
     if options.verify and not options.create_pr:
-        from hubtools.verify import verify_repo
-
-        report = verify_repo(options.repo_id, RunDir(options.run_dir), endpoint=endpoint, token=api.token, revision=options.revision)
-        echo(report.summary())
-        published.verified, published.verification = True, report
+        published.verification = verify_published(options, commits, endpoint, api.token)
+        published.verified = True
+        echo(published.verification.summary())
     return published
+
+
+def verify_published(options: PublishOptions, commits: list[CommitResult], endpoint: str, token: str | None) -> VerifyReport:
+    """`hubtools verify` on what was just committed; a failure says that the commits are already on the Hub."""
+    from hubtools.verify import VerifyError, verify_repo
+
+    try:
+        return verify_repo(options.repo_id, RunDir(options.run_dir), endpoint=endpoint, token=token, revision=options.revision)
+    except VerifyError as error:
+        done = ", ".join(f"{result.url} at {result.commit_id[:12]}" for result in commits if result.commit_id) or "no commit (nothing changed)"
+        raise VerifyError(f"{error} (publish had already committed: {done}; after fixing, publish again: only what changed is uploaded)") from error
