@@ -114,6 +114,23 @@ def test_changing_only_the_card_uploads_only_readme(hub, token, tmp_path_factory
     assert len(api.list_repo_commits(f"{ORG}/card-change")) == 3  # initial + first publish + card change
 
 
+def test_a_new_dataset_commit_alone_uploads_the_card_pinned_to_it(hub, token, tmp_path_factory) -> None:
+    """Only the dataset repo changed: the card is re-pinned to the new dataset commit after the scan, so it must be
+    hashed again and uploaded (it was judged unchanged with the digests of the card before the pin)."""
+    run = copy_of_trained_run(tmp_path_factory, "repin")
+    api = hub.api(token)
+    publish_run(run, f"{ORG}/repin", token, dataset_repo_id=f"{ORG}/repin-data", space_repo_id=None)
+    api.upload_file(path_or_fileobj=b"not from the run\n", path_in_repo="notes.txt", repo_id=f"{ORG}/repin-data", repo_type="dataset")
+
+    result = publish_run(run, f"{ORG}/repin", token, dataset_repo_id=f"{ORG}/repin-data", space_repo_id=None)
+
+    dataset_commit, model_commit = result.commits
+    assert [(change.path, change.status) for change in dataset_commit.plan.pending()] == [("notes.txt", "deleted")]
+    assert [(change.path, change.status) for change in model_commit.plan.pending()] == [("README.md", "changed")]
+    card = ModelCard.load(api.hf_hub_download(f"{ORG}/repin", "README.md"))
+    assert {result.dataset_revision for result in card.data.eval_results} == {dataset_commit.commit_id}
+
+
 def test_dry_run_writes_the_tree_and_the_diff_and_uploads_nothing(hub, token, published, tmp_path: Path) -> None:
     run, _ = published
     readme = run.card / "README.md"

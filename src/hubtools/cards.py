@@ -677,22 +677,25 @@ def render_model_card(
     return readme
 
 
-def set_dataset_revision(card_dir: Path, revision: str) -> None:
-    """Pin the card's results to the dataset commit they were scored on (publish: after the dataset commit)."""
-    from huggingface_hub import ModelCard, parse_eval_result_entries
-    from huggingface_hub._eval_results import eval_result_entries_to_yaml
+def set_dataset_revision(card_dir: Path, revision: str) -> list[Path]:
+    """Pin the card's results to the dataset commit they were scored on (publish: after the dataset commit).
+    Returns the files it rewrote (their hashes are stale)."""
+    from huggingface_hub import ModelCard, eval_result_entries_to_yaml, parse_eval_result_entries
 
     readme = card_dir / "README.md"
     card = ModelCard.load(readme)
     for result in card.data.eval_results or []:
         result.dataset_revision = revision
     card.save(readme)
+    rewritten = [readme]
     entries_file = card_dir / ".eval_results" / "hubtools.yaml"
     if entries_file.is_file():
         entries = parse_eval_result_entries(yaml.safe_load(entries_file.read_text(encoding="utf-8")))
         for entry in entries:
             entry.dataset_revision = revision
         entries_file.write_text(yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False), encoding="utf-8")
+        rewritten.append(entries_file)
+    return rewritten
 
 
 def card_gaps(run_dir: str | Path, prose: str | Path | None = None) -> list[str]:

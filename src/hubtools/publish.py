@@ -559,14 +559,18 @@ def plan_publish(options: PublishOptions, api, work_dir: Path) -> list[RepoPlan]
     return plans
 
 
-def pin_dataset_revision(api, model_plan: RepoPlan, dataset_commit: CommitResult, run: RunDir, revision: str) -> None:
-    """Write the dataset repo's commit into the model card's metadata (model-index, .eval_results) and re-diff the model repo."""
+def pin_dataset_revision(api, model_plan: RepoPlan, dataset_commit: CommitResult, run: RunDir, options: PublishOptions) -> None:
+    """Write the dataset repo's commit into the model card's metadata (model-index, .eval_results), hash the
+    rewritten files again and re-diff the model repo."""
     from hubtools.cards import set_dataset_revision
 
     dataset_revision = dataset_commit.commit_id or dataset_commit.plan.parent_commit
     if dataset_revision and not dataset_commit.pr_url:
-        set_dataset_revision(run.card, dataset_revision)
-        read_remote(api, model_plan, revision)
+        rewritten = set(set_dataset_revision(run.card, dataset_revision))
+        model_plan.digests |= scan_and_hash(
+            {path: local for path, local in model_plan.files.items() if local in rewritten}, api.token, options.space_token
+        )
+        read_remote(api, model_plan, options.revision)
 
 
 def write_dry_run(plans: list[RepoPlan], target: Path) -> None:
@@ -599,7 +603,7 @@ def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> Pub
         commits = []
         for plan in plans:  # the dataset first: the model card then names the dataset commit it was scored on
             if plan.repo_type == "model" and commits and commits[0].plan.repo_type == "dataset":
-                pin_dataset_revision(api, plan, commits[0], RunDir(options.run_dir), options.revision)
+                pin_dataset_revision(api, plan, commits[0], RunDir(options.run_dir), options)
             commits.append(
                 commit_plan(api, plan, revision=options.revision, create_pr=options.create_pr, private=options.private, commit_message=message)
             )
