@@ -461,7 +461,7 @@ def _render_cards(run: RunDir, options: PublishOptions, endpoint: str, work_dir:
     from hubtools import cards
 
     if options.render_card or not (run.card / "README.md").is_file():
-        cards.render_model_card(
+        cards.write_model_card(
             run.root,
             model_repo_id=options.repo_id,
             dataset_repo_id=options.dataset_repo_id,
@@ -473,7 +473,7 @@ def _render_cards(run: RunDir, options: PublishOptions, endpoint: str, work_dir:
     missing = [run.split(split) for split in SPLITS if not run.split(split).is_file()]
     if missing:
         raise HubtoolsError(f"{missing[0]}: missing, so the dataset cannot be published; run `hubtools train` first or drop --dataset-repo")
-    return cards.render_dataset_card(
+    return cards.write_dataset_repo(
         run.root, work_dir / "dataset", dataset_repo_id=options.dataset_repo_id, model_repo_id=options.repo_id, endpoint=endpoint
     ).parent
 
