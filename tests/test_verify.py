@@ -67,21 +67,6 @@ def test_verify_cli_on_a_sample(hub, published) -> None:
     assert token not in done.stdout + done.stderr
 
 
-def test_download_endpoint_also_repoints_the_api_transformers_keeps() -> None:
-    """transformers lists a repo's chat templates through one HfApi it made earlier; pointed at another Hub, it
-    would ask that Hub and get RepoNotFound (the quickstart test failed so inside the full suite)."""
-    from huggingface_hub import constants
-    from transformers.utils import hub as transformers_hub
-
-    from hubtools.hubclient import download_endpoint
-
-    first = constants.ENDPOINT
-    assert transformers_hub.hf_api().endpoint == first
-    with download_endpoint("http://127.0.0.1:9"):
-        assert transformers_hub.hf_api().endpoint == "http://127.0.0.1:9"
-    assert transformers_hub.hf_api().endpoint == first
-
-
 def test_publish_and_verify_a_binary_task_whose_positive_label_sorts_first(hub, tmp_path_factory) -> None:
     """labels hateful/neutral with `positive_label: hateful`: the card's binary F1 is hateful's; verify must score
     the same class (it used the second label, neutral, and failed after publish had committed everything)."""

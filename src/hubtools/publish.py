@@ -108,10 +108,7 @@ class RepoPlan:
             if change.status == "deleted":
                 operations.append(CommitOperationDelete(path_in_repo=change.path))
             else:
-                operation = CommitOperationAdd(path_in_repo=change.path, path_or_fileobj=str(self.files[change.path]))
-                # the sha256 from the secret scan: huggingface_hub (and hf_xet) need not read the file to hash it
-                operation.upload_info.sha256 = bytes.fromhex(self.digests[change.path].sha256)
-                operations.append(operation)
+                operations.append(CommitOperationAdd(path_in_repo=change.path, path_or_fileobj=str(self.files[change.path])))
         return operations
 
 
