@@ -236,6 +236,21 @@ def test_bad_input_is_refused_before_any_upload(hub, token, published, tmp_path:
     assert not api.repo_exists(f"{ORG}/wrong-type") and not api.repo_exists(f"{ORG}/leaky")
 
 
+def test_a_card_whose_numbers_are_not_the_runs_is_refused_before_any_upload(hub, token, tmp_path_factory) -> None:
+    """What `verify` would find only after the commits: refused while nothing is on the Hub yet."""
+    run = copy_of_trained_run(tmp_path_factory, "stale-card")
+    publish_run(run, f"{ORG}/stale-card", token, space_repo_id=None, dry_run=tmp_path_factory.mktemp("stale-dry"))  # renders RUN/card
+    readme = run.card / "README.md"
+    card = ModelCard.load(readme)
+    accuracy = next(result for result in card.data.eval_results if result.metric_type == "accuracy")
+    accuracy.metric_value = round(accuracy.metric_value - 0.01, 4)
+    card.save(readme)
+
+    with pytest.raises(HubtoolsError, match=r"README.md: says accuracy=.* but .*metrics.json says .*; re-render it .*nothing was uploaded"):
+        publish_run(run, f"{ORG}/stale-card", token, space_repo_id=None)
+    assert not hub.api(token).repo_exists(f"{ORG}/stale-card")
+
+
 @pytest.mark.slow
 def test_server_stopped_mid_upload_leaves_the_previous_commit_and_a_rerun_completes(
     hub, token, tmp_path_factory, monkeypatch: pytest.MonkeyPatch

@@ -279,6 +279,20 @@ def check_model_card(card_path: Path, api, *, dataset_repo_id: str | None, space
         raise HubtoolsError(f"{card_path}: the Hub rejects the card's metadata: {str(error).splitlines()[-1]}") from error
 
 
+def check_card_matches_run(card_path: Path, run: RunDir) -> None:
+    """The card's model-index values on the test split are the run's metrics.json (to the card's rounding): the
+    check `verify` makes after the upload, made before it where only the card can be wrong."""
+    from hubtools.verify import card_metric_checks
+
+    test = {key: value for key, value in run.read_json(run.metrics).get("test", {}).items() if isinstance(value, (int, float))}
+    wrong = next((check for check in card_metric_checks(card_path, test) if not check.ok), None)
+    if wrong is not None:
+        raise HubtoolsError(
+            f"{card_path}: says {wrong.name}={wrong.card_value} but {run.metrics} says {wrong.recomputed:.4f}; "
+            "re-render it (`hubtools card --overwrite` or publish --render-card); nothing was uploaded"
+        )
+
+
 def check_run(run: RunDir) -> None:
     if not run.root.is_dir():
         raise HubtoolsError(f"{run.root}: run directory not found; pass --run DIR (a directory written by `hubtools train`)")
@@ -453,10 +467,11 @@ class PublishResult:
     verification: VerifyReport | None = None
 
 
-def _render_cards(run: RunDir, options: PublishOptions, endpoint: str, work_dir: Path) -> Path | None:
-    """Render the model card into RUN/card when missing (or asked), and the dataset card into work_dir."""
+def _render_cards(run: RunDir, options: PublishOptions, api, work_dir: Path) -> Path | None:
+    """Write the model card into RUN/card when missing (or asked), and the dataset repo's tree into work_dir."""
     from hubtools import cards
 
+    endpoint = api.endpoint
     if options.render_card or not (run.card / "README.md").is_file():
         cards.write_model_card(
             run.root,
@@ -464,6 +479,7 @@ def _render_cards(run: RunDir, options: PublishOptions, endpoint: str, work_dir:
             dataset_repo_id=options.dataset_repo_id,
             space_repo_id=options.space_repo_id,
             endpoint=endpoint,
+            token=api.token,  # a private dataset repo's eval.yaml
         )
     if not options.dataset_repo_id:
         return None
@@ -540,8 +556,9 @@ def plan_publish(options: PublishOptions, api, work_dir: Path) -> list[RepoPlan]
         check_hardware(options.space_hardware)
     check_space_token(options, api.endpoint)
 
-    dataset_card_dir = _render_cards(run, options, api.endpoint, work_dir)
+    dataset_card_dir = _render_cards(run, options, api, work_dir)
     check_model_card(run.card / "README.md", api, dataset_repo_id=options.dataset_repo_id, space_repo_id=options.space_repo_id)
+    check_card_matches_run(run.card / "README.md", run)
     plans = []
     if dataset_card_dir is not None:
         plans.append(RepoPlan(options.dataset_repo_id, "dataset", dataset_tree(dataset_card_dir)))
