@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Literal
 from hubtools.cards import BENCHMARK_FILE
 from hubtools.errors import HubtoolsError
 from hubtools.hubclient import with_retries
-from hubtools.rundir import SPLITS, RunDir
+from hubtools.rundir import MODEL_FILE_PATTERNS, SPLITS, RunDir
 from hubtools.space import DEFAULT_HARDWARE, check_hardware
 
 if TYPE_CHECKING:
@@ -31,21 +31,6 @@ if TYPE_CHECKING:
 RepoType = Literal["model", "dataset", "space"]
 Status = Literal["added", "changed", "deleted", "unchanged"]
 
-# Top-level files of RUN/model/ that belong on the Hub: weights as safetensors only, config, tokenizer.
-MODEL_FILE_PATTERNS = (
-    "*.safetensors",
-    "config.json",
-    "generation_config.json",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "added_tokens.json",
-    "vocab.txt",
-    "vocab.json",
-    "merges.txt",
-    "*.model",
-    "chat_template.jinja",
-)
 # Never deleted by a publish: .gitattributes is the Hub's own; a benchmark declaration (eval.yaml) is the
 # dataset owner's, and models scored on it point their .eval_results at it.
 KEPT_REMOTE_FILES = {".gitattributes", BENCHMARK_FILE}

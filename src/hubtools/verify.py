@@ -122,13 +122,13 @@ def download_model_repo(repo_id: str, cache: Path, *, endpoint: str, token: str 
 
     from hubtools.cards import TRAINING_CONFIG_FILE
     from hubtools.hubclient import model_load_error, with_retries
-    from hubtools.publish import CARD_FILE, MODEL_FILE_PATTERNS
+    from hubtools.rundir import MODEL_FILE_PATTERNS
 
     try:
         folder = with_retries(
             lambda: snapshot_download(
                 repo_id, revision=revision, token=token, cache_dir=cache, endpoint=endpoint,
-                allow_patterns=[*MODEL_FILE_PATTERNS, CARD_FILE, TRAINING_CONFIG_FILE],
+                allow_patterns=[*MODEL_FILE_PATTERNS, "README.md", TRAINING_CONFIG_FILE],
             ),
             f"downloading model repo {repo_id}",
             endpoint,
