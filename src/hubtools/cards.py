@@ -268,8 +268,9 @@ def benchmark_tasks(links: Links, token: str | None = None) -> list[dict[str, An
     """Task ids of the dataset repo's eval.yaml (`hubtools dataset build --benchmark` writes one).
 
     [] only on the Hub's definite answer that there is none: the repo has no eval.yaml, or no such repo is visible
-    to the token (not yet published). Any other failure (network, 5xx, a gated repo, a missing revision) raises a
-    CardError, so a card is never rendered without the `.eval_results` it should have."""
+    to the token (not yet published). Any other failure raises (HubUnreachableError after the retries; CardError
+    for a gated repo, a missing revision, another HTTP error or a broken file), so a card is never rendered
+    without the `.eval_results` it should have."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import GatedRepoError, RemoteEntryNotFoundError, RepositoryNotFoundError
 
@@ -285,7 +286,7 @@ def benchmark_tasks(links: Links, token: str | None = None) -> list[dict[str, An
                     links.dataset_repo_id, BENCHMARK_FILE, repo_type="dataset", revision=links.dataset_revision,
                     endpoint=links.endpoint, token=token, cache_dir=cache,
                 ),
-                f"reading {where}",
+                f"reading {where}, which decides the card's .eval_results (the card was not written)",
                 links.endpoint,
             )
             tasks = (yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}).get("tasks") or []
@@ -295,7 +296,7 @@ def benchmark_tasks(links: Links, token: str | None = None) -> list[dict[str, An
         if isinstance(error, GatedRepoError):
             raise CardError(f"{where}: the repo is gated; use a token with access (whether it is a benchmark decides .eval_results)") from error
         return []
-    except (HubtoolsError, OSError, ValueError, yaml.YAMLError) as error:
+    except (OSError, ValueError, yaml.YAMLError) as error:  # a Hub that cannot be reached: HubUnreachableError, as is
         raise CardError(
             f"{where}: could not be read ({one_line(error)}); whether the dataset is a benchmark decides the card's .eval_results, "
             "so the card was not written: check the endpoint and retry"
