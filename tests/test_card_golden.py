@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hubtools.cards import render_model_card
+from hubtools.cards import write_model_card
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run-minimal"
 GOLDEN = Path(__file__).parent / "golden" / "README.md"
@@ -29,7 +29,7 @@ def fixture_run(tmp_path: Path) -> Path:
 
 
 def test_model_card_matches_the_golden_file(fixture_run: Path, tmp_path: Path) -> None:
-    readme = render_model_card(
+    readme = write_model_card(
         fixture_run, tmp_path / "card", model_repo_id="acme/minilm-comments", dataset_repo_id=None,
         space_repo_id="acme/minilm-comments-demo", endpoint="http://127.0.0.1:9",
     )
@@ -40,16 +40,14 @@ def test_model_card_matches_the_golden_file(fixture_run: Path, tmp_path: Path) -
 
 
 def test_a_name_missing_from_the_context_fails_the_render(fixture_run: Path, tmp_path: Path, monkeypatch) -> None:
-    import jinja2
-
     import hubtools.cards as cards
 
     template = tmp_path / "templates"
     shutil.copytree(cards.cards_dir(), template)
     (template / "model_card.md.j2").write_text("---\n{{ card_data }}\n---\n{{ no_such_variable }}\n", encoding="utf-8")
     monkeypatch.setattr(cards, "cards_dir", lambda: template)
-    with pytest.raises(jinja2.UndefinedError, match="no_such_variable"):
-        render_model_card(fixture_run, tmp_path / "card")
+    with pytest.raises(cards.CardError, match="no_such_variable"):
+        write_model_card(fixture_run, tmp_path / "card")
 
 
 def test_a_subsampled_evaluation_is_stated(fixture_run: Path, tmp_path: Path) -> None:
@@ -59,7 +57,7 @@ def test_a_subsampled_evaluation_is_stated(fixture_run: Path, tmp_path: Path) ->
     report = json.loads(report_file.read_text())
     report["rows"] = 15  # as `hubtools evaluate` with a sample of the test split would write it
     report_file.write_text(json.dumps(report))
-    text = render_model_card(fixture_run, tmp_path / "card").read_text(encoding="utf-8")
+    text = write_model_card(fixture_run, tmp_path / "card").read_text(encoding="utf-8")
     assert "**Evaluation was subsampled:** 15 of the 21 test rows were scored" in text
     assert "On the test split (a sample of 15 of its 21 texts)" in text
 
@@ -75,6 +73,6 @@ def test_binary_scores_name_the_positive_class(fixture_run: Path, tmp_path: Path
     report["positive_label"] = "Opinion"
     metrics_file.write_text(json.dumps(metrics))
     report_file.write_text(json.dumps(report))
-    card = ModelCard.load(render_model_card(fixture_run, tmp_path / "card"))
+    card = ModelCard.load(write_model_card(fixture_run, tmp_path / "card"))
     assert "| F1 (Opinion) | 0.6123 |" in card.text and "positive class **Opinion**" in card.text
     assert "Test F1 (Opinion)" in {result.metric_name for result in card.data.eval_results}

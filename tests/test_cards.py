@@ -19,12 +19,12 @@ from hubtools.cards import (
     card_gaps,
     main_confusions,
     metric_key,
-    render_dataset_card,
-    render_model_card,
+    write_dataset_repo,
+    write_model_card,
 )
 from hubtools.config import load_config
 
-LINKS = {"model_repo_id": "acme/quick", "dataset_repo_id": "acme/quick-data", "space_repo_id": "acme/quick-demo", "endpoint": "http://127.0.0.1:9"}
+LINKS = {"model_repo_id": "acme/quick", "dataset_repo_id": "acme/quick-data", "space_repo_id": "acme/quick-demo"}
 MODEL_SECTIONS = (
     "## Model description", "## Intended uses & limitations", "### Intended uses", "### Limitations and bias",
     "### Label definitions", "## How to use", "## Training and evaluation data", "### Training examples", "## Evaluation",
@@ -40,9 +40,10 @@ def run(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def card_dir(run, tmp_path_factory):
+def card_dir(run, hub, tmp_path_factory):
+    """Rendered for a dataset repo that does not exist (yet) on the embedded Hub: no benchmark, no .eval_results."""
     out = tmp_path_factory.mktemp("card")
-    render_model_card(run.root, out, **LINKS)
+    write_model_card(run.root, out, **LINKS, endpoint=hub.endpoint)
     return out
 
 
@@ -103,7 +104,7 @@ def test_eval_results_for_a_benchmark_dataset(run, hub, tmp_path):
     declaration = write_benchmark_declaration(tmp_path)
     commit = api.upload_file(path_or_fileobj=str(declaration), path_in_repo="eval.yaml", repo_id="benchorg/emotions", repo_type="dataset")
     out = tmp_path / "card"
-    render_model_card(run.root, out, model_repo_id="benchorg/quick", dataset_repo_id="benchorg/emotions", endpoint=hub.endpoint,
+    write_model_card(run.root, out, model_repo_id="benchorg/quick", dataset_repo_id="benchorg/emotions", endpoint=hub.endpoint,
                       dataset_revision=commit.oid, token=token)
     entries = parse_eval_result_entries(yaml.safe_load((out / ".eval_results" / "hubtools.yaml").read_text()))
     test = json.loads(run.metrics.read_text())["test"]
@@ -112,14 +113,38 @@ def test_eval_results_for_a_benchmark_dataset(run, hub, tmp_path):
     assert {result.dataset_revision for result in ModelCard.load(out / "README.md").data.eval_results} == {commit.oid}
 
 
-def test_model_card_sections_and_tables(run, card_dir):
+def test_an_unreadable_benchmark_declaration_fails_the_render_and_keeps_the_eval_results(run, hub, tmp_path):
+    """Only the Hub's "no eval.yaml" means "no benchmark": a Hub that cannot be reached must not remove .eval_results."""
+    from hubtools.cards import write_benchmark_declaration
+    from hubtools.errors import HubtoolsError
+    from hubtools.ports import free_port
+
+    token = hub.token("bench", ["benchorg"])
+    api = hub.api(token)
+    api.create_repo("benchorg/kept", repo_type="dataset")
+    api.upload_file(path_or_fileobj=str(write_benchmark_declaration(tmp_path)), path_in_repo="eval.yaml", repo_id="benchorg/kept", repo_type="dataset")
+    out = tmp_path / "card"
+    links = {"model_repo_id": "benchorg/quick", "dataset_repo_id": "benchorg/kept", "token": token}
+    write_model_card(run.root, out, **links, endpoint=hub.endpoint)
+    before = {path.relative_to(out): path.read_bytes() for path in out.rglob("*") if path.is_file()}
+    assert (out / ".eval_results" / "hubtools.yaml").is_file()
+
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    with pytest.raises(HubtoolsError, match=r"cannot reach the Hub at .*eval.yaml of dataset repo benchorg/kept at .*the card was not written") as raised:
+        write_model_card(run.root, out, **links, endpoint=closed)
+
+    assert "\n" not in str(raised.value) and token not in str(raised.value)
+    assert {path.relative_to(out): path.read_bytes() for path in out.rglob("*") if path.is_file()} == before
+
+
+def test_model_card_sections_and_tables(run, hub, card_dir):
     text = ModelCard.load(card_dir / "README.md").text
     positions = [text.index(section) for section in MODEL_SECTIONS]
     assert positions == sorted(positions)
     assert_tables_well_formed(text)
     assert (card_dir / "confusion_matrix.png").is_file() and "](confusion_matrix.png)" in text
     assert 'pipeline("text-classification", model="acme/quick")' in text
-    assert "http://127.0.0.1:9/spaces/acme/quick-demo" in text and "http://127.0.0.1:9/datasets/acme/quick-data" in text
+    assert f"{hub.endpoint}/spaces/acme/quick-demo" in text and f"{hub.endpoint}/datasets/acme/quick-data" in text
     assert "hubtools train --config training_config.yaml" in text
     assert "No hyperparameter search was run" in text
     assert (card_dir / "reliability_diagram.png").is_file() and "](reliability_diagram.png)" in text
@@ -197,7 +222,7 @@ def test_missing_prose_is_said_plainly(run, tmp_path):
         {"number": 1, "state": "PRUNED", "params": {"learning_rate": 2e-5}, "value": None, "epoch_scores": {"1": 0.2}, "duration_s": 5.0},
     ]
     (copy / "hp_search" / "trials.json").write_text(json.dumps(trials))
-    text = ModelCard.load(render_model_card(copy)).text
+    text = ModelCard.load(write_model_card(copy)).text
     assert "Only a description." in text
     assert "Not provided" not in text and "_not defined_" not in text  # no author to-do is ever published
     for heading in ("## Intended uses & limitations", "### Label definitions", "**Labelling.**"):
@@ -213,12 +238,12 @@ def test_missing_prose_is_said_plainly(run, tmp_path):
 
 def test_missing_prose_file_is_one_line(run, tmp_path):
     with pytest.raises(CardError, match="nowhere.card.yaml: card prose file not found"):
-        render_model_card(run.root, tmp_path, prose=tmp_path / "nowhere.card.yaml")
+        write_model_card(run.root, tmp_path, prose=tmp_path / "nowhere.card.yaml")
 
 
 def test_existing_card_is_kept_without_overwrite(run, card_dir):
     with pytest.raises(CardError, match="--overwrite"):
-        render_model_card(run.root, card_dir, overwrite=False)
+        write_model_card(run.root, card_dir, overwrite=False)
 
 
 DATASET_SECTIONS = (
@@ -233,7 +258,7 @@ DATASET_SECTIONS = (
 def test_dataset_card_from_run(run, tmp_path):
     from datasets import ClassLabel, load_dataset
 
-    readme = render_dataset_card(run.root, tmp_path, dataset_repo_id="acme/quick-data", model_repo_id="acme/quick")
+    readme = write_dataset_repo(run.root, tmp_path, dataset_repo_id="acme/quick-data", model_repo_id="acme/quick")
     card = DatasetCard.load(readme)
     data = card.data
     assert (data.task_categories, data.task_ids, data.size_categories) == (["text-classification"], ["multi-class-classification"], ["n<1K"])
@@ -269,7 +294,7 @@ def test_dataset_card_from_run(run, tmp_path):
 def test_dataset_card_drops_sections_without_prose(run, tmp_path):
     prose = tmp_path / "bare.card.yaml"
     prose.write_text("data_description: Comments.\n")
-    card = DatasetCard.load(render_dataset_card(run.root, tmp_path / "out", prose=prose))
+    card = DatasetCard.load(write_dataset_repo(run.root, tmp_path / "out", prose=prose))
     assert "## Uses" not in card.text and "### Curation Rationale" not in card.text and "Not provided" not in card.text
     assert card.data.license == "other"  # never the model's license (apache-2.0 in the config)
 

@@ -59,14 +59,14 @@ def test_compare_refuses_different_test_splits(runs, tmp_path):
 
 
 def test_card_model_selection_section_survives_a_re_render(runs, tmp_path):
-    from hubtools.cards import render_model_card
+    from hubtools.cards import write_model_card
 
     first, second = runs
-    readme = render_model_card(first.root, tmp_path / "card", compare=[second.root])
+    readme = write_model_card(first.root, tmp_path / "card", compare=[second.root])
     text = ModelCard.load(readme).text
     assert "## Model selection" in text and "| **minilm-a (this model)** |" in text and "| minilm-b |" in text
     assert "+0.0%" in text and (tmp_path / "card" / "model_selection.png").is_file()
-    again = ModelCard.load(render_model_card(first.root, tmp_path / "again")).text  # as `publish --render-card` does
+    again = ModelCard.load(write_model_card(first.root, tmp_path / "again")).text  # as `publish --render-card` does
     assert "## Model selection" in again
 
 

@@ -114,6 +114,23 @@ def test_changing_only_the_card_uploads_only_readme(hub, token, tmp_path_factory
     assert len(api.list_repo_commits(f"{ORG}/card-change")) == 3  # initial + first publish + card change
 
 
+def test_a_new_dataset_commit_alone_uploads_the_card_pinned_to_it(hub, token, tmp_path_factory) -> None:
+    """Only the dataset repo changed: the card is re-pinned to the new dataset commit after the scan, so it must be
+    hashed again and uploaded (it was judged unchanged with the digests of the card before the pin)."""
+    run = copy_of_trained_run(tmp_path_factory, "repin")
+    api = hub.api(token)
+    publish_run(run, f"{ORG}/repin", token, dataset_repo_id=f"{ORG}/repin-data", space_repo_id=None)
+    api.upload_file(path_or_fileobj=b"not from the run\n", path_in_repo="notes.txt", repo_id=f"{ORG}/repin-data", repo_type="dataset")
+
+    result = publish_run(run, f"{ORG}/repin", token, dataset_repo_id=f"{ORG}/repin-data", space_repo_id=None)
+
+    dataset_commit, model_commit = result.commits
+    assert [(change.path, change.status) for change in dataset_commit.plan.pending()] == [("notes.txt", "deleted")]
+    assert [(change.path, change.status) for change in model_commit.plan.pending()] == [("README.md", "changed")]
+    card = ModelCard.load(api.hf_hub_download(f"{ORG}/repin", "README.md"))
+    assert {result.dataset_revision for result in card.data.eval_results} == {dataset_commit.commit_id}
+
+
 def test_dry_run_writes_the_tree_and_the_diff_and_uploads_nothing(hub, token, published, tmp_path: Path) -> None:
     run, _ = published
     readme = run.card / "README.md"
@@ -217,6 +234,21 @@ def test_bad_input_is_refused_before_any_upload(hub, token, published, tmp_path:
         leaked.unlink()
     assert token not in str(raised.value)
     assert not api.repo_exists(f"{ORG}/wrong-type") and not api.repo_exists(f"{ORG}/leaky")
+
+
+def test_a_card_whose_numbers_are_not_the_runs_is_refused_before_any_upload(hub, token, tmp_path_factory) -> None:
+    """What `verify` would find only after the commits: refused while nothing is on the Hub yet."""
+    run = copy_of_trained_run(tmp_path_factory, "stale-card")
+    publish_run(run, f"{ORG}/stale-card", token, space_repo_id=None, dry_run=tmp_path_factory.mktemp("stale-dry"))  # renders RUN/card
+    readme = run.card / "README.md"
+    card = ModelCard.load(readme)
+    accuracy = next(result for result in card.data.eval_results if result.metric_type == "accuracy")
+    accuracy.metric_value = round(accuracy.metric_value - 0.01, 4)
+    card.save(readme)
+
+    with pytest.raises(HubtoolsError, match=r"README.md: says accuracy=.* but .*metrics.json says .*; re-render it .*nothing was uploaded"):
+        publish_run(run, f"{ORG}/stale-card", token, space_repo_id=None)
+    assert not hub.api(token).repo_exists(f"{ORG}/stale-card")
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
-"""Publishing reads each file's bytes once in hubtools (secret scan + hashes) and hands the sha256 on.
+"""Publishing reads each file's bytes once in hubtools (secret scan + hashes); huggingface_hub hashes lazily (its
+first 512 bytes) and hf_xet reads each changed large file once more to chunk it: no third read.
 
 Measured with the kernel's per-process read counter (`rchar` in /proc/self/io), which counts every byte read
 by any thread of this process: hubtools, huggingface_hub and hf_xet. The Hub server is another process.

@@ -50,7 +50,7 @@ def test_verify_catches_a_card_whose_numbers_are_not_the_models(hub, published, 
     api.create_branch(f"{ORG}/tiny", branch="tampered")
     api.upload_file(path_or_fileobj=str(tampered), path_in_repo="README.md", repo_id=f"{ORG}/tiny", revision="tampered")
 
-    with pytest.raises(VerifyError, match=r"README.md says accuracy=.* but the published model scores"):
+    with pytest.raises(VerifyError, match=r"README.md says accuracy=.* but the run's metrics.json says .* re-render the card"):
         verify_repo(f"{ORG}/tiny", run, endpoint=hub.endpoint, token=token, revision="tampered")
 
 
@@ -62,19 +62,50 @@ def test_verify_cli_on_a_sample(hub, published) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "5 test rows through pipeline(): predictions match the run" in done.stdout
+    assert "card metrics NOT checked: 5 random rows are not the rows the card was scored on" in done.stdout
+    assert "card metrics match" not in done.stdout
     assert token not in done.stdout + done.stderr
 
 
-def test_download_endpoint_also_repoints_the_api_transformers_keeps() -> None:
-    """transformers lists a repo's chat templates through one HfApi it made earlier; pointed at another Hub, it
-    would ask that Hub and get RepoNotFound (the quickstart test failed so inside the full suite)."""
-    from huggingface_hub import constants
-    from transformers.utils import hub as transformers_hub
+def test_publish_and_verify_a_binary_task_whose_positive_label_sorts_first(hub, tmp_path_factory) -> None:
+    """labels hateful/neutral with `positive_label: hateful`: the card's binary F1 is hateful's; verify must score
+    the same class (it used the second label, neutral, and failed after publish had committed everything)."""
+    from hubtools.report import evaluate_run
+    from trained_run import POSITIVE_FIRST, binary_trained_run
 
-    from hubtools.hubclient import download_endpoint
+    source = binary_trained_run(tmp_path_factory)
+    run = RunDir(tmp_path_factory.mktemp("binary") / "run")
+    import shutil
 
-    first = constants.ENDPOINT
-    assert transformers_hub.hf_api().endpoint == first
-    with download_endpoint("http://127.0.0.1:9"):
-        assert transformers_hub.hf_api().endpoint == "http://127.0.0.1:9"
-    assert transformers_hub.hf_api().endpoint == first
+    shutil.copytree(source.root, run.root)
+    evaluate_run(run.root)
+    per_class = run.read_json(run.report / "metrics.json")["per_class"]
+    assert sorted(per_class) == [POSITIVE_FIRST, "neutral"]
+    assert round(per_class[POSITIVE_FIRST]["f1"], 4) != round(per_class["neutral"]["f1"], 4), "the two classes' F1 must differ"
+
+    token = hub.token("victor", [ORG])
+    result = publish_run(run, f"{ORG}/binary", token, space_repo_id=None, verify=True)
+
+    checks = {check.name: check for check in result.verification.metrics}
+    assert checks["f1"].ok and checks["f1"].recomputed == pytest.approx(per_class[POSITIVE_FIRST]["f1"], abs=1e-6)
+    again = verify_repo(f"{ORG}/binary", run, endpoint=hub.endpoint, token=token)
+    assert all(check.ok for check in again.metrics) and "f1" in {check.name for check in again.metrics}
+
+
+def test_a_verify_failure_after_publish_says_what_is_committed_and_does_not_blame_a_right_card(hub, tmp_path_factory) -> None:
+    """The card matches the run's metrics.json, but the test split was changed after training: re-rendering the card
+    cannot fix that, so the message must not say so, and it must say that publish already committed."""
+    import pandas as pd
+
+    run = copy_of_trained_run(tmp_path_factory, "verify-changed-split")
+    test = pd.read_parquet(run.split("test"))
+    labels = sorted(test["label"].unique())
+    test["label"] = [labels[(labels.index(label) + 1) % len(labels)] for label in test["label"]]
+    test.to_parquet(run.split("test"), index=False)
+
+    with pytest.raises(VerifyError) as raised:
+        publish_run(run, f"{ORG}/changed-split", hub.token("victor", [ORG]), space_repo_id=None, verify=True)
+    message = str(raised.value)
+    assert "as the run's metrics.json does" in message and "re-render" not in message
+    assert f"publish had already committed: {hub.endpoint}/{ORG}/changed-split at " in message
+    assert "\n" not in message

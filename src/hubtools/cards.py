@@ -1,11 +1,16 @@
-"""Model and dataset cards from `cards/*.md.j2`, rendered with huggingface_hub's ModelCard/DatasetCard.
+"""Model and dataset cards from `cards/*.md.j2`, rendered in one StrictUndefined Jinja environment.
 
-    render_model_card(run_dir, out_dir=None, *, model_repo_id, dataset_repo_id, space_repo_id, endpoint)
-    render_dataset_card(source_dir, out_dir=None, *, dataset_repo_id, model_repo_id, endpoint)
+    render_model_card(run_dir, *, model_repo_id, dataset_repo_id, space_repo_id, endpoint) -> CardFiles
+    render_dataset_card(source_dir, info, *, dataset_repo_id, model_repo_id, endpoint) -> CardFiles
+    write_model_card(run_dir, out_dir=None, ...) / write_dataset_repo(source_dir, out_dir=None, ...) -> README path
+
+Rendering reads and returns the card folder in memory (CardFiles) and writes nothing; the `write_*`
+functions (used by `hubtools card`, `publish` and `dataset build`) run `hubtools evaluate` when the report
+is missing, write the dataset's Parquet files, and write the card folder.
 
 Every number comes from the run directory: metrics.json (headline results and model-index),
-report/metrics.json (per-class, confusion matrix, baseline; `hubtools evaluate` runs first when it
-is missing), log_history.json, dataset_stats.json, environment.json and hp_search/trials.json.
+report/metrics.json (per-class, confusion matrix, baseline), log_history.json, dataset_stats.json,
+environment.json and hp_search/trials.json.
 Text only a person can write comes from the prose YAML named by `card.prose` (docs/reporting.md);
 a section without it says so instead of inventing text.
 """
@@ -13,8 +18,9 @@ a section without it says so instead of inventing text.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
-import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,14 +150,41 @@ def is_hub_id(name: str) -> bool:
     return True
 
 
-def write_card(card: Any, out_dir: Path, overwrite: bool) -> Path:
-    readme = out_dir / "README.md"
-    if readme.exists() and not overwrite:
-        raise CardError(f"{readme}: a card already exists; pass --overwrite to replace it or --out to write elsewhere")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    card.save(readme)
-    validate_card(readme, type(card))
-    return readme
+@dataclass
+class CardFiles:
+    """A rendered card folder, in memory: README.md's text and the files beside it (path in the folder -> bytes).
+
+    Rendering builds one and touches no file; `write` puts it in a folder (the caller decides where and when).
+    `absent`: paths a stale earlier render may have left that this one has no content for (removed on write)."""
+
+    card_class: Any  # ModelCard or DatasetCard: how README.md is read back for validation
+    readme: str
+    files: dict[str, bytes] = field(default_factory=dict)
+    absent: tuple[str, ...] = ()
+
+    def write(self, out_dir: Path, overwrite: bool) -> Path:
+        """Write README.md (validated offline) and the files into `out_dir`; return the README's path."""
+        readme = out_dir / "README.md"
+        if readme.exists() and not overwrite:
+            raise CardError(f"{readme}: a card already exists; pass --overwrite to replace it or --out to write elsewhere")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.card_class(self.readme).save(readme)
+        validate_card(readme, self.card_class)
+        for path, content in self.files.items():
+            (out_dir / path).parent.mkdir(parents=True, exist_ok=True)
+            (out_dir / path).write_bytes(content)
+        for path in self.absent:
+            (out_dir / path).unlink(missing_ok=True)
+        return readme
+
+
+def png_bytes(draw: Any, *arguments: Any) -> bytes:
+    """A plot function's PNG (`draw(*arguments, file)` saves the figure into `file`), in memory."""
+    import io
+
+    buffer = io.BytesIO()
+    draw(*arguments, buffer)
+    return buffer.getvalue()
 
 
 def validate_card(readme: Path, card_class: Any) -> None:
@@ -177,6 +210,7 @@ MAIN_CONFUSIONS = 3
 EXAMPLE_CHARACTERS = 160
 MODEL_SELECTION_PLOT = "model_selection.png"
 BENCHMARK_FILE = "eval.yaml"  # a dataset repo holding it declares itself a benchmark (task ids for .eval_results)
+EVAL_RESULTS_FILE = ".eval_results/hubtools.yaml"  # in the card folder: this model's entries for a benchmark's tasks
 
 
 def metric_key(result: Any) -> str:
@@ -231,20 +265,42 @@ def eval_result_entries(test: dict[str, Any], links: Links, tasks: list[dict[str
 
 
 def benchmark_tasks(links: Links, token: str | None = None) -> list[dict[str, Any]]:
-    """Task ids of the dataset repo's eval.yaml (`hubtools dataset build --benchmark` writes one); [] when it has none."""
+    """Task ids of the dataset repo's eval.yaml (`hubtools dataset build --benchmark` writes one).
+
+    [] only on the Hub's definite answer that there is none: the repo has no eval.yaml, or no such repo is visible
+    to the token (not yet published). Any other failure raises (HubUnreachableError after the retries; CardError
+    for a gated repo, a missing revision, another HTTP error or a broken file), so a card is never rendered
+    without the `.eval_results` it should have."""
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError
+    from huggingface_hub.errors import GatedRepoError, RemoteEntryNotFoundError, RepositoryNotFoundError
+
+    from hubtools.hubclient import with_retries
 
     if not links.dataset_repo_id:
         return []
+    where = f"{BENCHMARK_FILE} of dataset repo {links.dataset_repo_id} at {links.endpoint}"
     try:
-        path = hf_hub_download(
-            links.dataset_repo_id, BENCHMARK_FILE, repo_type="dataset", revision=links.dataset_revision,
-            endpoint=links.endpoint, token=token,
-        )
-    except (EntryNotFoundError, RepositoryNotFoundError, HfHubHTTPError, OSError, ValueError):
+        with tempfile.TemporaryDirectory(prefix="hubtools-eval-yaml-") as cache:  # the Hub's answer now, never a cached copy
+            path = with_retries(
+                lambda: hf_hub_download(
+                    links.dataset_repo_id, BENCHMARK_FILE, repo_type="dataset", revision=links.dataset_revision,
+                    endpoint=links.endpoint, token=token, cache_dir=cache,
+                ),
+                f"reading {where}, which decides the card's .eval_results (the card was not written)",
+                links.endpoint,
+            )
+            tasks = (yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}).get("tasks") or []
+    except RemoteEntryNotFoundError:
         return []
-    tasks = (yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}).get("tasks") or []
+    except RepositoryNotFoundError as error:
+        if isinstance(error, GatedRepoError):
+            raise CardError(f"{where}: the repo is gated; use a token with access (whether it is a benchmark decides .eval_results)") from error
+        return []
+    except (OSError, ValueError, yaml.YAMLError) as error:  # a Hub that cannot be reached: HubUnreachableError, as is
+        raise CardError(
+            f"{where}: could not be read ({one_line(error)}); whether the dataset is a benchmark decides the card's .eval_results, "
+            "so the card was not written: check the endpoint and retry"
+        ) from error
     return [task for task in tasks if isinstance(task, dict) and task.get("id") and task.get("metric")]
 
 
@@ -537,12 +593,12 @@ def prose_for_model_card(prose: Prose) -> dict[str, Any]:
 def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Prose) -> ModelCardContext:
     from hubtools.citations import base_model_citation
     from hubtools.formatting import format_duration
-    from hubtools.report import ensure_report
+    from hubtools.report import load_report
 
     metrics = run.read_json(run.metrics)
     environment = shareable_environment(run.read_json(run.environment))
     stats = shareable_stats(run.read_json(run.dataset_stats))
-    report = ensure_report(run, config)
+    report = load_report(run.root)
     positive_label = report.get("positive_label")
     training = environment.get("training") or {}
     checkpoint = read_optional_json(run, run.checkpoint_selection)
@@ -601,47 +657,53 @@ def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Pros
 BLANK_LINES = re.compile(r"\n{3,}")
 
 
-def render_card_template(template: str, card_data: Any, context: ModelCardContext) -> str:
+def card_environment():
+    """The one Jinja environment of every card (model, dataset, Space README): a name the template uses but the
+    context lacks is an error (StrictUndefined), never an empty string."""
     import jinja2
 
     from hubtools.formatting import format_gain, format_p
 
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     environment.filters.update(gain=format_gain, p=format_p)
-    text = environment.from_string(template).render(card_data=card_data.to_yaml(), **context.variables())
+    return environment
+
+
+def render_card_template(template_path: Path, card_data: Any, **variables: Any) -> str:
+    """A card template rendered with `card_data` (its YAML front matter) and `variables`, as huggingface_hub's
+    `RepoCard.from_template` does but in `card_environment`; a missing name raises a CardError naming the template."""
+    import jinja2
+
+    try:
+        text = card_environment().from_string(template_path.read_text(encoding="utf-8")).render(card_data=card_data.to_yaml(), **variables)
+    except jinja2.UndefinedError as error:
+        raise CardError(f"{template_path}: {error} (the template uses a name the card's context does not define); fix the template") from error
     return BLANK_LINES.sub("\n\n", text)  # sections left out leave runs of blank lines behind
 
 
 def render_model_card(
     run_dir: str | Path,
-    out_dir: str | Path | None = None,
     *,
     model_repo_id: str | None = None,
     dataset_repo_id: str | None = None,
     space_repo_id: str | None = None,
     endpoint: str | None = None,
     prose: str | Path | None = None,
-    overwrite: bool = True,
     dataset_revision: str | None = None,
-    compare: list[str | Path] | None = None,
     token: str | None = None,
-) -> Path:
-    """Write README.md, its PNGs, training_config.yaml and (for a benchmark dataset) .eval_results/ into `out_dir`
-    (default RUN/card). `compare`: other runs on the same test split, for the "Model selection" section (kept in
-    RUN/model_selection.json so later renders, e.g. by `publish`, keep it)."""
-    from huggingface_hub import ModelCard, ModelCardData
-    from huggingface_hub import eval_result_entries_to_yaml
+) -> CardFiles:
+    """README.md, its PNGs, training_config.yaml and (for a benchmark dataset) .eval_results/hubtools.yaml, in memory.
+
+    Reads the run (report/ included: `hubtools evaluate` first) and, for a dataset repo, its eval.yaml on the Hub;
+    writes nothing (`write_model_card` does)."""
+    from huggingface_hub import ModelCard, ModelCardData, eval_result_entries_to_yaml
 
     run = RunDir(Path(run_dir))
-    run.require(run.config, run.model, run.metrics, run.dataset_stats, run.environment)
+    run.require(run.config, run.model, run.metrics, run.dataset_stats, run.environment, run.report / "metrics.json")
     config = load_config(run.config)
-    if compare:
-        from hubtools.compare import compare_runs
-        from hubtools.rundir import write_json_atomic
-
-        write_json_atomic(run.model_selection, compare_runs([run.root, *compare]).as_dict())
     links = Links(model_repo_id, dataset_repo_id, space_repo_id, endpoint or DEFAULT_ENDPOINT, dataset_revision)
     context = model_card_context(run, config, links, load_prose(config, run, prose))
+    test = run.read_json(run.metrics)["test"]
     card_data = ModelCardData(
         model_name=context.model_name,
         base_model=config.model if context.base_model_is_hub_id else None,
@@ -652,47 +714,61 @@ def render_model_card(
         pipeline_tag="text-classification",
         tags=["text-classification", "hubtools", *config.card.tags],
         metrics=sorted({metric_type for metric_type, _, _ in CARD_METRICS.values()}),
-        eval_results=eval_results(run.read_json(run.metrics)["test"], links, dataset_repo_id or f"{run.root.name} data", context.positive_label),
+        eval_results=eval_results(test, links, dataset_repo_id or f"{run.root.name} data", context.positive_label),
         widget=[{"text": text} for text in config.card.widget_examples] or None,
     )
-    template = (cards_dir() / "model_card.md.j2").read_text(encoding="utf-8")
-    card = ModelCard(render_card_template(template, card_data, context))
-    out = Path(out_dir) if out_dir else run.card
-    readme = write_card(card, out, overwrite)
-    for asset in ("confusion_matrix", "reliability"):
-        shutil.copyfile(run.report / context.report["files"][asset], out / context.report["files"][asset])
+    readme = render_card_template(cards_dir() / "model_card.md.j2", card_data, **context.variables())
+    files = {name: (run.report / name).read_bytes() for name in (context.report["files"][asset] for asset in ("confusion_matrix", "reliability"))}
+    files[TRAINING_CONFIG_FILE] = (context.config_yaml + "\n").encode()
     if run.model_selection.is_file():
         from hubtools.compare import comparison_from_dict, plot_comparison
 
-        plot_comparison(comparison_from_dict(run.read_json(run.model_selection)), out / MODEL_SELECTION_PLOT)
-    (out / TRAINING_CONFIG_FILE).write_text(context.config_yaml + "\n", encoding="utf-8")
-    test = run.read_json(run.metrics)["test"]
+        files[MODEL_SELECTION_PLOT] = png_bytes(plot_comparison, comparison_from_dict(run.read_json(run.model_selection)))
     entries = eval_result_entries(test, links, benchmark_tasks(links, token), run.read_json(run.environment).get("started_at"))
-    eval_results_file = out / ".eval_results" / "hubtools.yaml"
     if entries:
-        eval_results_file.parent.mkdir(exist_ok=True)
-        eval_results_file.write_text(yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False), encoding="utf-8")
-    else:
-        eval_results_file.unlink(missing_ok=True)  # no benchmark (or a card re-rendered without it): no stale entries
-    return readme
+        files[EVAL_RESULTS_FILE] = yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False).encode()
+    # no benchmark (or a card re-rendered without it): no stale entries; likewise a model selection no longer kept
+    absent = tuple(path for path in (EVAL_RESULTS_FILE, MODEL_SELECTION_PLOT) if path not in files)
+    return CardFiles(ModelCard, readme, files, absent)
 
 
-def set_dataset_revision(card_dir: Path, revision: str) -> None:
-    """Pin the card's results to the dataset commit they were scored on (publish: after the dataset commit)."""
-    from huggingface_hub import ModelCard, parse_eval_result_entries
-    from huggingface_hub._eval_results import eval_result_entries_to_yaml
+def write_model_card(
+    run_dir: str | Path, out_dir: str | Path | None = None, *, overwrite: bool = True, compare: list[str | Path] | None = None, **links: Any
+) -> Path:
+    """Evaluate the run when report/ is missing, keep `compare` (other runs on the same test split, for the "Model
+    selection" section) in RUN/model_selection.json so later renders (e.g. by `publish`) keep it, then write
+    `render_model_card(run_dir, **links)` into `out_dir` (default RUN/card). Returns README.md's path."""
+    from hubtools.report import ensure_report
+
+    run = RunDir(Path(run_dir))
+    run.require(run.config)
+    ensure_report(run, load_config(run.config))
+    if compare:
+        from hubtools.compare import compare_runs
+
+        write_json_atomic(run.model_selection, compare_runs([run.root, *compare]).as_dict())
+    return render_model_card(run.root, **links).write(Path(out_dir) if out_dir else run.card, overwrite)
+
+
+def set_dataset_revision(card_dir: Path, revision: str) -> list[Path]:
+    """Pin the card's results to the dataset commit they were scored on (publish: after the dataset commit).
+    Returns the files it rewrote (their hashes are stale)."""
+    from huggingface_hub import ModelCard, eval_result_entries_to_yaml, parse_eval_result_entries
 
     readme = card_dir / "README.md"
     card = ModelCard.load(readme)
     for result in card.data.eval_results or []:
         result.dataset_revision = revision
     card.save(readme)
-    entries_file = card_dir / ".eval_results" / "hubtools.yaml"
+    rewritten = [readme]
+    entries_file = card_dir / EVAL_RESULTS_FILE
     if entries_file.is_file():
         entries = parse_eval_result_entries(yaml.safe_load(entries_file.read_text(encoding="utf-8")))
         for entry in entries:
             entry.dataset_revision = revision
         entries_file.write_text(yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False), encoding="utf-8")
+        rewritten.append(entries_file)
+    return rewritten
 
 
 def card_gaps(run_dir: str | Path, prose: str | Path | None = None) -> list[str]:
@@ -785,7 +861,7 @@ def source_datasets(config: RunConfig | None, prose: dict[str, Any]) -> list[str
 
 def render_dataset_card(
     source_dir: str | Path,
-    out_dir: str | Path | None = None,
+    info: Any,
     *,
     dataset_repo_id: str | None = None,
     model_repo_id: str | None = None,
@@ -793,14 +869,13 @@ def render_dataset_card(
     prose: str | Path | None = None,
     license: str | None = None,
     language: list[str] | None = None,
-    overwrite: bool = True,
-) -> Path:
-    """The dataset repo's tree for a run's data/ splits or a `hubtools dataset build` folder, written into `out_dir`:
-    README.md, data/{split}.parquet (label as ClassLabel in the model's id2label order), dataset_stats.json,
-    label_distribution.png. Returns the README's path."""
+) -> CardFiles:
+    """The dataset card of a run's data/ splits or a `hubtools dataset build` folder, in memory: README.md,
+    label_distribution.png and dataset_stats.json (local paths removed). `info`: the DatasetInfo of the Parquet
+    files the card describes (`dataset_repo.write_hub_splits` writes them and returns it). Writes nothing."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
-    from hubtools.dataset_repo import dataset_info_yaml, label_order, read_named_splits, write_hub_splits
+    from hubtools.dataset_repo import dataset_info_yaml, label_order, read_named_splits
 
     source = RunDir(Path(source_dir))
     config, stats = dataset_card_settings(source)
@@ -813,10 +888,6 @@ def render_dataset_card(
     license = license or card_prose.get("dataset_license") or built.get("license") or "other"
     language = language or (config.card.language if config else built.get("language")) or ["en"]
     label_names = label_order(source, stats["label_names"])
-    out = Path(out_dir) if out_dir else source.root
-    if (out / "README.md").exists() and not overwrite:
-        raise CardError(f"{out / 'README.md'}: a card already exists; pass --overwrite to replace it or --out to write elsewhere")
-    info = write_hub_splits(splits, label_names, out / "data")
     rows = sum(stats["splits"][split]["rows"] for split in SPLITS)
     card_data = DatasetCardData(
         pretty_name=(dataset_repo_id or source.root.name).split("/")[-1],
@@ -835,7 +906,7 @@ def render_dataset_card(
     context = {
         "name": card_data.pretty_name,
         "links": links,
-        "prose": card_prose,
+        "prose": {key: card_prose.get(key) or None for key in PROSE_KEYS + DATASET_PROSE_KEYS},  # every key: absent is None
         "license": license,
         "language": language,
         "label_names": label_names,
@@ -851,9 +922,26 @@ def render_dataset_card(
         "citation": card_prose.get("citation") or (config.card.citation if config else None),
         "number": format_number,
     }
-    card = DatasetCard.from_template(card_data, template_path=str(cards_dir() / "dataset_card.md.j2"), **context)
-    readme = write_card(card, out, overwrite=True)
-    plot_label_distribution(stats, out / "label_distribution.png")
-    if out.resolve() != source.root.resolve():
-        write_json_atomic(out / "dataset_stats.json", stats)
-    return readme
+    readme = render_card_template(cards_dir() / "dataset_card.md.j2", card_data, **context)
+    files = {
+        "label_distribution.png": png_bytes(plot_label_distribution, stats),
+        source.dataset_stats.name: (json.dumps(stats, indent=2, default=str) + "\n").encode(),  # as write_json_atomic
+    }
+    return CardFiles(DatasetCard, readme, files)
+
+
+def write_dataset_repo(source_dir: str | Path, out_dir: str | Path | None = None, *, overwrite: bool = True, **card: Any) -> Path:
+    """The dataset repo's tree in `out_dir` (default: the source folder): data/{split}.parquet (label a ClassLabel in
+    the model's id2label order), then `render_dataset_card(source_dir, info, **card)`. Returns README.md's path."""
+    from hubtools.dataset_repo import label_order, read_named_splits, write_hub_splits
+
+    source = RunDir(Path(source_dir))
+    out = Path(out_dir) if out_dir else source.root
+    if (out / "README.md").exists() and not overwrite:
+        raise CardError(f"{out / 'README.md'}: a card already exists; pass --overwrite to replace it or --out to write elsewhere")
+    label_names = label_order(source, source.read_json(source.dataset_stats)["label_names"])
+    info = write_hub_splits(read_named_splits(source), label_names, out / "data")
+    files = render_dataset_card(source.root, info, **card)
+    if out.resolve() == source.root.resolve():  # a built dataset folder keeps its own statistics
+        files.files.pop(source.dataset_stats.name)
+    return files.write(out, overwrite=True)

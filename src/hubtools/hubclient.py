@@ -10,10 +10,8 @@ large files go through Xet when hf_xet is installed, through the LFS batch API o
 from __future__ import annotations
 
 import os
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TypeVar
 
 from huggingface_hub import HfApi, ModelCard, constants, get_token
@@ -36,42 +34,6 @@ def resolve_endpoint(endpoint: str | None) -> str:
 def resolve_token(token: str | None) -> str | None:
     """--token, else HF_TOKEN, else the token stored by `hf auth login`."""
     return token or get_token()
-
-
-def set_download_endpoint(endpoint: str) -> tuple[str, str]:
-    """Point this process's downloads (transformers, datasets, hf_hub_download) at `endpoint`.
-
-    huggingface_hub reads HF_ENDPOINT only at import, so its constants are set too. Returns the previous
-    settings for `restore_download_endpoint`.
-    """
-    previous = constants.ENDPOINT, constants.HUGGINGFACE_CO_URL_TEMPLATE
-    constants.ENDPOINT = endpoint
-    constants.HUGGINGFACE_CO_URL_TEMPLATE = endpoint + "/{repo_id}/resolve/{revision}/{filename}"
-    _forget_transformers_api()
-    return previous
-
-
-def restore_download_endpoint(previous: tuple[str, str]) -> None:
-    constants.ENDPOINT, constants.HUGGINGFACE_CO_URL_TEMPLATE = previous
-    _forget_transformers_api()
-
-
-def _forget_transformers_api() -> None:
-    """transformers keeps one HfApi (for listing a repo's chat templates, among others) whose endpoint was fixed
-    when it was first made; dropping it makes the next one use the endpoint now in force."""
-    transformers_hub = sys.modules.get("transformers.utils.hub")
-    if transformers_hub is not None and hasattr(transformers_hub, "_hf_api"):
-        transformers_hub._hf_api = None
-
-
-@contextmanager
-def download_endpoint(endpoint: str) -> Iterator[None]:
-    """`set_download_endpoint` for the duration of a block."""
-    previous = set_download_endpoint(endpoint)
-    try:
-        yield
-    finally:
-        restore_download_endpoint(previous)
 
 
 def hub_api(endpoint: str | None = None, token: str | None = None) -> HfApi:

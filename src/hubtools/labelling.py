@@ -136,7 +136,7 @@ def build_dataset(
 ) -> Path:
     """Vote, deduplicate, split (stratified), write the Parquet splits, statistics and dataset card; returns OUT.
     With `benchmark`, also eval.yaml: the task ids models scored on its test split publish `.eval_results` for."""
-    from hubtools.cards import render_dataset_card, shareable_stats, write_benchmark_declaration
+    from hubtools.cards import shareable_stats, write_benchmark_declaration, write_dataset_repo
     from hubtools.config import DataConfig
     from hubtools.data import ROW, WHOLE, Source, check_classes, describe, find_leakage, split_sources_by_ratio
 
@@ -174,7 +174,7 @@ def build_dataset(
     for name in SPLITS:
         splits[name].to_parquet(out.split(name), index=False)
     write_json_atomic(out.dataset_stats, shareable_stats(stats))
-    render_dataset_card(out.root, out.root, dataset_repo_id=dataset_repo_id, prose=prose)
+    write_dataset_repo(out.root, out.root, dataset_repo_id=dataset_repo_id, prose=prose)
     if benchmark:
         write_benchmark_declaration(out.root)
     return out.root

@@ -23,7 +23,7 @@ from hubtools.cards import BENCHMARK_FILE
 from hubtools.errors import HubRefusedError, HubtoolsError
 from hubtools.formatting import format_size
 from hubtools.hubclient import with_retries
-from hubtools.rundir import SPLITS, RunDir
+from hubtools.rundir import MODEL_FILE_PATTERNS, SPLITS, RunDir
 from hubtools.space import DEFAULT_HARDWARE, check_hardware
 
 if TYPE_CHECKING:
@@ -32,21 +32,6 @@ if TYPE_CHECKING:
 RepoType = Literal["model", "dataset", "space"]
 Status = Literal["added", "changed", "deleted", "unchanged"]
 
-# Top-level files of RUN/model/ that belong on the Hub: weights as safetensors only, config, tokenizer.
-MODEL_FILE_PATTERNS = (
-    "*.safetensors",
-    "config.json",
-    "generation_config.json",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "added_tokens.json",
-    "vocab.txt",
-    "vocab.json",
-    "merges.txt",
-    "*.model",
-    "chat_template.jinja",
-)
 # Never deleted by a publish: .gitattributes is the Hub's own; a benchmark declaration (eval.yaml) is the
 # dataset owner's, and models scored on it point their .eval_results at it.
 KEPT_REMOTE_FILES = {".gitattributes", BENCHMARK_FILE}
@@ -109,10 +94,7 @@ class RepoPlan:
             if change.status == "deleted":
                 operations.append(CommitOperationDelete(path_in_repo=change.path))
             else:
-                operation = CommitOperationAdd(path_in_repo=change.path, path_or_fileobj=str(self.files[change.path]))
-                # the sha256 from the secret scan: huggingface_hub (and hf_xet) need not read the file to hash it
-                operation.upload_info.sha256 = bytes.fromhex(self.digests[change.path].sha256)
-                operations.append(operation)
+                operations.append(CommitOperationAdd(path_in_repo=change.path, path_or_fileobj=str(self.files[change.path])))
         return operations
 
 
@@ -270,6 +252,20 @@ def check_model_card(card_path: Path, api, *, dataset_repo_id: str | None, space
         validate_card_metadata(api, card)
     except (ValueError, HfHubHTTPError) as error:
         raise HubtoolsError(f"{card_path}: the Hub rejects the card's metadata: {str(error).splitlines()[-1]}") from error
+
+
+def check_card_matches_run(card_path: Path, run: RunDir) -> None:
+    """The card's model-index values on the test split are the run's metrics.json (to the card's rounding): the
+    check `verify` makes after the upload, made before it where only the card can be wrong."""
+    from hubtools.verify import card_metric_checks
+
+    test = {key: value for key, value in run.read_json(run.metrics).get("test", {}).items() if isinstance(value, (int, float))}
+    wrong = next((check for check in card_metric_checks(card_path, test) if not check.ok), None)
+    if wrong is not None:
+        raise HubtoolsError(
+            f"{card_path}: says {wrong.name}={wrong.card_value} but {run.metrics} says {wrong.recomputed:.4f}; "
+            "re-render it (`hubtools card --overwrite` or publish --render-card); nothing was uploaded"
+        )
 
 
 def check_run(run: RunDir) -> None:
@@ -446,24 +442,26 @@ class PublishResult:
     verification: VerifyReport | None = None
 
 
-def _render_cards(run: RunDir, options: PublishOptions, endpoint: str, work_dir: Path) -> Path | None:
-    """Render the model card into RUN/card when missing (or asked), and the dataset card into work_dir."""
+def _render_cards(run: RunDir, options: PublishOptions, api, work_dir: Path) -> Path | None:
+    """Write the model card into RUN/card when missing (or asked), and the dataset repo's tree into work_dir."""
     from hubtools import cards
 
+    endpoint = api.endpoint
     if options.render_card or not (run.card / "README.md").is_file():
-        cards.render_model_card(
+        cards.write_model_card(
             run.root,
             model_repo_id=options.repo_id,
             dataset_repo_id=options.dataset_repo_id,
             space_repo_id=options.space_repo_id,
             endpoint=endpoint,
+            token=api.token,  # a private dataset repo's eval.yaml
         )
     if not options.dataset_repo_id:
         return None
     missing = [run.split(split) for split in SPLITS if not run.split(split).is_file()]
     if missing:
         raise HubtoolsError(f"{missing[0]}: missing, so the dataset cannot be published; run `hubtools train` first or drop --dataset-repo")
-    return cards.render_dataset_card(
+    return cards.write_dataset_repo(
         run.root, work_dir / "dataset", dataset_repo_id=options.dataset_repo_id, model_repo_id=options.repo_id, endpoint=endpoint
     ).parent
 
@@ -533,8 +531,9 @@ def plan_publish(options: PublishOptions, api, work_dir: Path) -> list[RepoPlan]
         check_hardware(options.space_hardware)
     check_space_token(options, api.endpoint)
 
-    dataset_card_dir = _render_cards(run, options, api.endpoint, work_dir)
+    dataset_card_dir = _render_cards(run, options, api, work_dir)
     check_model_card(run.card / "README.md", api, dataset_repo_id=options.dataset_repo_id, space_repo_id=options.space_repo_id)
+    check_card_matches_run(run.card / "README.md", run)
     plans = []
     if dataset_card_dir is not None:
         plans.append(RepoPlan(options.dataset_repo_id, "dataset", dataset_tree(dataset_card_dir)))
@@ -549,14 +548,18 @@ def plan_publish(options: PublishOptions, api, work_dir: Path) -> list[RepoPlan]
     return plans
 
 
-def pin_dataset_revision(api, model_plan: RepoPlan, dataset_commit: CommitResult, run: RunDir, revision: str) -> None:
-    """Write the dataset repo's commit into the model card's metadata (model-index, .eval_results) and re-diff the model repo."""
+def pin_dataset_revision(api, model_plan: RepoPlan, dataset_commit: CommitResult, run: RunDir, options: PublishOptions) -> None:
+    """Write the dataset repo's commit into the model card's metadata (model-index, .eval_results), hash the
+    rewritten files again and re-diff the model repo."""
     from hubtools.cards import set_dataset_revision
 
     dataset_revision = dataset_commit.commit_id or dataset_commit.plan.parent_commit
     if dataset_revision and not dataset_commit.pr_url:
-        set_dataset_revision(run.card, dataset_revision)
-        read_remote(api, model_plan, revision)
+        rewritten = set(set_dataset_revision(run.card, dataset_revision))
+        model_plan.digests |= scan_and_hash(
+            {path: local for path, local in model_plan.files.items() if local in rewritten}, api.token, options.space_token
+        )
+        read_remote(api, model_plan, options.revision)
 
 
 def write_dry_run(plans: list[RepoPlan], target: Path) -> None:
@@ -589,7 +592,7 @@ def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> Pub
         commits = []
         for plan in plans:  # the dataset first: the model card then names the dataset commit it was scored on
             if plan.repo_type == "model" and commits and commits[0].plan.repo_type == "dataset":
-                pin_dataset_revision(api, plan, commits[0], RunDir(options.run_dir), options.revision)
+                pin_dataset_revision(api, plan, commits[0], RunDir(options.run_dir), options)
             commits.append(
                 commit_plan(api, plan, revision=options.revision, create_pr=options.create_pr, private=options.private, commit_message=message)
             )
@@ -599,9 +602,18 @@ def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> Pub
         echo(f"{result.plan.repo_type:<8}{result.url}  {done}" + (f"  pull request: {result.pr_url}" if result.pr_url else ""))
     published = PublishResult(commits=commits, plans=plans)
     if options.verify and not options.create_pr:
-        from hubtools.verify import verify_repo
-
-        report = verify_repo(options.repo_id, RunDir(options.run_dir), endpoint=endpoint, token=api.token, revision=options.revision)
-        echo(report.summary())
-        published.verified, published.verification = True, report
+        published.verification = verify_published(options, commits, endpoint, api.token)
+        published.verified = True
+        echo(published.verification.summary())
     return published
+
+
+def verify_published(options: PublishOptions, commits: list[CommitResult], endpoint: str, token: str | None) -> VerifyReport:
+    """`hubtools verify` on what was just committed; a failure says that the commits are already on the Hub."""
+    from hubtools.verify import VerifyError, verify_repo
+
+    try:
+        return verify_repo(options.repo_id, RunDir(options.run_dir), endpoint=endpoint, token=token, revision=options.revision)
+    except VerifyError as error:
+        done = ", ".join(f"{result.url} at {result.commit_id[:12]}" for result in commits if result.commit_id) or "no commit (nothing changed)"
+        raise VerifyError(f"{error} (publish had already committed: {done}; after fixing, publish again: only what changed is uploaded)") from error

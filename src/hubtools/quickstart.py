@@ -8,7 +8,6 @@ and print what to open.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,22 +19,6 @@ ORG = "hubtools-demo"
 MODEL_REPO = f"{ORG}/minilm-comments"
 DATASET_REPO = f"{ORG}/quickstart-comments"
 SPACE_REPO = f"{MODEL_REPO}-demo"
-
-
-def point_clients_at(endpoint: str, cache: Path) -> None:
-    """Every client in this process (and its children) talks to `endpoint` and caches under `cache`.
-
-    huggingface_hub reads these variables at import, so its constants are updated too.
-    """
-    from huggingface_hub import constants
-
-    from hubtools.hubclient import set_download_endpoint
-
-    os.environ["HF_ENDPOINT"] = endpoint
-    os.environ["HF_HUB_CACHE"] = str(cache)
-    os.environ.pop("HF_HUB_OFFLINE", None)
-    set_download_endpoint(endpoint)
-    constants.HF_HUB_CACHE = str(cache)
 
 
 def _format_metrics(metrics: dict[str, float]) -> str:
@@ -71,6 +54,7 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
     from hubtools.rundir import RunDir
     from hubtools.ports import free_port
     from hubtools.fit import run_training
+    from hubtools.process_endpoint import point_process_at
 
     started = time.monotonic()
     run = RunDir(root / "run")
@@ -78,7 +62,7 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
         raise HubtoolsError(f"{run.root}: a quickstart run is already there; pass another --root")
     hub = serve_in_background(root / "hub", port=port or free_port())
     try:
-        point_clients_at(hub.endpoint, root / "hf-cache")
+        point_process_at(hub.endpoint, root / "hf-cache")  # training loads the base model by Hub id
         echo(f"[1/5] Embedded Hub at {hub.endpoint} (data in {root / 'hub'}); seeding the base model")
         seed_base_models(hub.root)
         token = issue_token(hub.root, USER, [ORG])

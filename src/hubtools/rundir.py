@@ -36,6 +36,22 @@ from typing import Any
 from hubtools.errors import InputFileError
 
 SPLITS = ("train", "validation", "test")
+# Top-level files of RUN/model/ that belong on the Hub (publish uploads them, verify downloads them):
+# weights as safetensors only, config, tokenizer.
+MODEL_FILE_PATTERNS = (
+    "*.safetensors",
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "*.model",
+    "chat_template.jinja",
+)
 # The names optimum and Transformers.js look for in a repo's onnx/ folder.
 ONNX_FP32 = "model.onnx"
 ONNX_INT8 = "model_quantized.onnx"

@@ -115,6 +115,8 @@ def render_space(spec: SpaceSpec, output_dir: Path) -> Path:
     import jinja2
     from huggingface_hub import SpaceCard, SpaceCardData
 
+    from hubtools.cards import render_card_template
+
     check_hardware(spec.hardware)
     template_dir = spaces_dir() / TEMPLATE
     environment = jinja2.Environment(
@@ -155,8 +157,7 @@ def render_space(spec: SpaceSpec, output_dir: Path) -> Path:
         colorTo=spec.color_to,
         pinned=False,
     )
-    card = SpaceCard.from_template(card_data, template_path=str(template_dir / "README.md"), **values)
-    (output_dir / "README.md").write_text(str(card), encoding="utf-8")
+    (output_dir / "README.md").write_text(str(SpaceCard(render_card_template(template_dir / "README.md", card_data, **values))), encoding="utf-8")
     return output_dir
 
 

@@ -1,8 +1,9 @@
 """`hubtools verify`: the round trip. What anyone gets from the Hub must be what the run produced.
 
-The published model is downloaded with `pipeline()` by repo id into a fresh cache, run on the run's
-test split, and compared with the local model (same labels, same scores) and with the card
-(metrics recomputed from the downloaded model's predictions equal the card's model-index values).
+The published model repo is downloaded (`snapshot_download` at the given endpoint) into a fresh cache and
+loaded with `pipeline()`, run on the run's test split, and compared with the local model (same labels, same
+scores) and with the card (metrics recomputed from the downloaded model's predictions, for the published
+`data.positive_label`, equal the card's model-index values).
 """
 
 from __future__ import annotations
@@ -42,13 +43,22 @@ class VerifyReport:
     label_mismatches: int
     max_score_difference: float
     metrics: list[MetricCheck] = field(default_factory=list)
+    metrics_skipped: str | None = None  # why the card's metrics were not checked
 
     def summary(self) -> str:
-        checked = ", ".join(f"{check.name}={check.recomputed:.4f}" for check in self.metrics) or "card metrics not checked on a random sample (--sample 0 checks every row)"
-        return (
+        predictions = (
             f"verify {self.repo_id}: {self.rows} {VERIFY_SPLIT} rows through pipeline(): predictions match the run "
-            f"(max score difference {self.max_score_difference:.1e}); card metrics match: {checked}"
+            f"(max score difference {self.max_score_difference:.1e})"
         )
+        if self.metrics_skipped:
+            return f"{predictions}; card metrics NOT checked: {self.metrics_skipped}"
+        return f"{predictions}; card metrics match: " + ", ".join(f"{check.name}={check.recomputed:.4f}" for check in self.metrics)
+
+
+SAMPLE_SKIPS_METRICS = (
+    "{rows} random rows are not the rows the card was scored on, so its metrics cannot be compared "
+    "(--sample 0 checks every row and the metrics)"
+)
 
 
 def _top_predictions(classifier, texts: list[str]) -> list[dict[str, float]]:
@@ -105,16 +115,78 @@ def rows_to_verify(run: RunDir, total: int, sample: int | None) -> tuple[list[in
     return sorted(random.Random(0).sample(range(total), sample)), False
 
 
+def download_model_repo(repo_id: str, cache: Path, *, endpoint: str, token: str | None, revision: str | None) -> Path:
+    """The published model repo's files that pipeline() and verify read (weights, config, tokenizer, card,
+    training_config.yaml), from `endpoint` into the fresh `cache`; the folder they are in."""
+    from huggingface_hub import snapshot_download
+
+    from hubtools.cards import TRAINING_CONFIG_FILE
+    from hubtools.hubclient import model_load_error, with_retries
+    from hubtools.rundir import MODEL_FILE_PATTERNS
+
+    try:
+        folder = with_retries(
+            lambda: snapshot_download(
+                repo_id, revision=revision, token=token, cache_dir=cache, endpoint=endpoint,
+                allow_patterns=[*MODEL_FILE_PATTERNS, "README.md", TRAINING_CONFIG_FILE],
+            ),
+            f"downloading model repo {repo_id}",
+            endpoint,
+        )
+    except (OSError, ValueError) as error:
+        raise model_load_error(repo_id, error, endpoint) from error
+    return Path(folder)
+
+
+def published_positive_label(folder: Path, run: RunDir) -> str | None:
+    """`data.positive_label` the card's binary metrics were computed for: from the repo's training_config.yaml
+    (published next to the card), else from the run's config.yaml; None means the second label."""
+    from hubtools.cards import TRAINING_CONFIG_FILE
+    from hubtools.config import load_config, read_yaml_mapping
+
+    published = folder / TRAINING_CONFIG_FILE
+    if published.is_file():
+        data = read_yaml_mapping(published, VerifyError, "the run's config as published by `hubtools card`").get("data") or {}
+        return data.get("positive_label")
+    return load_config(run.config).data.positive_label if run.config.is_file() else None
+
+
+def recompute_metrics(classifier, predictions: list[dict[str, float]], labels: list[str], positive_label: str | None) -> dict[str, float]:
+    """The card's metrics from the downloaded model's predictions, classes in its id2label order."""
+    from hubtools.metrics import compute_classification_metrics
+
+    label2id = classifier.model.config.label2id
+    label_names = [classifier.model.config.id2label[index] for index in range(len(label2id))]
+    predicted = [label2id[max(scores, key=scores.get)] for scores in predictions]
+    references = [label2id[label] for label in labels]
+    return compute_classification_metrics(predicted, references, label_names, positive_label=positive_label)
+
+
+def metric_mismatch(repo_id: str, run: RunDir, check: MetricCheck) -> VerifyError:
+    """A true account of a card value the downloaded model does not reproduce, with advice that can fix it."""
+    run_value = run.read_json(run.metrics).get(VERIFY_SPLIT, {}).get(check.name)
+    if run_value is not None and abs(float(run_value) - check.card_value) > METRIC_TOLERANCE:
+        return VerifyError(
+            f"{repo_id}: README.md says {check.name}={check.card_value} but the run's {run.metrics.name} says {run_value:.4f} "
+            f"and the published model scores {check.recomputed:.4f} on the {VERIFY_SPLIT} split; "
+            "re-render the card (`hubtools card`) and re-publish"
+        )
+    return VerifyError(
+        f"{repo_id}: README.md says {check.name}={check.card_value}, as the run's {run.metrics.name} does, but the published "
+        f"model scores {check.recomputed:.4f} on {run.split(VERIFY_SPLIT)}, and its predictions match the local model's: "
+        f"{run.metrics.name} was not computed from this model on these rows; check that the split and config.yaml are "
+        "the ones the run was trained with"
+    )
+
+
 def verify_repo(
     repo_id: str, run: RunDir, *, endpoint: str, token: str | None, revision: str | None = None, sample: int | None = None
 ) -> VerifyReport:
-    """Download `repo_id` with pipeline() into a fresh cache and check it against the run and the card."""
+    """Download `repo_id` into a fresh cache, load it with pipeline() and check it against the run and the card."""
     import pandas as pd
-    from huggingface_hub import hf_hub_download
     from transformers import pipeline
 
-    from hubtools.hubclient import download_endpoint, hub_api, model_load_error, with_retries
-    from hubtools.metrics import compute_classification_metrics
+    from hubtools.hubclient import hub_api, model_load_error, with_retries
 
     run.require(run.split(VERIFY_SPLIT), run.model)
     frame = pd.read_parquet(run.split(VERIFY_SPLIT), columns=["text", "label"])
@@ -126,14 +198,12 @@ def verify_repo(
     api = hub_api(endpoint, token)
     with_retries(lambda: api.model_info(repo_id, revision=revision), f"reading model repo {repo_id}", endpoint)
     local = pipeline("text-classification", model=str(run.model), device="cpu")
-    with tempfile.TemporaryDirectory(prefix="hubtools-verify-") as cache, download_endpoint(endpoint):
+    with tempfile.TemporaryDirectory(prefix="hubtools-verify-") as cache:
+        folder = download_model_repo(repo_id, Path(cache), endpoint=endpoint, token=token, revision=revision)
         try:
-            published = pipeline(
-                "text-classification", model=repo_id, revision=revision, token=token, device="cpu", model_kwargs={"cache_dir": cache}
-            )
+            published = pipeline("text-classification", model=str(folder), device="cpu")
         except (OSError, ValueError) as error:
             raise model_load_error(repo_id, error, endpoint) from error
-        card_path = Path(hf_hub_download(repo_id, "README.md", revision=revision, token=token, cache_dir=cache, endpoint=endpoint))
         local_predictions, published_predictions = _top_predictions(local, texts), _top_predictions(published, texts)
         mismatches, largest = _compare_predictions(local_predictions, published_predictions)
         report = VerifyReport(repo_id, len(texts), mismatches, largest)
@@ -142,18 +212,13 @@ def verify_repo(
                 f"{repo_id}: pipeline() predictions differ from {run.model} on {mismatches} of {len(texts)} rows "
                 f"(max score difference {largest:.2e}); re-publish the run"
             )
-        if check_metrics:
-            label2id = published.model.config.label2id
-            label_names = [published.model.config.id2label[index] for index in range(len(label2id))]
-            predicted = [label2id[max(scores, key=scores.get)] for scores in published_predictions]
-            references = [label2id[label] for label in frame["label"]]
-            recomputed = compute_classification_metrics(predicted, references, label_names)
-            report.metrics = card_metric_checks(card_path, recomputed)
+        if not check_metrics:
+            report.metrics_skipped = SAMPLE_SKIPS_METRICS.format(rows=len(texts))
+            return report
+        positive_label = published_positive_label(folder, run)
+        recomputed = recompute_metrics(published, published_predictions, frame["label"].tolist(), positive_label)
+        report.metrics = card_metric_checks(folder / "README.md", recomputed)
     wrong = [check for check in report.metrics if not check.ok]
     if wrong:
-        check = wrong[0]
-        raise VerifyError(
-            f"{repo_id}: README.md says {check.name}={check.card_value} but the published model scores {check.recomputed} "
-            f"on the {VERIFY_SPLIT} split; re-render the card (`hubtools card`) and re-publish"
-        )
+        raise metric_mismatch(repo_id, run, wrong[0])
     return report

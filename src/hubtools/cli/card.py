@@ -22,11 +22,11 @@ def card_command(
     """Render the model card (README.md, its PNGs, .eval_results/ for a benchmark dataset) for review before publishing.
 
     Sections whose prose is missing are left out; each missing prose key is listed on stderr."""
-    from hubtools.cards import card_gaps, render_model_card
+    from hubtools.cards import card_gaps, write_model_card
 
     if model_repo_id and not space_repo_id and not no_space:
         space_repo_id = f"{model_repo_id}-demo"
-    readme = render_model_card(
+    readme = write_model_card(
         run, out, model_repo_id=model_repo_id, dataset_repo_id=dataset_repo_id, space_repo_id=space_repo_id,
         endpoint=endpoint, prose=prose, overwrite=overwrite, compare=list(compare),
     )

@@ -16,7 +16,7 @@ def verify_command(
     sample: int | None = typer.Option(
         None,
         "--sample",
-        help="Check predictions on N random test rows only (skips the metric check); 0: every row. "
+        help="Check predictions on N random test rows only (the card's metrics are then not checked, and the summary says so); 0: every row. "
         "Default: the rows the card was scored on, or 2000 random rows of a larger test split.",
     ),
     endpoint: str | None = typer.Option(None, "--endpoint", help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."),

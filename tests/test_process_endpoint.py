@@ -1,0 +1,56 @@
+"""`hubtools.process_endpoint`, the one place that reaches into huggingface_hub's constants and transformers' kept
+HfApi (for the quickstart's in-process training), checked against the installed versions."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ELSEWHERE = "http://127.0.0.1:9"
+
+
+@pytest.fixture()
+def restored(monkeypatch):
+    """Whatever the test changes in this process is put back after it."""
+    from huggingface_hub import constants
+    from transformers.utils import hub as transformers_hub
+
+    for name in ("ENDPOINT", "HUGGINGFACE_CO_URL_TEMPLATE", "HF_HUB_CACHE"):
+        monkeypatch.setattr(constants, name, getattr(constants, name))
+    monkeypatch.setattr(transformers_hub, "_hf_api", transformers_hub.hf_api())
+    for variable in ("HF_ENDPOINT", "HF_HUB_CACHE"):
+        monkeypatch.setenv(variable, os.environ.get(variable, ""))
+
+
+def test_point_process_at_moves_every_download_without_an_endpoint(restored, tmp_path: Path) -> None:
+    from huggingface_hub import constants, hf_hub_url
+    from transformers.utils import hub as transformers_hub
+
+    from hubtools.process_endpoint import point_process_at
+
+    assert transformers_hub.hf_api().endpoint != ELSEWHERE
+    point_process_at(ELSEWHERE, tmp_path / "cache")
+
+    assert hf_hub_url("org/name", "config.json") == f"{ELSEWHERE}/org/name/resolve/main/config.json"  # hf_hub_download's URL
+    assert transformers_hub.hf_api().endpoint == ELSEWHERE  # the HfApi transformers lists chat templates with
+    assert constants.HF_HUB_CACHE == str(tmp_path / "cache")
+    assert (os.environ["HF_ENDPOINT"], os.environ["HF_HUB_CACHE"]) == (ELSEWHERE, str(tmp_path / "cache"))  # child processes
+
+
+def test_nothing_else_in_hubtools_reaches_into_private_hub_apis() -> None:
+    """Per-instance endpoints everywhere else: no other module assigns the constants or touches `_hf_api`,
+    and none imports a private huggingface_hub module."""
+    import re
+
+    source = Path(__file__).parents[1] / "src" / "hubtools"
+    reaching = re.compile(r"constants\.[A-Z_]+\s*=(?!=)|_hf_api|huggingface_hub\._|\.upload_info\b")
+    found = [
+        f"{path.relative_to(source)}:{number}"
+        for path in sorted(source.rglob("*.py"))
+        if path.name != "process_endpoint.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if reaching.search(line)
+    ]
+    assert found == []
