@@ -23,6 +23,7 @@ MAX_COMMIT_SUMMARY_CHARS = 1_000
 MAX_COMMIT_DESCRIPTION_CHARS = 64 * 1024
 MAX_OPERATIONS_PER_COMMIT = 25_000  # huggingface.co recommends < 100 files per commit; this is a hard ceiling
 MAX_PATH_CHARS = 1_000
+MAX_FILE_BYTES = 50 * 1000**3  # huggingface.co: 50 GB per file (20 GB recommended); bounds a Xet shard's files
 MIN_DISCUSSION_TITLE_CHARS = 3  # huggingface.co: "at least 3 characters"
 MAX_DISCUSSION_TITLE_CHARS = 200  # huggingface.co: "up to 200 characters"
 MAX_COMMENT_CHARS = 64 * 1024

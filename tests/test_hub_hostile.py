@@ -1,0 +1,211 @@
+"""The embedded Hub against hostile input (issue 16): no existence oracle in the Xet CAS, no decompression or
+amplification bomb, bounded parsing, tokens that can be revoked.
+
+Resource checks count bytes (peak RSS, bytes written by the server process) rather than wall time, with bounds
+generous enough to hold on a machine at load 20.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+import tracemalloc
+import uuid
+from pathlib import Path
+
+import httpx
+import lz4.frame
+import pytest
+
+from hubtools.hub import xet
+from hubtools.hub.limits import MAX_FILE_BYTES
+from test_hub_xet import cas_token, serialize_shard, serialize_xorb
+
+MB = 1024 * 1024
+
+
+def server_status_mb(hub, field: str) -> float:
+    status = Path(f"/proc/{hub.server.process.pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith(field)).split()[1]) / 1024
+
+
+def server_bytes_written(hub) -> int:
+    """Bytes the server process passed to write() so far (files and sockets): what a request made it write."""
+    io = Path(f"/proc/{hub.server.process.pid}/io").read_text()
+    return int(next(line for line in io.splitlines() if line.startswith("wchar")).split()[1])
+
+
+def new_repo(hub, token: str, namespace: str, private: bool = False) -> str:
+    repo_id = f"{namespace}/hostile-{uuid.uuid4().hex[:8]}"
+    hub.stock_api(token).create_repo(repo_id, private=private)
+    return repo_id
+
+
+def upload_xorb(cas_url: str, token: str, chunks: list[bytes]) -> str:
+    xorb_hex = xet.hash_hex(xet.merkle_root([(xet.chunk_hash(c), len(c)) for c in chunks]))
+    answer = httpx.post(f"{cas_url}/v1/xorbs/default/{xorb_hex}", content=serialize_xorb([(0, c) for c in chunks]),
+                        headers={"Authorization": f"Bearer {token}"})
+    answer.raise_for_status()
+    return xorb_hex
+
+
+def dedupe_status(cas_url: str, token: str, chunk: bytes) -> int:
+    chunk_hex = xet.hash_hex(xet.chunk_hash(chunk))
+    return httpx.get(f"{cas_url}/v1/chunks/default-merkledb/{chunk_hex}", headers={"Authorization": f"Bearer {token}"}).status_code
+
+
+@pytest.fixture(scope="module")
+def victim(hub) -> str:
+    return hub.token("vera-hostile")
+
+
+@pytest.fixture(scope="module")
+def attacker(hub) -> str:
+    return hub.token("mallory-hostile")
+
+
+# ---------------------------------------------------------------------- 1. Xet existence oracle
+
+
+def test_global_dedupe_answers_only_from_xorbs_of_repos_the_caller_can_read(hub, victim, attacker):
+    secret_chunks = [os.urandom(3000), os.urandom(5000)]
+    private_repo = new_repo(hub, victim, "vera-hostile", private=True)
+    victim_cas, victim_token = cas_token(hub, victim, private_repo)
+    upload_xorb(victim_cas, victim_token, secret_chunks)
+    assert dedupe_status(victim_cas, victim_token, secret_chunks[0]) == 200  # the owner still dedupes
+
+    public_repo = new_repo(hub, victim, "vera-hostile")
+    anonymous_token = httpx.get(f"{hub.endpoint}/api/models/{public_repo}/xet-read-token/main").json()["accessToken"]
+    attacker_repo = new_repo(hub, attacker, "mallory-hostile")
+    _, attacker_token = cas_token(hub, attacker, attacker_repo)
+    for token in (anonymous_token, attacker_token):
+        assert dedupe_status(victim_cas, token, secret_chunks[0]) == 404  # as for a chunk stored nowhere
+        assert dedupe_status(victim_cas, token, os.urandom(100)) == 404
+
+    hub.stock_api(victim).update_repo_settings(private_repo, private=False)  # once readable, it dedupes
+    assert dedupe_status(victim_cas, attacker_token, secret_chunks[0]) == 200
+
+
+def test_a_xorb_upload_is_verified_before_it_is_answered(hub, victim, attacker):
+    chunks = [os.urandom(4000)]
+    private_repo = new_repo(hub, victim, "vera-hostile", private=True)
+    victim_cas, victim_token = cas_token(hub, victim, private_repo)
+    xorb_hex = upload_xorb(victim_cas, victim_token, chunks)
+
+    _, attacker_token = cas_token(hub, attacker, new_repo(hub, attacker, "mallory-hostile"))
+    auth = {"Authorization": f"Bearer {attacker_token}"}
+    garbage = httpx.post(f"{victim_cas}/v1/xorbs/default/{xorb_hex}", content=b"\x00" * 64, headers=auth)
+    assert garbage.status_code == 400 and "was_inserted" not in garbage.text
+    proven = httpx.post(f"{victim_cas}/v1/xorbs/default/{xorb_hex}", content=serialize_xorb([(0, chunks[0])]), headers=auth)
+    assert proven.json() == {"was_inserted": False}  # sending the whole body proves possession
+
+
+def test_a_shard_cannot_use_a_xorb_of_an_unreadable_repo_nor_learn_hashes_from_errors(hub, victim, attacker):
+    chunks = [os.urandom(2000), os.urandom(3000)]
+    private_repo = new_repo(hub, victim, "vera-hostile", private=True)
+    victim_cas, victim_token = cas_token(hub, victim, private_repo)
+    xorb_hex = upload_xorb(victim_cas, victim_token, chunks)
+    real_sha256 = hashlib.sha256(b"".join(chunks)).hexdigest()
+
+    attacker_repo = new_repo(hub, attacker, "mallory-hostile")
+    _, attacker_token = cas_token(hub, attacker, attacker_repo)
+    auth = {"Authorization": f"Bearer {attacker_token}"}
+    stolen = httpx.post(f"{victim_cas}/v1/shards", content=serialize_shard(xet.hash_from_hex(xorb_hex), chunks, real_sha256), headers=auth)
+    never = serialize_shard(xet.chunk_hash(b"no such xorb"), chunks, real_sha256)
+    missing = httpx.post(f"{victim_cas}/v1/shards", content=never, headers=auth)
+    assert stolen.status_code == missing.status_code == 400
+    assert stolen.json()["error"].replace(xorb_hex, "X") == missing.json()["error"].replace(xet.hash_hex(xet.chunk_hash(b"no such xorb")), "X")
+
+    own = [os.urandom(2500)]
+    own_hex = upload_xorb(victim_cas, attacker_token, own)
+    own_sha256 = hashlib.sha256(own[0]).hexdigest()
+    own_pairs = [(xet.chunk_hash(own[0]), len(own[0]))]
+    lying = httpx.post(f"{victim_cas}/v1/shards", content=serialize_shard(xet.hash_from_hex(own_hex), own, "0" * 64), headers=auth)
+    wrong_file = serialize_shard(xet.hash_from_hex(own_hex), own, own_sha256, file_hash=xet.chunk_hash(b"other"))
+    wrong_hash = httpx.post(f"{victim_cas}/v1/shards", content=wrong_file, headers=auth)
+    assert lying.status_code == wrong_hash.status_code == 400
+    assert own_sha256 not in lying.text  # the shard stated "000..."; the real sha256 is not told
+    assert xet.hash_hex(xet.file_hash(own_pairs)) not in wrong_hash.text
+
+
+# ---------------------------------------------------------------------- 3. LZ4 decompression bomb
+
+
+def lz4_bomb(expanded_mb: int) -> bytes:
+    """One LZ4 frame of `expanded_mb` MiB of zeros, compressed a MiB at a time (this process never holds it whole)."""
+    compressor = lz4.frame.LZ4FrameCompressor()
+    parts = [compressor.begin()]
+    zeros = bytes(MB)
+    parts += [compressor.compress(zeros) for _ in range(expanded_mb)]
+    parts.append(compressor.flush())
+    return b"".join(parts)
+
+
+def bomb_xorb(payload: bytes, declared: int) -> bytes:
+    header = struct.pack("<B", 0) + len(payload).to_bytes(3, "little") + struct.pack("<B", xet.COMPRESSION_LZ4)
+    return header + declared.to_bytes(3, "little") + payload
+
+
+def test_an_lz4_chunk_is_decompressed_no_further_than_its_declared_size():
+    payload = lz4_bomb(256)
+    tracemalloc.start()
+    try:
+        with pytest.raises(xet.XetFormatError, match="does not decompress to the 1000 bytes"):
+            xet.decompress_chunk(xet.COMPRESSION_LZ4, payload, 1000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * MB  # the 256 MiB output is never allocated
+
+
+def test_an_lz4_bomb_xorb_is_refused_without_expanding_it(hub, victim):
+    payload = lz4_bomb(512)
+    assert len(payload) < 4 * MB
+    cas_url, token = cas_token(hub, victim, new_repo(hub, victim, "vera-hostile"))
+    peak_before = server_status_mb(hub, "VmHWM")
+    rss_before = server_status_mb(hub, "VmRSS")
+    answer = httpx.post(f"{cas_url}/v1/xorbs/default/{'0' * 64}", content=bomb_xorb(payload, 65536),
+                        headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    assert answer.status_code == 400 and "65536 bytes" in answer.json()["error"]
+    # Generous: the body itself (< 4 MiB) is memory-mapped; expanding it would add 512 MiB.
+    assert server_status_mb(hub, "VmHWM") - max(peak_before, rss_before) < 128
+
+
+# ---------------------------------------------------------------------- 4. shard amplification
+
+
+def repeated_term_shard(xorb_hash: bytes, chunks: list[bytes], repeats: int, sha256: str) -> bytes:
+    """A one-file shard whose `repeats` terms all cover every chunk of one xorb (a file of repeated content)."""
+    pairs = [(xet.chunk_hash(c), len(c)) for c in chunks]
+    flags = xet.FLAG_WITH_VERIFICATION | xet.FLAG_WITH_METADATA_EXT
+    body = xet.SHARD_HEADER.pack(xet.SHARD_TAG, 2, 0)
+    body += xet.ENTRY.pack(xet.file_hash(pairs * repeats), flags, repeats, 0, 0)
+    body += xet.ENTRY.pack(xorb_hash, 0, sum(len(c) for c in chunks), 0, len(chunks)) * repeats
+    body += xet.HASH_AND_PAD.pack(xet.verification_hash([h for h, _ in pairs])) * repeats
+    body += xet.HASH_AND_PAD.pack(xet.hash_from_hex(sha256))
+    return body + xet.HASH_AND_PAD.pack(xet.BOOKEND_HASH) * 2
+
+
+def test_a_shard_with_a_wrong_sha256_writes_nothing_big(hub, attacker):
+    chunks = [os.urandom(128 * 1024) for _ in range(8)]  # a 1 MiB xorb
+    cas_url, token = cas_token(hub, attacker, new_repo(hub, attacker, "mallory-hostile"))
+    xorb_hex = upload_xorb(cas_url, token, chunks)
+    shard = repeated_term_shard(xet.hash_from_hex(xorb_hex), chunks, 200, "0" * 64)
+    assert len(shard) < 20_000
+    written_before = server_bytes_written(hub)
+    answer = httpx.post(f"{cas_url}/v1/shards", content=shard, headers={"Authorization": f"Bearer {token}"}, timeout=120)
+    assert answer.status_code == 400 and "sha256" in answer.json()["error"]
+    assert server_bytes_written(hub) - written_before < 4 * MB  # the claimed file is 200 MiB
+
+
+def test_a_shard_file_over_the_file_size_limit_is_refused_before_it_is_read(hub, attacker):
+    chunks = [os.urandom(128 * 1024)]
+    cas_url, token = cas_token(hub, attacker, new_repo(hub, attacker, "mallory-hostile"))
+    xorb_hex = upload_xorb(cas_url, token, chunks)
+    repeats = MAX_FILE_BYTES // len(chunks[0]) + 1  # one chunk over and over: a 38 MB shard claiming 50 GB
+    shard = repeated_term_shard(xet.hash_from_hex(xorb_hex), chunks, repeats, "0" * 64)
+    written_before = server_bytes_written(hub)
+    answer = httpx.post(f"{cas_url}/v1/shards", content=shard, headers={"Authorization": f"Bearer {token}"}, timeout=300)
+    assert answer.status_code == 400 and f"at most {MAX_FILE_BYTES} bytes" in answer.json()["error"]
+    assert server_bytes_written(hub) - written_before < 4 * MB
