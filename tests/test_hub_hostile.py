@@ -20,6 +20,8 @@ import pytest
 
 from hubtools.hub import xet
 from hubtools.hub.limits import MAX_FILE_BYTES
+from hubtools.hub.parsing import YamlTooLarge, load_yaml, loads_json
+from hubtools.hub.store import StoreError
 from test_hub_xet import cas_token, serialize_shard, serialize_xorb
 
 MB = 1024 * 1024
@@ -209,3 +211,37 @@ def test_a_shard_file_over_the_file_size_limit_is_refused_before_it_is_read(hub,
     answer = httpx.post(f"{cas_url}/v1/shards", content=shard, headers={"Authorization": f"Bearer {token}"}, timeout=300)
     assert answer.status_code == 400 and f"at most {MAX_FILE_BYTES} bytes" in answer.json()["error"]
     assert server_bytes_written(hub) - written_before < 4 * MB
+
+
+# ---------------------------------------------------------------------- 2 and 6. bounded parsing
+
+BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(7)
+)  # about 300 bytes standing for 10**8 nodes
+
+
+def test_yaml_aliases_are_expanded_only_within_a_small_budget():
+    with pytest.raises(YamlTooLarge, match="aliases expand to more than"):
+        load_yaml(BILLION_LAUGHS)
+    assert load_yaml("base: &base {lr: 0.1}\nrun: *base\n") == {"base": {"lr": 0.1}, "run": {"lr": 0.1}}
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, "a:\n" + "".join(" " * i + "- \n" for i in range(1, 200))])
+def test_yaml_nested_past_the_limit_is_refused_before_it_is_composed(text):
+    with pytest.raises(YamlTooLarge, match="nests deeper than"):
+        load_yaml(text)
+
+
+def test_json_nested_past_the_limit_is_a_400_and_brackets_in_strings_do_not_count():
+    with pytest.raises(StoreError, match="nests deeper than") as refused:
+        loads_json(b"[" * 100_000 + b"]" * 100_000, "Body")
+    assert refused.value.code == 400
+    assert loads_json(b'{"a": "[[[[\\"{{{{", "b": [[1]]}', "Body") == {"a": '[[[["{{{{', "b": [[1]]}
+
+
+def test_a_commit_line_nested_100000_deep_is_a_400(hub, attacker):
+    repo_id = new_repo(hub, attacker, "mallory-hostile")
+    header = b'{"key": "header", "value": {"summary": "deep", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}"
+    answer = httpx.post(f"{hub.endpoint}/api/models/{repo_id}/commit/main", content=header,
+                        headers={"Authorization": f"Bearer {attacker}", "Content-Type": "application/x-ndjson"})
+    assert answer.status_code == 400 and "line 1 nests deeper than" in answer.json()["error"]
