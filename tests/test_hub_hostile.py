@@ -245,3 +245,32 @@ def test_a_commit_line_nested_100000_deep_is_a_400(hub, attacker):
     answer = httpx.post(f"{hub.endpoint}/api/models/{repo_id}/commit/main", content=header,
                         headers={"Authorization": f"Bearer {attacker}", "Content-Type": "application/x-ndjson"})
     assert answer.status_code == 400 and "line 1 nests deeper than" in answer.json()["error"]
+
+
+# ---------------------------------------------------------------------- 5. read-only tokens
+
+
+def test_a_read_only_token_cannot_open_comment_rename_or_close_a_discussion(hub, victim):
+    repo_id = new_repo(hub, victim, "vera-hostile")
+    discussion = hub.stock_api(victim).create_discussion(repo_id, title="Opened by the owner")
+    reader = hub.token("vera-hostile", read_only=True)
+    base = f"{hub.endpoint}/api/models/{repo_id}/discussions"
+    auth = {"Authorization": f"Bearer {reader}"}
+    attempts = {
+        "create": httpx.post(base, json={"title": "Read-only", "description": "x"}, headers=auth),
+        "comment": httpx.post(f"{base}/{discussion.num}/comment", json={"comment": "hello"}, headers=auth),
+        "rename": httpx.post(f"{base}/{discussion.num}/title", json={"title": "Renamed"}, headers=auth),
+        "status": httpx.post(f"{base}/{discussion.num}/status", json={"status": "closed"}, headers=auth),
+    }
+    assert {what: answer.status_code for what, answer in attempts.items()} == dict.fromkeys(attempts, 403)
+    assert all("read-only" in answer.json()["error"] for answer in attempts.values())
+    details = hub.stock_api(victim).get_discussion_details(repo_id, discussion.num)
+    assert details.title == "Opened by the owner" and details.status == "open" and len(details.events) == 1
+
+
+def test_a_discussion_number_too_large_for_the_database_is_refused_not_a_500(hub, victim):
+    repo_id = new_repo(hub, victim, "vera-hostile")
+    base = f"{hub.endpoint}/api/models/{repo_id}/discussions/99999999999999999999"
+    auth = {"Authorization": f"Bearer {victim}"}
+    for answer in (httpx.get(base, headers=auth), httpx.post(f"{base}/comment", json={"comment": "x"}, headers=auth)):
+        assert 400 <= answer.status_code < 500

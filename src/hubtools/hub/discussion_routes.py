@@ -4,12 +4,13 @@ comments, status changes, and merging a pull request into main."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from hubtools.hub.auth import require_write
+from hubtools.hub.auth import require_write, require_write_token
 from hubtools.hub.limits import (
     DISCUSSIONS_PAGE_SIZE,
     MAX_COMMENT_CHARS,
@@ -24,6 +25,7 @@ Authenticated = Callable[[Request], Identity]
 JsonBody = Callable[..., Awaitable[dict]]
 STATUS_FILTERS = {"all": None, "open": ("open", "draft"), "closed": ("closed", "merged")}
 TYPE_FILTERS = {"all": None, "discussion": 0, "pull_request": 1}
+Num = Annotated[int, Path(ge=1, le=2**31 - 1, description="Discussion or pull request number")]
 
 
 def event_json(event: dict) -> dict:
@@ -72,8 +74,9 @@ def add_discussion_routes(
     base = "/api/{plural}/{namespace}/{name}/discussions"
 
     def repo_for(request: Request, plural: str, namespace: str, name: str) -> tuple[Repo, Identity]:
-        """Readable repo and an authenticated caller (401 before any body)."""
-        identity = authenticated(request)
+        """Readable repo and an authenticated caller with a write token (401/403 before any body): every route
+        using it writes, even where it only adds a comment, as on huggingface.co."""
+        identity = require_write_token(authenticated(request))
         return readable_repo(request, repo_type_of(plural), namespace, name), identity
 
     @app.get(base)
@@ -111,12 +114,12 @@ def add_discussion_routes(
         return JSONResponse({"num": num, "url": f"{base_url(request)}/{repo.url_prefix}{repo.repo_id}/discussions/{num}"})
 
     @app.get(base + "/{num}")
-    def discussion_details(request: Request, plural: str, namespace: str, name: str, num: int) -> JSONResponse:
+    def discussion_details(request: Request, plural: str, namespace: str, name: str, num: Num) -> JSONResponse:
         repo = readable_repo(request, repo_type_of(plural), namespace, name)
         return JSONResponse(details_json(repo, store.discussion(repo, num)))
 
     @app.post(base + "/{num}/comment")
-    async def comment(request: Request, plural: str, namespace: str, name: str, num: int) -> JSONResponse:
+    async def comment(request: Request, plural: str, namespace: str, name: str, num: Num) -> JSONResponse:
         repo, identity = repo_for(request, plural, namespace, name)
         text = checked_text((await json_body(request)).get("comment"), "comment", 1, MAX_COMMENT_CHARS)
         event = await run_in_threadpool(store.comment_discussion, repo, num, identity.user, text)
@@ -130,14 +133,14 @@ def add_discussion_routes(
         return repo, identity
 
     @app.post(base + "/{num}/title")
-    async def rename(request: Request, plural: str, namespace: str, name: str, num: int) -> JSONResponse:
+    async def rename(request: Request, plural: str, namespace: str, name: str, num: Num) -> JSONResponse:
         repo, identity = author_or_writer(request, plural, namespace, name, num)
         title = checked_text((await json_body(request)).get("title"), "title", MIN_DISCUSSION_TITLE_CHARS, MAX_DISCUSSION_TITLE_CHARS)
         event = await run_in_threadpool(store.rename_discussion, repo, num, title, identity.user)
         return JSONResponse({"newTitle": event_json(event)})
 
     @app.post(base + "/{num}/status")
-    async def change_status(request: Request, plural: str, namespace: str, name: str, num: int) -> JSONResponse:
+    async def change_status(request: Request, plural: str, namespace: str, name: str, num: Num) -> JSONResponse:
         repo, identity = author_or_writer(request, plural, namespace, name, num)
         payload = await json_body(request)
         remark = checked_text(payload.get("comment") or "", "comment", 0, MAX_COMMENT_CHARS) or None
@@ -147,7 +150,7 @@ def add_discussion_routes(
         return JSONResponse({"newStatus": event_json(event)})
 
     @app.post(base + "/{num}/merge")
-    async def merge(request: Request, plural: str, namespace: str, name: str, num: int) -> JSONResponse:
+    async def merge(request: Request, plural: str, namespace: str, name: str, num: Num) -> JSONResponse:
         repo, identity = repo_for(request, plural, namespace, name)
         require_write(identity, repo.namespace)
         payload = await json_body(request, allow_empty=True)
