@@ -8,9 +8,11 @@ generous enough to hold on a machine at load 20.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import struct
 import tracemalloc
+import unicodedata
 import uuid
 from pathlib import Path
 
@@ -274,3 +276,33 @@ def test_a_discussion_number_too_large_for_the_database_is_refused_not_a_500(hub
     auth = {"Authorization": f"Bearer {victim}"}
     for answer in (httpx.get(base, headers=auth), httpx.post(f"{base}/comment", json={"comment": "x"}, headers=auth)):
         assert 400 <= answer.status_code < 500
+
+
+# ---------------------------------------------------------------------- 7. names
+
+
+def commit_text_file(hub, token: str, repo_id: str, path: str) -> httpx.Response:
+    lines = [{"key": "header", "value": {"summary": f"add {path[:20]}"}},
+             {"key": "file", "value": {"path": path, "content": "aGVsbG8=", "encoding": "base64"}}]
+    return httpx.post(f"{hub.endpoint}/api/models/{repo_id}/commit/main", content="\n".join(json.dumps(x) for x in lines),
+                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"})
+
+
+def test_paths_are_nfc_with_short_components_and_no_bidi_controls(hub, victim):
+    repo_id = new_repo(hub, victim, "vera-hostile")
+    assert commit_text_file(hub, victim, repo_id, unicodedata.normalize("NFC", "café.txt")).status_code == 200
+    assert commit_text_file(hub, victim, repo_id, unicodedata.normalize("NFD", "café.txt")).status_code == 200
+    assert hub.stock_api(victim).list_repo_files(repo_id) == [".gitattributes", unicodedata.normalize("NFC", "café.txt")]
+    for path, reason in (("a" * 256 + ".txt", "longer than 255 bytes"), ("é" * 128, "longer than 255 bytes"),
+                         ("invoice\u202etxt.exe", "bidirectional"), ("x\ud800.txt", "control characters")):
+        answer = commit_text_file(hub, victim, repo_id, path)
+        assert answer.status_code == 400 and reason in answer.json()["error"], path
+    assert commit_text_file(hub, victim, repo_id, "d/" + "a" * 255).status_code == 200
+
+
+def test_a_branch_given_as_refs_heads_x_is_branch_x(hub, victim):
+    repo_id = new_repo(hub, victim, "vera-hostile")
+    hub.stock_api(victim).create_branch(repo_id, branch="refs/heads/feature")
+    assert "feature" in {b.name for b in hub.stock_api(victim).list_repo_refs(repo_id).branches}
+    refused = httpx.post(f"{hub.endpoint}/api/models/{repo_id}/branch/refs%2Fpr%2F1", headers={"Authorization": f"Bearer {victim}"})
+    assert refused.status_code == 400 and "reserved" in refused.json()["error"]
