@@ -306,3 +306,12 @@ def test_a_branch_given_as_refs_heads_x_is_branch_x(hub, victim):
     assert "feature" in {b.name for b in hub.stock_api(victim).list_repo_refs(repo_id).branches}
     refused = httpx.post(f"{hub.endpoint}/api/models/{repo_id}/branch/refs%2Fpr%2F1", headers={"Authorization": f"Bearer {victim}"})
     assert refused.status_code == 400 and "reserved" in refused.json()["error"]
+
+
+# ---------------------------------------------------------------------- 6. answers for hostile paths (found by tests/test_hub_fuzz.py)
+
+
+@pytest.mark.parametrize("path", ["/api/%0D/x/revision/0", "/api/spaces/1/%1D/runtime", "/api/models/a/b%20"])
+def test_a_path_with_control_characters_or_a_trailing_space_gets_an_answer(hub, path):
+    answer = httpx.get(hub.endpoint + path)  # the X-Error-Message copy of the path once made uvicorn drop the connection
+    assert 400 <= answer.status_code < 500 or answer.status_code == 501
