@@ -14,7 +14,7 @@ import re
 import yaml
 
 from hubtools.hub.limits import MAX_NESTING_DEPTH, MAX_YAML_ALIAS_NODES
-from hubtools.hub.store import StoreError
+from hubtools.hub.errors import InvalidRequest
 
 JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 NOT_A_BRACKET = re.compile(rb"[^\[\]{}]+")
@@ -36,11 +36,11 @@ def loads_json(raw: bytes | str, what: str) -> object:
     """`json.loads` refusing (400) text that is not JSON or nests deeper than MAX_NESTING_DEPTH."""
     data = raw.encode() if isinstance(raw, str) else raw
     if nests_deeper_than(data, MAX_NESTING_DEPTH):
-        raise StoreError(400, f"{what} nests deeper than {MAX_NESTING_DEPTH} levels (or its brackets do not match)", "InvalidJson")
+        raise InvalidRequest(f"{what} nests deeper than {MAX_NESTING_DEPTH} levels (or its brackets do not match)", "InvalidJson")
     try:
         return json.loads(data)
     except ValueError as exc:
-        raise StoreError(400, f"{what} must be JSON: {exc}", "InvalidJson") from None
+        raise InvalidRequest(f"{what} must be JSON: {exc}", "InvalidJson") from None
 
 
 class YamlTooLarge(yaml.YAMLError):

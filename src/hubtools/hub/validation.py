@@ -14,7 +14,7 @@ import unicodedata
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from hubtools.hub.limits import MAX_PATH_CHARS
-from hubtools.hub.store import StoreError
+from hubtools.hub.errors import InvalidRequest
 
 REF_CHARACTERS = re.compile(r"^[A-Za-z0-9._/-]+$")
 MAX_REF_CHARS = 255
@@ -28,18 +28,18 @@ def validate_repo_name(namespace: str, name: str) -> None:
     try:
         validate_repo_id(f"{namespace}/{name}")
     except HFValidationError as exc:
-        raise StoreError(400, f"Invalid repo name {namespace}/{name}: {exc}", "InvalidRepoName") from None
+        raise InvalidRequest(f"Invalid repo name {namespace}/{name}: {exc}", "InvalidRepoName") from None
 
 
 def validate_ref_name(name: object, kind: str = "branch") -> str:
     """A branch or tag name: git's check-ref-format rules, and only letters, digits, '.', '_', '-', '/'."""
     if not isinstance(name, str) or not name:
-        raise StoreError(400, f"Invalid {kind} name {name!r}: it must be a non-empty string", "InvalidRefName")
+        raise InvalidRequest(f"Invalid {kind} name {name!r}: it must be a non-empty string", "InvalidRefName")
     full_prefix = FULL_REF_PREFIXES.get(kind)
     if full_prefix and name.startswith(full_prefix):  # `refs/heads/x` names branch `x`, as in git
         name = name[len(full_prefix):]
     if name.startswith("refs/"):
-        raise StoreError(400, f"Invalid {kind} name {name!r}: names under 'refs/' are reserved", "InvalidRefName")
+        raise InvalidRequest(f"Invalid {kind} name {name!r}: names under 'refs/' are reserved", "InvalidRefName")
     components = name.split("/")
     if (
         not REF_CHARACTERS.match(name)
@@ -49,8 +49,7 @@ def validate_ref_name(name: object, kind: str = "branch") -> str:
         or ".." in name
         or any(not part or part.startswith(".") or part.endswith(".lock") for part in components)
     ):
-        raise StoreError(
-            400,
+        raise InvalidRequest(
             f"Invalid {kind} name {name!r}: use letters, digits, '.', '_', '-' and '/' (git ref rules: no '..',"
             f" no component starting with '.' or ending with '.lock', at most {MAX_REF_CHARS} characters)",
             "InvalidRefName",
@@ -62,7 +61,7 @@ def validate_path(path: object) -> str:
     """A repo path in NFC: relative, no `..`/`.` segments, no empty segments, no control or bidi characters,
     components of at most 255 bytes, bounded length."""
     if not isinstance(path, str) or not path:
-        raise StoreError(400, f"Invalid file path {path!r}: must be a non-empty string", "InvalidPath")
+        raise InvalidRequest(f"Invalid file path {path!r}: must be a non-empty string", "InvalidPath")
     path = unicodedata.normalize("NFC", path)
     segments = path.split("/")
     if (
@@ -72,18 +71,17 @@ def validate_path(path: object) -> str:
         or "\\" in path
         or segments[0] == ".git"
     ):
-        raise StoreError(
-            400, f"Invalid file path {path!r}: use a relative path without '..', '.', empty segments or control characters",
+        raise InvalidRequest(
+            f"Invalid file path {path!r}: use a relative path without '..', '.', empty segments or control characters",
             "InvalidPath",
         )
     if any(c in BIDI_CONTROLS for c in path):
-        raise StoreError(400, f"Invalid file path {path!r}: bidirectional control characters are not allowed", "InvalidPath")
+        raise InvalidRequest(f"Invalid file path {path!r}: bidirectional control characters are not allowed", "InvalidPath")
     long_segment = next((seg for seg in segments if len(seg.encode()) > MAX_PATH_COMPONENT_BYTES), None)
     if long_segment is not None:
-        raise StoreError(
-            400, f"Invalid file path {path[:80]!r}...: component {long_segment[:40]!r}... is longer than"
+        raise InvalidRequest(f"Invalid file path {path[:80]!r}...: component {long_segment[:40]!r}... is longer than"
             f" {MAX_PATH_COMPONENT_BYTES} bytes", "InvalidPath",
         )
     if len(path) > MAX_PATH_CHARS:
-        raise StoreError(400, f"Invalid file path {path[:80]!r}...: longer than {MAX_PATH_CHARS} characters", "InvalidPath")
+        raise InvalidRequest(f"Invalid file path {path[:80]!r}...: longer than {MAX_PATH_CHARS} characters", "InvalidPath")
     return path

@@ -1,4 +1,5 @@
-"""The Xet CAS of the embedded Hub: token routes, xorb and shard upload, global dedupe, file reconstruction.
+"""The Xet CAS store of the embedded Hub: xorbs, shards, global dedupe, file reconstruction, CAS tokens (routes:
+routers/xet.py).
 
 Flow (as on huggingface.co): the client asks `/api/{type}s/{repo}/xet-write-token/{rev}` for a short-lived CAS
 token, uploads xorbs (verified: every chunk re-hashed, the Merkle root must equal the xorb hash in the URL), then a
@@ -25,20 +26,17 @@ import secrets
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
-
 from hubtools.hub import xet
-from hubtools.hub.auth import bearer_token
+from hubtools.hub.errors import Conflict, Forbidden, InsufficientStorage, InvalidRequest, RepoNotFound, Unauthorized
 from hubtools.hub.limits import MAX_FILE_BYTES
-from hubtools.hub.store import HubStore, Identity, Repo, StoreError, can_read, hash_token
+from hubtools.hub.store import HubStore, Identity, Repo, can_read
+from hubtools.hub.store.identity import hash_token
 
 TOKEN_PREFIX = "xet_"
 TOKEN_LIFETIME_S = 3600
@@ -46,7 +44,6 @@ DEDUPE_SHARD_LIFETIME_S = 7 * 24 * 3600
 MAX_DEDUPE_XORBS = 32  # xorbs per global-dedupe answer: the one holding the chunk, then its files' other xorbs
 MAX_DEDUPE_CANDIDATES = 64  # xorbs holding a queried chunk that are checked for a repo the caller can read
 DEDUPE_PREFIXES = ("default-merkledb", "default")  # the spec names the first; hf_xet 1.8 sends the second
-CAS_PATH = "/xet-cas"
 READ, WRITE = "read", "write"
 
 SCHEMA = """
@@ -116,7 +113,7 @@ class XetCas:
                 chunks = xet.xorb_chunks(body)
             actual = xet.hash_hex(xet.merkle_root(chunks))
             if actual != hash_hex:
-                raise StoreError(400, f"Xorb hash mismatch: the URL names {hash_hex}, its chunks do not hash to it")
+                raise InvalidRequest(f"Xorb hash mismatch: the URL names {hash_hex}, its chunks do not hash to it")
             inserted = not self.has_xorb(hash_hex)
             if inserted:
                 target = self.xorb_path(hash_hex)
@@ -179,7 +176,7 @@ class XetCas:
         listed = {xet.hash_hex(x.hash) for x in shard.xorbs} | {xet.hash_hex(t.xorb) for f in shard.files for t in f.terms}
         for xorb_hex in sorted(listed):
             if not self.readable_by(grant, xorb_hex):  # stored for a repo the caller cannot read: not told apart
-                raise StoreError(400, f"Shard lists xorb {xorb_hex}, which was never uploaded")
+                raise InvalidRequest(f"Shard lists xorb {xorb_hex}, which was never uploaded")
         for file in shard.files:
             self._check_file(file)
         for file in shard.files:
@@ -194,9 +191,9 @@ class XetCas:
     def _check_file(self, file: xet.ShardFile) -> None:
         name = xet.hash_hex(file.file_hash)
         if file.sha256 is None:
-            raise StoreError(400, f"Shard file {name} has no sha256 metadata; Hub repos need it for their LFS pointers")
+            raise InvalidRequest(f"Shard file {name} has no sha256 metadata; Hub repos need it for their LFS pointers")
         if file.size > MAX_FILE_BYTES:
-            raise StoreError(400, f"Shard file {name} is {file.size} bytes; files are at most {MAX_FILE_BYTES} bytes")
+            raise InvalidRequest(f"Shard file {name} is {file.size} bytes; files are at most {MAX_FILE_BYTES} bytes")
         chunk_lists: dict[str, list[tuple[bytes, int]]] = {}
         all_chunks: list[tuple[bytes, int]] = []
         for number, term in enumerate(file.terms):
@@ -205,17 +202,17 @@ class XetCas:
                 chunk_lists[xorb_hex] = self.chunk_list(xorb_hex)
             chunks = chunk_lists[xorb_hex]
             if not chunks:
-                raise StoreError(400, f"Shard file {name}, term {number}: xorb {xorb_hex} was never uploaded")
+                raise InvalidRequest(f"Shard file {name}, term {number}: xorb {xorb_hex} was never uploaded")
             if term.chunk_end > len(chunks):
-                raise StoreError(400, f"Shard file {name}, term {number}: chunk range ends at {term.chunk_end}, xorb has {len(chunks)}")
+                raise InvalidRequest(f"Shard file {name}, term {number}: chunk range ends at {term.chunk_end}, xorb has {len(chunks)}")
             used = chunks[term.chunk_start:term.chunk_end]
             if sum(size for _, size in used) != term.unpacked_bytes:
-                raise StoreError(400, f"Shard file {name}, term {number}: size {term.unpacked_bytes} does not match its chunks")
+                raise InvalidRequest(f"Shard file {name}, term {number}: size {term.unpacked_bytes} does not match its chunks")
             if term.verification is None or term.verification != xet.verification_hash([h for h, _ in used]):
-                raise StoreError(400, f"Shard file {name}, term {number}: missing or wrong verification hash")
+                raise InvalidRequest(f"Shard file {name}, term {number}: missing or wrong verification hash")
             all_chunks.extend(used)
         if xet.file_hash(all_chunks) != file.file_hash:
-            raise StoreError(400, f"Shard file {name}: its terms do not hash to its Xet file hash")
+            raise InvalidRequest(f"Shard file {name}: its terms do not hash to its Xet file hash")
 
     def _materialize(self, repo: Repo, file: xet.ShardFile) -> None:
         """Rebuild the file and check its sha256, even when the blob exists: a shard must not claim a hash it lacks.
@@ -228,7 +225,7 @@ class XetCas:
         for data in self._file_bytes(file):
             digest.update(data)
         if digest.hexdigest() != sha256:
-            raise StoreError(400, f"Shard file {xet.hash_hex(file.file_hash)}: its content does not match the sha256 {sha256} it states")
+            raise InvalidRequest(f"Shard file {xet.hash_hex(file.file_hash)}: its content does not match the sha256 {sha256} it states")
         if not self.store.has_blob(sha256, file.size):
             self._write_blob(file, sha256)
         self.store.record_upload(repo, sha256)
@@ -236,7 +233,7 @@ class XetCas:
     def _write_blob(self, file: xet.ShardFile, sha256: str) -> None:
         free = shutil.disk_usage(self.store.root).free
         if file.size > free:
-            raise StoreError(507, f"Shard file {xet.hash_hex(file.file_hash)} needs {file.size} bytes; the Hub's disk has {free} free")
+            raise InsufficientStorage(f"Shard file {xet.hash_hex(file.file_hash)} needs {file.size} bytes; the Hub's disk has {free} free")
         fd, temp_path = self.store.new_temp_file()
         try:
             digest = hashlib.sha256()
@@ -245,7 +242,7 @@ class XetCas:
                     digest.update(data)
                     handle.write(data)
             if digest.hexdigest() != sha256:  # the xorbs changed on disk between the passes
-                raise StoreError(409, f"Shard file {xet.hash_hex(file.file_hash)}: stored xorbs changed while it was rebuilt; retry")
+                raise Conflict(f"Shard file {xet.hash_hex(file.file_hash)}: stored xorbs changed while it was rebuilt; retry")
             self.store.adopt_blob(temp_path, sha256)
         finally:
             temp_path.unlink(missing_ok=True)
@@ -291,13 +288,13 @@ def _sign(secret: bytes, claims: str) -> str:
 
 def _token_claims(secret: bytes, token: str | None) -> dict:
     if not token or not token.startswith(TOKEN_PREFIX) or "." not in token:
-        raise StoreError(401, "Missing or invalid Xet access token: ask /api/.../xet-write-token/... for one")
+        raise Unauthorized("Missing or invalid Xet access token: ask /api/.../xet-write-token/... for one")
     claims, signature = token[len(TOKEN_PREFIX):].rsplit(".", 1)
     if not hmac.compare_digest(signature, _sign(secret, claims)):
-        raise StoreError(401, "Invalid Xet access token: ask /api/.../xet-write-token/... for a new one")
+        raise Unauthorized("Invalid Xet access token: ask /api/.../xet-write-token/... for a new one")
     payload = json.loads(base64.urlsafe_b64decode(claims))
     if payload["exp"] <= time.time():
-        raise StoreError(401, "Expired Xet access token: refresh it")
+        raise Unauthorized("Expired Xet access token: refresh it")
     return payload
 
 
@@ -306,88 +303,15 @@ def check_cas_token(store: HubStore, secret: bytes, token: str | None, needed: s
     the Hub token no longer grants `needed` on the repo (or a read token is used to write), 404 for a deleted repo."""
     payload = _token_claims(secret, token)
     if needed == WRITE and payload["scope"] != WRITE:
-        raise StoreError(403, "This Xet token is read-only: ask /api/.../xet-write-token/... for a write token")
+        raise Forbidden("This Xet token is read-only: ask /api/.../xet-write-token/... for a write token")
     identity = None
     if payload.get("sub") is not None:
         identity = store.identity_by_token_hash(payload["sub"])
         if identity is None:
-            raise StoreError(401, "The Hub token this Xet token was issued for is revoked: log in again")
+            raise Unauthorized("The Hub token this Xet token was issued for is revoked: log in again")
     repo = store.get_repo_by_pk(payload["repo"])
     if repo is None or not can_read(identity, repo):
-        raise StoreError(404, "The repository this Xet token was issued for no longer exists", "RepoNotFound")
+        raise RepoNotFound("The repository this Xet token was issued for no longer exists")
     if needed == WRITE and (identity is None or identity.read_only or not identity.belongs_to(repo.namespace)):
-        raise StoreError(403, f"The Hub token this Xet token was issued for can no longer write to {repo.repo_id}")
+        raise Forbidden(f"The Hub token this Xet token was issued for can no longer write to {repo.repo_id}")
     return CasGrant(repo, payload["scope"], identity)
-
-
-# ---------------------------------------------------------------------- routes
-
-
-def _check_path(prefix: str, expected_prefixes: tuple[str, ...], hash_hex: str) -> None:
-    if prefix not in expected_prefixes:
-        raise StoreError(400, f"Unknown prefix {prefix!r} in a CAS path: use {expected_prefixes[0]!r}")
-    xet.hash_from_hex(hash_hex)
-
-
-def install_xet_routes(
-    app: FastAPI,
-    cas: XetCas,
-    secret: bytes,
-    repo_for_token: Callable[[Request, str, str, str, str], Repo],
-    base_url: Callable[[Request], str],
-) -> None:
-    """Add the token routes and the CAS API to `app`; `repo_for_token(request, plural, ns, name, scope)` checks access."""
-
-    @app.exception_handler(xet.XetFormatError)
-    async def malformed(request: Request, exc: xet.XetFormatError) -> JSONResponse:
-        return await app.exception_handlers[StoreError](request, StoreError(400, str(exc)))
-
-    def grant(request: Request, needed: str) -> CasGrant:
-        return check_cas_token(cas.store, secret, bearer_token(request), needed)
-
-    def cas_token(request: Request, plural: str, namespace: str, name: str, scope: str) -> JSONResponse:
-        repo = repo_for_token(request, plural, namespace, name, scope)
-        expires = int(time.time()) + TOKEN_LIFETIME_S
-        token = issue_cas_token(secret, repo.pk, scope, expires, bearer_token(request))
-        cas_url = base_url(request) + CAS_PATH
-        headers = {"X-Xet-Cas-Url": cas_url, "X-Xet-Access-Token": token, "X-Xet-Token-Expiration": str(expires)}
-        return JSONResponse({"casUrl": cas_url, "accessToken": token, "exp": expires}, headers=headers)
-
-    @app.get("/api/{plural}/{namespace}/{name}/xet-write-token/{rest:path}")
-    def xet_write_token(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
-        return cas_token(request, plural, namespace, name, WRITE)
-
-    @app.get("/api/{plural}/{namespace}/{name}/xet-read-token/{rest:path}")
-    def xet_read_token(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
-        return cas_token(request, plural, namespace, name, READ)
-
-    @app.post(CAS_PATH + "/v1/xorbs/{prefix}/{hash_hex}")
-    async def upload_xorb(request: Request, prefix: str, hash_hex: str) -> JSONResponse:
-        allowed = await run_in_threadpool(grant, request, WRITE)
-        _check_path(prefix, ("default",), hash_hex)
-        received, temp_path = cas.receive_xorb()
-        try:
-            async for part in request.stream():  # at most MAX_XORB_BYTES (limits.py)
-                received.write(part)
-        except BaseException:
-            received.close()
-            temp_path.unlink(missing_ok=True)
-            raise
-        inserted = await run_in_threadpool(cas.add_xorb, allowed.repo, hash_hex, received, temp_path)
-        return JSONResponse({"was_inserted": inserted})
-
-    @app.post(CAS_PATH + "/v1/shards")
-    async def upload_shard(request: Request) -> JSONResponse:
-        allowed = await run_in_threadpool(grant, request, WRITE)
-        body = await request.body()  # at most MAX_SHARD_BYTES (limits.py)
-        await run_in_threadpool(cas.add_shard, allowed, body)
-        return JSONResponse({"result": 1})
-
-    @app.get(CAS_PATH + "/v1/chunks/{prefix}/{hash_hex}")
-    def dedupe_query(request: Request, prefix: str, hash_hex: str) -> Response:
-        allowed = grant(request, READ)
-        _check_path(prefix, DEDUPE_PREFIXES, hash_hex)
-        answer = cas.dedupe_shard(allowed, hash_hex)
-        if answer is None:
-            raise StoreError(404, f"Chunk {hash_hex} is not known to global deduplication")
-        return Response(answer, media_type="application/octet-stream")
