@@ -7,6 +7,7 @@ generous enough to hold on a machine at load 20.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -280,9 +281,10 @@ def test_a_discussion_number_too_large_for_the_database_is_refused_not_a_500(hub
 # ---------------------------------------------------------------------- 7. names
 
 
-def commit_text_file(hub, token: str, repo_id: str, path: str) -> httpx.Response:
+def commit_text_file(hub, token: str, repo_id: str, path: str, text: str = "hello") -> httpx.Response:
+    content = base64.b64encode(text.encode()).decode()
     lines = [{"key": "header", "value": {"summary": f"add {path[:20]}"}},
-             {"key": "file", "value": {"path": path, "content": "aGVsbG8=", "encoding": "base64"}}]
+             {"key": "file", "value": {"path": path, "content": content, "encoding": "base64"}}]
     return httpx.post(f"{hub.endpoint}/api/models/{repo_id}/commit/main", content="\n".join(json.dumps(x) for x in lines),
                       headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"})
 
@@ -314,3 +316,23 @@ def test_a_branch_given_as_refs_heads_x_is_branch_x(hub, victim):
 def test_a_path_with_control_characters_or_a_trailing_space_gets_an_answer(hub, path):
     answer = httpx.get(hub.endpoint + path)  # the X-Error-Message copy of the path once made uvicorn drop the connection
     assert 400 <= answer.status_code < 500 or answer.status_code == 501
+
+
+def test_a_yaml_alias_bomb_in_a_readme_is_not_expanded_by_repo_info(hub, attacker):
+    repo_id = new_repo(hub, attacker, "mallory-hostile")
+    readme = f"---\n{BILLION_LAUGHS}---\n# Card\n"
+    assert commit_text_file(hub, attacker, repo_id, "README.md", readme).status_code == 200
+    peak_before = server_status_mb(hub, "VmHWM")
+    answer = httpx.get(f"{hub.endpoint}/api/models/{repo_id}", timeout=60)  # anonymous, as in the audit
+    assert answer.status_code == 200 and len(answer.content) < 100_000 and answer.json()["cardData"] is None
+    assert server_status_mb(hub, "VmHWM") - peak_before < 64
+
+
+@pytest.mark.parametrize("body", [
+    b'{"content": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    json.dumps({"content": "---\n" + "a:\n" + "".join(" " * i + "- \n" for i in range(1, 2000)) + "---\n"}).encode(),
+    json.dumps({"content": f"---\n{BILLION_LAUGHS}---\n"}).encode(),
+])
+def test_validate_yaml_answers_deep_or_exploding_input_with_a_400(hub, body):
+    answer = httpx.post(f"{hub.endpoint}/api/validate-yaml", content=body, headers={"Content-Type": "application/json"}, timeout=60)
+    assert answer.status_code == 400
