@@ -8,6 +8,7 @@ route are bounded so the whole run stays within a few minutes on a loaded machin
 
 from __future__ import annotations
 
+import re
 import tempfile
 import uuid
 import zlib
@@ -21,13 +22,27 @@ from hubtools.hub.app import create_app
 
 EXAMPLES_PER_ROUTE = 25
 FUZZ_USER = "fuzzer"
+PLURALS = ("models", "datasets", "spaces")
 DELIBERATE = {501, 507}  # an API the embedded Hub does not implement (named in the answer); a full disk
+
+
+def declare_path_parameters(spec: dict) -> dict:
+    """Routes read some path segments through dependencies or the raw path (`{plural}`, `{rest}`), so FastAPI does
+    not list them; declare each as a string (`plural` as the three repo types) so the schema is valid."""
+    for template, operations in spec["paths"].items():
+        names = re.findall(r"{(\w+)(?::path)?}", template)
+        for operation in operations.values():
+            declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+            for name in (n for n in names if n not in declared):
+                schema = {"enum": list(PLURALS)} if name == "plural" else {"type": "string", "minLength": 1}
+                operation.setdefault("parameters", []).append({"name": name, "in": "path", "required": True, "schema": schema})
+    return spec
 
 
 def app_schema() -> schemathesis.BaseSchema:
     """The app's schema, built from an app on an empty throw-away root (needed at collection time)."""
     with tempfile.TemporaryDirectory(prefix="hubtools-fuzz-schema-") as root:
-        return schemathesis.openapi.from_dict(create_app(Path(root)).openapi())
+        return schemathesis.openapi.from_dict(declare_path_parameters(create_app(Path(root)).openapi()))
 
 
 @pytest.fixture(scope="module")

@@ -77,11 +77,12 @@ def validate_path(path: object) -> str:
         )
     if any(c in BIDI_CONTROLS for c in path):
         raise InvalidRequest(f"Invalid file path {path!r}: bidirectional control characters are not allowed", "InvalidPath")
-    long_segment = next((seg for seg in segments if len(seg.encode()) > MAX_PATH_COMPONENT_BYTES), None)
-    if long_segment is not None:
-        raise InvalidRequest(f"Invalid file path {path[:80]!r}...: component {long_segment[:40]!r}... is longer than"
-            f" {MAX_PATH_COMPONENT_BYTES} bytes", "InvalidPath",
-        )
     if len(path) > MAX_PATH_CHARS:
         raise InvalidRequest(f"Invalid file path {path[:80]!r}...: longer than {MAX_PATH_CHARS} characters", "InvalidPath")
+    long_segment = next((seg for seg in segments if len(seg.encode()) > MAX_PATH_COMPONENT_BYTES), None)
+    if long_segment is not None:
+        raise InvalidRequest(
+            f"Invalid file path {path[:80]!r}...: component {long_segment[:40]!r}... is longer than"
+            f" {MAX_PATH_COMPONENT_BYTES} bytes", "InvalidPath",
+        )
     return path
