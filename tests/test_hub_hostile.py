@@ -12,6 +12,8 @@ import hashlib
 import json
 import os
 import struct
+import subprocess
+import sys
 import tracemalloc
 import unicodedata
 import uuid
@@ -336,3 +338,25 @@ def test_a_yaml_alias_bomb_in_a_readme_is_not_expanded_by_repo_info(hub, attacke
 def test_validate_yaml_answers_deep_or_exploding_input_with_a_400(hub, body):
     answer = httpx.post(f"{hub.endpoint}/api/validate-yaml", content=body, headers={"Content-Type": "application/json"}, timeout=60)
     assert answer.status_code == 400
+
+
+def test_revoking_a_token_on_the_command_line_ends_its_hub_and_xet_cas_access(hub):
+    token = hub.token("rita-hostile")
+    repo_id = new_repo(hub, token, "rita-hostile")
+    cas_url, cas = cas_token(hub, token, repo_id)
+    chunk = os.urandom(3000)
+    upload_xorb(cas_url, cas, [chunk])
+    assert dedupe_status(cas_url, cas, chunk) == 200
+
+    revoke = subprocess.run([sys.executable, "-m", "hubtools.cli", "hub", "token", "--revoke", "--root", str(hub.root)],
+                            input=token + "\n", capture_output=True, text=True, timeout=120)
+    assert revoke.returncode == 0 and token not in revoke.stdout + revoke.stderr, revoke.stderr
+    assert httpx.get(f"{hub.endpoint}/api/whoami-v2", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert dedupe_status(cas_url, cas, chunk) == 401  # the CAS token was issued an hour's life; it dies now
+    refused = httpx.post(f"{cas_url}/v1/xorbs/default/{'0' * 64}", content=b"x", headers={"Authorization": f"Bearer {cas}"})
+    assert refused.status_code == 401 and "revoked" in refused.json()["error"]
+
+    again = subprocess.run([sys.executable, "-m", "hubtools.cli", "hub", "token", "--revoke", "--root", str(hub.root)],
+                           input=token + "\n", capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1 and "nothing revoked" in again.stderr
+

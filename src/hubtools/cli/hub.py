@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -39,14 +40,26 @@ def serve_command(
 
 @hub_app.command("token")
 def token_command(
-    user: Annotated[str, typer.Option("--user", help="User name (created if new).")],
+    user: Annotated[str | None, typer.Option("--user", help="User name (created if new).")] = None,
     root: RootOption = default_root(),
     org: Annotated[list[str], typer.Option("--org", help="Organization the user belongs to (repeatable).")] = [],  # noqa: B006
     read_only: Annotated[bool, typer.Option("--read-only", help="Token that can read but never write.")] = False,
+    revoke: Annotated[
+        bool, typer.Option("--revoke", help="Revoke the token read from standard input (and its Xet CAS tokens).")
+    ] = False,
 ) -> None:
-    """Print a new token for USER; pass it as HF_TOKEN or `token=`."""
-    from hubtools.hub import issue_token
+    """Print a new token for USER; pass it as HF_TOKEN or `token=`. With --revoke, revoke the token on stdin."""
+    from hubtools.hub import issue_token, revoke_token
 
+    if revoke:
+        if not revoke_token(root, sys.stdin.readline().strip()):
+            typer.echo(f"Error: the token on standard input is not a token of the Hub in {root}: nothing revoked", err=True)
+            raise typer.Exit(1)
+        typer.echo("Token revoked: requests and Xet transfers using it are refused from now on", err=True)
+        return
+    if user is None:
+        typer.echo("Error: pass --user NAME for a new token (or --revoke with the token on standard input)", err=True)
+        raise typer.Exit(2)
     typer.echo(issue_token(root, user, org, read_only))
 
 
