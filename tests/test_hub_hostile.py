@@ -360,3 +360,57 @@ def test_revoking_a_token_on_the_command_line_ends_its_hub_and_xet_cas_access(hu
                            input=token + "\n", capture_output=True, text=True, timeout=120)
     assert again.returncode == 1 and "nothing revoked" in again.stderr
 
+
+
+# ---------------------------------------------------------------------- 6. typed bodies, file/folder conflicts
+
+
+def commit_lines(hub, token: str, repo_id: str, *lines: dict) -> httpx.Response:
+    return httpx.post(f"{hub.endpoint}/api/models/{repo_id}/commit/main", content="\n".join(json.dumps(x) for x in lines),
+                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"})
+
+
+def test_malformed_commit_fields_are_400s_naming_the_line_and_field(hub, victim):
+    repo_id = new_repo(hub, victim, "vera-hostile")
+    assert commit_text_file(hub, victim, repo_id, "x.txt").status_code == 200
+    header = {"key": "header", "value": {"summary": "typed"}}
+    cases = {
+        "summary": [{"key": "header", "value": {"summary": 5}}],
+        "srcRevision": [header, {"key": "copyFile", "value": {"srcPath": "x.txt", "path": "y.txt", "srcRevision": 5}}],
+        "path": [header, {"key": "deletedFile", "value": {"path": ["x.txt"]}}],
+        "size": [header, {"key": "lfsFile", "value": {"path": "q.bin", "algo": "sha256", "oid": "a" * 64, "size": "big"}}],
+    }
+    for field, lines in cases.items():
+        answer = commit_lines(hub, victim, repo_id, *lines)
+        assert answer.status_code == 400 and f"field '{field}'" in answer.json()["error"], (field, answer.text)
+
+
+def test_a_commit_cannot_make_a_path_both_a_file_and_a_folder(hub, victim):
+    repo_id = new_repo(hub, victim, "vera-hostile")
+    header = {"key": "header", "value": {"summary": "conflict"}}
+    both = commit_lines(hub, victim, repo_id, header, *({"key": "file", "value": {"path": p, "content": "aGk=", "encoding": "base64"}} for p in ("a", "a/b")))
+    assert both.status_code == 409 and "both a file and the folder" in both.json()["error"]
+    assert commit_text_file(hub, victim, repo_id, "x").status_code == 200
+    assert commit_text_file(hub, victim, repo_id, "x/y").status_code == 409  # against the existing tree
+    assert commit_text_file(hub, victim, repo_id, "d/e").status_code == 200
+    assert commit_text_file(hub, victim, repo_id, "d").status_code == 409
+    assert sorted(hub.stock_api(victim).list_repo_files(repo_id)) == [".gitattributes", "d/e", "x"]
+
+
+def test_settings_create_and_discussion_booleans_must_be_booleans(hub, victim):
+    repo_id = new_repo(hub, victim, "vera-hostile")
+    auth = {"Authorization": f"Bearer {victim}"}
+    settings = httpx.put(f"{hub.endpoint}/api/models/{repo_id}/settings", json={"private": "yes"}, headers=auth)
+    assert settings.status_code == 400 and "field 'private'" in settings.json()["error"]
+    created = httpx.post(f"{hub.endpoint}/api/repos/create", json={"name": "typed-no", "private": "no"}, headers=auth)
+    assert created.status_code == 400 and "field 'private'" in created.json()["error"]  # "no" once made it private
+    opened = httpx.post(f"{hub.endpoint}/api/models/{repo_id}/discussions", json={"title": "Typed", "pullRequest": "no"}, headers=auth)
+    assert opened.status_code == 400 and "field 'pullRequest'" in opened.json()["error"]
+    assert hub.stock_api(victim).model_info(repo_id).private is False
+
+
+def test_a_branch_starting_point_must_be_a_revision_string(hub, victim):
+    repo_id = new_repo(hub, victim, "vera-hostile")
+    answer = httpx.post(f"{hub.endpoint}/api/models/{repo_id}/branch/typed", json={"startingPoint": 123},
+                        headers={"Authorization": f"Bearer {victim}"})
+    assert answer.status_code == 400 and "field 'startingPoint'" in answer.json()["error"]

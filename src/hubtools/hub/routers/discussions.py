@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from hubtools.hub.auth import require_write
 from hubtools.hub.deps import ReadableRepo, Store, WriteToken, base_url, json_body
 from hubtools.hub.errors import InvalidRequest
+from hubtools.hub.payloads import NewDiscussion, documented, parse
 from hubtools.hub.limits import (
     DISCUSSIONS_PAGE_SIZE,
     MAX_COMMENT_CHARS,
@@ -90,14 +91,14 @@ def list_discussions(request: Request, repo: ReadableRepo, store: Store) -> JSON
     })
 
 
-@router.post(BASE)
+@router.post(BASE, openapi_extra=documented(NewDiscussion))
 async def create_discussion(request: Request, identity: WriteToken, repo: ReadableRepo, store: Store) -> JSONResponse:
-    payload = await json_body(request)
-    is_pull_request = bool(payload.get("pullRequest"))
+    payload = parse(NewDiscussion, await json_body(request), f"New discussion in {repo.repo_id}")
+    is_pull_request = payload.pullRequest
     if is_pull_request:
         require_write(identity, repo.namespace)
-    title = checked_text(payload.get("title"), "title", MIN_DISCUSSION_TITLE_CHARS, MAX_DISCUSSION_TITLE_CHARS)
-    description = checked_text(payload.get("description") or "", "description", 0, MAX_COMMENT_CHARS)
+    title = checked_text(payload.title, "title", MIN_DISCUSSION_TITLE_CHARS, MAX_DISCUSSION_TITLE_CHARS)
+    description = checked_text(payload.description, "description", 0, MAX_COMMENT_CHARS)
     num = await run_in_threadpool(store.open_discussion, repo, title, description, identity.user, is_pull_request)
     return JSONResponse({"num": num, "url": f"{base_url(request)}/{repo.url_prefix}{repo.repo_id}/discussions/{num}"})
 
