@@ -8,12 +8,15 @@ generous enough to hold on a machine at load 20.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import os
+import statistics
 import struct
 import subprocess
 import sys
+import time
 import tracemalloc
 import unicodedata
 import uuid
@@ -27,6 +30,7 @@ from hubtools.hub import xet
 from hubtools.hub.limits import MAX_FILE_BYTES
 from hubtools.hub.parsing import YamlTooLarge, load_yaml, loads_json
 from hubtools.hub.errors import InvalidRequest
+from hubtools.hub.store import HubStore
 from test_hub_xet import cas_token, serialize_shard, serialize_xorb
 
 MB = 1024 * 1024
@@ -414,3 +418,35 @@ def test_a_branch_starting_point_must_be_a_revision_string(hub, victim):
     answer = httpx.post(f"{hub.endpoint}/api/models/{repo_id}/branch/typed", json={"startingPoint": 123},
                         headers={"Authorization": f"Bearer {victim}"})
     assert answer.status_code == 400 and "field 'startingPoint'" in answer.json()["error"]
+
+
+# ---------------------------------------------------------------------- 9. lookups by key
+
+
+def median_seconds(client: httpx.Client, method: str, url: str, **kwargs) -> float:
+    times = []
+    for _ in range(15):
+        started = time.perf_counter()
+        client.request(method, url, **kwargs).raise_for_status()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def test_resolve_and_paths_info_cost_the_same_on_a_20000_file_repo(hub, victim):
+    small, large = new_repo(hub, victim, "vera-hostile"), new_repo(hub, victim, "vera-hostile")
+    store = HubStore(hub.root)
+    blob = store.put_bytes(b"x")
+    for repo_id, count in ((small, 10), (large, 20_000)):
+        files = [dataclasses.replace(blob, path=f"shard-{i // 1000:02d}/file-{i:05d}.txt") for i in range(count)]
+        store.apply_commit(store.get_repo("model", *repo_id.split("/")), "main", files, "vera-hostile", f"{count} files", "")
+    with httpx.Client() as client:
+        costs = {}
+        for repo_id in (small, large, small, large):  # interleaved, so a load spike hits both
+            head = median_seconds(client, "HEAD", f"{hub.endpoint}/{repo_id}/resolve/main/shard-00/file-00005.txt")
+            info = median_seconds(client, "POST", f"{hub.endpoint}/api/models/{repo_id}/paths-info/main",
+                                  data={"paths": ["shard-00/file-00005.txt", "shard-00"]})
+            costs[repo_id] = min(costs.get(repo_id, (9e9, 9e9)), (head, info))
+    # Reading the whole file list made the large repo's HEAD 20-30x slower; a key lookup costs about the same.
+    # Generous for a machine at load 20: 4x.
+    assert costs[large][0] < 4 * costs[small][0] + 0.01, costs
+    assert costs[large][1] < 4 * costs[small][1] + 0.05, costs

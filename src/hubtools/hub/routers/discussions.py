@@ -123,7 +123,7 @@ def require_author_or_writer(store: HubStore, repo: Repo, num: int, identity: Id
 
 @router.post(BASE + "/{num}/title")
 async def rename(request: Request, num: Num, identity: WriteToken, repo: ReadableRepo, store: Store) -> JSONResponse:
-    require_author_or_writer(store, repo, num, identity)
+    await run_in_threadpool(require_author_or_writer, store, repo, num, identity)
     title = checked_text((await json_body(request)).get("title"), "title", MIN_DISCUSSION_TITLE_CHARS, MAX_DISCUSSION_TITLE_CHARS)
     event = await run_in_threadpool(store.rename_discussion, repo, num, title, identity.user)
     return JSONResponse({"newTitle": event_json(event)})
@@ -131,7 +131,7 @@ async def rename(request: Request, num: Num, identity: WriteToken, repo: Readabl
 
 @router.post(BASE + "/{num}/status")
 async def change_status(request: Request, num: Num, identity: WriteToken, repo: ReadableRepo, store: Store) -> JSONResponse:
-    require_author_or_writer(store, repo, num, identity)
+    await run_in_threadpool(require_author_or_writer, store, repo, num, identity)
     payload = await json_body(request)
     remark = checked_text(payload.get("comment") or "", "comment", 0, MAX_COMMENT_CHARS) or None
     event = await run_in_threadpool(

@@ -61,16 +61,16 @@ def tree_items(store: HubStore, commit_id: str, folder: str, recursive: bool) ->
     return list_tree(store.files(commit_id), folder, recursive)
 
 
-def paths_info_answer(files: dict[str, FileEntry], paths: list[str]) -> list[dict]:
+def paths_info_answer(store: HubStore, commit_id: str, paths: list[str]) -> list[dict]:
+    """Each path as a file or a folder, looked up by key (never by reading the commit's whole file list)."""
     answers = []
     for path in paths:
         path = path.strip("/")
-        if path in files:
-            answers.append(file_json(files[path]))
-        else:
-            below = [e for p, e in files.items() if p.startswith(path + "/")]
-            if below:
-                answers.append({"type": "directory", "oid": tree_oid(below), "size": 0, "path": path})
+        entry = store.file_entry(commit_id, path)
+        if entry is not None:
+            answers.append(file_json(entry))
+        elif below := store.files_below(commit_id, path):
+            answers.append({"type": "directory", "oid": tree_oid(below), "size": 0, "path": path})
     return answers
 
 
@@ -118,7 +118,7 @@ def tree(request: Request, at: Annotated[RepoAt, Depends(at_revision("tree"))], 
 @router.post("/api/{plural}/{namespace}/{name}/paths-info/{rest:path}")
 async def paths_info(request: Request, at: Annotated[RepoAt, Depends(at_revision("paths-info"))], store: Store) -> JSONResponse:
     paths = [str(path) for path in (await request.form()).getlist("paths")]
-    return JSONResponse(await run_in_threadpool(lambda: paths_info_answer(store.files(at.commit_id), paths)))
+    return JSONResponse(await run_in_threadpool(paths_info_answer, store, at.commit_id, paths))
 
 
 @router.get("/api/{plural}/{namespace}/{name}/commits/{rest:path}")

@@ -80,7 +80,7 @@ async def delete_repo(request: Request, identity: Authenticated, state: State) -
     repo = find_readable(state.store, identity, payload.get("type") or "model", namespace, str(payload.get("name")))
     require_write(identity, repo.namespace)
     await run_in_threadpool(state.store.delete_repo, repo)
-    state.spaces.forget(repo)
+    await run_in_threadpool(state.spaces.forget, repo)  # stops the Space's app: a process wait
     return Response(status_code=200)
 
 

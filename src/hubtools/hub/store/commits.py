@@ -18,6 +18,7 @@ from hubtools.hub.store.models import Commit, Deletion, FileEntry, Operation, Re
 from hubtools.hub.store.rows import (
     candidate_refs,
     commit_from_row,
+    entry_from_row,
     files_of,
     get_repo_row,
     ref_exists,
@@ -45,6 +46,21 @@ class CommitStore(BlobStore):
     def files(self, commit_id: str) -> dict[str, FileEntry]:
         with self._connect() as db:
             return files_of(db, commit_id)
+
+    def file_entry(self, commit_id: str, path: str) -> FileEntry | None:
+        """One file of a commit, by the (commit, path) primary key: a lookup, whatever the commit's size."""
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM files WHERE commit_id = ? AND path = ?", (commit_id, path)).fetchone()
+        return entry_from_row(row) if row else None
+
+    def files_below(self, commit_id: str, folder: str) -> list[FileEntry]:
+        """The files under `folder/` in a commit, by a range of the primary key ('0' sorts right after '/')."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM files WHERE commit_id = ? AND path >= ? AND path < ? ORDER BY path",
+                (commit_id, folder + "/", folder + "0"),
+            ).fetchall()
+        return [entry_from_row(row) for row in rows]
 
     def commit(self, commit_id: str) -> Commit:
         with self._connect() as db:
