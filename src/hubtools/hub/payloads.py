@@ -82,7 +82,7 @@ class RepoSettings(Payload):
 
     private: StrictBool | None = None
     visibility: Literal["private", "public"] | None = None
-    gated: Literal[False] | None = None
+    gated: Literal[False, "auto", "manual"] | None = None  # only False (not gated) is supported: 501 otherwise
 
 
 class NewDiscussion(Payload):

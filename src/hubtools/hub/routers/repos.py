@@ -87,10 +87,13 @@ async def delete_repo(request: Request, identity: Authenticated, state: State) -
 @router.put("/api/{plural}/{namespace}/{name}/settings", openapi_extra=documented(RepoSettings))
 async def update_settings(request: Request, repo: WritableRepo, store: Store) -> JSONResponse:
     payload = await json_body(request)
-    unsupported_settings = [f"{key}={value!r}" for key, value in payload.items() if key not in RepoSettings.model_fields]
+    settings = parse(RepoSettings, payload, f"Settings of {repo.repo_id}")
+    unsupported_settings = [
+        f"{key}={value!r}" for key, value in payload.items()
+        if key not in RepoSettings.model_fields or (key == "gated" and value is not False)
+    ]
     if unsupported_settings:
         raise not_supported(request, f"repo settings {', '.join(unsupported_settings)}")
-    settings = parse(RepoSettings, payload, f"Settings of {repo.repo_id}")
     private = settings.private if settings.visibility is None else settings.visibility == "private"
     if private is not None:
         await run_in_threadpool(store.set_private, repo, private)
