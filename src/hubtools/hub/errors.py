@@ -66,6 +66,10 @@ class InsufficientStorage(HubError):
     """An upload the Hub's disk has no room for."""
 
 
+class RangeNotSatisfiable(HubError):
+    """A byte range that starts past the end of the content."""
+
+
 class NotSupported(HubError):
     """A huggingface.co feature this local Hub does not have (gated repos, collections...)."""
 
