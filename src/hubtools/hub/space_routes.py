@@ -1,7 +1,8 @@
 """Space routes of huggingface.co's API: runtime, logs, restart, secrets and variables.
 
-Secrets are write-only: no route returns a value (only key, description and update time), and the logs route masks
-them. Variables are public to whoever can read the Space, as on the Hub.
+Secrets are write-only: no route returns a value (only key, description and update time), the logs route masks
+them, and hub.sqlite holds them encrypted (`space_secrets`). Variables are public to whoever can read the Space, as on
+the Hub.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def add_setting_routes(
     async def add(request: Request, namespace: str, name: str) -> JSONResponse:
         repo = owned_space(request, namespace, name)
         key, value, description = _setting_payload(await json_body(request), with_value=True)
-        store.set_space_setting(repo, kind, key, value, description)
+        store.set_space_setting(repo, kind, key, spaces.secret_box.seal(value) if is_secret else value, description)
         spaces.restart(repo)
         return JSONResponse(_listing(store.space_settings(repo, kind), with_values=not is_secret))
 
