@@ -22,6 +22,11 @@ CardReader = Callable[[HubStore, dict[str, FileEntry]], tuple[dict | None, str]]
 PREFIXES = {"dataset": "/datasets", "space": "/spaces", "model": ""}
 
 
+def page_response(html: str) -> HTMLResponse:
+    """An HTML page with its security headers (CSP, nosniff, no framing: see `pages.PAGE_HEADERS`)."""
+    return HTMLResponse(html, headers=pages.PAGE_HEADERS)
+
+
 def add_page_routes(
     app: FastAPI, store: HubStore, readable_repo: ReadableRepo, repo_at: RepoAt, read_card: CardReader,
     spaces: SpacesRuntime,
@@ -38,7 +43,7 @@ def add_page_routes(
     @app.get("/", response_class=HTMLResponse)
     def index(request: Request) -> HTMLResponse:
         identity = caller(store, request)
-        return HTMLResponse(pages.render_index([r for r in store.list_repos() if can_read(identity, r)]))
+        return page_response(pages.render_index([r for r in store.list_repos() if can_read(identity, r)]))
 
     def card_page(repo_type: str):
         def page(request: Request, namespace: str, name: str) -> HTMLResponse:
@@ -48,7 +53,7 @@ def add_page_routes(
             card, body = read_card(store, files)
             view = pages.RepoView(repo, DEFAULT_BRANCH, card or {})
             space = spaces.page_status(repo) if repo_type == "space" else None
-            return HTMLResponse(pages.render_repo_page(view, commit_id, body, files, space))
+            return page_response(pages.render_repo_page(view, commit_id, body, files, space))
 
         return page
 
@@ -58,7 +63,7 @@ def add_page_routes(
             children = pages.tree_children(files, folder)
             if folder and not children:
                 raise StoreError(404, f"Folder not found: {folder} at {view.revision} in {view.repo.repo_id}", "EntryNotFound")
-            return HTMLResponse(pages.render_tree(view, folder, files, store.last_commits(commit_id, children)))
+            return page_response(pages.render_tree(view, folder, files, store.last_commits(commit_id, children)))
 
         return page
 
@@ -69,14 +74,14 @@ def add_page_routes(
             if entry is None:
                 raise StoreError(404, f"Entry not found: {path} at {view.revision} in {view.repo.repo_id}", "EntryNotFound")
             content = read_blob(entry) if entry.size <= pages.MAX_TEXT_BYTES else None
-            return HTMLResponse(pages.render_blob(view, entry, content))
+            return page_response(pages.render_blob(view, entry, content))
 
         return page
 
     def commits_page(repo_type: str):
         def page(request: Request, namespace: str, name: str, rest: str) -> HTMLResponse:
             view, commit_id, _, _ = view_at(request, repo_type, namespace, name, "commits")
-            return HTMLResponse(pages.render_commits(view, store.history(commit_id)))
+            return page_response(pages.render_commits(view, store.history(commit_id)))
 
         return page
 
@@ -87,7 +92,7 @@ def add_page_routes(
             parent_files = store.files(commit.parent) if commit.parent else {}
             changed = sorted(p for p in files.keys() | parent_files.keys() if files.get(p) != parent_files.get(p))
             changes = [pages.file_change(view, p, parent_files.get(p), files.get(p), read_blob) for p in changed]
-            return HTMLResponse(pages.render_commit(view, commit, changes))
+            return page_response(pages.render_commit(view, commit, changes))
 
         return page
 
@@ -96,7 +101,7 @@ def add_page_routes(
             repo = readable_repo(request, repo_type, namespace, name)
             card, _ = read_card(store, store.files(store.resolve(repo, DEFAULT_BRANCH)))
             view = pages.RepoView(repo, DEFAULT_BRANCH, card or {})
-            return HTMLResponse(pages.render_discussions(view, store.discussions(repo)))
+            return page_response(pages.render_discussions(view, store.discussions(repo)))
 
         return page
 
