@@ -6,7 +6,7 @@ one real Gradio app that reports what it can see into its log, which the tests r
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import json
 import os
 import sqlite3
@@ -183,23 +183,28 @@ def test_logs_are_capped_and_read_from_the_end(probe: Probe) -> None:
 
 def test_get_requests_never_restart_the_app(probe: Probe) -> None:
     """A commit made behind the server's back (as `hubtools hub seed-base-models` does) is not run by a GET."""
-    from hubtools.hub.store import Addition, HubStore, git_blob_id
+    from hubtools.hub.store import HubStore
 
     before = probe.api.get_space_runtime(probe.space_id).raw["sha"]
     store = HubStore(probe.root)
-    content = b"# out of band\n"
-    fd, temp_path = store.new_temp_file()
-    with open(fd, "wb") as handle:
-        handle.write(content)
-    sha256 = hashlib.sha256(content).hexdigest()
-    store.adopt_blob(temp_path, sha256)
     repo = store.get_repo("space", *probe.space_id.split("/"))
-    addition = Addition("NOTES.md", sha256, len(content), False, git_blob_id(content))
-    store.apply_commit(repo, "main", [addition], "ines", "Out of band", "")
+    notes = dataclasses.replace(store.put_bytes(b"# out of band\n"), path="NOTES.md")
+    store.apply_commit(repo, "main", [notes], "ines", "Out of band", "")
     for path in (f"/api/spaces/{probe.space_id}", f"/api/spaces/{probe.space_id}/runtime", f"/spaces/{probe.space_id}"):
         assert httpx.get(probe.server.endpoint + path, timeout=60).status_code == 200
     runtime = probe.api.get_space_runtime(probe.space_id)
     assert runtime.stage == "RUNNING" and runtime.raw["sha"] == before
+
+
+def test_a_merged_pull_request_restarts_the_app(probe: Probe) -> None:
+    """GETs no longer start apps, so every route that moves main does: here a PR merge."""
+    operations = [CommitOperationAdd("src/helper.py", b"ANSWER = 'merged helper'\n")]
+    pr = probe.api.create_commit(probe.space_id, operations, commit_message="New helper", repo_type="space", create_pr=True)
+    probe.api.merge_pull_request(probe.space_id, pr.pr_num, repo_type="space")
+    head = probe.api.space_info(probe.space_id).sha
+    probe.wait_running()
+    assert probe.api.get_space_runtime(probe.space_id).raw["sha"] == head
+    assert probe.report()["helper"] == "merged helper"
 
 
 def test_a_head_without_gradio_stops_the_app_its_children_and_its_folder(probe: Probe) -> None:
