@@ -225,3 +225,4 @@ def test_apps_and_their_children_die_with_a_killed_hub(probe: Probe) -> None:
     assert alive(report["pid"]) and alive(report["child"])
     probe.server.kill()  # SIGKILL: the Hub runs no clean-up
     assert gone_within([report["pid"], report["child"]])
+    assert not any(Path(report["cwd"]).iterdir())  # the app emptied its work folder before it went

@@ -41,11 +41,13 @@ UIDS_PER_HUB = 1 << 16
 
 # Runs as the app's user with `python -S -c LAUNCHER WATCHDOG_FD HUB_PID APP_FILE SITE_DIR...`, then runs the app.
 LAUNCHER = """
-import ctypes, os, runpy, signal, site, sys, threading
+import ctypes, os, runpy, shutil, signal, site, sys, threading
 watchdog, hub_pid, app_file, *site_dirs = sys.argv[1:]
+work_folder = os.getcwd()
 
 
-def end_group(*_):
+def end_group(*_):  # the Hub is gone: empty the work folder (the Hub cannot now), end the app and all it started
+    shutil.rmtree(work_folder, ignore_errors=True)  # all it holds; the folder itself stays (the Hub owns its parent)
     os.killpg(0, signal.SIGKILL)  # the app and every process it started (they share its process group)
 
 
