@@ -226,3 +226,16 @@ def test_apps_and_their_children_die_with_a_killed_hub(probe: Probe) -> None:
     probe.server.kill()  # SIGKILL: the Hub runs no clean-up
     assert gone_within([report["pid"], report["child"]])
     assert not any(Path(report["cwd"]).iterdir())  # the app emptied its work folder before it went
+
+
+def test_plain_text_secrets_of_an_older_hub_are_encrypted_when_it_starts(tmp_path: Path) -> None:
+    from hubtools.hub.spaces import SpacesRuntime
+    from hubtools.hub.store import HubStore
+
+    store = HubStore(tmp_path / "hub")
+    repo = store.create_repo("space", ORG, "older", False, "gradio", "ines")
+    store.set_space_setting(repo, "secret", "API_KEY", SPACE_SECRET, None)  # as a Hub before encryption stored it
+    runtime = SpacesRuntime(store, endpoint=None)  # what `hubtools hub serve` builds at start
+    stored = store.space_settings(repo, "secret")["API_KEY"].value
+    assert SPACE_SECRET not in stored and SPACE_SECRET.encode() not in (tmp_path / "hub" / "hub.sqlite").read_bytes()
+    assert runtime.secret_box.secrets(store, repo) == {"API_KEY": SPACE_SECRET}
