@@ -4,8 +4,9 @@
 
 Starts a fresh embedded Hub on a free loopback port, uploads fresh random files with hubtools' client (the
 same path as a stock HfApi: Xet when hf_xet is installed) and with Xet switched off (LFS batch API),
-downloads with hf_hub_download and curl, and prints MB/s and the ratio to a plain disk copy (best of
---repeat runs each). Then the dedupe measurement: a safetensors checkpoint of about --size-mb is uploaded,
+downloads the Xet-uploaded file with hf_hub_download through Xet (the Hub's reconstruction API), with
+hf_hub_download over plain HTTP (Xet switched off) and with curl, and prints MB/s and the ratio to a plain
+disk copy (best of --repeat runs each). Then the dedupe measurement: a safetensors checkpoint of about --size-mb is uploaded,
 one tensor is changed, and the checkpoint is uploaded again from a new process with an empty Xet cache (so
 only the server's global dedupe can spare bytes); it prints the xorb bytes the server received each time.
 """
@@ -102,7 +103,7 @@ def main() -> None:
     os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
     os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
-    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_download, hf_hub_url
 
     from hubtools.hub import issue_token, serve_in_background
     from hubtools.hubclient import hub_api
@@ -123,27 +124,38 @@ def main() -> None:
             shutil.copyfile(source, work / f"copy-{attempt}.bin")
 
         def upload_with_xet(attempt: int) -> None:
-            api.upload_file(path_or_fileobj=fresh["xet", attempt], path_in_repo="payload.bin", repo_id="bench/transfer")
+            api.upload_file(path_or_fileobj=fresh["xet", attempt], path_in_repo="xet.bin", repo_id="bench/transfer")
 
         def upload_with_lfs(attempt: int) -> None:
             constants.HF_HUB_DISABLE_XET = True  # re-read on every call
             try:
-                api.upload_file(path_or_fileobj=fresh["lfs", attempt], path_in_repo="payload.bin", repo_id="bench/transfer")
+                api.upload_file(path_or_fileobj=fresh["lfs", attempt], path_in_repo="lfs.bin", repo_id="bench/transfer")
             finally:
                 constants.HF_HUB_DISABLE_XET = False
 
-        def download(attempt: int) -> None:
-            hf_hub_download("bench/transfer", "payload.bin", cache_dir=work / f"cache-{attempt}")
+        def download_with_xet(attempt: int) -> None:
+            metadata = get_hf_file_metadata(hf_hub_url("bench/transfer", "xet.bin"))
+            assert metadata.xet_file_data is not None, "the Hub did not offer this file through Xet"
+            downloaded = hf_hub_download("bench/transfer", "xet.bin", cache_dir=work / f"cache-xet-{attempt}")
+            assert Path(downloaded).stat().st_size == size
+
+        def download_plain(attempt: int) -> None:
+            constants.HF_HUB_DISABLE_XET = True
+            try:
+                hf_hub_download("bench/transfer", "xet.bin", cache_dir=work / f"cache-plain-{attempt}")
+            finally:
+                constants.HF_HUB_DISABLE_XET = False
 
         def download_with_curl(attempt: int) -> None:
-            url = f"{os.environ['HF_ENDPOINT']}/bench/transfer/resolve/main/payload.bin"
+            url = f"{os.environ['HF_ENDPOINT']}/bench/transfer/resolve/main/xet.bin"
             subprocess.run(["curl", "-sf", "-o", str(work / f"curl-{attempt}.bin"), url], check=True)
 
         actions = {
             "disk copy": disk_copy,
             "upload, Xet (hf_xet)": upload_with_xet,
             "upload, LFS (Xet off)": upload_with_lfs,
-            "download, hf_hub_download": download,
+            "download, Xet (hf_hub_download)": download_with_xet,
+            "download, HTTP (hf_hub_download)": download_plain,
         }
         if shutil.which("curl"):
             actions["download, curl (server side)"] = download_with_curl
@@ -157,9 +169,9 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"file: {mb:.0f} MB, best of {args.repeat}, {os.cpu_count()} CPUs, load average {load:.1f} during the run")
     copy_s = best.pop("disk copy")
-    print(f"{'disk copy (shutil.copyfile):':31s}{mb / copy_s:8.0f} MB/s")
+    print(f"{'disk copy (shutil.copyfile):':34s}{mb / copy_s:8.0f} MB/s")
     for label, seconds in best.items():
-        print(f"{label + ':':31s}{mb / seconds:8.0f} MB/s   {copy_s / seconds:5.2f} x disk copy")
+        print(f"{label + ':':34s}{mb / seconds:8.0f} MB/s   {copy_s / seconds:5.2f} x disk copy")
 
 
 if __name__ == "__main__":

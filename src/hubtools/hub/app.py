@@ -21,7 +21,9 @@ from hubtools.hub.deps import HubState
 from hubtools.hub.errors import HubError
 from hubtools.hub.limits import UNREFERENCED_BLOB_GRACE_SECONDS, BodyLimit
 from hubtools.hub.responses import error_response, hub_error_response
-from hubtools.hub.routers import commits, discussions, downloads, fallback, listing, pages, refs, repos, spaces, xet
+from hubtools.hub.routers import (
+    commits, discussions, downloads, fallback, listing, pages, refs, repos, spaces, xet, xet_downloads,
+)
 from hubtools.hub.routers import lfs as lfs_routes
 from hubtools.hub.spaces import SpacesRuntime
 from hubtools.hub.store import HubStore
@@ -31,7 +33,7 @@ MAX_HEADER_BYTES = 32 * 1024
 # API routers first; `fallback` answers any other /api call; `pages` (`/{namespace}/{name}`...) last.
 ROUTERS = (
     repos.router, spaces.router, listing.router, refs.router, discussions.router, commits.router, xet.router,
-    lfs_routes.router, downloads.router, fallback.router, pages.router,
+    xet_downloads.router, lfs_routes.router, downloads.router, fallback.router, pages.router,
 )
 
 

@@ -62,6 +62,10 @@ class PayloadTooLarge(HubError):
     """A body, line, message or commit over one of the Hub's limits (limits.py)."""
 
 
+class RangeNotSatisfiable(HubError):
+    """A byte range that starts past the end of the content."""
+
+
 class NotSupported(HubError):
     """A huggingface.co feature this local Hub does not have (gated repos, collections...)."""
 

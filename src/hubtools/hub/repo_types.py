@@ -24,6 +24,11 @@ def from_plural(plural: str) -> str | None:
     return kind.name if kind else None
 
 
+def plural(repo_type: str) -> str:
+    """`dataset` -> `datasets`: the `/api/{plural}/` segment."""
+    return _BY_NAME[repo_type].plural
+
+
 def url_prefix(repo_type: str) -> str:
     """`""`, `"datasets/"` or `"spaces/"`: what comes before `namespace/name` in the repo's URLs."""
     return _BY_NAME[repo_type].url_prefix

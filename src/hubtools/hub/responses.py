@@ -17,6 +17,7 @@ STATUS: dict[type[errors.HubError], int] = {
     errors.Conflict: 409,
     errors.PreconditionFailed: 412,
     errors.PayloadTooLarge: 413,
+    errors.RangeNotSatisfiable: 416,
     errors.NotSupported: 501,
 }
 

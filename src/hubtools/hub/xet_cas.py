@@ -6,7 +6,7 @@ token, uploads xorbs (verified: every chunk re-hashed, the Merkle root must equa
 shard describing each file as terms over xorbs. A shard is accepted only if every term's xorb is stored, its
 chunk range exists, its verification hash matches the stored chunk hashes, and the file's Xet hash matches; each
 file is then reconstructed into the blob store with its sha256 verified and recorded as uploaded for the token's
-repo, so the commit's `lfsFile` line finds the blob like any LFS upload; downloads stay plain HTTP.
+repo, so the commit's `lfsFile` line finds the blob like any LFS upload. Downloads: xet_files.py.
 """
 
 from __future__ import annotations
@@ -28,11 +28,13 @@ from typing import BinaryIO
 from hubtools.hub import xet
 from hubtools.hub.errors import Forbidden, InvalidRequest, RepoNotFound, Unauthorized
 from hubtools.hub.store import HubStore, Repo
+from hubtools.hub.xet_files import XetFiles
 
 TOKEN_PREFIX = "xet_"
 TOKEN_LIFETIME_S = 3600
 DEDUPE_SHARD_LIFETIME_S = 7 * 24 * 3600
 MAX_DEDUPE_XORBS = 32  # xorbs per global-dedupe answer: the one holding the chunk, then its files' other xorbs
+CAS_PATH = "/xet-cas"  # the CAS API's prefix on this server
 DEDUPE_PREFIXES = ("default-merkledb", "default")  # the spec names the first; hf_xet 1.8 sends the second
 READ, WRITE = "read", "write"
 
@@ -57,6 +59,7 @@ class XetCas:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+        self.files = XetFiles(store, self._connect)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -152,6 +155,14 @@ class XetCas:
         rows = {(xet.hash_hex(f.file_hash), xet.hash_hex(t.xorb)) for f in shard.files for t in f.terms}
         with self._connect() as db:
             db.executemany("INSERT OR IGNORE INTO file_xorbs VALUES (?, ?)", sorted(rows))
+        self.files.record(shard.files)
+        self._drop_xorbs_held_by_blobs({xorb for _, xorb in rows})
+
+    def _drop_xorbs_held_by_blobs(self, xorbs: set[str]) -> None:
+        """Store Xet files once: a xorb whose every chunk is in a file's blob is read from the blobs (xet_files.py)."""
+        for xorb_hex in sorted(xorbs):
+            if self.files.covered_by_blobs(xorb_hex):
+                self.xorb_path(xorb_hex).unlink(missing_ok=True)
 
     def _check_file(self, file: xet.ShardFile) -> None:
         name = xet.hash_hex(file.file_hash)
@@ -201,7 +212,12 @@ class XetCas:
         indexes: dict[str, list[xet.ChunkRef]] = {}
         for term in file.terms:
             xorb_hex = xet.hash_hex(term.xorb)
-            with self.xorb_path(xorb_hex).open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as body:
+            try:
+                handle = self.xorb_path(xorb_hex).open("rb")
+            except FileNotFoundError:  # its chunks are in blobs now
+                yield from self.files.chunks_from_blobs(xorb_hex, term.chunk_start, term.chunk_end)
+                continue
+            with handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as body:
                 if xorb_hex not in indexes:
                     indexes[xorb_hex] = xet.index_xorb(body)
                 for ref in indexes[xorb_hex][term.chunk_start:term.chunk_end]:

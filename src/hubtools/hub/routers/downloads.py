@@ -1,4 +1,7 @@
-"""Downloads: `/{repo}/resolve/{revision}/{path}` (GET and HEAD, with HTTP ranges) for the three repo types."""
+"""Downloads: `/{repo}/resolve/{revision}/{path}` (GET and HEAD, with HTTP ranges) for the three repo types.
+
+Files uploaded through Xet also carry `X-Xet-Hash` and their token route, so clients with hf_xet download them
+through the CAS (routers/xet_downloads.py); the body is the same file for those without."""
 
 from __future__ import annotations
 
@@ -8,9 +11,10 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 
-from hubtools.hub.deps import ReadableRepo, Store, raw_tail, split_revision
+from hubtools.hub.deps import ReadableRepo, State, base_url, raw_tail, split_revision
 from hubtools.hub.errors import EntryNotFound
-from hubtools.hub.repo_types import ROUTE_PREFIXES
+from hubtools.hub.repo_types import ROUTE_PREFIXES, plural
+from hubtools.hub.store import Repo
 from hubtools.hub.validation import validate_path
 
 INLINE_TYPES = frozenset({
@@ -35,9 +39,16 @@ def download_type(path: str) -> tuple[str, str]:
     return media_type, "inline" if inline else "attachment"
 
 
-def resolve_file(request: Request, repo: ReadableRepo, store: Store) -> Response:
+def xet_headers(request: Request, repo: Repo, commit_id: str, file_hash: str) -> dict[str, str]:
+    """What makes huggingface_hub download through Xet: the file's Xet hash and where to get a CAS read token."""
+    refresh = f"{base_url(request)}/api/{plural(repo.type)}/{repo.repo_id}/xet-read-token/{commit_id}"
+    return {"X-Xet-Hash": file_hash, "X-Xet-Refresh-Route": refresh, "Link": f'<{refresh}>; rel="xet-auth"'}
+
+
+def resolve_file(request: Request, repo: ReadableRepo, state: State) -> Response:
     revision, path_segments = split_revision(raw_tail(request, "resolve"))
     path = validate_path("/".join(path_segments))
+    store = state.store
     commit_id = store.resolve(repo, revision)
     entry = store.files(commit_id).get(path)
     if entry is None:
@@ -47,6 +58,9 @@ def resolve_file(request: Request, repo: ReadableRepo, store: Store) -> Response
     if entry.is_lfs:
         headers["X-Linked-Etag"] = f'"{entry.sha256}"'
         headers["X-Linked-Size"] = str(entry.size)
+        file_hash = state.cas.files.hashes_of([entry.sha256]).get(entry.sha256)
+        if file_hash is not None:
+            headers.update(xet_headers(request, repo, commit_id, file_hash))
     return BlobResponse(store.blob_path(entry.sha256), headers=headers, filename=Path(path).name,
                         media_type=media_type, content_disposition_type=disposition)
 

@@ -1,4 +1,5 @@
-"""Reading a repo's content and history: tree (paginated), paths-info, commits (paginated) and refs."""
+"""Reading a repo's content and history: tree (paginated), paths-info, commits (paginated) and refs; files uploaded
+through Xet are listed with their `xetHash`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from hubtools.hub.deps import ReadableRepo, RepoAt, Store, at_revision, query_flag
+from hubtools.hub.deps import HubState, ReadableRepo, RepoAt, State, Store, at_revision, query_flag
 from hubtools.hub.errors import EntryNotFound, InvalidRequest
 from hubtools.hub.limits import COMMITS_PAGE_SIZE, TREE_EXPAND_PAGE_SIZE, TREE_PAGE_SIZE
 from hubtools.hub.store import FileEntry, HubStore, iso
@@ -27,6 +28,15 @@ def file_json(entry: FileEntry) -> dict:
     if entry.is_lfs:
         data["lfs"] = {"oid": entry.sha256, "size": entry.size, "pointerSize": len(entry.pointer())}
     return data
+
+
+def add_xet_hashes(state: HubState, items: list[dict]) -> list[dict]:
+    """`xetHash` on the files uploaded through Xet, as huggingface.co lists them (hf_xet downloads by it)."""
+    hashes = state.cas.files.hashes_of(item["lfs"]["oid"] for item in items if "lfs" in item)
+    for item in items:
+        if "lfs" in item and item["lfs"]["oid"] in hashes:
+            item["xetHash"] = hashes[item["lfs"]["oid"]]
+    return items
 
 
 def tree_oid(entries: list[FileEntry]) -> str:
@@ -90,8 +100,9 @@ def read_cursor(cursor: str) -> tuple[str, int]:
 
 
 @router.get("/api/{plural}/{namespace}/{name}/tree/{rest:path}")
-def tree(request: Request, at: Annotated[RepoAt, Depends(at_revision("tree"))], store: Store) -> JSONResponse:
+def tree(request: Request, at: Annotated[RepoAt, Depends(at_revision("tree"))], state: State) -> JSONResponse:
     """One page of the listing (1000 entries, 50 with `expand`), the next one linked with a cursor as on the Hub."""
+    store = state.store
     commit_id, folder = at.commit_id, at.path
     expand = query_flag(request, "expand")
     offset = 0
@@ -102,7 +113,7 @@ def tree(request: Request, at: Annotated[RepoAt, Depends(at_revision("tree"))], 
     if folder and not items:
         raise EntryNotFound(f"Entry not found: {folder} at {at.revision} in {at.repo.repo_id}")
     page_size = TREE_EXPAND_PAGE_SIZE if expand else TREE_PAGE_SIZE
-    page = [dict(item) for item in items[offset : offset + page_size]]
+    page = add_xet_hashes(state, [dict(item) for item in items[offset : offset + page_size]])
     if expand:
         last = store.last_commits(commit_id, [item["path"] for item in page])
         for item in page:
@@ -116,9 +127,10 @@ def tree(request: Request, at: Annotated[RepoAt, Depends(at_revision("tree"))], 
 
 
 @router.post("/api/{plural}/{namespace}/{name}/paths-info/{rest:path}")
-async def paths_info(request: Request, at: Annotated[RepoAt, Depends(at_revision("paths-info"))], store: Store) -> JSONResponse:
+async def paths_info(request: Request, at: Annotated[RepoAt, Depends(at_revision("paths-info"))], state: State) -> JSONResponse:
     paths = [str(path) for path in (await request.form()).getlist("paths")]
-    return JSONResponse(await run_in_threadpool(lambda: paths_info_answer(store.files(at.commit_id), paths)))
+    answer = await run_in_threadpool(lambda: add_xet_hashes(state, paths_info_answer(state.store.files(at.commit_id), paths)))
+    return JSONResponse(answer)
 
 
 @router.get("/api/{plural}/{namespace}/{name}/commits/{rest:path}")

@@ -14,9 +14,7 @@ from hubtools.hub.auth import bearer_token, require_write
 from hubtools.hub.deps import Caller, ReadableRepo, State, base_url, raw_tail, split_revision
 from hubtools.hub.errors import InvalidRequest, NotFound
 from hubtools.hub.store import Repo
-from hubtools.hub.xet_cas import DEDUPE_PREFIXES, READ, TOKEN_LIFETIME_S, WRITE, check_cas_token, issue_cas_token
-
-CAS_PATH = "/xet-cas"
+from hubtools.hub.xet_cas import CAS_PATH, DEDUPE_PREFIXES, READ, TOKEN_LIFETIME_S, WRITE, check_cas_token, issue_cas_token
 
 router = APIRouter()
 

@@ -93,3 +93,12 @@ class BlobStore(Database):
                 (sha256, sha256),
             ).fetchall()
         return any(can_read(identity, repo_from_row(row)) for row in holders)
+
+    def repo_holds_blob(self, repo: Repo, sha256: str) -> bool:
+        """Does a commit of `repo` (any revision), or an upload recorded for it, hold the blob?"""
+        with self._connect() as db:
+            return db.execute(
+                "SELECT 1 FROM uploads WHERE repo_id = ? AND sha256 = ? UNION SELECT 1 FROM files"
+                " JOIN commits ON files.commit_id = commits.id WHERE commits.repo_id = ? AND files.sha256 = ? LIMIT 1",
+                (repo.pk, sha256, repo.pk, sha256),
+            ).fetchone() is not None
