@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import sqlite3
 import time
 import uuid
@@ -226,6 +227,7 @@ def test_apps_and_their_children_die_with_a_killed_hub(probe: Probe) -> None:
     probe.server.kill()  # SIGKILL: the Hub runs no clean-up
     assert gone_within([report["pid"], report["child"]])
     assert not any(Path(report["cwd"]).iterdir())  # the app emptied its work folder before it went
+    shutil.rmtree(Path(report["cwd"]).parent)  # what a killed Hub leaves: its temporary folder (docs/hub.md)
 
 
 def test_plain_text_secrets_of_an_older_hub_are_encrypted_when_it_starts(tmp_path: Path) -> None:
