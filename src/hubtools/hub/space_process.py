@@ -67,7 +67,7 @@ threading.Thread(target=watch, daemon=True).start()
 for site_dir in site_dirs:
     site.addsitedir(site_dir)
 sys.argv = [app_file]
-sys.path.insert(0, os.path.dirname(os.path.abspath(app_file)))
+sys.path[0] = os.path.dirname(os.path.abspath(app_file))  # as `python APP_FILE` sets it (in place of -c's '')
 runpy.run_path(app_file, run_name="__main__")
 """
 
