@@ -52,12 +52,22 @@ def set_download_endpoint(endpoint: str) -> tuple[str, str]:
     constants.ENDPOINT = endpoint
     constants.HUGGINGFACE_CO_URL_TEMPLATE = endpoint + "/{repo_id}/resolve/{revision}/{filename}"
     _forget_transformers_api()
+    _point_datasets_at(endpoint)
     return previous
 
 
 def restore_download_endpoint(previous: tuple[str, str]) -> None:
     constants.ENDPOINT, constants.HUGGINGFACE_CO_URL_TEMPLATE = previous
     _forget_transformers_api()
+    _point_datasets_at(previous[0])
+
+
+def _point_datasets_at(endpoint: str) -> None:
+    """`datasets` keeps its own copy of HF_ENDPOINT (read at its import) for `load_dataset("ORG/NAME")`."""
+    datasets_config = sys.modules.get("datasets.config")
+    if datasets_config is not None:
+        datasets_config.HF_ENDPOINT = endpoint
+        datasets_config.HUB_DATASETS_URL = endpoint + "/datasets/{repo_id}/resolve/{revision}/{path}"
 
 
 def _forget_transformers_api() -> None:
