@@ -24,7 +24,7 @@ from huggingface_hub import HfApi
 
 from hubtools.hub import BackgroundHub, issue_token, serve_in_background
 from hubtools.ports import free_port
-from hubtools.hub.store import Addition, HubStore
+from hubtools.hub.store import FileEntry, HubStore
 
 REPO = "acme/many-files"
 
@@ -37,7 +37,7 @@ def server_rss_mb(hub: BackgroundHub) -> float:
 def commit_files(root: Path, count: int) -> None:
     store = HubStore(root)
     blob = store.put_bytes(b"x")
-    files = [Addition(f"shard-{i // 1000:02d}/file-{i:05d}.txt", blob.sha256, blob.size, False, blob.blob_id) for i in range(count)]
+    files = [FileEntry(f"shard-{i // 1000:02d}/file-{i:05d}.txt", blob.sha256, blob.size, False, blob.blob_id) for i in range(count)]
     store.apply_commit(store.get_repo("model", *REPO.split("/")), "main", files, "alice", f"{count} files", "")
 
 

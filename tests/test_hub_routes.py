@@ -12,14 +12,14 @@ from huggingface_hub import RepoFile, RepoFolder, hf_hub_download
 from huggingface_hub.errors import HfHubHTTPError, RevisionNotFoundError
 
 from hub_support import ORG, repo, unique, writer  # noqa: F401 (fixtures)
-from hubtools.hub.store import Addition, HubStore
+from hubtools.hub.store import FileEntry, HubStore
 
 
 def commit_many_files(hub, repo_id: str, count: int) -> None:
     """`count` one-byte files in folders of 1000, committed through the store directly (fast)."""
     store = HubStore(hub.root)
     blob = store.put_bytes(b"x")
-    files = [Addition(f"shard-{i // 1000:02d}/file-{i:05d}.txt", blob.sha256, blob.size, False, blob.blob_id) for i in range(count)]
+    files = [FileEntry(f"shard-{i // 1000:02d}/file-{i:05d}.txt", blob.sha256, blob.size, False, blob.blob_id) for i in range(count)]
     store.apply_commit(store.get_repo("model", *repo_id.split("/")), "main", files, "alice", f"{count} files", "")
 
 
@@ -180,7 +180,7 @@ def test_commit_history_is_paginated_like_the_hub(hub, writer, repo):
     stored = store.get_repo("model", *repo.split("/"))
     for i in range(60):
         blob = store.put_bytes(f"step {i}".encode())
-        store.apply_commit(stored, "main", [Addition("step.txt", blob.sha256, blob.size, False, blob.blob_id)], "alice", f"step {i}", "")
+        store.apply_commit(stored, "main", [FileEntry("step.txt", blob.sha256, blob.size, False, blob.blob_id)], "alice", f"step {i}", "")
     first = httpx.get(f"{hub.endpoint}/api/models/{repo}/commits/main")
     assert len(first.json()) == 50 and "next" in first.links
     titles = [c.title for c in hub.stock_api().list_repo_commits(repo)]

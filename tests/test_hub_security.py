@@ -17,7 +17,7 @@ import pytest
 from huggingface_hub import CommitOperationAdd
 from huggingface_hub.errors import HfHubHTTPError
 
-from hubtools.hub.store import Addition
+from hubtools.hub.store import FileEntry
 from hub_support import ORG, repo, unique, writer  # noqa: F401 (fixtures)
 
 MB = 1024 * 1024
@@ -218,7 +218,7 @@ def test_gc_removes_unreferenced_blobs_and_start_up_collects_day_old_ones(tmp_pa
     store = HubStore(tmp_path)
     repo = store.create_repo("model", ORG, "gc", False, None, "alice")
     kept = store.put_bytes(b"committed")
-    store.apply_commit(repo, "main", [Addition("kept.txt", kept.sha256, kept.size, False, kept.blob_id)], "alice", "keep", "")
+    store.apply_commit(repo, "main", [FileEntry("kept.txt", kept.sha256, kept.size, False, kept.blob_id)], "alice", "keep", "")
     old, fresh = store.put_bytes(b"uploaded two days ago, never committed"), store.put_bytes(b"uploaded just now")
     store.record_upload(repo, old.sha256)
     store.record_upload(repo, fresh.sha256)

@@ -75,3 +75,26 @@ def test_no_import_circle_between_library_modules() -> None:
 def test_library_modules_do_not_import_typer() -> None:
     offenders = [name for name, path in library_modules().items() if "typer" in imported_modules(path)]
     assert offenders == [], f"typer belongs in hubtools.cli only: {offenders}"
+
+
+def hub_graph() -> dict[str, set[str]]:
+    """Imports between the embedded Hub's modules (hubtools.hub.*)."""
+    modules = {name: path for name, path in library_modules().items() if name.startswith("hubtools.hub.")}
+    return {name: imported_modules(path) & set(modules) for name, path in modules.items()}
+
+
+def test_hub_routers_and_store_modules_are_layered_without_circle() -> None:
+    """The Hub's routers build on deps and the store; the store knows nothing of HTTP, routers nothing of each other."""
+    graph = hub_graph()
+    routers = {name for name in graph if name.startswith("hubtools.hub.routers.")}
+    store = {name for name in graph if name.startswith("hubtools.hub.store.")}
+    assert {"hubtools.hub.routers.repos", "hubtools.hub.routers.downloads", "hubtools.hub.routers.xet"} <= routers
+    assert {"hubtools.hub.store.database", "hubtools.hub.store.blobs", "hubtools.hub.store.gc"} <= store
+    assert find_cycle({name: targets - {name} for name, targets in graph.items()}) is None
+    allowed_in_store = store | {"hubtools.hub.store", "hubtools.hub.errors", "hubtools.hub.repo_types"}
+    for name in store:
+        assert graph[name] <= allowed_in_store, f"{name} imports {sorted(graph[name] - allowed_in_store)}"
+    for name in routers:
+        assert not graph[name] & (routers - {name}), f"{name} imports another router"
+    importers = {name for name, targets in graph.items() if targets & routers} - routers
+    assert importers == {"hubtools.hub.app"}, f"only the app includes routers, not {sorted(importers - {'hubtools.hub.app'})}"

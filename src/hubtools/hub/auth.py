@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from hubtools.hub.store import HubStore, Identity, StoreError, can_read
+from hubtools.hub.errors import Forbidden, Unauthorized
+from hubtools.hub.store import HubStore, Identity, can_read
 
 __all__ = ["bearer_token", "caller", "can_read", "require_write"]
 
@@ -24,16 +25,16 @@ def caller(store: HubStore, request: Request) -> Identity | None:
         return None
     identity = store.identity(token)
     if identity is None:
-        raise StoreError(401, INVALID_CREDENTIALS)
+        raise Unauthorized( INVALID_CREDENTIALS)
     return identity
 
 
 def require_write(identity: Identity | None, namespace: str) -> Identity:
     """Writes need a write token of the namespace's user or of a member of the organization."""
     if identity is None:
-        raise StoreError(401, f"You must be authenticated with a write token to write to '{namespace}'")
+        raise Unauthorized(f"You must be authenticated with a write token to write to '{namespace}'")
     if identity.read_only:
-        raise StoreError(403, f"Your token is read-only: use a write token to write to '{namespace}'")
+        raise Forbidden(f"Your token is read-only: use a write token to write to '{namespace}'")
     if not identity.belongs_to(namespace):
-        raise StoreError(403, f"You don't have the rights to write to '{namespace}': '{identity.user}' is not a member")
+        raise Forbidden(f"You don't have the rights to write to '{namespace}': '{identity.user}' is not a member")
     return identity

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from fastapi import Request
 
-from hubtools.hub.store import HubStore, Identity, Repo, StoreError
+from hubtools.hub.errors import Forbidden, InvalidRequest, NotFound, RepoNotFound
+from hubtools.hub.store import HubStore, Identity, Repo
 
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 WRITE_BATCH_BYTES = 4 * 1024 * 1024
@@ -40,19 +41,19 @@ def sign(secret: bytes, repo_pk: int, oid: str, size: int) -> str:
 
 def check_object(oid: object, size: object) -> tuple[str, int]:
     if not isinstance(oid, str) or not SHA256_PATTERN.match(oid):
-        raise StoreError(400, f"LFS object id must be a lowercase sha256 hex digest, got {oid!r}")
+        raise InvalidRequest(f"LFS object id must be a lowercase sha256 hex digest, got {oid!r}")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise StoreError(400, f"LFS object size must be a non-negative integer, got {size!r}")
+        raise InvalidRequest(f"LFS object size must be a non-negative integer, got {size!r}")
     return oid, size
 
 
 def batch_response(store: HubStore, secret: bytes, base_url: str, payload: dict, repo: Repo, identity: Identity) -> dict:
     """Answer an upload batch: objects this repo may already use need no action, the others get a signed PUT href."""
     if payload.get("operation") != "upload":
-        raise StoreError(400, "Only the LFS 'upload' operation is supported; download files through /resolve/")
+        raise InvalidRequest("Only the LFS 'upload' operation is supported; download files through /resolve/")
     objects = payload.get("objects")
     if not isinstance(objects, list):
-        raise StoreError(400, "LFS batch request needs an 'objects' list")
+        raise InvalidRequest("LFS batch request needs an 'objects' list")
     answers = []
     for obj in objects:
         oid, size = check_object(obj.get("oid") if isinstance(obj, dict) else None, obj.get("size") if isinstance(obj, dict) else None)
@@ -80,7 +81,7 @@ class _BlobSink:
     def write(self, data: bytes) -> None:
         self.received += len(data)
         if self.received > self.size:
-            raise StoreError(400, f"LFS object {self.oid} is larger than the announced {self.size} bytes")
+            raise InvalidRequest(f"LFS object {self.oid} is larger than the announced {self.size} bytes")
         self.digest.update(data)
         self.handle.write(data)
 
@@ -95,10 +96,10 @@ async def receive_object(
     """
     check_object(oid, size)
     if not hmac.compare_digest(signature, sign(secret, repo_pk, oid, size)):
-        raise StoreError(403, "Invalid LFS upload signature: ask the batch endpoint for a new upload URL")
+        raise Forbidden("Invalid LFS upload signature: ask the batch endpoint for a new upload URL")
     repo = store.get_repo_by_pk(repo_pk)
     if repo is None:
-        raise StoreError(404, "The repository of this upload URL no longer exists", "RepoNotFound")
+        raise RepoNotFound("The repository of this upload URL no longer exists")
     await _receive_verified(store, request, oid, size)
     store.record_upload(repo, oid)
 
@@ -128,9 +129,9 @@ async def _receive_verified(store: HubStore, request: Request, oid: str, size: i
                 pending.result()
             sink.write(b"".join(batch))
         if sink.received != size:
-            raise StoreError(400, f"LFS object {oid}: received {sink.received} bytes, expected {size}")
+            raise InvalidRequest(f"LFS object {oid}: received {sink.received} bytes, expected {size}")
         if sink.digest.hexdigest() != oid:
-            raise StoreError(400, f"LFS object sha256 mismatch: announced {oid}, content is {sink.digest.hexdigest()}")
+            raise InvalidRequest(f"LFS object sha256 mismatch: announced {oid}, content is {sink.digest.hexdigest()}")
         if not store.has_blob(oid, size):
             store.adopt_blob(temp_path, oid)
     finally:
@@ -141,4 +142,4 @@ def verify_object(store: HubStore, payload: dict, identity: Identity) -> None:
     """Confirm an upload, but only to a caller who can read a repo holding the object."""
     oid, size = check_object(payload.get("oid"), payload.get("size"))
     if not (store.has_blob(oid, size) and store.blob_visible_to(oid, identity)):
-        raise StoreError(404, f"LFS object {oid} ({size} bytes) was not uploaded")
+        raise NotFound(f"LFS object {oid} ({size} bytes) was not uploaded")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hubtools.hub.errors import PayloadTooLarge
 from hubtools.hub.responses import error_response
 from hubtools.hub.xet import MAX_SHARD_BYTES, MAX_XORB_BYTES
 
@@ -62,8 +63,10 @@ def body_limit(method: str, path: str) -> int:
     return MAX_JSON_BODY_BYTES
 
 
-class BodyTooLarge(Exception):
+class BodyTooLarge(PayloadTooLarge):
     """Raised from `receive` once a streamed body passes its limit; the app answers 413."""
+
+    default_code = "PayloadTooLarge"
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"Request body exceeds the limit of {limit} bytes for this route")

@@ -15,7 +15,8 @@ import os
 import re
 
 from hubtools.hub.limits import MAX_COMMIT_LINE_BYTES
-from hubtools.hub.store import Addition, HubStore, StoreError, git_blob_id_of_file
+from hubtools.hub.errors import InvalidRequest, PayloadTooLarge
+from hubtools.hub.store import FileEntry, HubStore, git_blob_id_of_file
 
 STREAM_AFTER_BYTES = 1024 * 1024
 INLINE_FILE_START = re.compile(rb'\s*\{\s*"key"\s*:\s*"file"\s*,\s*"value"\s*:\s*\{\s*"content"\s*:\s*"')
@@ -42,20 +43,20 @@ class _Base64Sink:
         try:
             decoded = binascii.a2b_base64(body[:usable], strict_mode=True)
         except binascii.Error:
-            raise StoreError(400, "Inline file content is not valid base64") from None
+            raise InvalidRequest("Inline file content is not valid base64") from None
         self.digest.update(decoded)
         os.write(self.fd, decoded)
         self.size += len(decoded)
         self.closed = quote >= 0
         return rest
 
-    def finish(self) -> Addition:
+    def finish(self) -> FileEntry:
         os.close(self.fd)
         self.fd = -1
         sha256 = self.digest.hexdigest()
         blob_id = git_blob_id_of_file(self.temp_path, self.size)
         self.store.adopt_blob(self.temp_path, sha256)
-        return Addition(path="", sha256=sha256, size=self.size, is_lfs=False, blob_id=blob_id)
+        return FileEntry(path="", sha256=sha256, size=self.size, is_lfs=False, blob_id=blob_id)
 
     def abort(self) -> None:
         if self.fd >= 0:
@@ -65,7 +66,7 @@ class _Base64Sink:
 
 
 class CommitStream:
-    """Feed body chunks, get `(line number, item)` pairs; inline file contents may arrive as an `Addition`."""
+    """Feed body chunks, get `(line number, item)` pairs; inline file contents may arrive as a `FileEntry` (path not set)."""
 
     def __init__(self, store: HubStore) -> None:
         self.store = store
@@ -91,7 +92,7 @@ class CommitStream:
 
     def close(self) -> list[tuple[int, dict]]:
         if self.sink is not None and not self.sink.closed:
-            raise StoreError(400, f"Malformed NDJSON commit payload: line {self.line_number + 1} ends inside a file's content")
+            raise InvalidRequest(f"Malformed NDJSON commit payload: line {self.line_number + 1} ends inside a file's content")
         return self._end_line()
 
     def abort(self) -> None:
@@ -110,8 +111,8 @@ class CommitStream:
                 rest = self.sink.write(head[start.end() :])
                 self.pending, self.pending_size = [rest], len(rest)
             elif self.pending_size > MAX_COMMIT_LINE_BYTES:
-                raise StoreError(
-                    413, f"Commit payload line {self.line_number + 1} exceeds {MAX_COMMIT_LINE_BYTES} bytes"
+                raise PayloadTooLarge(
+                    f"Commit payload line {self.line_number + 1} exceeds {MAX_COMMIT_LINE_BYTES} bytes"
                     " (only inline file contents, sent first in their line, may be longer)",
                 )
             else:
@@ -128,7 +129,7 @@ class CommitStream:
         try:
             return [(self.line_number, json.loads(line))]
         except ValueError:
-            raise StoreError(400, f"Malformed NDJSON commit payload: line {self.line_number} is not valid JSON") from None
+            raise InvalidRequest(f"Malformed NDJSON commit payload: line {self.line_number} is not valid JSON") from None
 
     def _streamed_item(self, tail: bytes) -> dict:
         """`tail` is what followed the content string: `, "path": ..., "encoding": "base64"}}`."""
@@ -137,9 +138,9 @@ class CommitStream:
             value = json.loads(b'{"content": null' + tail.rstrip()[:-1])
         except ValueError:
             sink.abort()
-            raise StoreError(400, f"Malformed NDJSON commit payload: line {self.line_number} is not valid JSON") from None
+            raise InvalidRequest(f"Malformed NDJSON commit payload: line {self.line_number} is not valid JSON") from None
         if not isinstance(value, dict):
             sink.abort()
-            raise StoreError(400, f"Malformed NDJSON commit payload: line {self.line_number} is not valid JSON")
+            raise InvalidRequest(f"Malformed NDJSON commit payload: line {self.line_number} is not valid JSON")
         value["content"] = sink.finish()
         return {"key": "file", "value": value}

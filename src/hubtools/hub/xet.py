@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import lz4.frame
 from blake3 import blake3
 
+from hubtools.hub.errors import InvalidRequest
+
 DATA_KEY = bytes([
     102, 151, 245, 119, 91, 149, 80, 222, 49, 53, 203, 172, 165, 151, 24, 28,
     157, 228, 33, 16, 155, 235, 43, 88, 180, 208, 176, 75, 147, 173, 242, 41,
@@ -52,7 +54,7 @@ FLAG_WITH_METADATA_EXT = 1 << 30
 COMPRESSION_NONE, COMPRESSION_LZ4, COMPRESSION_BG4_LZ4 = 0, 1, 2
 
 
-class XetFormatError(ValueError):
+class XetFormatError(InvalidRequest, ValueError):
     """A xorb or shard that does not follow the specification (answered with 400)."""
 
 

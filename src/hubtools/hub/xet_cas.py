@@ -1,4 +1,5 @@
-"""The Xet CAS of the embedded Hub: token routes, xorb and shard upload, global dedupe, file reconstruction.
+"""The Xet CAS store of the embedded Hub: xorbs, shards, global dedupe, file reconstruction, CAS tokens (routes:
+routers/xet.py).
 
 Flow (as on huggingface.co): the client asks `/api/{type}s/{repo}/xet-write-token/{rev}` for a short-lived CAS
 token, uploads xorbs (verified: every chunk re-hashed, the Merkle root must equal the xorb hash in the URL), then a
@@ -19,25 +20,20 @@ import os
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
-
 from hubtools.hub import xet
-from hubtools.hub.auth import bearer_token
-from hubtools.hub.store import HubStore, Repo, StoreError
+from hubtools.hub.errors import Forbidden, InvalidRequest, RepoNotFound, Unauthorized
+from hubtools.hub.store import HubStore, Repo
 
 TOKEN_PREFIX = "xet_"
 TOKEN_LIFETIME_S = 3600
 DEDUPE_SHARD_LIFETIME_S = 7 * 24 * 3600
 MAX_DEDUPE_XORBS = 32  # xorbs per global-dedupe answer: the one holding the chunk, then its files' other xorbs
 DEDUPE_PREFIXES = ("default-merkledb", "default")  # the spec names the first; hf_xet 1.8 sends the second
-CAS_PATH = "/xet-cas"
 READ, WRITE = "read", "write"
 
 SCHEMA = """
@@ -98,7 +94,7 @@ class XetCas:
                 chunks = xet.xorb_chunks(body)
             actual = xet.hash_hex(xet.merkle_root(chunks))
             if actual != hash_hex:
-                raise StoreError(400, f"Xorb hash mismatch: the URL names {hash_hex}, its chunks hash to {actual}")
+                raise InvalidRequest(f"Xorb hash mismatch: the URL names {hash_hex}, its chunks hash to {actual}")
             target = self.xorb_path(hash_hex)
             target.parent.mkdir(exist_ok=True)
             os.replace(temp_path, target)
@@ -144,11 +140,11 @@ class XetCas:
         """Check every file of a shard against the stored xorbs, then rebuild each into the blob store."""
         repo = self.store.get_repo_by_pk(repo_pk)
         if repo is None:
-            raise StoreError(404, "The repository this Xet token was issued for no longer exists", "RepoNotFound")
+            raise RepoNotFound("The repository this Xet token was issued for no longer exists")
         shard = xet.read_shard(body)
         for xorb_entry in shard.xorbs:
             if not self.has_xorb(xet.hash_hex(xorb_entry.hash)):
-                raise StoreError(400, f"Shard lists xorb {xet.hash_hex(xorb_entry.hash)}, which was never uploaded")
+                raise InvalidRequest(f"Shard lists xorb {xet.hash_hex(xorb_entry.hash)}, which was never uploaded")
         for file in shard.files:
             self._check_file(file)
         for file in shard.files:
@@ -160,7 +156,7 @@ class XetCas:
     def _check_file(self, file: xet.ShardFile) -> None:
         name = xet.hash_hex(file.file_hash)
         if file.sha256 is None:
-            raise StoreError(400, f"Shard file {name} has no sha256 metadata; Hub repos need it for their LFS pointers")
+            raise InvalidRequest(f"Shard file {name} has no sha256 metadata; Hub repos need it for their LFS pointers")
         chunk_lists: dict[str, list[tuple[bytes, int]]] = {}
         all_chunks: list[tuple[bytes, int]] = []
         for number, term in enumerate(file.terms):
@@ -169,17 +165,17 @@ class XetCas:
                 chunk_lists[xorb_hex] = self.chunk_list(xorb_hex)
             chunks = chunk_lists[xorb_hex]
             if not chunks:
-                raise StoreError(400, f"Shard file {name}, term {number}: xorb {xorb_hex} was never uploaded")
+                raise InvalidRequest(f"Shard file {name}, term {number}: xorb {xorb_hex} was never uploaded")
             if term.chunk_end > len(chunks):
-                raise StoreError(400, f"Shard file {name}, term {number}: chunk range ends at {term.chunk_end}, xorb has {len(chunks)}")
+                raise InvalidRequest(f"Shard file {name}, term {number}: chunk range ends at {term.chunk_end}, xorb has {len(chunks)}")
             used = chunks[term.chunk_start:term.chunk_end]
             if sum(size for _, size in used) != term.unpacked_bytes:
-                raise StoreError(400, f"Shard file {name}, term {number}: size {term.unpacked_bytes} does not match its chunks")
+                raise InvalidRequest(f"Shard file {name}, term {number}: size {term.unpacked_bytes} does not match its chunks")
             if term.verification is None or term.verification != xet.verification_hash([h for h, _ in used]):
-                raise StoreError(400, f"Shard file {name}, term {number}: missing or wrong verification hash")
+                raise InvalidRequest(f"Shard file {name}, term {number}: missing or wrong verification hash")
             all_chunks.extend(used)
         if xet.file_hash(all_chunks) != file.file_hash:
-            raise StoreError(400, f"Shard file {name}: its terms hash to {xet.hash_hex(xet.file_hash(all_chunks))}")
+            raise InvalidRequest(f"Shard file {name}: its terms hash to {xet.hash_hex(xet.file_hash(all_chunks))}")
 
     def _materialize(self, repo: Repo, file: xet.ShardFile) -> None:
         """Rebuild the file and check its sha256, even when the blob exists: a shard must not claim a hash it lacks."""
@@ -193,7 +189,7 @@ class XetCas:
                     digest.update(data)
                     handle.write(data)
             if digest.hexdigest() != sha256:
-                raise StoreError(400, f"Shard file {xet.hash_hex(file.file_hash)}: content sha256 is {digest.hexdigest()}, the shard says {sha256}")
+                raise InvalidRequest(f"Shard file {xet.hash_hex(file.file_hash)}: content sha256 is {digest.hexdigest()}, the shard says {sha256}")
             self.store.adopt_blob(temp_path, sha256)
         finally:
             temp_path.unlink(missing_ok=True)
@@ -237,82 +233,13 @@ def _sign(secret: bytes, claims: str) -> str:
 def check_cas_token(secret: bytes, token: str | None, needed: str) -> int:
     """The repo (primary key) a CAS token was issued for; 401 when missing/invalid/expired, 403 for a read token on writes."""
     if not token or not token.startswith(TOKEN_PREFIX) or "." not in token:
-        raise StoreError(401, "Missing or invalid Xet access token: ask /api/.../xet-write-token/... for one")
+        raise Unauthorized("Missing or invalid Xet access token: ask /api/.../xet-write-token/... for one")
     claims, signature = token[len(TOKEN_PREFIX):].rsplit(".", 1)
     if not hmac.compare_digest(signature, _sign(secret, claims)):
-        raise StoreError(401, "Invalid Xet access token: ask /api/.../xet-write-token/... for a new one")
+        raise Unauthorized("Invalid Xet access token: ask /api/.../xet-write-token/... for a new one")
     payload = json.loads(base64.urlsafe_b64decode(claims))
     if payload["exp"] <= time.time():
-        raise StoreError(401, "Expired Xet access token: refresh it")
+        raise Unauthorized("Expired Xet access token: refresh it")
     if needed == WRITE and payload["scope"] != WRITE:
-        raise StoreError(403, "This Xet token is read-only: ask /api/.../xet-write-token/... for a write token")
+        raise Forbidden("This Xet token is read-only: ask /api/.../xet-write-token/... for a write token")
     return payload["repo"]
-
-
-# ---------------------------------------------------------------------- routes
-
-
-def _check_path(prefix: str, expected_prefixes: tuple[str, ...], hash_hex: str) -> None:
-    if prefix not in expected_prefixes:
-        raise StoreError(400, f"Unknown prefix {prefix!r} in a CAS path: use {expected_prefixes[0]!r}")
-    xet.hash_from_hex(hash_hex)
-
-
-def install_xet_routes(
-    app: FastAPI,
-    cas: XetCas,
-    secret: bytes,
-    repo_for_token: Callable[[Request, str, str, str, str], Repo],
-    base_url: Callable[[Request], str],
-) -> None:
-    """Add the token routes and the CAS API to `app`; `repo_for_token(request, plural, ns, name, scope)` checks access."""
-
-    @app.exception_handler(xet.XetFormatError)
-    async def malformed(request: Request, exc: xet.XetFormatError) -> JSONResponse:
-        return await app.exception_handlers[StoreError](request, StoreError(400, str(exc)))
-
-    async def cas_token(request: Request, plural: str, namespace: str, name: str, scope: str) -> JSONResponse:
-        repo = repo_for_token(request, plural, namespace, name, scope)
-        expires = int(time.time()) + TOKEN_LIFETIME_S
-        token = issue_cas_token(secret, repo.pk, scope, expires)
-        cas_url = base_url(request) + CAS_PATH
-        headers = {"X-Xet-Cas-Url": cas_url, "X-Xet-Access-Token": token, "X-Xet-Token-Expiration": str(expires)}
-        return JSONResponse({"casUrl": cas_url, "accessToken": token, "exp": expires}, headers=headers)
-
-    @app.get("/api/{plural}/{namespace}/{name}/xet-write-token/{rest:path}")
-    async def xet_write_token(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
-        return await cas_token(request, plural, namespace, name, WRITE)
-
-    @app.get("/api/{plural}/{namespace}/{name}/xet-read-token/{rest:path}")
-    async def xet_read_token(request: Request, plural: str, namespace: str, name: str, rest: str) -> JSONResponse:
-        return await cas_token(request, plural, namespace, name, READ)
-
-    @app.post(CAS_PATH + "/v1/xorbs/{prefix}/{hash_hex}")
-    async def upload_xorb(request: Request, prefix: str, hash_hex: str) -> JSONResponse:
-        check_cas_token(secret, bearer_token(request), WRITE)
-        _check_path(prefix, ("default",), hash_hex)
-        received, temp_path = cas.receive_xorb()
-        try:
-            async for part in request.stream():  # at most MAX_XORB_BYTES (limits.py)
-                received.write(part)
-        except BaseException:
-            received.close()
-            temp_path.unlink(missing_ok=True)
-            raise
-        return JSONResponse({"was_inserted": await run_in_threadpool(cas.add_xorb, hash_hex, received, temp_path)})
-
-    @app.post(CAS_PATH + "/v1/shards")
-    async def upload_shard(request: Request) -> JSONResponse:
-        repo_pk = check_cas_token(secret, bearer_token(request), WRITE)
-        body = await request.body()  # at most MAX_SHARD_BYTES (limits.py)
-        await run_in_threadpool(cas.add_shard, repo_pk, body)
-        return JSONResponse({"result": 1})
-
-    @app.get(CAS_PATH + "/v1/chunks/{prefix}/{hash_hex}")
-    async def dedupe_query(request: Request, prefix: str, hash_hex: str) -> Response:
-        check_cas_token(secret, bearer_token(request), READ)
-        _check_path(prefix, DEDUPE_PREFIXES, hash_hex)
-        answer = await run_in_threadpool(cas.dedupe_shard, hash_hex)
-        if answer is None:
-            raise StoreError(404, f"Chunk {hash_hex} is not known to global deduplication")
-        return Response(answer, media_type="application/octet-stream")

@@ -1,0 +1,46 @@
+"""Repo cards: the YAML front matter of README.md, read for repo info and pages, and checked by `validate-yaml`."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from hubtools.hub.store import FileEntry, HubStore
+
+FRONT_MATTER = re.compile(r"^\s*---\s*\n(.*?)\n---\s*(?:\n|$)", re.DOTALL)
+MAX_README_BYTES = 5 * 1024 * 1024
+
+
+def read_card_data(store: HubStore, files: dict[str, FileEntry]) -> tuple[dict | None, str]:
+    """YAML front matter of README.md (None when absent or invalid) and the README body."""
+    readme = files.get("README.md")
+    if readme is None or readme.size > MAX_README_BYTES:
+        return None, ""
+    text = store.blob_path(readme.sha256).read_text(encoding="utf-8", errors="replace")
+    return split_front_matter(text)
+
+
+def split_front_matter(text: str) -> tuple[dict | None, str]:
+    match = FRONT_MATTER.match(text)
+    if not match:
+        return None, text
+    try:
+        data = yaml.safe_load(match.group(1))
+    except yaml.YAMLError:
+        return None, text[match.end():]
+    return (data if isinstance(data, dict) else None), text[match.end():]
+
+
+def front_matter_problems(content: object) -> tuple[list[dict], list[dict]]:
+    """The `validate-yaml` answer as (errors, warnings): errors for YAML that is not a mapping, a warning when empty."""
+    if not isinstance(content, str):
+        return [{"message": "'content' must be a string"}], []
+    match = FRONT_MATTER.match(content)
+    try:
+        data = yaml.safe_load(match.group(1)) if match else None
+    except yaml.YAMLError as exc:
+        return [{"message": f"Invalid YAML in README front matter: {exc}"}], []
+    if data is not None and not isinstance(data, dict):
+        return [{"message": "README front matter must be a YAML mapping"}], []
+    return [], [] if data else [{"message": "empty or missing yaml metadata in repo card"}]

@@ -1,0 +1,68 @@
+"""Why the embedded Hub refuses something, as exceptions that carry no HTTP status.
+
+The store, the Xet CAS and the validators raise these; `responses.status_of` maps each kind to its status in one
+table, and the app's one exception handler answers with it. `error_code` is the Hub's `X-Error-Code` when it has one
+(huggingface_hub turns `RepoNotFound`, `RevisionNotFound`, `EntryNotFound` into its own exception types).
+"""
+
+from __future__ import annotations
+
+
+class HubError(Exception):
+    """A refused request; subclasses say why."""
+
+    default_code: str | None = None
+
+    def __init__(self, message: str, error_code: str | None = None) -> None:
+        super().__init__(message)
+        self.error_code = error_code or self.default_code
+
+
+class InvalidRequest(HubError):
+    """Malformed or unacceptable input: a name, a path, a payload field."""
+
+
+class Unauthorized(HubError):
+    """No credentials, or credentials that are not valid (unknown token, expired CAS token)."""
+
+
+class Forbidden(HubError):
+    """Valid credentials without the right: a read-only token, a user outside the namespace."""
+
+
+class NotFound(HubError):
+    """Something that does not exist, or that the caller may not know exists."""
+
+
+class RepoNotFound(NotFound):
+    default_code = "RepoNotFound"
+
+
+class RevisionNotFound(NotFound):
+    default_code = "RevisionNotFound"
+
+
+class EntryNotFound(NotFound):
+    default_code = "EntryNotFound"
+
+
+class DiscussionNotFound(NotFound):
+    default_code = "DiscussionNotFound"
+
+
+class Conflict(HubError):
+    """The request contradicts the current state: a name taken, a merge conflict."""
+
+
+class PreconditionFailed(HubError):
+    """A `parent_commit` that is no longer the head of its branch."""
+
+
+class PayloadTooLarge(HubError):
+    """A body, line, message or commit over one of the Hub's limits (limits.py)."""
+
+
+class NotSupported(HubError):
+    """A huggingface.co feature this local Hub does not have (gated repos, collections...)."""
+
+    default_code = "NotImplemented"

@@ -1,0 +1,55 @@
+"""Downloads: `/{repo}/resolve/{revision}/{path}` (GET and HEAD, with HTTP ranges) for the three repo types."""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, Response
+
+from hubtools.hub.deps import ReadableRepo, Store, raw_tail, split_revision
+from hubtools.hub.errors import EntryNotFound
+from hubtools.hub.repo_types import ROUTE_PREFIXES
+from hubtools.hub.validation import validate_path
+
+INLINE_TYPES = frozenset({
+    "text/plain", "text/markdown", "text/csv", "text/x-python", "application/json", "application/octet-stream",
+})
+# Files are served from the Hub's own origin: never let a browser run or sniff them.
+DOWNLOAD_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; sandbox"}
+
+router = APIRouter()
+
+
+class BlobResponse(FileResponse):
+    chunk_size = 1024 * 1024  # larger reads than Starlette's 64 kB: fewer event-loop round trips per download
+
+
+def download_type(path: str) -> tuple[str, str]:
+    """(Content-Type, disposition): only passive types are shown inline; html, svg, xml, js... download."""
+    media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    inline = media_type in INLINE_TYPES or media_type.split("/")[0] in ("audio", "video") or (
+        media_type.startswith("image/") and media_type != "image/svg+xml"
+    )
+    return media_type, "inline" if inline else "attachment"
+
+
+def resolve_file(request: Request, repo: ReadableRepo, store: Store) -> Response:
+    revision, path_segments = split_revision(raw_tail(request, "resolve"))
+    path = validate_path("/".join(path_segments))
+    commit_id = store.resolve(repo, revision)
+    entry = store.files(commit_id).get(path)
+    if entry is None:
+        raise EntryNotFound(f"Entry not found: {path} at {revision} in {repo.repo_id}")
+    media_type, disposition = download_type(path)
+    headers = {"X-Repo-Commit": commit_id, "ETag": f'"{entry.sha256 if entry.is_lfs else entry.blob_id}"', **DOWNLOAD_HEADERS}
+    if entry.is_lfs:
+        headers["X-Linked-Etag"] = f'"{entry.sha256}"'
+        headers["X-Linked-Size"] = str(entry.size)
+    return BlobResponse(store.blob_path(entry.sha256), headers=headers, filename=Path(path).name,
+                        media_type=media_type, content_disposition_type=disposition)
+
+
+for _prefix in ROUTE_PREFIXES:
+    router.add_api_route(_prefix + "/{namespace}/{name}/resolve/{rest:path}", resolve_file, methods=["GET", "HEAD"])

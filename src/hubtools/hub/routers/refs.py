@@ -1,0 +1,54 @@
+"""Branches and tags (create, delete) and squashing a branch's history into one commit."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from hubtools.hub.deps import Authenticated, Store, WritableRepo, json_body, raw_tail, split_revision
+from hubtools.hub.errors import PayloadTooLarge
+from hubtools.hub.limits import MAX_COMMIT_SUMMARY_CHARS
+from hubtools.hub.store import DEFAULT_BRANCH
+from hubtools.hub.validation import validate_ref_name
+
+router = APIRouter()
+
+
+@router.post("/api/{plural}/{namespace}/{name}/branch/{rest:path}")
+async def create_branch(request: Request, repo: WritableRepo, store: Store) -> JSONResponse:
+    branch = validate_ref_name("/".join(raw_tail(request, "branch")))
+    payload = await json_body(request, allow_empty=True)
+    store.create_branch(repo, branch, payload.get("startingPoint"))
+    return JSONResponse({})
+
+
+@router.post("/api/{plural}/{namespace}/{name}/tag/{rest:path}")
+async def create_tag(request: Request, repo: WritableRepo, store: Store) -> JSONResponse:
+    revision, _ = split_revision(raw_tail(request, "tag"))
+    payload = await json_body(request)
+    tag = validate_ref_name(payload.get("tag"), "tag")
+    await run_in_threadpool(store.create_tag, repo, tag, revision)
+    return JSONResponse({})
+
+
+@router.delete("/api/{plural}/{namespace}/{name}/branch/{rest:path}")
+def delete_branch(request: Request, repo: WritableRepo, store: Store) -> JSONResponse:
+    store.delete_branch(repo, "/".join(raw_tail(request, "branch")))
+    return JSONResponse({})
+
+
+@router.delete("/api/{plural}/{namespace}/{name}/tag/{rest:path}")
+def delete_tag(request: Request, repo: WritableRepo, store: Store) -> JSONResponse:
+    store.delete_tag(repo, "/".join(raw_tail(request, "tag")))
+    return JSONResponse({})
+
+
+@router.post("/api/{plural}/{namespace}/{name}/super-squash/{rest:path}")
+async def super_squash(request: Request, repo: WritableRepo, identity: Authenticated, store: Store) -> JSONResponse:
+    branch = "/".join(raw_tail(request, "super-squash")) or DEFAULT_BRANCH
+    message = str((await json_body(request, allow_empty=True)).get("message") or f"Super-squash branch '{branch}'")
+    if len(message) > MAX_COMMIT_SUMMARY_CHARS:
+        raise PayloadTooLarge(f"Commit message longer than {MAX_COMMIT_SUMMARY_CHARS} characters")
+    commit_id = await run_in_threadpool(store.super_squash, repo, branch, message, identity.user)
+    return JSONResponse({"commitId": commit_id})

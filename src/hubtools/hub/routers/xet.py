@@ -1,0 +1,83 @@
+"""Xet: CAS token routes (`/api/{plural}/{repo}/xet-{read,write}-token/{rev}`) and the CAS API under `/xet-cas`:
+xorb and shard upload, global dedupe (the CAS store is xet_cas.py)."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from hubtools.hub import xet
+from hubtools.hub.auth import bearer_token, require_write
+from hubtools.hub.deps import Caller, ReadableRepo, State, base_url, raw_tail, split_revision
+from hubtools.hub.errors import InvalidRequest, NotFound
+from hubtools.hub.store import Repo
+from hubtools.hub.xet_cas import DEDUPE_PREFIXES, READ, TOKEN_LIFETIME_S, WRITE, check_cas_token, issue_cas_token
+
+CAS_PATH = "/xet-cas"
+
+router = APIRouter()
+
+
+def cas_token_answer(request: Request, state: State, repo: Repo, scope: str) -> JSONResponse:
+    """A CAS token for `repo` once the revision in the URL exists (huggingface_hub sends "None" for a new PR)."""
+    revision, _ = split_revision(raw_tail(request, f"xet-{scope}-token"))
+    if revision != "None":
+        state.store.resolve(repo, revision)
+    expires = int(time.time()) + TOKEN_LIFETIME_S
+    token = issue_cas_token(state.secret, repo.pk, scope, expires)
+    cas_url = base_url(request) + CAS_PATH
+    headers = {"X-Xet-Cas-Url": cas_url, "X-Xet-Access-Token": token, "X-Xet-Token-Expiration": str(expires)}
+    return JSONResponse({"casUrl": cas_url, "accessToken": token, "exp": expires}, headers=headers)
+
+
+@router.get("/api/{plural}/{namespace}/{name}/xet-write-token/{rest:path}")
+def xet_write_token(request: Request, repo: ReadableRepo, identity: Caller, state: State) -> JSONResponse:
+    require_write(identity, repo.namespace)
+    return cas_token_answer(request, state, repo, WRITE)
+
+
+@router.get("/api/{plural}/{namespace}/{name}/xet-read-token/{rest:path}")
+def xet_read_token(request: Request, repo: ReadableRepo, state: State) -> JSONResponse:
+    return cas_token_answer(request, state, repo, READ)
+
+
+def check_cas_path(prefix: str, expected_prefixes: tuple[str, ...], hash_hex: str) -> None:
+    if prefix not in expected_prefixes:
+        raise InvalidRequest(f"Unknown prefix {prefix!r} in a CAS path: use {expected_prefixes[0]!r}")
+    xet.hash_from_hex(hash_hex)
+
+
+@router.post(CAS_PATH + "/v1/xorbs/{prefix}/{hash_hex}")
+async def upload_xorb(request: Request, prefix: str, hash_hex: str, state: State) -> JSONResponse:
+    check_cas_token(state.secret, bearer_token(request), WRITE)
+    check_cas_path(prefix, ("default",), hash_hex)
+    received, temp_path = state.cas.receive_xorb()
+    try:
+        async for part in request.stream():  # at most MAX_XORB_BYTES (limits.py)
+            received.write(part)
+    except BaseException:
+        received.close()
+        temp_path.unlink(missing_ok=True)
+        raise
+    return JSONResponse({"was_inserted": await run_in_threadpool(state.cas.add_xorb, hash_hex, received, temp_path)})
+
+
+@router.post(CAS_PATH + "/v1/shards")
+async def upload_shard(request: Request, state: State) -> JSONResponse:
+    repo_pk = check_cas_token(state.secret, bearer_token(request), WRITE)
+    body = await request.body()  # at most MAX_SHARD_BYTES (limits.py)
+    await run_in_threadpool(state.cas.add_shard, repo_pk, body)
+    return JSONResponse({"result": 1})
+
+
+@router.get(CAS_PATH + "/v1/chunks/{prefix}/{hash_hex}")
+async def dedupe_query(request: Request, prefix: str, hash_hex: str, state: State) -> Response:
+    check_cas_token(state.secret, bearer_token(request), READ)
+    check_cas_path(prefix, DEDUPE_PREFIXES, hash_hex)
+    answer = await run_in_threadpool(state.cas.dedupe_shard, hash_hex)
+    if answer is None:
+        raise NotFound(f"Chunk {hash_hex} is not known to global deduplication")
+    return Response(answer, media_type="application/octet-stream")

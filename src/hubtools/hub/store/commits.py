@@ -1,0 +1,152 @@
+"""Commits: applying a list of operations in one transaction, and reading files, history and last changes.
+
+Every commit stores the full list of its files (path -> blob), so any old revision stays readable. Blobs are in
+place before the transaction that references them, so a killed upload or server leaves every repo at its last
+complete commit.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from pathlib import Path
+
+from hubtools.hub.errors import EntryNotFound, InvalidRequest, PreconditionFailed, RepoNotFound, RevisionNotFound
+from hubtools.hub.store.blobs import BlobStore
+from hubtools.hub.store.discussions import add_event, open_pull_request
+from hubtools.hub.store.models import Commit, Deletion, FileEntry, Operation, Repo
+from hubtools.hub.store.rows import (
+    candidate_refs,
+    commit_from_row,
+    files_of,
+    get_repo_row,
+    ref_exists,
+    ref_target,
+    write_commit,
+)
+
+# Paths whose entry differs between a commit and its parent (added, removed or changed), both directions.
+CHANGED_PATHS_SQL = """
+SELECT path FROM files AS mine WHERE commit_id = :commit AND NOT EXISTS (
+    SELECT 1 FROM files AS theirs WHERE theirs.commit_id = :parent AND theirs.path = mine.path
+    AND theirs.sha256 = mine.sha256 AND theirs.size = mine.size AND theirs.is_lfs = mine.is_lfs
+    AND theirs.blob_id = mine.blob_id)
+UNION
+SELECT path FROM files AS theirs WHERE commit_id = :parent AND NOT EXISTS (
+    SELECT 1 FROM files AS mine WHERE mine.commit_id = :commit AND mine.path = theirs.path)
+"""
+
+
+class CommitStore(BlobStore):
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self._changed_paths = functools.lru_cache(maxsize=64)(self._changed_paths_uncached)
+
+    def files(self, commit_id: str) -> dict[str, FileEntry]:
+        with self._connect() as db:
+            return files_of(db, commit_id)
+
+    def commit(self, commit_id: str) -> Commit:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM commits WHERE id = ?", (commit_id,)).fetchone()
+        return commit_from_row(row)
+
+    def history(self, commit_id: str, limit: int | None = None) -> list[Commit]:
+        """`commit_id` and its first-parent ancestors, newest first (at most `limit`)."""
+        commits: list[Commit] = []
+        with self._connect() as db:
+            next_id: str | None = commit_id
+            while next_id and (limit is None or len(commits) < limit):
+                commit = commit_from_row(db.execute("SELECT * FROM commits WHERE id = ?", (next_id,)).fetchone())
+                commits.append(commit)
+                next_id = commit.parent
+        return commits
+
+    def last_commits(self, commit_id: str, paths: list[str], max_depth: int = 500) -> dict[str, Commit]:
+        """For each file or folder path, the newest commit (from `commit_id` back) that changed it."""
+        found: dict[str, Commit] = {}
+        with self._connect() as db:
+            commit = commit_from_row(db.execute("SELECT * FROM commits WHERE id = ?", (commit_id,)).fetchone())
+            for _ in range(max_depth):
+                changed = self._changed_paths(commit.id, commit.parent)
+                for path in paths:
+                    if path not in found and path in changed:
+                        found[path] = commit
+                if len(found) == len(paths) or commit.parent is None:
+                    break
+                commit = commit_from_row(db.execute("SELECT * FROM commits WHERE id = ?", (commit.parent,)).fetchone())
+        return {path: found.get(path, commit) for path in paths}
+
+    def _changed_paths_uncached(self, commit_id: str, parent: str | None) -> frozenset[str]:
+        """Files a commit changed against its parent, and every folder above them (commits never change)."""
+        with self._connect() as db:  # the diff runs in SQLite: only changed paths become Python objects
+            rows = db.execute(CHANGED_PATHS_SQL, {"commit": commit_id, "parent": parent}).fetchall()
+        changed: set[str] = set()
+        for (path,) in rows:
+            parts = path.split("/")
+            changed.update("/".join(parts[:depth]) for depth in range(1, len(parts) + 1))
+        return frozenset(changed)
+
+    def apply_commit(
+        self,
+        repo: Repo,
+        revision: str,
+        operations: list[Operation],
+        author: str,
+        title: str,
+        message: str,
+        parent_commit: str | None = None,
+        create_pr: bool = False,
+    ) -> tuple[str, int | None]:
+        """Commit `operations` on top of `revision` in one transaction; returns (commit id, PR number or None)."""
+        with self._write() as db:  # blobs checked inside the transaction: gc (also a write) cannot remove them meanwhile
+            for op in operations:
+                if isinstance(op, FileEntry) and not self.has_blob(op.sha256, op.size):
+                    raise InvalidRequest(f"File '{op.path}' references an object that was never uploaded ({op.sha256})")
+            if get_repo_row(db, repo.pk) is None:
+                raise RepoNotFound(f"Repository {repo.repo_id} not found")
+            ref = _branch_ref(db, repo, revision)
+            head = ref_target(db, repo, ref)
+            if parent_commit is not None and not head.startswith(parent_commit.lower()):
+                raise PreconditionFailed(
+                    f"parent_commit {parent_commit} is not the head of {revision} in {repo.repo_id} (head is {head}):"
+                    " someone committed in between; fetch the latest revision and retry",
+                )
+            pr_num = None
+            if create_pr:
+                pr_num = open_pull_request(db, repo, title, message, author)
+                ref = f"refs/pr/{pr_num}"
+            files = _apply_operations(files_of(db, head), operations)
+            commit_id = write_commit(db, repo.pk, head, author, title, message, list(files.values()))
+            db.execute("INSERT OR REPLACE INTO refs VALUES (?, ?, ?)", (repo.pk, ref, commit_id))
+            if ref.startswith("refs/pr/"):
+                add_event(db, repo, int(ref.rsplit("/", 1)[1]), "commit", author, {"subject": title, "oid": commit_id})
+        return commit_id, pr_num
+
+
+def _branch_ref(db: sqlite3.Connection, repo: Repo, revision: str) -> str:
+    """The ref a commit on `revision` moves: an existing branch or PR ref (commits on a bare sha are refused)."""
+    for ref in candidate_refs(revision):
+        if ref.startswith(("refs/heads/", "refs/pr/")) and ref_exists(db, repo, ref):
+            return ref
+    raise RevisionNotFound(
+        f"Invalid rev id: {revision} is not a branch of {repo.repo_id}; create it with create_branch first"
+    )
+
+
+def _apply_operations(files: dict[str, FileEntry], operations: list[Operation]) -> dict[str, FileEntry]:
+    files = dict(files)
+    for op in operations:
+        if isinstance(op, Deletion):
+            if op.is_folder:
+                prefix = op.path.rstrip("/") + "/"
+                doomed = [p for p in files if p.startswith(prefix)]
+                if not doomed:
+                    raise EntryNotFound(f"Folder '{op.path}' does not exist")
+                for path in doomed:
+                    del files[path]
+            elif files.pop(op.path, None) is None:
+                raise EntryNotFound(f"File '{op.path}' does not exist")
+        else:
+            files[op.path] = op
+    return files
