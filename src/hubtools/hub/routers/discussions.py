@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from hubtools.hub.auth import require_write
+from hubtools.hub.auth import may_contribute, require_write
 from hubtools.hub.deps import Authenticated, ReadableRepo, Store, base_url, json_body
 from hubtools.hub.errors import InvalidRequest
 from hubtools.hub.limits import (
@@ -91,7 +91,7 @@ def list_discussions(request: Request, repo: ReadableRepo, store: Store) -> JSON
 async def create_discussion(request: Request, identity: Authenticated, repo: ReadableRepo, store: Store) -> JSONResponse:
     payload = await json_body(request)
     is_pull_request = bool(payload.get("pullRequest"))
-    if is_pull_request:
+    if is_pull_request and not may_contribute(identity, repo):
         require_write(identity, repo.namespace)
     title = checked_text(payload.get("title"), "title", MIN_DISCUSSION_TITLE_CHARS, MAX_DISCUSSION_TITLE_CHARS)
     description = checked_text(payload.get("description") or "", "description", 0, MAX_COMMENT_CHARS)
