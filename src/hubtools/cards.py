@@ -632,7 +632,7 @@ def render_model_card(
     from huggingface_hub import ModelCard, ModelCardData
     from huggingface_hub import eval_result_entries_to_yaml
 
-    from hubtools.reproduce import write_provenance
+    from hubtools.provenance import write_provenance
 
     run = RunDir(Path(run_dir))
     run.require(run.config, run.model, run.metrics, run.dataset_stats, run.environment)
@@ -668,7 +668,10 @@ def render_model_card(
 
         plot_comparison(comparison_from_dict(run.read_json(run.model_selection)), out / MODEL_SELECTION_PLOT)
     (out / TRAINING_CONFIG_FILE).write_text(context.config_yaml + "\n", encoding="utf-8")
-    write_provenance(run, out, dataset_repo_id)
+    write_provenance(
+        run, out, shareable_environment(run.read_json(run.environment)), base_model_on_hub=context.base_model_is_hub_id,
+        config_file=TRAINING_CONFIG_FILE, dataset_repo_id=dataset_repo_id,
+    )
     test = run.read_json(run.metrics)["test"]
     entries = eval_result_entries(test, links, benchmark_tasks(links, token), run.read_json(run.environment).get("started_at"))
     eval_results_file = out / ".eval_results" / "hubtools.yaml"

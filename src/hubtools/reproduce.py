@@ -1,8 +1,7 @@
 """`hubtools reproduce`: re-derive every number a published card claims, from what `publish` put in the repo.
 
 The model repo holds, next to the weights and README.md, `training_config.yaml` (the run's config, local
-paths cut to file names) and `reproduce.json` (written here, by `write_provenance`, when the card is
-rendered): hubtools and library versions, Python, the command line, the seeds, the base model and the
+paths cut to file names) and `reproduce.json` (`hubtools.provenance`, written with the card): hubtools and library versions, Python, the command line, the seeds, the base model and the
 Hub commit it was loaded at, and the dataset repo. The card's model-index pins the dataset repo's commit.
 
 `reproduce` downloads the repo at one commit, the dataset at its pinned commit and (unless
@@ -21,62 +20,12 @@ from typing import Any, Literal
 import yaml
 
 from hubtools.claims import ROUNDING, Claim, ClaimCheck, Outcome, check_claims, claims_table, model_index_claims, table_claims
-from hubtools.rundir import SPLITS, RunDir
+from hubtools.provenance import PROVENANCE_FILE
+from hubtools.rundir import SPLITS
 
-PROVENANCE_FILE = "reproduce.json"
 CARD_FILE = "README.md"
-PROVENANCE_FORMAT = 1
 Mode = Literal["evaluate-only", "retrain"]
 Verdict = Literal["reproduced", "not reproduced", "cannot reproduce"]
-
-
-# ---- what publish stores ----------------------------------------------------------------------------
-
-
-def provenance(run: RunDir, dataset_repo_id: str | None) -> dict[str, Any]:
-    """What a later `hubtools reproduce` needs beyond training_config.yaml, from the run's environment.json and config."""
-    from hubtools.cards import TRAINING_CONFIG_FILE, is_hub_id, shareable_environment
-    from hubtools.config import load_config
-
-    config = load_config(run.config)
-    environment = shareable_environment(run.read_json(run.environment))
-    libraries = environment.get("libraries", {})
-    on_hub = is_hub_id(config.model)
-    return {
-        "format": PROVENANCE_FORMAT,
-        "hubtools": libraries.get("hubtools"),
-        "python": environment.get("python"),
-        "libraries": libraries,
-        "command": environment.get("command", []),
-        "git_commit": environment.get("git_commit"),
-        "training_config": TRAINING_CONFIG_FILE,
-        "seeds": {
-            "training": config.training.seed,
-            "data_split": config.data.split_seed,
-            "evaluate_sample": config.evaluate.sample_seed,
-            "hp_search": config.hp_search.seed if config.hp_search.enabled else None,
-        },
-        "base_model": {
-            "id": config.model if on_hub else None,
-            "local_folder": None if on_hub else Path(config.model).name,
-            "revision": environment.get("base_model_revision") if on_hub else None,
-        },
-        "dataset": {"repo_id": dataset_repo_id, "splits": list(SPLITS)},
-        "hardware": {
-            "gpus": environment.get("gpus", []),
-            "torch_threads": environment.get("torch_threads"),
-            "world_size": environment.get("world_size"),
-            "mixed_precision": environment.get("mixed_precision"),
-        },
-    }
-
-
-def write_provenance(run: RunDir, card_dir: Path, dataset_repo_id: str | None) -> Path:
-    path = card_dir / PROVENANCE_FILE
-    from hubtools.rundir import write_json_atomic
-
-    write_json_atomic(path, provenance(run, dataset_repo_id))
-    return path
 
 
 # ---- the report ---------------------------------------------------------------------------------------
