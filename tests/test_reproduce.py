@@ -207,3 +207,30 @@ def test_audit_pr_from_a_non_member_proposes_the_corrected_model_index(hub, thir
     values = {result.metric_type: result.metric_value for result in proposed.data.eval_results}
     assert values["f1"] == round(audit.checks[1].value, 4) and "## Audit" in proposed.text
     assert hub.api().model_info(repo_id).sha == main_before  # main is untouched
+
+
+def test_download_endpoint_also_repoints_datasets_load_dataset() -> None:
+    """`audit --endpoint URL` loads datasets from URL although `datasets` read HF_ENDPOINT when it was imported."""
+    import datasets.config
+
+    from hubtools.hubclient import download_endpoint
+
+    before = datasets.config.HF_ENDPOINT
+    with download_endpoint("http://127.0.0.1:9"):
+        assert datasets.config.HF_ENDPOINT == "http://127.0.0.1:9"
+        assert datasets.config.HUB_DATASETS_URL.startswith("http://127.0.0.1:9/datasets/")
+    assert datasets.config.HF_ENDPOINT == before
+
+
+def test_a_retrained_claim_needs_both_intervals_and_an_evaluation_only_claim_the_same_number() -> None:
+    from hubtools.claims import Claim, Scores, check_claim
+
+    scores = Scores({"accuracy": 0.80}, {"accuracy": (0.70, 0.90)}, rows=60)
+    inside = Claim("results table", "accuracy", 0.82, low=0.75, high=0.88)
+    assert check_claim(inside, scores, exact=False).status == "reproduced"
+    assert check_claim(inside, scores, exact=True).status == "not reproduced"  # same weights must give 0.82 exactly
+    narrow = Claim("results table", "accuracy", 0.82, low=0.81, high=0.86)  # the new 0.80 is outside the card's interval
+    assert "outside the card's 95% interval" in check_claim(narrow, scores, exact=False).reason
+    far = Claim("model-index", "accuracy", 0.95)
+    assert "outside the new 95% interval" in check_claim(far, scores, exact=False).reason
+    assert check_claim(Claim("model-index", "bleu", 0.3), scores, exact=False).status == "not checked"
