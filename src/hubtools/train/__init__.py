@@ -421,8 +421,3 @@ def evaluate_saved_model(config: RunConfig, run: RunDir, data: TrainingData) -> 
     results["test"] |= uncertainty_summary(probabilities, output.label_ids, positive_index(data.label_names, config.data.positive_label))
     return results
 
-
-if __name__ == "__main__":
-    from hubtools.cli.train import main
-
-    main()
