@@ -69,14 +69,13 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
     from hubtools.report import evaluate_run
     from hubtools.resources import configs_dir
     from hubtools.rundir import RunDir
-    from hubtools.ports import free_port
     from hubtools.fit import run_training
 
     started = time.monotonic()
     run = RunDir(root / "run")
     if run.root.exists():
         raise HubtoolsError(f"{run.root}: a quickstart run is already there; pass another --root")
-    hub = serve_in_background(root / "hub", port=port or free_port())
+    hub = serve_in_background(root / "hub", port=port or 0)  # 0: a free one, bound by the Hub itself
     try:
         point_clients_at(hub.endpoint, root / "hf-cache")
         echo(f"[1/5] Embedded Hub at {hub.endpoint} (data in {root / 'hub'}); seeding the base model")
@@ -114,7 +113,7 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
             echo(f"The embedded Hub stops now; to open the links again: hubtools hub serve --root {hub.root} --port {port}")
         return metrics
     finally:
-        hub.stop()
+        hub.close()
 
 
 def keep_serving(hub, root: Path, token: str, echo) -> None:
