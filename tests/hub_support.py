@@ -1,8 +1,10 @@
-"""Helpers shared by the embedded Hub's test modules: an org, unique repo ids, a writer token and a fresh repo."""
+"""Helpers shared by the embedded Hub's test modules: an org, unique repo ids, a writer token, a fresh repo, and a
+server process's memory figures."""
 
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -23,3 +25,9 @@ def repo(hub, writer) -> str:
     repo_id = unique("repo")
     hub.api(writer).create_repo(repo_id)
     return repo_id
+
+
+def proc_status_kb(pid: int, field: str) -> int:
+    """A kB figure of /proc/PID/status: VmRSS, VmHWM (the peak; writing 5 to /proc/PID/clear_refs resets it), RssAnon..."""
+    line = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith(f"{field}:"))
+    return int(line.split()[1])
