@@ -81,3 +81,13 @@ def test_a_server_that_is_not_this_hub_is_not_taken_for_it():
     finally:
         foreign.shutdown()
         foreign.server_close()
+
+
+def test_serve_on_a_busy_port_is_a_one_line_error(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        refused = hub_cli("serve", "--root", str(tmp_path / "hub"), "--port", str(port), "--no-spaces")
+    assert refused.returncode == 2
+    assert refused.stderr == f"Error: cannot listen on 127.0.0.1:{port}: Address already in use; pick another --port (0: any free one)\n"
