@@ -1,4 +1,4 @@
-"""Shared fixtures: a real embedded Hub on a free loopback port, reached by every client through HF_ENDPOINT.
+"""Shared fixtures: a real embedded Hub on a loopback port bound here, reached by every client through HF_ENDPOINT.
 
 huggingface_hub reads HF_ENDPOINT when it is imported, so this module sets it (and an isolated HF_HOME) at
 import time, before any test module imports huggingface_hub/transformers/datasets. The port comes from a socket
