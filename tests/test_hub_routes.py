@@ -78,11 +78,11 @@ def test_a_20000_file_tree_is_paginated_while_whoami_stays_responsive(hub, write
     assert statuses == {200} and len(latencies) >= 5, (statuses, len(latencies))
     during = statistics.median(latencies)
     print(f"whoami idle median {statistics.median(idle):.4f} s, during the listing median {during:.4f} s, max {latencies[-1]:.4f} s; listing {listing_s:.1f} s")
-    # Ratios, so they hold at load 20 (the load slows idle and busy answers alike): a whoami queued behind the listing
-    # would wait for it, so no single answer may take a fifth of the listing's time, and a typical one stays within
-    # 25 times the same connection's idle answer.
+    # Ratios, so they hold at load 20 (the load slows idle and busy answers alike): no single answer may take a fifth
+    # of the listing's time, and the median stays within 50 times the same connection's idle median (measured 1.7x;
+    # a listing that blocks the event loop for 0.2 s a page made it 112x).
     assert latencies[-1] < listing_s / 5, (latencies[-1], listing_s)
-    assert during < 25 * statistics.median(idle), (during, idle)
+    assert during < 50 * statistics.median(idle), (during, idle)
 
 
 def timed_whoami(client: httpx.Client, endpoint: str) -> tuple[int, float]:
