@@ -166,17 +166,19 @@ class SpacesRuntime:
     # ------------------------------------------------------------------ internals
 
     def _is_gradio(self, commit_id: str) -> bool:
-        """huggingface.co reads the sdk from the README front matter; only Gradio apps run here."""
+        """huggingface.co reads the sdk and app_file from the README front matter; only Gradio apps with that file run."""
         from huggingface_hub import RepoCard
 
-        readme = self.store.files(commit_id).get("README.md")
+        files = self.store.files(commit_id)
+        readme = files.get("README.md")
         if readme is None:
             return False
         try:
             card = RepoCard(self.store.blob_path(readme.sha256).read_text(encoding="utf-8", errors="replace"))
         except ValueError:
             return False
-        return card.data.get("sdk") == "gradio"
+        # A new Space gets a README with `sdk: gradio` before it has any code: nothing to run until the app file comes.
+        return card.data.get("sdk") == "gradio" and (card.data.get("app_file") or "app.py") in files
 
     def _mask_secrets(self, repo: Repo, text: str) -> str:
         for secret in self.store.space_settings(repo, "secret").values():
