@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -39,7 +40,7 @@ def serve_command(
 
 @hub_app.command("token")
 def token_command(
-    user: Annotated[str, typer.Option("--user", help="User name (created if new).")],
+    user: Annotated[str | None, typer.Option("--user", help="User name (created if new).")] = None,
     root: RootOption = default_root(),
     org: Annotated[list[str], typer.Option("--org", help="Organization the user belongs to (repeatable).")] = [],  # noqa: B006
     read_only: Annotated[bool, typer.Option("--read-only", help="Token that can read but never write.")] = False,
@@ -47,10 +48,23 @@ def token_command(
         str | None,
         typer.Option("--value", help="Register this literal token instead of a random one (e.g. a test suite's fixed token).", show_default=False),
     ] = None,
+    revoke: Annotated[
+        bool, typer.Option("--revoke", help="Revoke the token read from standard input (and its Xet CAS tokens).")
+    ] = False,
 ) -> None:
-    """Print a new token for USER (or register --value as USER's token); pass it as HF_TOKEN or `token=`."""
-    from hubtools.hub import issue_token
+    """Print a new token for USER (or register --value as USER's token); pass it as HF_TOKEN or `token=`.
+    With --revoke, revoke the token on standard input."""
+    from hubtools.hub import issue_token, revoke_token
 
+    if revoke:
+        if not revoke_token(root, sys.stdin.readline().strip()):
+            typer.echo(f"Error: the token on standard input is not a token of the Hub in {root}: nothing revoked", err=True)
+            raise typer.Exit(1)
+        typer.echo("Token revoked: requests and Xet transfers using it are refused from now on", err=True)
+        return
+    if user is None:
+        typer.echo("Error: pass --user NAME for a new token (or --revoke with the token on standard input)", err=True)
+        raise typer.Exit(2)
     token = issue_token(root, user, org, read_only, value)
     if value is None:
         typer.echo(token)

@@ -60,11 +60,16 @@ def set_full_name(root: Path, name: str, full_name: str) -> None:
     HubStore(Path(root)).set_full_name(name, full_name.strip())
 
 
+def revoke_token(root: Path, token: str) -> bool:
+    """Delete `token`; the Xet CAS tokens issued for it are refused from then on. False when it was not stored."""
+    return HubStore(Path(root)).revoke_token(token)
+
+
 def gc(root: Path, min_age_seconds: float = UNREFERENCED_BLOB_GRACE_SECONDS) -> GcReport:
     """Delete blobs that no commit references once uploaded more than `min_age_seconds` ago (a server does this at
     start-up with a one-day grace); safe while a server runs: commits wait for the sweep."""
     return HubStore(Path(root)).collect_garbage(min_age_seconds)
 
 
-__all__ = ["BackgroundHub", "GcReport", "InvalidNameError", "TokenValueError", "gc", "issue_token", "serve_in_background",
-           "set_full_name"]
+__all__ = ["BackgroundHub", "GcReport", "InvalidNameError", "TokenValueError", "gc", "issue_token", "revoke_token",
+           "serve_in_background", "set_full_name"]

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -94,6 +95,14 @@ async def hub_error(request: Request, exc: Exception) -> JSONResponse:
     return hub_error_response(exc, raw_path + (f"?{query}" if query else ""))
 
 
+async def invalid_request(_: Request, exc: Exception) -> JSONResponse:
+    """A parameter or body field of the wrong type or out of range: 400 naming the first one, as the Hub does."""
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return error_response(400, f"Invalid request: {where}: {first.get('msg', 'invalid value')}", "InvalidRequest")
+
+
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
     """Unrouted paths (e.g. a repo id without namespace) answer like a missing repo, as on the Hub."""
     assert isinstance(exc, StarletteHTTPException)
@@ -124,6 +133,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
     app.add_middleware(RequestId)
     app.add_middleware(CasInstancePath, instance=cas_instance(state.secret))  # last added: runs first
     app.add_exception_handler(HubError, hub_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)
     for router in ROUTERS:
         app.include_router(router)

@@ -7,7 +7,7 @@ from fastapi import Request
 from hubtools.hub.errors import Forbidden, Unauthorized
 from hubtools.hub.store import HubStore, Identity, can_read
 
-__all__ = ["bearer_token", "caller", "can_read", "require_write"]
+__all__ = ["bearer_token", "caller", "can_read", "require_write", "require_write_token"]
 
 INVALID_CREDENTIALS = "Invalid credentials in Authorization header"
 
@@ -29,12 +29,18 @@ def caller(store: HubStore, request: Request) -> Identity | None:
     return identity
 
 
+def require_write_token(identity: Identity, what: str = "write") -> Identity:
+    """Any write (a comment, a discussion, a commit) needs a token that is not read-only."""
+    if identity.read_only:
+        raise Forbidden(f"Your token is read-only: use a write token to {what}")
+    return identity
+
+
 def require_write(identity: Identity | None, namespace: str) -> Identity:
     """Writes need a write token of the namespace's user or of a member of the organization."""
     if identity is None:
         raise Unauthorized(f"You must be authenticated with a write token to write to '{namespace}'")
-    if identity.read_only:
-        raise Forbidden(f"Your token is read-only: use a write token to write to '{namespace}'")
+    require_write_token(identity, f"write to '{namespace}'")
     if not identity.belongs_to(namespace):
         raise Forbidden(f"You don't have the rights to write to '{namespace}': '{identity.user}' is not a member")
     return identity

@@ -1,4 +1,5 @@
-"""Repo cards: the YAML front matter of README.md, read for repo info and pages, and checked by `validate-yaml`."""
+"""Repo cards: the YAML front matter of README.md, read for repo info and pages, and checked by `validate-yaml`
+(parsed within parsing.py's nesting and alias budgets: a stranger's README cannot expand into gigabytes)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 
 import yaml
 
+from hubtools.hub.parsing import load_yaml
 from hubtools.hub.store import FileEntry, HubStore
 
 FRONT_MATTER = re.compile(r"^\s*---\s*\n(.*?)\n---\s*(?:\n|$)", re.DOTALL)
@@ -26,7 +28,7 @@ def split_front_matter(text: str) -> tuple[dict | None, str]:
     if not match:
         return None, text
     try:
-        data = yaml.safe_load(match.group(1))
+        data = load_yaml(match.group(1))
     except yaml.YAMLError:
         return None, text[match.end():]
     return (data if isinstance(data, dict) else None), text[match.end():]
@@ -38,7 +40,7 @@ def front_matter_problems(content: object) -> tuple[list[dict], list[dict]]:
         return [{"message": "'content' must be a string"}], []
     match = FRONT_MATTER.match(content)
     try:
-        data = yaml.safe_load(match.group(1)) if match else None
+        data = load_yaml(match.group(1)) if match else None
     except yaml.YAMLError as exc:
         return [{"message": f"Invalid YAML in README front matter: {exc}"}], []
     if data is not None and not isinstance(data, dict):

@@ -7,7 +7,6 @@ so `at_revision` re-reads the raw path (see `raw_tail`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
@@ -17,8 +16,9 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from hubtools.hub import repo_types
-from hubtools.hub.auth import caller, can_read, require_write
+from hubtools.hub.auth import caller, can_read, require_write, require_write_token
 from hubtools.hub.errors import InvalidRequest, NotSupported, RepoMoved, RepoNotFound, Unauthorized
+from hubtools.hub.parsing import loads_json
 from hubtools.hub.spaces import SpacesRuntime
 from hubtools.hub.store import DEFAULT_BRANCH, HubStore, Identity, Repo
 from hubtools.hub.xet_cas import XetCas
@@ -66,6 +66,14 @@ def authenticated(identity: Caller) -> Identity:
 
 
 Authenticated = Annotated[Identity, Depends(authenticated)]
+
+
+def with_write_token(identity: Authenticated) -> Identity:
+    """An authenticated caller whose token is not read-only (403 before any body is read)."""
+    return require_write_token(identity)
+
+
+WriteToken = Annotated[Identity, Depends(with_write_token)]
 
 
 def repo_type_in(request: Request) -> str:
@@ -171,10 +179,7 @@ async def json_body(request: Request, allow_empty: bool = False) -> dict:
     body = await request.body()
     if not body and allow_empty:
         return {}
-    try:
-        payload = await run_in_threadpool(json.loads, body) if len(body) > 64 * 1024 else json.loads(body)
-    except ValueError:
-        raise InvalidRequest("Request body must be JSON") from None
+    payload = await run_in_threadpool(loads_json, body, "Request body") if len(body) > 64 * 1024 else loads_json(body, "Request body")
     if not isinstance(payload, dict):
         raise InvalidRequest("Request body must be a JSON object")
     return payload

@@ -75,6 +75,10 @@ class PayloadTooLarge(HubError):
     """A body, line, message or commit over one of the Hub's limits (limits.py)."""
 
 
+class InsufficientStorage(HubError):
+    """An upload the Hub's disk has no room for."""
+
+
 class RangeNotSatisfiable(HubError):
     """A byte range that starts past the end of the content."""
 

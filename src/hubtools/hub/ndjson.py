@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import binascii
 import hashlib
-import json
 import os
 import re
 
 from hubtools.hub.limits import MAX_COMMIT_LINE_BYTES
 from hubtools.hub.errors import InvalidRequest, PayloadTooLarge
+from hubtools.hub.parsing import loads_json
 from hubtools.hub.store import FileEntry, HubStore, git_blob_id_of_file
 
 STREAM_AFTER_BYTES = 1024 * 1024
@@ -126,19 +126,16 @@ class CommitStream:
             return [(self.line_number, self._streamed_item(line))]
         if not line.strip():
             return []
-        try:
-            return [(self.line_number, json.loads(line))]
-        except ValueError:
-            raise InvalidRequest(f"Malformed NDJSON commit payload: line {self.line_number} is not valid JSON") from None
+        return [(self.line_number, loads_json(line, f"NDJSON commit payload line {self.line_number}"))]
 
     def _streamed_item(self, tail: bytes) -> dict:
         """`tail` is what followed the content string: `, "path": ..., "encoding": "base64"}}`."""
         sink, self.sink = self.sink, None
         try:
-            value = json.loads(b'{"content": null' + tail.rstrip()[:-1])
-        except ValueError:
+            value = loads_json(b'{"content": null' + tail.rstrip()[:-1], f"NDJSON commit payload line {self.line_number}")
+        except InvalidRequest:
             sink.abort()
-            raise InvalidRequest(f"Malformed NDJSON commit payload: line {self.line_number} is not valid JSON") from None
+            raise
         if not isinstance(value, dict):
             sink.abort()
             raise InvalidRequest(f"Malformed NDJSON commit payload: line {self.line_number} is not valid JSON")

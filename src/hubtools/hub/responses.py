@@ -5,9 +5,13 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi.responses import JSONResponse
 
 from hubtools.hub import errors
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 STATUS: dict[type[errors.HubError], int] = {
     errors.RepoMoved: 307,
@@ -21,6 +25,7 @@ STATUS: dict[type[errors.HubError], int] = {
     errors.PayloadTooLarge: 413,
     errors.RangeNotSatisfiable: 416,
     errors.NotSupported: 501,
+    errors.InsufficientStorage: 507,
 }
 
 
@@ -29,8 +34,12 @@ def status_of(exc: errors.HubError) -> int:
     return next(STATUS[kind] for kind in type(exc).__mro__ if kind in STATUS)
 
 
+
 def error_response(status: int, message: str, error_code: str | None = None) -> JSONResponse:
-    headers = {"X-Error-Message": message.encode("ascii", "replace").decode()[:500].replace("\n", " ")}
+    """The header copy is ASCII without control characters nor surrounding spaces (HTTP forbids them: a `\r` or a
+    trailing space from a decoded path would make the server drop the connection instead of answering)."""
+    header = CONTROL_CHARACTERS.sub(" ", message.encode("ascii", "replace").decode()[:500]).strip()
+    headers = {"X-Error-Message": header}
     if error_code:
         headers["X-Error-Code"] = error_code
     return JSONResponse({"error": message}, status_code=status, headers=headers)

@@ -136,14 +136,26 @@ def _ungroup_bytes(grouped: bytes) -> bytes:
     return bytes(out)
 
 
+def _lz4_bounded(payload: bytes, size: int) -> bytes:
+    """LZ4-frame decompress at most `size` bytes (a chunk's declared size, itself at most MAX_CHUNK_BYTES): a
+    payload that would expand further is refused without allocating its output."""
+    decompressor = lz4.frame.LZ4FrameDecompressor()
+    data = decompressor.decompress(payload, max_length=min(size, MAX_CHUNK_BYTES) + 1)
+    if len(data) > size or not decompressor.eof:
+        raise XetFormatError(f"Chunk does not decompress to the {size} bytes its header declares")
+    return data
+
+
 def decompress_chunk(scheme: int, payload: bytes, size: int) -> bytes:
+    if size > MAX_CHUNK_BYTES:
+        raise XetFormatError(f"Chunk declares {size} bytes; chunks are at most {MAX_CHUNK_BYTES}")
     try:
         if scheme == COMPRESSION_NONE:
             data = payload
         elif scheme == COMPRESSION_LZ4:
-            data = lz4.frame.decompress(payload)
+            data = _lz4_bounded(payload, size)
         elif scheme == COMPRESSION_BG4_LZ4:
-            data = _ungroup_bytes(lz4.frame.decompress(payload))
+            data = _ungroup_bytes(_lz4_bounded(payload, size))
         else:
             raise XetFormatError(f"Unknown chunk compression scheme {scheme}")
     except RuntimeError as exc:

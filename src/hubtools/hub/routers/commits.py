@@ -16,6 +16,7 @@ from hubtools.hub.deps import Authenticated, State, Store, WritableRepo, base_ur
 from hubtools.hub.errors import EntryNotFound, InvalidRequest, NotFound, PayloadTooLarge
 from hubtools.hub.limits import MAX_COMMIT_DESCRIPTION_CHARS, MAX_COMMIT_SUMMARY_CHARS, MAX_OPERATIONS_PER_COMMIT
 from hubtools.hub.ndjson import CommitStream
+from hubtools.hub.payloads import CommitHeader, CopyFileValue, LfsFileValue, PathValue, parse
 from hubtools.hub.store import Deletion, FileEntry, HubStore, Identity, Operation, Repo, lfs_blob_id
 from hubtools.hub.validation import validate_path
 
@@ -67,8 +68,7 @@ async def commit(request: Request, repo: WritableRepo, identity: Authenticated, 
     revision, _ = split_revision(raw_tail(request, "commit"))
     create_pr = query_flag(request, "create_pr")
     header, operations = await parse_commit_payload(request, state.store, repo, revision, identity)
-    summary = str(header.get("summary") or "").strip()
-    description = str(header.get("description") or "")
+    summary, description = header.summary.strip(), header.description
     if not summary:
         raise InvalidRequest("Commit summary must not be empty")
     if len(summary) > MAX_COMMIT_SUMMARY_CHARS or len(description) > MAX_COMMIT_DESCRIPTION_CHARS:
@@ -76,8 +76,8 @@ async def commit(request: Request, repo: WritableRepo, identity: Authenticated, 
             f"Commit summary (at most {MAX_COMMIT_SUMMARY_CHARS} characters) or description (at most"
             f" {MAX_COMMIT_DESCRIPTION_CHARS}) is too long: {len(summary)} and {len(description)} characters",
         )
-    parent = header.get("parentCommit")
-    if parent is not None and not (isinstance(parent, str) and re.fullmatch(r"[0-9a-fA-F]{7,40}", parent)):
+    parent = header.parentCommit
+    if parent is not None and not re.fullmatch(r"[0-9a-fA-F]{7,40}", parent):
         raise InvalidRequest(f"parentCommit must be a commit id, got {parent!r}")
     commit_id, pr_num = await run_in_threadpool(
         state.store.apply_commit, repo, revision, operations, identity.user, summary, description, parent, create_pr
@@ -95,8 +95,8 @@ async def commit(request: Request, repo: WritableRepo, identity: Authenticated, 
 
 async def parse_commit_payload(
     request: Request, store: HubStore, repo: Repo, revision: str, identity: Identity
-) -> tuple[dict, list[Operation]]:
-    header: dict | None = None
+) -> tuple[CommitHeader, list[Operation]]:
+    header: CommitHeader | None = None
     operations: list[Operation] = []
     stream = CommitStream(store)
 
@@ -117,14 +117,14 @@ async def parse_commit_payload(
 
 
 def add_commit_item(
-    store: HubStore, item: object, line_number: int, header: dict | None, operations: list[Operation], repo: Repo,
+    store: HubStore, item: object, line_number: int, header: CommitHeader | None, operations: list[Operation], repo: Repo,
     revision: str, identity: Identity,
-) -> dict:
+) -> CommitHeader:
     """Record one NDJSON item; returns the commit header (set by the first line)."""
     if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
         raise InvalidRequest(f"Malformed commit payload: line {line_number} needs 'key' and an object 'value'")
     if item.get("key") == "header":
-        return item["value"]
+        return parse(CommitHeader, item["value"], f"Commit payload line {line_number} (header)")
     if header is None:
         raise InvalidRequest("Malformed commit payload: the first line must be the 'header'")
     if len(operations) >= MAX_OPERATIONS_PER_COMMIT:
@@ -136,8 +136,9 @@ def add_commit_item(
 def to_operation(
     store: HubStore, key: object, value: dict, repo: Repo, revision: str, line_number: int, identity: Identity
 ) -> Operation:
-    path = value.get("path")
-    path = validate_path(path.rstrip("/") if key == "deletedFolder" and isinstance(path, str) else path)
+    what = f"Commit payload line {line_number} ({key})"
+    path = parse(PathValue, value, what).path
+    path = validate_path(path.rstrip("/") if key == "deletedFolder" else path)
     if key == "file" and isinstance(value.get("content"), FileEntry):  # decoded while streaming (ndjson.py)
         if value.get("encoding", "base64") != "base64":
             raise InvalidRequest(f"Line {line_number}: inline file '{path}' must be base64-encoded")
@@ -151,9 +152,9 @@ def to_operation(
             raise InvalidRequest(f"Line {line_number}: content of '{path}' is not valid base64") from None
         return dataclasses.replace(store.put_bytes(content), path=path)
     if key == "lfsFile":
-        oid = value.get("oid")
-        size = value.get("size")
-        usable = isinstance(oid, str) and bool(lfs.SHA256_PATTERN.match(oid)) and store.blob_usable_by(repo, oid, identity)
+        lfs_file = parse(LfsFileValue, value, what)
+        oid, size = lfs_file.oid, lfs_file.size
+        usable = bool(lfs.SHA256_PATTERN.match(oid)) and store.blob_usable_by(repo, oid, identity)
         if size is None and usable:
             size = store.blob_path(oid).stat().st_size
         oid, size = lfs.check_object(oid, size)
@@ -163,8 +164,9 @@ def to_operation(
     if key in ("deletedFile", "deletedFolder"):
         return Deletion(path, key == "deletedFolder")
     if key == "copyFile":
-        source_revision = value.get("srcRevision") or revision
-        source_path = validate_path(value.get("srcPath"))
+        copy = parse(CopyFileValue, value, what)
+        source_revision = copy.srcRevision or revision
+        source_path = validate_path(copy.srcPath)
         source = store.files(store.resolve(repo, source_revision)).get(source_path)
         if source is None:
             raise EntryNotFound(f"Entry not found: {source_path} at {source_revision} in {repo.repo_id}")

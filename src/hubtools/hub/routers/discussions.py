@@ -3,13 +3,16 @@ comments, status changes, and merging a pull request into main."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from hubtools.hub.auth import require_write
-from hubtools.hub.deps import Authenticated, ReadableRepo, Store, base_url, json_body
+from hubtools.hub.deps import ReadableRepo, Store, WriteToken, base_url, json_body
 from hubtools.hub.errors import InvalidRequest
+from hubtools.hub.payloads import NewDiscussion, documented, parse
 from hubtools.hub.limits import (
     DISCUSSIONS_PAGE_SIZE,
     MAX_COMMENT_CHARS,
@@ -21,6 +24,7 @@ from hubtools.hub.store import DEFAULT_BRANCH, HubStore, Identity, Repo, iso
 BASE = "/api/{plural}/{namespace}/{name}/discussions"
 STATUS_FILTERS = {"all": None, "open": ("open", "draft"), "closed": ("closed", "merged")}
 TYPE_FILTERS = {"all": None, "discussion": 0, "pull_request": 1}
+Num = Annotated[int, Path(ge=1, le=2**31 - 1, description="Discussion or pull request number")]
 
 
 def event_json(event: dict) -> dict:
@@ -87,25 +91,25 @@ def list_discussions(request: Request, repo: ReadableRepo, store: Store) -> JSON
     })
 
 
-@router.post(BASE)
-async def create_discussion(request: Request, identity: Authenticated, repo: ReadableRepo, store: Store) -> JSONResponse:
-    payload = await json_body(request)
-    is_pull_request = bool(payload.get("pullRequest"))
+@router.post(BASE, openapi_extra=documented(NewDiscussion))
+async def create_discussion(request: Request, identity: WriteToken, repo: ReadableRepo, store: Store) -> JSONResponse:
+    payload = parse(NewDiscussion, await json_body(request), f"New discussion in {repo.repo_id}")
+    is_pull_request = payload.pullRequest
     if is_pull_request:
         require_write(identity, repo.namespace)
-    title = checked_text(payload.get("title"), "title", MIN_DISCUSSION_TITLE_CHARS, MAX_DISCUSSION_TITLE_CHARS)
-    description = checked_text(payload.get("description") or "", "description", 0, MAX_COMMENT_CHARS)
+    title = checked_text(payload.title, "title", MIN_DISCUSSION_TITLE_CHARS, MAX_DISCUSSION_TITLE_CHARS)
+    description = checked_text(payload.description, "description", 0, MAX_COMMENT_CHARS)
     num = await run_in_threadpool(store.open_discussion, repo, title, description, identity.user, is_pull_request)
     return JSONResponse({"num": num, "url": f"{base_url(request)}/{repo.url_prefix}{repo.repo_id}/discussions/{num}"})
 
 
 @router.get(BASE + "/{num}")
-def discussion_details(num: int, repo: ReadableRepo, store: Store) -> JSONResponse:
+def discussion_details(num: Num, repo: ReadableRepo, store: Store) -> JSONResponse:
     return JSONResponse(details_json(repo, store.discussion(repo, num)))
 
 
 @router.post(BASE + "/{num}/comment")
-async def comment(request: Request, num: int, identity: Authenticated, repo: ReadableRepo, store: Store) -> JSONResponse:
+async def comment(request: Request, num: Num, identity: WriteToken, repo: ReadableRepo, store: Store) -> JSONResponse:
     text = checked_text((await json_body(request)).get("comment"), "comment", 1, MAX_COMMENT_CHARS)
     event = await run_in_threadpool(store.comment_discussion, repo, num, identity.user, text)
     return JSONResponse({"newMessage": event_json(event)})
@@ -113,7 +117,7 @@ async def comment(request: Request, num: int, identity: Authenticated, repo: Rea
 
 @router.post(BASE + "/{num}/comment/{comment_id}/edit")
 async def edit_comment(
-    request: Request, num: int, comment_id: str, identity: Authenticated, repo: ReadableRepo, store: Store
+    request: Request, num: Num, comment_id: str, identity: WriteToken, repo: ReadableRepo, store: Store
 ) -> JSONResponse:
     text = checked_text((await json_body(request)).get("content"), "comment", 1, MAX_COMMENT_CHARS)
     event = await run_in_threadpool(store.edit_comment, repo, num, comment_id, identity.user, text)
@@ -127,16 +131,16 @@ def require_author_or_writer(store: HubStore, repo: Repo, num: int, identity: Id
 
 
 @router.post(BASE + "/{num}/title")
-async def rename(request: Request, num: int, identity: Authenticated, repo: ReadableRepo, store: Store) -> JSONResponse:
-    require_author_or_writer(store, repo, num, identity)
+async def rename(request: Request, num: Num, identity: WriteToken, repo: ReadableRepo, store: Store) -> JSONResponse:
+    await run_in_threadpool(require_author_or_writer, store, repo, num, identity)
     title = checked_text((await json_body(request)).get("title"), "title", MIN_DISCUSSION_TITLE_CHARS, MAX_DISCUSSION_TITLE_CHARS)
     event = await run_in_threadpool(store.rename_discussion, repo, num, title, identity.user)
     return JSONResponse({"newTitle": event_json(event)})
 
 
 @router.post(BASE + "/{num}/status")
-async def change_status(request: Request, num: int, identity: Authenticated, repo: ReadableRepo, store: Store) -> JSONResponse:
-    require_author_or_writer(store, repo, num, identity)
+async def change_status(request: Request, num: Num, identity: WriteToken, repo: ReadableRepo, store: Store) -> JSONResponse:
+    await run_in_threadpool(require_author_or_writer, store, repo, num, identity)
     payload = await json_body(request)
     remark = checked_text(payload.get("comment") or "", "comment", 0, MAX_COMMENT_CHARS) or None
     event = await run_in_threadpool(
@@ -146,7 +150,7 @@ async def change_status(request: Request, num: int, identity: Authenticated, rep
 
 
 @router.post(BASE + "/{num}/merge")
-async def merge(request: Request, num: int, identity: Authenticated, repo: ReadableRepo, store: Store) -> JSONResponse:
+async def merge(request: Request, num: Num, identity: WriteToken, repo: ReadableRepo, store: Store) -> JSONResponse:
     require_write(identity, repo.namespace)
     payload = await json_body(request, allow_empty=True)
     remark = checked_text(payload.get("comment") or "", "comment", 0, MAX_COMMENT_CHARS) or None

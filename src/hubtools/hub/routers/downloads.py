@@ -50,7 +50,7 @@ def resolve_file(request: Request, repo: ReadableRepo, state: State) -> Response
     path = validate_path("/".join(path_segments))
     store = state.store
     commit_id = store.resolve(repo, revision)
-    entry = store.files(commit_id).get(path)
+    entry = store.file_entry(commit_id, path)
     if entry is None:
         raise EntryNotFound(f"Entry not found: {path} at {revision} in {repo.repo_id}")
     media_type, disposition = download_type(path)

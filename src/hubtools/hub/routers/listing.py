@@ -74,16 +74,16 @@ def tree_items(store: HubStore, commit_id: str, folder: str, recursive: bool, re
     return list_tree(store.files(commit_id), folder, recursive)
 
 
-def paths_info_answer(files: dict[str, FileEntry], paths: list[str]) -> list[dict]:
+def paths_info_answer(store: HubStore, commit_id: str, paths: list[str]) -> list[dict]:
+    """Each path as a file or a folder, looked up by key (never by reading the commit's whole file list)."""
     answers = []
     for path in paths:
         path = path.strip("/")
-        if path in files:
-            answers.append(file_json(files[path]))
-        else:
-            below = [e for p, e in files.items() if p.startswith(path + "/")]
-            if below:
-                answers.append({"type": "directory", "oid": tree_oid(below), "size": 0, "path": path})
+        entry = store.file_entry(commit_id, path)
+        if entry is not None:
+            answers.append(file_json(entry))
+        elif below := store.files_below(commit_id, path):
+            answers.append({"type": "directory", "oid": tree_oid(below), "size": 0, "path": path})
     return answers
 
 
@@ -141,7 +141,7 @@ async def paths_info(request: Request, at: Annotated[RepoAt, Depends(at_revision
     expand = str(form.get("expand", "")).lower() in ("1", "true")
 
     def answer() -> list[dict]:
-        items = add_xet_hashes(state, paths_info_answer(state.store.files(at.commit_id), paths))
+        items = add_xet_hashes(state, paths_info_answer(state.store, at.commit_id, paths))
         if expand:
             add_last_commits(state.store, at.commit_id, items)
         return items

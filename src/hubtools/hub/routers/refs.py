@@ -9,26 +9,26 @@ from starlette.concurrency import run_in_threadpool
 from hubtools.hub.deps import Authenticated, Store, WritableRepo, json_body, raw_tail, split_revision
 from hubtools.hub.errors import PayloadTooLarge
 from hubtools.hub.limits import MAX_COMMIT_SUMMARY_CHARS
+from hubtools.hub.payloads import NewBranch, NewTag, SuperSquash, documented, parse
 from hubtools.hub.store import DEFAULT_BRANCH
 from hubtools.hub.validation import validate_ref_name
 
 router = APIRouter()
 
 
-@router.post("/api/{plural}/{namespace}/{name}/branch/{rest:path}")
+@router.post("/api/{plural}/{namespace}/{name}/branch/{rest:path}", openapi_extra=documented(NewBranch))
 async def create_branch(request: Request, repo: WritableRepo, store: Store) -> JSONResponse:
     branch = validate_ref_name("/".join(raw_tail(request, "branch")))
-    payload = await json_body(request, allow_empty=True)
-    store.create_branch(repo, branch, payload.get("startingPoint"))
+    payload = parse(NewBranch, await json_body(request, allow_empty=True), f"New branch of {repo.repo_id}")
+    await run_in_threadpool(store.create_branch, repo, branch, payload.startingPoint)
     return JSONResponse({})
 
 
-@router.post("/api/{plural}/{namespace}/{name}/tag/{rest:path}")
+@router.post("/api/{plural}/{namespace}/{name}/tag/{rest:path}", openapi_extra=documented(NewTag))
 async def create_tag(request: Request, repo: WritableRepo, store: Store) -> JSONResponse:
     revision, _ = split_revision(raw_tail(request, "tag"))
     store.resolve(repo, revision)  # a missing revision is RevisionNotFound before any check of the tag's name
-    payload = await json_body(request)
-    tag = validate_ref_name(payload.get("tag"), "tag")
+    tag = validate_ref_name(parse(NewTag, await json_body(request), f"New tag of {repo.repo_id}").tag, "tag")
     await run_in_threadpool(store.create_tag, repo, tag, revision)
     return JSONResponse({})
 
@@ -45,10 +45,11 @@ def delete_tag(request: Request, repo: WritableRepo, store: Store) -> JSONRespon
     return JSONResponse({})
 
 
-@router.post("/api/{plural}/{namespace}/{name}/super-squash/{rest:path}")
+@router.post("/api/{plural}/{namespace}/{name}/super-squash/{rest:path}", openapi_extra=documented(SuperSquash))
 async def super_squash(request: Request, repo: WritableRepo, identity: Authenticated, store: Store) -> JSONResponse:
     branch = "/".join(raw_tail(request, "super-squash")) or DEFAULT_BRANCH
-    message = str((await json_body(request, allow_empty=True)).get("message") or f"Super-squash branch '{branch}'")
+    payload = parse(SuperSquash, await json_body(request, allow_empty=True), f"Super-squash of {repo.repo_id}")
+    message = payload.message or f"Super-squash branch '{branch}'"
     if len(message) > MAX_COMMIT_SUMMARY_CHARS:
         raise PayloadTooLarge(f"Commit message longer than {MAX_COMMIT_SUMMARY_CHARS} characters")
     commit_id = await run_in_threadpool(store.super_squash, repo, branch, message, identity.user)

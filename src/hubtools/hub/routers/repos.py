@@ -26,6 +26,7 @@ from hubtools.hub.deps import (
     split_revision,
 )
 from hubtools.hub.errors import Conflict, InvalidRequest
+from hubtools.hub.payloads import CreateRepo, RepoSettings, documented, parse
 from hubtools.hub.repo_types import REPO_TYPES, from_plural, url_prefix
 from hubtools.hub.store import DEFAULT_BRANCH, Repo, iso
 from hubtools.hub.validation import validate_repo_name
@@ -52,22 +53,17 @@ def whoami(identity: Authenticated, store: Store) -> JSONResponse:
     })
 
 
-@router.post("/api/repos/create")
+@router.post("/api/repos/create", openapi_extra=documented(CreateRepo))
 async def create_repo(request: Request, identity: Authenticated, store: Store) -> JSONResponse:
-    payload = await json_body(request)
-    repo_type = payload.get("type") or "model"
-    name = payload.get("name")
-    namespace = payload.get("organization") or identity.user
-    if repo_type not in REPO_TYPES:
-        raise InvalidRequest(f"Invalid repo type {repo_type!r}: use one of {', '.join(REPO_TYPES)}")
-    if not isinstance(name, str) or not isinstance(namespace, str):
-        raise InvalidRequest("Missing repo 'name' (and 'organization', when given, must be a string)")
+    payload = parse(CreateRepo, await json_body(request), "Create repo")
+    repo_type, name = payload.type, payload.name
+    namespace = payload.organization or identity.user
     validate_repo_name(namespace, name)
     require_write(identity, namespace)
-    sdk = payload.get("sdk")
+    sdk = payload.sdk
     if repo_type == "space" and sdk not in SPACE_SDKS:
         raise InvalidRequest(f"Invalid Space sdk {sdk!r}: use one of {', '.join(SPACE_SDKS)}")
-    private = bool(payload.get("private")) or payload.get("visibility") == "private"
+    private = bool(payload.private) or payload.visibility == "private"
     url = f"{base_url(request)}/{url_prefix(repo_type)}{namespace}/{name}"
     try:
         repo = await run_in_threadpool(
@@ -85,7 +81,7 @@ async def delete_repo(request: Request, identity: Authenticated, state: State) -
     repo = find_readable(state.store, identity, payload.get("type") or "model", namespace, str(payload.get("name")))
     require_write(identity, repo.namespace)
     await run_in_threadpool(state.store.delete_repo, repo)
-    state.spaces.forget(repo)
+    await run_in_threadpool(state.spaces.forget, repo)  # stops the Space's app: a process wait
     return Response(status_code=200)
 
 
@@ -114,20 +110,19 @@ def auth_check(repo: ReadableRepo) -> JSONResponse:
     return JSONResponse({})
 
 
-@router.put("/api/{plural}/{namespace}/{name}/settings")
+@router.put("/api/{plural}/{namespace}/{name}/settings", openapi_extra=documented(RepoSettings))
 async def update_settings(request: Request, repo: WritableRepo, store: Store) -> JSONResponse:
     payload = await json_body(request)
+    settings = parse(RepoSettings, payload, f"Settings of {repo.repo_id}")
     unsupported_settings = [
         f"{key}={value!r}" for key, value in payload.items()
-        if not (key == "private" or (key == "visibility" and value in ("private", "public")) or (key == "gated" and value is False))
+        if key not in RepoSettings.model_fields or (key == "gated" and value is not False)
     ]
     if unsupported_settings:
         raise not_supported(request, f"repo settings {', '.join(unsupported_settings)}")
-    private = payload.get("private")
-    if payload.get("visibility") in ("private", "public"):
-        private = payload["visibility"] == "private"
-    if isinstance(private, bool):
-        store.set_private(repo, private)
+    private = settings.private if settings.visibility is None else settings.visibility == "private"
+    if private is not None:
+        await run_in_threadpool(store.set_private, repo, private)
     return JSONResponse({})
 
 

@@ -11,6 +11,7 @@ import re
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from hubtools.hub.deps import ReadableRepo, State, WritableRepo, json_body
 from hubtools.hub.errors import InvalidRequest, NotFound
@@ -86,15 +87,23 @@ def add_setting_routes(kind: str, plural: str) -> None:
 
     async def add(request: Request, repo: WritableRepo, state: State) -> JSONResponse:
         key, value, description = _setting_payload(await json_body(request), with_value=True)
-        state.store.set_space_setting(repo, kind, key, value, description)
-        state.spaces.restart(repo)
-        return JSONResponse(_listing(state.store.space_settings(repo, kind), with_values=with_values))
+
+        def store_and_restart() -> dict:  # SQLite and a process restart: off the event loop
+            state.store.set_space_setting(repo, kind, key, value, description)
+            state.spaces.restart(repo)
+            return _listing(state.store.space_settings(repo, kind), with_values=with_values)
+
+        return JSONResponse(await run_in_threadpool(store_and_restart))
 
     async def delete(request: Request, repo: WritableRepo, state: State) -> JSONResponse:
         key, _, _ = _setting_payload(await json_body(request), with_value=False)
-        if state.store.delete_space_setting(repo, kind, key):
-            state.spaces.restart(repo)
-        return JSONResponse(_listing(state.store.space_settings(repo, kind), with_values=with_values))
+
+        def delete_and_restart() -> dict:  # SQLite and a process restart: off the event loop
+            if state.store.delete_space_setting(repo, kind, key):
+                state.spaces.restart(repo)
+            return _listing(state.store.space_settings(repo, kind), with_values=with_values)
+
+        return JSONResponse(await run_in_threadpool(delete_and_restart))
 
     router.add_api_route(f"{BASE}/{plural}", add, methods=["POST"])
     router.add_api_route(f"{BASE}/{plural}", delete, methods=["DELETE"])

@@ -20,6 +20,7 @@ from hubtools.hub.xet_cas import (
     READ,
     TOKEN_LIFETIME_S,
     WRITE,
+    CasGrant,
     cas_instance,
     check_cas_token,
     issue_cas_token,
@@ -34,7 +35,7 @@ def cas_token_answer(request: Request, state: State, repo: Repo, scope: str) -> 
     if revision != "None":
         state.store.resolve(repo, revision)
     expires = int(time.time()) + TOKEN_LIFETIME_S
-    token = issue_cas_token(state.secret, repo.pk, scope, expires)
+    token = issue_cas_token(state.secret, repo.pk, scope, expires, bearer_token(request))
     cas_url = f"{base_url(request)}{CAS_PATH}/{cas_instance(state.secret)}"  # see CasInstancePath (app.py)
     headers = {"X-Xet-Cas-Url": cas_url, "X-Xet-Access-Token": token, "X-Xet-Token-Expiration": str(expires)}
     return JSONResponse({"casUrl": cas_url, "accessToken": token, "exp": expires}, headers=headers)
@@ -51,6 +52,11 @@ def xet_read_token(request: Request, repo: ReadableRepo, state: State) -> JSONRe
     return cas_token_answer(request, state, repo, READ)
 
 
+def cas_grant(request: Request, state: State, needed: str) -> CasGrant:
+    """What the request's CAS token allows now (checked against its Hub token on every request)."""
+    return check_cas_token(state.store, state.secret, bearer_token(request), needed)
+
+
 def check_cas_path(prefix: str, expected_prefixes: tuple[str, ...], hash_hex: str) -> None:
     if prefix not in expected_prefixes:
         raise InvalidRequest(f"Unknown prefix {prefix!r} in a CAS path: use {expected_prefixes[0]!r}")
@@ -59,7 +65,7 @@ def check_cas_path(prefix: str, expected_prefixes: tuple[str, ...], hash_hex: st
 
 @router.post(CAS_PATH + "/v1/xorbs/{prefix}/{hash_hex}")
 async def upload_xorb(request: Request, prefix: str, hash_hex: str, state: State) -> JSONResponse:
-    check_cas_token(state.secret, bearer_token(request), WRITE)
+    grant = await run_in_threadpool(cas_grant, request, state, WRITE)
     check_cas_path(prefix, ("default",), hash_hex)
     received, temp_path = state.cas.receive_xorb()
     try:
@@ -69,22 +75,23 @@ async def upload_xorb(request: Request, prefix: str, hash_hex: str, state: State
         received.close()
         temp_path.unlink(missing_ok=True)
         raise
-    return JSONResponse({"was_inserted": await run_in_threadpool(state.cas.add_xorb, hash_hex, received, temp_path)})
+    inserted = await run_in_threadpool(state.cas.add_xorb, grant.repo, hash_hex, received, temp_path)
+    return JSONResponse({"was_inserted": inserted})
 
 
 @router.post(CAS_PATH + "/v1/shards")
 async def upload_shard(request: Request, state: State) -> JSONResponse:
-    repo_pk = check_cas_token(state.secret, bearer_token(request), WRITE)
+    grant = await run_in_threadpool(cas_grant, request, state, WRITE)
     body = await request.body()  # at most MAX_SHARD_BYTES (limits.py)
-    await run_in_threadpool(state.cas.add_shard, repo_pk, body)
+    await run_in_threadpool(state.cas.add_shard, grant, body)
     return JSONResponse({"result": 1})
 
 
 @router.get(CAS_PATH + "/v1/chunks/{prefix}/{hash_hex}")
-async def dedupe_query(request: Request, prefix: str, hash_hex: str, state: State) -> Response:
-    check_cas_token(state.secret, bearer_token(request), READ)
+def dedupe_query(request: Request, prefix: str, hash_hex: str, state: State) -> Response:
+    grant = cas_grant(request, state, READ)
     check_cas_path(prefix, DEDUPE_PREFIXES, hash_hex)
-    answer = await run_in_threadpool(state.cas.dedupe_shard, hash_hex)
+    answer = state.cas.dedupe_shard(grant, hash_hex)
     if answer is None:
         raise NotFound(f"Chunk {hash_hex} is not known to global deduplication")
     return Response(answer, media_type="application/octet-stream")

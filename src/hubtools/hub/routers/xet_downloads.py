@@ -25,11 +25,10 @@ router = APIRouter()
 @router.get(CAS_PATH + "/v1/reconstructions/{file_hash}")
 def get_reconstruction(request: Request, file_hash: str, state: State) -> JSONResponse:
     """The file's terms; the same 404 whether the file is unknown or not in the token's repo."""
-    repo_pk = check_cas_token(state.secret, bearer_token(request), READ)
+    repo = check_cas_token(state.store, state.secret, bearer_token(request), READ).repo  # 404 once deleted
     xet.hash_from_hex(file_hash)
-    repo = state.store.get_repo_by_pk(repo_pk)
     file = state.cas.files.file(file_hash)
-    if repo is None or file is None or not state.store.repo_holds_blob(repo, file.sha256):
+    if file is None or not state.store.repo_holds_blob(repo, file.sha256):
         raise NotFound(f"File {file_hash} is not in the repository this Xet token was issued for")
     byte_range = parse_range(request.headers.get("range"), file.size)
     answer = reconstruction(state.cas.files, file, byte_range, state.secret, base_url(request) + CAS_PATH, int(time.time()))

@@ -11,7 +11,7 @@ import functools
 import sqlite3
 from pathlib import Path
 
-from hubtools.hub.errors import EntryNotFound, InvalidRequest, PreconditionFailed, RepoNotFound, RevisionNotFound
+from hubtools.hub.errors import Conflict, EntryNotFound, InvalidRequest, PreconditionFailed, RepoNotFound, RevisionNotFound
 from hubtools.hub.store.blobs import BlobStore
 from hubtools.hub.store.discussions import add_event, open_pull_request
 from hubtools.hub.store.models import Commit, Deletion, FileEntry, Operation, Repo
@@ -19,6 +19,7 @@ from hubtools.hub.store.rows import (
     ancestors,
     candidate_refs,
     commit_from_row,
+    entry_from_row,
     files_of,
     get_repo_row,
     ref_exists,
@@ -47,6 +48,21 @@ class CommitStore(BlobStore):
     def files(self, commit_id: str) -> dict[str, FileEntry]:
         with self._connect() as db:
             return files_of(db, commit_id)
+
+    def file_entry(self, commit_id: str, path: str) -> FileEntry | None:
+        """One file of a commit, by the (commit, path) primary key: a lookup, whatever the commit's size."""
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM files WHERE commit_id = ? AND path = ?", (commit_id, path)).fetchone()
+        return entry_from_row(row) if row else None
+
+    def files_below(self, commit_id: str, folder: str) -> list[FileEntry]:
+        """The files under `folder/` in a commit, by a range of the primary key ('0' sorts right after '/')."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM files WHERE commit_id = ? AND path >= ? AND path < ? ORDER BY path",
+                (commit_id, folder + "/", folder + "0"),
+            ).fetchall()
+        return [entry_from_row(row) for row in rows]
 
     def commit(self, commit_id: str) -> Commit:
         with self._connect() as db:
@@ -177,6 +193,7 @@ def _apply_operations(files: dict[str, FileEntry], operations: list[Operation]) 
                 del files[path]
         else:
             files[op.path] = op
+    _refuse_file_folder_conflicts(files)
     return files
 
 
@@ -184,3 +201,11 @@ def _ref_order(item: tuple[str, str]) -> tuple[int, str]:
     ref = item[0]
     rank = 0 if ref == "refs/heads/main" else 1 if ref.startswith("refs/heads/") else 2
     return rank, ref
+def _refuse_file_folder_conflicts(files: dict[str, FileEntry]) -> None:
+    """A path cannot be both a file and a folder (`a` and `a/b`): no checkout could hold that tree."""
+    for path in files:
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            if folder in files:
+                raise Conflict(f"'{folder}' would be both a file and the folder of '{path}': delete one of them first")

@@ -32,9 +32,18 @@ class IdentityStore(Database):
             db.execute("INSERT OR REPLACE INTO tokens VALUES (?, ?, ?, ?)", (hash_token(token), user, int(read_only), now))
         return token
 
+    def revoke_token(self, token: str) -> bool:
+        """Delete a token (and with it every Xet CAS token issued for it); False when it was not stored."""
+        with self._write() as db:
+            return db.execute("DELETE FROM tokens WHERE token_hash = ?", (hash_token(token),)).rowcount > 0
+
     def identity(self, token: str) -> Identity | None:
+        return self.identity_by_token_hash(hash_token(token))
+
+    def identity_by_token_hash(self, token_hash: str) -> Identity | None:
+        """The identity of a stored token, by the hash it is stored under (None once revoked)."""
         with self._connect() as db:
-            row = db.execute("SELECT user, read_only FROM tokens WHERE token_hash = ?", (hash_token(token),)).fetchone()
+            row = db.execute("SELECT user, read_only FROM tokens WHERE token_hash = ?", (token_hash,)).fetchone()
             if row is None:
                 return None
             orgs = [r["org"] for r in db.execute("SELECT org FROM memberships WHERE user = ? ORDER BY org", (row["user"],))]

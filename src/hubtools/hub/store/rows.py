@@ -23,9 +23,13 @@ def get_repo_row(db: sqlite3.Connection, repo_pk: int) -> sqlite3.Row | None:
     return db.execute("SELECT * FROM repos WHERE id = ?", (repo_pk,)).fetchone()
 
 
+def entry_from_row(row: sqlite3.Row) -> FileEntry:
+    return FileEntry(row["path"], row["sha256"], row["size"], bool(row["is_lfs"]), row["blob_id"])
+
+
 def files_of(db: sqlite3.Connection, commit_id: str) -> dict[str, FileEntry]:
     rows = db.execute("SELECT * FROM files WHERE commit_id = ? ORDER BY path", (commit_id,))
-    return {r["path"]: FileEntry(r["path"], r["sha256"], r["size"], bool(r["is_lfs"]), r["blob_id"]) for r in rows}
+    return {r["path"]: entry_from_row(r) for r in rows}
 
 
 def candidate_refs(revision: str) -> list[str]:
