@@ -1,7 +1,9 @@
-"""Helpers shared by the embedded Hub's test modules: an org, unique repo ids, a writer token and a fresh repo."""
+"""Helpers shared by the embedded Hub's test modules: an org, unique repo ids, a writer token, a fresh repo, and
+whether a Space app answers."""
 
 from __future__ import annotations
 
+import urllib.request
 import uuid
 
 import pytest
@@ -23,3 +25,12 @@ def repo(hub, writer) -> str:
     repo_id = unique("repo")
     hub.api(writer).create_repo(repo_id)
     return repo_id
+
+
+def serves(url: str) -> bool:
+    """Whether a (Space app) URL answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            return response.status == 200
+    except OSError:
+        return False

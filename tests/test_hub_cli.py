@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from hubtools.hub import serve_in_background
 from hubtools.ports import free_port
@@ -66,3 +67,12 @@ def test_full_name_is_what_whoami_shows_for_users_and_organizations(tmp_path):
         assert {org["name"]: org["fullname"] for org in whoami["orgs"]} == {"lab": "The Lab", "guild": "guild"}
     finally:
         server.stop()
+def test_serve_refuses_spaces_beyond_loopback_unless_root_or_allowed():
+    from hubtools.errors import HubtoolsError
+    from hubtools.hub.server import check_exposure
+
+    with pytest.raises(HubtoolsError, match="--allow-untrusted-spaces"):
+        check_exposure("0.0.0.0", spaces=True, allow_untrusted_spaces=False, euid=1000)
+    for host, spaces, allowed, euid in (("127.0.0.1", True, False, 1000), ("0.0.0.0", False, False, 1000),
+                                        ("0.0.0.0", True, True, 1000), ("0.0.0.0", True, False, 0)):
+        check_exposure(host, spaces=spaces, allow_untrusted_spaces=allowed, euid=euid)  # served: no error

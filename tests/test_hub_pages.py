@@ -178,3 +178,14 @@ def test_dataset_and_space_pages_and_private_repos(hub, writer) -> None:
         assert page(hub, path, writer).status_code == 200, path
     assert page(hub, f"/{private}", hub.token("stranger")).status_code == 404
     assert private not in page(hub, "/").text and dataset in page(hub, "/").text
+
+
+def test_pages_send_csp_nosniff_and_refuse_framing(hub, model) -> None:
+    for path in ("/", f"/{model}", f"/{model}/tree/main", f"/{model}/blob/main/README.md", f"/{model}/commits/main",
+                 f"/{model}/discussions"):
+        headers = page(hub, path).headers
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert headers["x-frame-options"] == "DENY", path
+        policy = {part.split()[0]: part.split()[1:] for part in headers["content-security-policy"].split("; ")}
+        assert policy["script-src"] == ["'none'"] and policy["frame-ancestors"] == ["'none'"], path
+        assert policy["frame-src"] == ["http://127.0.0.1:*"], path  # the Space page frames its app on loopback

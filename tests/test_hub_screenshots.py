@@ -79,6 +79,8 @@ def test_model_dataset_and_space_pages_in_chromium(spaces_hub, published, chromi
         )
         try:
             page = context.new_page()
+            refused: list[str] = []  # what the pages' Content-Security-Policy blocked (Chromium logs each refusal)
+            page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None)
             page.goto(f"{spaces_hub.endpoint}/{MODEL}", wait_until="networkidle")
             for chip in ("license", "language", "task", "base model", "dataset"):
                 expect(page.locator(f'[data-chip="{chip}"]').first).to_be_visible()
@@ -101,6 +103,7 @@ def test_model_dataset_and_space_pages_in_chromium(spaces_hub, published, chromi
             app = page.frame_locator("iframe.app")
             expect(app.get_by_role("textbox").first).to_be_visible(timeout=60000)
             page.screenshot(path=str(screenshots / "space-page.png"))
+            assert refused == []  # the policy blocks nothing the pages use, the Space's iframe included
 
             page.goto(host, wait_until="networkidle")
             page.get_by_role("textbox").first.fill("what a wonderful film")

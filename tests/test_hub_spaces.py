@@ -6,13 +6,14 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
 import uuid
 
 import httpx
 import pytest
 from huggingface_hub import CommitOperationAdd
 from huggingface_hub.errors import HfHubHTTPError
+
+from hub_support import serves
 
 ORG = "spaceorg"
 SECRET = "s3cr3t-" + uuid.uuid4().hex
@@ -94,14 +95,6 @@ def predict_in_a_fresh_process(endpoint: str, space_id: str, text: str) -> str:
     done = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout.strip()
-
-
-def serves(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=3) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 @pytest.mark.slow

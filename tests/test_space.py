@@ -23,7 +23,7 @@ import regex
 from hubtools.rundir import RunDir
 from hubtools.ports import free_port
 from hubtools.errors import HubtoolsError
-from hubtools.space import Example, SpaceSpec, pick_examples, render_space, shorten
+from hubtools.space import Example, LocalSpace, SpaceSpec, gradio_app_file, pick_examples, render_space, shorten
 from browser_support import CHROMIUM_ARGS, chromium  # noqa: F401 (a fixture, used by name)
 from publishing_support import copy_of_trained_run, publish_run
 
@@ -230,3 +230,37 @@ def test_space_run_of_a_missing_space_is_one_line(hub, tmp_path: Path) -> None:
     with pytest.raises(HubtoolsError, match=f"Space {ORG}/nothing-here .* not found on {hub.endpoint}") as raised:
         download_space(f"{ORG}/nothing-here", tmp_path, endpoint=hub.endpoint, token=None)
     assert "\n" not in str(raised.value)
+
+
+SUBFOLDER_APP = """import http.server, os
+
+from helper import ANSWER
+
+
+class Answer(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(ANSWER.encode())
+
+
+http.server.HTTPServer(("127.0.0.1", int(os.environ["GRADIO_SERVER_PORT"])), Answer).serve_forever()
+"""
+
+
+def test_local_space_runs_app_file_in_a_subfolder_and_refuses_one_outside(tmp_path: Path) -> None:
+    space_dir = tmp_path / "space"
+    (space_dir / "src").mkdir(parents=True)
+    (space_dir / "README.md").write_text("---\nsdk: gradio\napp_file: src/app.py\n---\n")
+    (space_dir / "app.py").write_text("raise SystemExit('the root app.py ran instead of src/app.py')\n")
+    (space_dir / "src" / "app.py").write_text(SUBFOLDER_APP)
+    (space_dir / "src" / "helper.py").write_text("ANSWER = 'src/app.py with its helper'\n")
+    with LocalSpace(space_dir, port=free_port(), endpoint="http://127.0.0.1:9", token=None) as space:
+        space.start(timeout=60)
+        with urllib.request.urlopen(space.url, timeout=10) as response:
+            assert response.read().decode() == "src/app.py with its helper"
+
+    (tmp_path / "outside.py").write_text("print('not part of the Space')\n")
+    (space_dir / "README.md").write_text("---\nsdk: gradio\napp_file: ../outside.py\n---\n")
+    with pytest.raises(HubtoolsError, match="points outside the Space"):
+        gradio_app_file(space_dir)

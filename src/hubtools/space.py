@@ -200,8 +200,10 @@ def gradio_app_file(space_dir: Path) -> Path:
     if data.sdk != "gradio":
         raise HubtoolsError(f"{readme}: sdk is {data.sdk!r}; `hubtools space run` runs Gradio Spaces only")
     app_file = space_dir / (data.app_file or "app.py")
+    if not app_file.resolve().is_relative_to(space_dir.resolve()):
+        raise HubtoolsError(f"{readme}: app_file {data.app_file!r} points outside the Space; name a file of the Space")
     if not app_file.is_file():
-        raise HubtoolsError(f"{readme}: app_file {app_file.name} is missing from the Space")
+        raise HubtoolsError(f"{readme}: app_file {data.app_file or 'app.py'} is missing from the Space")
     return app_file
 
 
@@ -237,26 +239,34 @@ class LocalSpace:
     def _environment(self) -> dict[str, str]:
         environment = {key: value for key, value in os.environ.items() if key not in ("HF_HUB_OFFLINE", "HF_TOKEN")}
         environment.update(self.extra_environment)
-        environment.update(
-            HF_ENDPOINT=self.endpoint,
-            GRADIO_SERVER_NAME="127.0.0.1",
-            GRADIO_SERVER_PORT=str(self.port),
-            GRADIO_ANALYTICS_ENABLED="False",
-            HF_HUB_DISABLE_TELEMETRY="1",
-            PYTHONUNBUFFERED="1",
-        )
+        environment.update(self.app_settings())
         if self.token:  # like a Space secret: only in the child's environment, never on disk
             environment["HF_TOKEN"] = self.token
         return environment
 
+    def app_settings(self) -> dict[str, str]:
+        """What every Space app is told: the Hub it talks to and where Gradio serves, quietly."""
+        return {
+            "HF_ENDPOINT": self.endpoint,
+            "GRADIO_SERVER_NAME": "127.0.0.1",
+            "GRADIO_SERVER_PORT": str(self.port),
+            "GRADIO_ANALYTICS_ENABLED": "False",
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+
     def start(self, timeout: float = 120) -> LocalSpace:
-        app_file = gradio_app_file(self.space_dir)
-        with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(
-                [sys.executable, app_file.name], cwd=self.space_dir, env=self._environment(), stdout=log, stderr=subprocess.STDOUT
-            )
+        self._process = self._spawn(gradio_app_file(self.space_dir))
         self._wait_until_serving(timeout)
         return self
+
+    def _spawn(self, app_file: Path) -> subprocess.Popen[bytes]:
+        """`python APP_FILE` from the Space's root, as the Hub runs it (`app_file: src/app.py` runs src/app.py)."""
+        with self.log_path.open("wb") as log:
+            return subprocess.Popen(
+                [sys.executable, str(app_file.relative_to(self.space_dir))], cwd=self.space_dir, env=self._environment(),
+                stdout=log, stderr=subprocess.STDOUT,
+            )
 
     def _wait_until_serving(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -30,12 +30,20 @@ def serve_command(
     spaces: Annotated[
         bool, typer.Option("--spaces/--no-spaces", help="Run Gradio Spaces (restarted on each commit), as huggingface.co does.")
     ] = True,
+    allow_untrusted_spaces: Annotated[
+        bool,
+        typer.Option(
+            "--allow-untrusted-spaces",
+            help="Serve beyond loopback with Spaces on although the Hub is not root (apps then run as its user).",
+        ),
+    ] = False,
 ) -> None:
     """Serve a Hub-compatible API and repo pages; point clients at it with HF_ENDPOINT=http://HOST:PORT."""
-    from hubtools.hub.server import serve
+    from hubtools.hub.server import check_exposure, serve
 
+    check_exposure(host, spaces, allow_untrusted_spaces)
     typer.echo(f"Embedded Hub on http://{host}:{port} (data in {root}; Spaces {'run' if spaces else 'off'})", err=True)
-    serve(root, host, port, spaces)
+    serve(root, host, port, spaces, allow_untrusted_spaces)
 
 
 @hub_app.command("token")

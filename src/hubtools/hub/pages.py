@@ -80,6 +80,22 @@ def _templates() -> jinja2.Environment:
     )
 
 
+SPACE_RELOAD_S = 3  # a Space page reloads itself this often while its app starts (a meta refresh: pages run no script)
+
+# Every page: no script at all, styles inline only, images from anywhere (cards link them), frames only from a Space
+# app on loopback, and never framed itself.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'none'; style-src 'unsafe-inline'; img-src * data:; frame-src http://127.0.0.1:*;"
+    " frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
 def _render(template: str, **context: object) -> str:
     return _templates().get_template(template).render(**context)
 
@@ -155,6 +171,7 @@ def render_repo_page(
         metadata_yaml=yaml.safe_dump(view.card, sort_keys=False, allow_unicode=True) if view.card else "",
         file_count=len(files),
         space=space,
+        reload_after=SPACE_RELOAD_S if space and space["stage"] == "BUILDING" else None,
     )
 
 

@@ -21,11 +21,31 @@ class HubStartError(HubtoolsError):
     """The embedded Hub did not come up."""
 
 
-def serve(root: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, spaces: bool = True) -> None:
+def check_exposure(host: str, spaces: bool, allow_untrusted_spaces: bool, euid: int | None = None) -> None:
+    """Refuse to serve beyond loopback with Spaces on when the apps would run as the Hub's own OS user.
+
+    Only a Hub run as root can switch each app to a user of its own; otherwise an app (code from any write-token
+    holder) can read hub.sqlite and the Hub's keys, so such a Hub must stay on loopback unless every writer is trusted.
+    """
+    euid = os.geteuid() if euid is None else euid
+    loopback = host == "localhost" or host == "::1" or host.startswith("127.")
+    if spaces and euid != 0 and not loopback and not allow_untrusted_spaces:
+        raise HubtoolsError(
+            f"--host {host} with Spaces on: this Hub does not run as root, so Space apps would run as its own user and"
+            " could read hub.sqlite and its keys; serve on 127.0.0.1, add --no-spaces, run the Hub as root, or pass"
+            " --allow-untrusted-spaces if you trust everyone who can write a Space"
+        )
+
+
+def serve(
+    root: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, spaces: bool = True, allow_untrusted_spaces: bool = False
+) -> None:
     """Serve in the foreground until interrupted (SIGINT or SIGTERM stop the Spaces' apps too)."""
     import uvicorn
 
     from hubtools.hub.app import create_app
+
+    check_exposure(host, spaces, allow_untrusted_spaces)
 
     loopback = DEFAULT_HOST if host in ("0.0.0.0", "::", "") else host
     spaces_endpoint = f"http://{loopback}:{port}" if spaces else None

@@ -1,24 +1,29 @@
 """The embedded Hub's Spaces runtime: it runs Gradio Spaces as huggingface.co does.
 
 When `main` of a Gradio Space moves (a commit, a merge) or its secrets or variables change, the app is (re)started:
-the Space's files at that commit are copied into a work folder and `python app.py` runs there (through
-`hubtools.space.LocalSpace`, as `hubtools space run` does) on a free loopback port, with HF_ENDPOINT = this Hub and
-the Space's secrets and variables as environment. Stages follow huggingface.co: BUILDING while the app starts,
-RUNNING once it answers, RUNTIME_ERROR (with `errorMessage`) when it exits or never answers. The app runs in the
-Hub's own Python environment: requirements.txt is not installed (nothing can be downloaded here).
+the Space's files at that commit are copied into a work folder of its own and `python APP_FILE` runs there on a free
+loopback port, with HF_ENDPOINT = this Hub and the Space's secrets and variables as environment, apart from the Hub
+(another OS user when the Hub is root, its own environment and process group, a capped log: see `space_process`).
+Stages follow huggingface.co: BUILDING while the app starts, RUNNING once it answers, RUNTIME_ERROR (with
+`errorMessage`) when it exits or never answers. Reading a Space (API or page) never starts or restarts its app. The app
+runs in the Hub's own Python environment: requirements.txt is not installed (nothing can be downloaded here).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 import threading
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hubtools.errors import HubtoolsError
 from hubtools.ports import free_port
+from hubtools.hub.space_process import Interpreter, IsolatedSpace, RotatingLog, space_uid
+from hubtools.hub.space_secrets import SecretBox
 from hubtools.hub.store import DEFAULT_BRANCH, FileEntry, HubStore, Repo
-from hubtools.space import LocalSpace, gradio_app_file
 
 START_TIMEOUT_S = 600
 LOG_TAIL_CHARS = 2000
@@ -31,18 +36,15 @@ class SpaceApp:
     commit_id: str
     port: int
     folder: Path
+    log: RotatingLog
     stage: str = "BUILDING"
     error: str | None = None
-    process: LocalSpace | None = None
+    process: IsolatedSpace | None = None
     stopped: threading.Event = field(default_factory=threading.Event)
 
     @property
     def host(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.folder.with_suffix(".log")
 
 
 def stored_runtime(files: dict[str, FileEntry]) -> dict:
@@ -51,26 +53,45 @@ def stored_runtime(files: dict[str, FileEntry]) -> dict:
 
 
 class SpacesRuntime:
-    """Runs the Hub's Gradio Spaces; `endpoint` None means Spaces are stored but never run (`--no-spaces`)."""
+    """Runs the Hub's Gradio Spaces; `endpoint` None means Spaces are stored but never run (`--no-spaces`).
+
+    The Hub root becomes private to the Hub's OS user (0700) either way: it holds hub.sqlite, the blobs and the keys.
+    """
 
     def __init__(self, store: HubStore, endpoint: str | None) -> None:
         self.store = store
         self.endpoint = endpoint
-        self.work_root = store.root / "spaces-runtime"
+        store.root.chmod(0o700)
+        self.secret_box = SecretBox(store.root)
+        self.secret_box.encrypt_plaintext_secrets(store)
+        self.logs_root = store.root / "spaces-logs"
+        shutil.rmtree(self.logs_root, ignore_errors=True)  # the logs of a previous run's apps
         self._apps: dict[int, SpaceApp] = {}
         self._lock = threading.Lock()
         self._one_start_at_a_time = threading.Semaphore(1)  # two CPUs here: apps start one after another
         self._closing = False
+        self._work_root: Path | None = None
+        self._interpreter: Interpreter | None = None
+        self._watchdog: tuple[int, int] | None = None
+        if self.enabled:
+            self._work_root = Path(tempfile.mkdtemp(prefix="hubtools-spaces-"))
+            self._work_root.chmod(0o711)  # each app may enter its own folder in it, and list none
+            self._interpreter = Interpreter.open()
+            self._watchdog = os.pipe()  # apps read one end; the Hub's end closes when it exits, however it exits
 
     @property
     def enabled(self) -> bool:
         return self.endpoint is not None
 
-    # ------------------------------------------------------------------ what clients see
+    # ------------------------------------------------------------------ what clients see (never starts an app)
+
+    def current(self, repo: Repo) -> SpaceApp | None:
+        with self._lock:
+            return self._apps.get(repo.pk)
 
     def runtime(self, repo: Repo) -> dict:
         """The `runtime` object of huggingface.co's Space API, as huggingface_hub's SpaceRuntime parses it."""
-        app = self.sync(repo)
+        app = self.current(repo)
         if app is None:
             return stored_runtime(self.store.files(self.store.resolve(repo, DEFAULT_BRANCH)))
         answer: dict = {
@@ -89,7 +110,7 @@ class SpacesRuntime:
 
     def host(self, repo: Repo) -> str | None:
         """The app's URL (`SpaceInfo.host`): known from the moment it starts building, like `*.hf.space`."""
-        app = self.sync(repo)
+        app = self.current(repo)
         return app.host if app else None
 
     def page_status(self, repo: Repo) -> dict:
@@ -98,29 +119,29 @@ class SpacesRuntime:
         return {"stage": runtime["stage"], "host": self.host(repo), "error": runtime.get("errorMessage"), "note": note}
 
     def log(self, repo: Repo) -> tuple[str, float]:
-        """The app's output so far, every secret value masked, and when it last wrote (to the whole second).
+        """The end of the app's output (at most two capped files), every secret value masked, and when it last wrote
+        (to the whole second).
 
         The time is rounded down: huggingface_hub stops reading a log at the first line stamped later than the
         response's Date header plus one second, and that header has whole seconds and may lag by one.
         """
-        app = self.sync(repo)
-        if app is None or not app.log_path.is_file():
+        app = self.current(repo)
+        if app is None:
             return "", 0.0
-        written = float(int(app.log_path.stat().st_mtime))
-        return self._mask_secrets(repo, app.log_path.read_text(encoding="utf-8", errors="replace")), written
+        return self._mask_secrets(repo, app.log.tail()), float(int(app.log.written()))
 
-    # ------------------------------------------------------------------ lifecycle
+    # ------------------------------------------------------------------ lifecycle (commits, settings, the Hub)
 
     def sync(self, repo: Repo) -> SpaceApp | None:
-        """The Space's app, (re)started when `main` moved since it started; None when this Hub does not run it."""
+        """After `main` moved: (re)start the app at the new head, or stop it when the head is no Gradio app."""
         if not self.enabled or repo.type != "space" or self._closing:
             return None
         head = self.store.resolve(repo, DEFAULT_BRANCH)
-        with self._lock:
-            app = self._apps.get(repo.pk)
-            if app is not None and app.commit_id == head:
-                return app
+        app = self.current(repo)
+        if app is not None and app.commit_id == head:
+            return app
         if not self._is_gradio(head):
+            self.forget(repo)
             return None
         return self.restart(repo, head)
 
@@ -130,12 +151,13 @@ class SpacesRuntime:
         The new app keeps the old one's port, so the Space's host stays the same across restarts, as on the Hub.
         """
         commit_id = commit_id or self.store.resolve(repo, DEFAULT_BRANCH)
-        if not self.enabled or not self._is_gradio(commit_id):
+        if not self.enabled or self._work_root is None or not self._is_gradio(commit_id):
             return None
+        start = f"{repo.pk}-{commit_id[:12]}-{uuid.uuid4().hex[:8]}"
         with self._lock:
             previous = self._apps.get(repo.pk)
             port = previous.port if previous is not None else free_port()
-            app = SpaceApp(commit_id, port, self.work_root / repo.namespace / repo.name / commit_id)
+            app = SpaceApp(commit_id, port, self._work_root / start, RotatingLog(self.logs_root / f"{start}.log"))
             self._apps[repo.pk] = app
         if previous is not None:
             previous.stopped.set()
@@ -143,7 +165,7 @@ class SpacesRuntime:
         return app
 
     def forget(self, repo: Repo) -> None:
-        """Stop a deleted Space's app."""
+        """Stop the app of a deleted Space, or of one whose head is no Gradio app any more."""
         with self._lock:
             app = self._apps.pop(repo.pk, None)
         if app is not None:
@@ -162,6 +184,15 @@ class SpacesRuntime:
             self._apps.clear()
         for app in apps:
             self._stop(app)
+        if self._watchdog is not None:
+            for fd in self._watchdog:
+                os.close(fd)
+            self._watchdog = None
+        if self._interpreter is not None:
+            self._interpreter.close()
+            self._interpreter = None
+        if self._work_root is not None:
+            shutil.rmtree(self._work_root, ignore_errors=True)
 
     # ------------------------------------------------------------------ internals
 
@@ -181,9 +212,9 @@ class SpacesRuntime:
         return card.data.get("sdk") == "gradio" and (card.data.get("app_file") or "app.py") in files
 
     def _mask_secrets(self, repo: Repo, text: str) -> str:
-        for secret in self.store.space_settings(repo, "secret").values():
-            if secret.value:
-                text = text.replace(secret.value, "***")
+        for secret in self.secret_box.secrets(self.store, repo).values():
+            if secret:
+                text = text.replace(secret, "***")
         return text
 
     def _current(self, repo: Repo, app: SpaceApp) -> bool:
@@ -194,51 +225,58 @@ class SpacesRuntime:
         if previous is not None:
             self._stop(previous)
         with self._one_start_at_a_time:
-            if not self._current(repo, app):
+            if not self._current(repo, app) or self._interpreter is None or self._watchdog is None:
                 return
             try:
                 self._snapshot(app)
-                app.process = LocalSpace(
-                    app.folder, port=app.port, endpoint=self.endpoint or "", token=None, log_path=app.log_path,
-                    environment=self._environment(repo),
+                app.process = IsolatedSpace(
+                    app.folder, port=app.port, endpoint=self.endpoint or "", log=app.log,
+                    environment=self._environment(repo), uid=space_uid(self.store.root, repo.pk),
+                    interpreter=self._interpreter, watchdog_fd=self._watchdog[0],
                 )
                 app.process.start(timeout=START_TIMEOUT_S)
             except (HubtoolsError, OSError) as error:
                 self._fail(repo, app, str(error))
+                self._end(app)
                 return
             if not self._current(repo, app):  # replaced while starting: free the port before the next start
-                app.process.stop()
+                self._end(app)
                 return
         app.stage = "RUNNING"
         status = app.process.wait()
         self._fail(repo, app, f"the app exited with status {status}")
+        self._end(app)
 
     def _fail(self, repo: Repo, app: SpaceApp, reason: str) -> None:
         """RUNTIME_ERROR with the reason and the end of the app's output, unless the Hub stopped the app itself."""
         if app.stopped.is_set():
             return
-        tail = app.log_path.read_text(encoding="utf-8", errors="replace")[-LOG_TAIL_CHARS:] if app.log_path.is_file() else ""
-        app.error = self._mask_secrets(repo, f"{reason}\n{tail}".strip())
+        app.error = self._mask_secrets(repo, f"{reason}\n{app.log.tail()[-LOG_TAIL_CHARS:]}".strip())
         app.stage = "RUNTIME_ERROR"
 
     def _snapshot(self, app: SpaceApp) -> None:
-        """The Space's files at its commit, in a fresh work folder (earlier commits' folders removed)."""
-        shutil.rmtree(app.folder.parent, ignore_errors=True)
+        """The Space's files at its commit, in the app's fresh work folder."""
         for entry in self.store.files(app.commit_id).values():
             target = app.folder / entry.path
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self.store.blob_path(entry.sha256), target)
-        gradio_app_file(app.folder)
 
     def _environment(self, repo: Repo) -> dict[str, str]:
         """What huggingface.co gives a Space: its variables, its secrets, and who it is."""
         environment = {key: s.value for key, s in self.store.space_settings(repo, "variable").items()}
-        environment.update({key: s.value for key, s in self.store.space_settings(repo, "secret").items()})
+        environment.update(self.secret_box.secrets(self.store, repo))
         environment.update(SPACE_ID=repo.repo_id, SPACE_AUTHOR_NAME=repo.namespace, SPACE_REPO_NAME=repo.name)
         return environment
 
     @staticmethod
-    def _stop(app: SpaceApp) -> None:
-        app.stopped.set()
+    def _end(app: SpaceApp) -> None:
+        """What is left of an app that exited or was replaced: its process group, its work folder."""
         if app.process is not None:
             app.process.stop()
+        shutil.rmtree(app.folder, ignore_errors=True)
+
+    def _stop(self, app: SpaceApp) -> None:
+        """Stop an app the Hub no longer shows: process group, work folder and log."""
+        app.stopped.set()
+        self._end(app)
+        app.log.remove()

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from hubtools.hub.auth import require_write
-from hubtools.hub.deps import ReadableRepo, Store, WriteToken, base_url, json_body
+from hubtools.hub.deps import ReadableRepo, State, Store, WriteToken, base_url, json_body
 from hubtools.hub.errors import InvalidRequest
 from hubtools.hub.payloads import NewDiscussion, documented, parse
 from hubtools.hub.limits import (
@@ -150,9 +150,10 @@ async def change_status(request: Request, num: Num, identity: WriteToken, repo: 
 
 
 @router.post(BASE + "/{num}/merge")
-async def merge(request: Request, num: Num, identity: WriteToken, repo: ReadableRepo, store: Store) -> JSONResponse:
+async def merge(request: Request, num: Num, identity: WriteToken, repo: ReadableRepo, state: State) -> JSONResponse:
     require_write(identity, repo.namespace)
     payload = await json_body(request, allow_empty=True)
     remark = checked_text(payload.get("comment") or "", "comment", 0, MAX_COMMENT_CHARS) or None
-    await run_in_threadpool(store.merge_pull_request, repo, num, identity.user, remark)
+    await run_in_threadpool(state.store.merge_pull_request, repo, num, identity.user, remark)
+    await run_in_threadpool(state.spaces.sync, repo)  # main moved: a Space runs the merged commit
     return JSONResponse({})

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from hubtools.hub.deps import Authenticated, Store, WritableRepo, json_body, raw_tail, split_revision
+from hubtools.hub.deps import Authenticated, State, Store, WritableRepo, json_body, raw_tail, split_revision
 from hubtools.hub.errors import PayloadTooLarge
 from hubtools.hub.limits import MAX_COMMIT_SUMMARY_CHARS
 from hubtools.hub.payloads import NewBranch, NewTag, SuperSquash, documented, parse
@@ -46,11 +46,12 @@ def delete_tag(request: Request, repo: WritableRepo, store: Store) -> JSONRespon
 
 
 @router.post("/api/{plural}/{namespace}/{name}/super-squash/{rest:path}", openapi_extra=documented(SuperSquash))
-async def super_squash(request: Request, repo: WritableRepo, identity: Authenticated, store: Store) -> JSONResponse:
+async def super_squash(request: Request, repo: WritableRepo, identity: Authenticated, state: State) -> JSONResponse:
     branch = "/".join(raw_tail(request, "super-squash")) or DEFAULT_BRANCH
     payload = parse(SuperSquash, await json_body(request, allow_empty=True), f"Super-squash of {repo.repo_id}")
     message = payload.message or f"Super-squash branch '{branch}'"
     if len(message) > MAX_COMMIT_SUMMARY_CHARS:
         raise PayloadTooLarge(f"Commit message longer than {MAX_COMMIT_SUMMARY_CHARS} characters")
-    commit_id = await run_in_threadpool(store.super_squash, repo, branch, message, identity.user)
+    commit_id = await run_in_threadpool(state.store.super_squash, repo, branch, message, identity.user)
+    await run_in_threadpool(state.spaces.sync, repo)  # a squashed main is a new head: a Space runs it
     return JSONResponse({"commitId": commit_id})

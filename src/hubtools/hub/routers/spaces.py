@@ -1,7 +1,8 @@
 """Space routes of huggingface.co's API: runtime, logs, restart, secrets and variables.
 
-Secrets are write-only: no route returns a value (only key, description and update time), and the logs route masks
-them. Variables are public to whoever can read the Space, as on the Hub.
+Secrets are write-only: no route returns a value (only key, description and update time), the logs route masks
+them, and hub.sqlite holds them encrypted (`space_secrets`). Variables are public to whoever can read the Space, as on
+the Hub.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ def add_setting_routes(kind: str, plural: str) -> None:
         key, value, description = _setting_payload(await json_body(request), with_value=True)
 
         def store_and_restart() -> dict:  # SQLite and a process restart: off the event loop
-            state.store.set_space_setting(repo, kind, key, value, description)
+            sealed = state.spaces.secret_box.seal(value) if kind == "secret" else value
+            state.store.set_space_setting(repo, kind, key, sealed, description)
             state.spaces.restart(repo)
             return _listing(state.store.space_settings(repo, kind), with_values=with_values)
 
