@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from huggingface_hub import RepoFile, RepoFolder, hf_hub_download
-from huggingface_hub.errors import HfHubHTTPError, RevisionNotFoundError
+from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
 from hub_support import ORG, repo, unique, writer  # noqa: F401 (fixtures)
 from hubtools.hub.store import FileEntry, HubStore
@@ -183,3 +183,35 @@ def test_commit_history_is_paginated_like_the_hub(hub, writer, repo):
     assert len(first.json()) == 50 and "next" in first.links
     titles = [c.title for c in hub.stock_api().list_repo_commits(repo)]
     assert titles == [f"step {i}" for i in reversed(range(60))] + ["initial commit"]
+
+
+def test_community_pull_requests_from_a_non_member_on_a_public_repo(hub, writer, repo):
+    """As on huggingface.co: anyone logged in with a write token may open a pull request on a public repo and push to
+    their own PR's ref; main, other people's PRs, merging and private repos stay with the namespace's writers."""
+    from huggingface_hub import CommitOperationAdd
+
+    owner, outsider = hub.stock_api(writer), hub.stock_api(hub.token("mallory"))
+    owner.upload_file(path_or_fileobj=b"v1", path_in_repo="card.md", repo_id=repo)
+    proposal = outsider.create_commit(repo, [CommitOperationAdd("card.md", b"fixed")], commit_message="Fix the card", create_pr=True)
+    details = owner.get_discussion_details(repo, proposal.pr_num)
+    assert details.is_pull_request and details.author == "mallory" and details.status == "open"
+    outsider.create_commit(repo, [CommitOperationAdd("card.md", b"fixed again")], commit_message="More", revision=details.git_reference)
+    assert Path(hf_hub_download(repo, "card.md", revision=details.git_reference)).read_bytes() == b"fixed again"
+    opened = outsider.create_pull_request(repo, title="An empty proposal")
+    assert opened.is_pull_request and opened.author == "mallory"
+    theirs = owner.create_pull_request(repo, title="The owner's own proposal")
+    refused = {
+        "main": lambda: outsider.create_commit(repo, [CommitOperationAdd("card.md", b"x")], commit_message="Direct"),
+        "another's PR": lambda: outsider.create_commit(repo, [CommitOperationAdd("card.md", b"x")], commit_message="x", revision=theirs.git_reference),
+        "merge": lambda: outsider.merge_pull_request(repo, proposal.pr_num),
+        "read-only token": lambda: hub.stock_api(hub.token("mallory", read_only=True)).create_commit(
+            repo, [CommitOperationAdd("card.md", b"x")], commit_message="x", create_pr=True),
+    }
+    for what, attempt in refused.items():
+        with pytest.raises(HfHubHTTPError) as error:
+            attempt()
+        assert error.value.response.status_code == 403, what
+    assert Path(hf_hub_download(repo, "card.md")).read_bytes() == b"v1"
+    owner.update_repo_settings(repo, private=True)
+    with pytest.raises(RepositoryNotFoundError):
+        outsider.create_commit(repo, [CommitOperationAdd("card.md", b"x")], commit_message="x", create_pr=True)

@@ -17,8 +17,12 @@ def restored(monkeypatch):
     from huggingface_hub import constants
     from transformers.utils import hub as transformers_hub
 
+    import datasets.config
+
     for name in ("ENDPOINT", "HUGGINGFACE_CO_URL_TEMPLATE", "HF_HUB_CACHE"):
         monkeypatch.setattr(constants, name, getattr(constants, name))
+    for name in ("HF_ENDPOINT", "HUB_DATASETS_URL"):
+        monkeypatch.setattr(datasets.config, name, getattr(datasets.config, name))
     monkeypatch.setattr(transformers_hub, "_hf_api", transformers_hub.hf_api())
     for variable in ("HF_ENDPOINT", "HF_HUB_CACHE"):
         monkeypatch.setenv(variable, os.environ.get(variable, ""))
@@ -37,6 +41,21 @@ def test_point_process_at_moves_every_download_without_an_endpoint(restored, tmp
     assert transformers_hub.hf_api().endpoint == ELSEWHERE  # the HfApi transformers lists chat templates with
     assert constants.HF_HUB_CACHE == str(tmp_path / "cache")
     assert (os.environ["HF_ENDPOINT"], os.environ["HF_HUB_CACHE"]) == (ELSEWHERE, str(tmp_path / "cache"))  # child processes
+
+
+def test_process_endpoint_moves_datasets_too_and_puts_everything_back(restored) -> None:
+    import datasets.config
+    from huggingface_hub import constants, hf_hub_url
+
+    from hubtools.process_endpoint import process_endpoint
+
+    before = constants.ENDPOINT, datasets.config.HF_ENDPOINT, os.environ["HF_ENDPOINT"]
+    with process_endpoint(ELSEWHERE):
+        assert hf_hub_url("org/name", "config.json").startswith(ELSEWHERE)
+        assert datasets.config.HF_ENDPOINT == ELSEWHERE  # load_dataset("org/name") reads its own copy
+        assert datasets.config.HUB_DATASETS_URL.startswith(ELSEWHERE)
+        assert os.environ["HF_ENDPOINT"] == ELSEWHERE
+    assert (constants.ENDPOINT, datasets.config.HF_ENDPOINT, os.environ["HF_ENDPOINT"]) == (before[0], before[0], before[2])
 
 
 def test_nothing_else_in_hubtools_reaches_into_private_hub_apis() -> None:

@@ -24,6 +24,7 @@ def test_quickstart_runs_the_whole_loop_and_leaves_a_hub_to_open(tmp_path: Path)
     out = done.stdout
     assert "Test metrics: accuracy=" in out and "f1_macro=" in out
     assert f"verify {MODEL_REPO}:" in out and "card metrics match" in out
+    assert f"reproduce {MODEL_REPO}@" in out and "claims reproduced by re-evaluating the published weights" in out
     for path in (MODEL_REPO, f"datasets/{DATASET_REPO}", f"spaces/{SPACE_REPO}"):
         assert f"/{path}" in out
     assert f'pipeline("text-classification", model="{MODEL_REPO}")' in out

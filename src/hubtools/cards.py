@@ -698,6 +698,8 @@ def render_model_card(
     writes nothing (`write_model_card` does)."""
     from huggingface_hub import ModelCard, ModelCardData, eval_result_entries_to_yaml
 
+    from hubtools.provenance import PROVENANCE_FILE, provenance_json
+
     run = RunDir(Path(run_dir))
     run.require(run.config, run.model, run.metrics, run.dataset_stats, run.environment, run.report / "metrics.json")
     config = load_config(run.config)
@@ -724,6 +726,10 @@ def render_model_card(
         from hubtools.compare import comparison_from_dict, plot_comparison
 
         files[MODEL_SELECTION_PLOT] = png_bytes(plot_comparison, comparison_from_dict(run.read_json(run.model_selection)))
+    files[PROVENANCE_FILE] = provenance_json(
+        run, shareable_environment(run.read_json(run.environment)), base_model_on_hub=context.base_model_is_hub_id,
+        config_file=TRAINING_CONFIG_FILE, dataset_repo_id=dataset_repo_id,
+    )
     entries = eval_result_entries(test, links, benchmark_tasks(links, token), run.read_json(run.environment).get("started_at"))
     if entries:
         files[EVAL_RESULTS_FILE] = yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False).encode()

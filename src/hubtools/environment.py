@@ -55,12 +55,26 @@ def collect_environment(mixed_precision: str, optimizer: str, world_size: int, b
         "distributed_backend": backend,
         "mixed_precision": mixed_precision,
         "optimizer": optimizer,
-        "libraries": {name: _version(name) for name in LIBRARIES},
+        "libraries": {name: library_version(name) for name in LIBRARIES},
         "git_commit": _git_commit(),
     }
 
 
-def _version(name: str) -> str | None:
+def base_model_revision(model: str) -> str | None:
+    """The Hub commit of the base model this process loaded (the cached snapshot `main` pointed to); None for a local folder."""
+    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub.errors import HFValidationError
+
+    if os.path.exists(model):
+        return None
+    try:
+        cached = try_to_load_from_cache(model, "config.json")
+    except HFValidationError:
+        return None
+    return os.path.basename(os.path.dirname(cached)) if isinstance(cached, str) else None
+
+
+def library_version(name: str) -> str | None:
     try:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:

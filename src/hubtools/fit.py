@@ -55,7 +55,9 @@ def run_training(config: RunConfig, output_dir: str | Path | None = None, resume
     state.wait_for_everyone()
     metrics = evaluate_saved_model(config, run, data)
     if state.is_main_process:
-        environment = run.read_json(run.environment) | {"training": summary}
+        from hubtools.environment import base_model_revision
+
+        environment = run.read_json(run.environment) | {"training": summary, "base_model_revision": base_model_revision(config.model)}
         write_json_atomic(run.environment, environment)
         write_json_atomic(run.metrics, metrics)
     return run

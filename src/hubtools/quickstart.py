@@ -2,7 +2,7 @@
 
 Start the embedded Hub in the background (free port, temp or --root folder), seed the base model,
 train configs/quickstart.yaml, evaluate, render the cards, publish model + dataset + Space, verify,
-and print what to open.
+check every claim of the published card (`hubtools reproduce --evaluate-only`) and print what to open.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
     from hubtools.hub.seed import seed_base_models
     from hubtools.publish import PublishOptions, publish
     from hubtools.report import evaluate_run
+    from hubtools.reproduce import ReproduceOptions, reproduce
     from hubtools.resources import configs_dir
     from hubtools.rundir import RunDir
     from hubtools.ports import free_port
@@ -88,6 +89,9 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
             ),
             echo=echo,
         )
+        echo(f"Checking every claim of the published card: hubtools reproduce {MODEL_REPO} --evaluate-only")
+        reproduction = reproduce(ReproduceOptions(MODEL_REPO, root / "reproduction", evaluate_only=True, endpoint=hub.endpoint, token=token))
+        echo(reproduction.summary())
         metrics = json.loads(run.metrics.read_text(encoding="utf-8"))["test"]
         echo(what_to_open(hub.endpoint, metrics))
         echo(f"\nDone in {time.monotonic() - started:.0f} s.")

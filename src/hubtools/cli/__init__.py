@@ -11,6 +11,7 @@ import os
 
 import typer
 
+from hubtools.cli.audit import audit_command
 from hubtools.cli.card import card_command
 from hubtools.cli.compare import compare_command
 from hubtools.cli.dataset import dataset_app
@@ -21,6 +22,7 @@ from hubtools.cli.hub import hub_app
 from hubtools.cli.output import VERBOSE_ENV, configure_logging
 from hubtools.cli.publish import publish_command
 from hubtools.cli.quickstart import quickstart_command
+from hubtools.cli.reproduce import reproduce_command
 from hubtools.cli.space import space_app
 from hubtools.cli.train import TRAIN_CONTEXT, train_command
 from hubtools.cli.verify import verify_command
@@ -62,6 +64,8 @@ app.add_typer(dataset_app, name="dataset")
 app.add_typer(space_app, name="space")
 app.command("publish")(publish_command)
 app.command("verify")(verify_command)
+app.command("reproduce")(reproduce_command)
+app.command("audit")(audit_command)
 app.command("quickstart")(quickstart_command)
 
 

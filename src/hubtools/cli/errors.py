@@ -26,6 +26,8 @@ EXIT_INPUT = 2  # the command, a file or the config needs fixing (also click's u
 EXIT_HUB_REFUSED = 3  # the Hub answered no: token, rights, missing repo or file, conflict, size
 EXIT_HUB_UNREACHABLE = 4  # no answer, a timeout or a server error: start the Hub or retry later
 EXIT_LOCAL_SYSTEM = 5  # this machine: disk full, permissions
+EXIT_CLAIMS_DIFFER = 6  # `reproduce`/`audit`: a card's claim is not reproduced, or the audit found a problem
+EXIT_CANNOT_REPRODUCE = 7  # `reproduce`: the repo lacks what reproducing needs (named in the report)
 EXIT_INTERRUPTED = 130  # Ctrl+C / SIGINT, as shells report it
 
 DEBUG_ENV = "HUBTOOLS_DEBUG"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import Request
 
 from hubtools.hub.errors import Forbidden, Unauthorized
-from hubtools.hub.store import HubStore, Identity, can_read
+from hubtools.hub.store import HubStore, Identity, Repo, can_read
 
-__all__ = ["bearer_token", "caller", "can_read", "require_write", "require_write_token"]
+__all__ = ["bearer_token", "caller", "can_read", "may_contribute", "require_write", "require_write_token"]
 
 INVALID_CREDENTIALS = "Invalid credentials in Authorization header"
 
@@ -44,3 +44,9 @@ def require_write(identity: Identity | None, namespace: str) -> Identity:
     if not identity.belongs_to(namespace):
         raise Forbidden(f"You don't have the rights to write to '{namespace}': '{identity.user}' is not a member")
     return identity
+
+
+def may_contribute(identity: Identity | None, repo: Repo) -> bool:
+    """Community pull requests, as on huggingface.co: on a public repo any logged-in user with a write token may
+    open one and push to it, member of the namespace or not (merging stays with the namespace's writers)."""
+    return identity is not None and not identity.read_only and not repo.private

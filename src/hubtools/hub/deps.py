@@ -16,8 +16,8 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from hubtools.hub import repo_types
-from hubtools.hub.auth import caller, can_read, require_write, require_write_token
-from hubtools.hub.errors import InvalidRequest, NotSupported, RepoMoved, RepoNotFound, Unauthorized
+from hubtools.hub.auth import caller, can_read, may_contribute, require_write, require_write_token
+from hubtools.hub.errors import InvalidRequest, NotFound, NotSupported, RepoMoved, RepoNotFound, Unauthorized
 from hubtools.hub.parsing import loads_json
 from hubtools.hub.spaces import SpacesRuntime
 from hubtools.hub.store import DEFAULT_BRANCH, HubStore, Identity, Repo
@@ -111,6 +111,32 @@ def writable_repo(repo: ReadableRepo, identity: Caller) -> Repo:
 
 
 WritableRepo = Annotated[Repo, Depends(writable_repo)]
+
+
+def committable_repo(request: Request, repo: ReadableRepo, identity: Caller, store: Store) -> Repo:
+    """A repo the caller may commit to (preupload, commit): its writers anywhere; anyone else who `may_contribute`
+    only to a new pull request (`create_pr`) or to the `refs/pr/N` of a pull request they opened (403 otherwise)."""
+    if identity is not None and not identity.belongs_to(repo.namespace) and may_contribute(identity, repo):
+        revision, _ = split_revision(raw_tail(request, "commit"))
+        if query_flag(request, "create_pr") or _opened_by(store, repo, revision, identity.user):
+            return repo
+    require_write(identity, repo.namespace)
+    return repo
+
+
+def _opened_by(store: HubStore, repo: Repo, revision: str, user: str) -> bool:
+    """Whether `revision` is `refs/pr/N` of a pull request `user` opened."""
+    number = revision.removeprefix("refs/pr/")
+    if number == revision or not number.isdigit():
+        return False
+    try:
+        discussion = store.discussion(repo, int(number))
+    except NotFound:
+        return False
+    return bool(discussion["is_pull_request"]) and discussion["author"] == user
+
+
+CommittableRepo = Annotated[Repo, Depends(committable_repo)]
 
 
 @dataclass(frozen=True)

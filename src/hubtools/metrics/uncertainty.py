@@ -88,6 +88,46 @@ def bootstrap_intervals(
     return {key: {"low": float(np.percentile(values, tail)), "high": float(np.percentile(values, 100 - tail))} for key, values in scores.items()}
 
 
+def claim_scores_from_confusion(matrices: np.ndarray, label_names: Sequence[str], positive: int | None = None) -> dict[str, np.ndarray]:
+    """Every score a card may claim, per stacked confusion matrix: accuracy, precision/recall/F1 macro and weighted,
+    the binary ones of class `positive`, and `per_class/LABEL/{precision,recall,f1}` (0 where undefined, as in
+    `precision_recall_f1`)."""
+    true_positives = np.diagonal(matrices, axis1=1, axis2=2).astype(float)
+    support = matrices.sum(axis=2).astype(float)
+    predicted = matrices.sum(axis=1).astype(float)
+    total = support.sum(axis=1)
+    precision = np.divide(true_positives, predicted, out=np.zeros_like(true_positives), where=predicted > 0)
+    recall = np.divide(true_positives, support, out=np.zeros_like(true_positives), where=support > 0)
+    f1 = np.divide(2 * true_positives, support + predicted, out=np.zeros_like(true_positives), where=support + predicted > 0)
+    scores = {"accuracy": true_positives.sum(axis=1) / total}
+    for name, values in (("precision", precision), ("recall", recall), ("f1", f1)):
+        scores[f"{name}_macro"] = values.mean(axis=1)
+        scores[f"{name}_weighted"] = (values * support).sum(axis=1) / total
+        if positive is not None:
+            scores[name] = values[:, positive]
+        for index, label in enumerate(label_names):
+            scores[f"per_class/{label}/{name}"] = values[:, index]
+    return scores
+
+
+def claim_intervals(
+    predictions: Sequence[int], references: Sequence[int], label_names: Sequence[str], positive: int | None = None,
+    resamples: int = RESAMPLES, seed: int = SEED,
+) -> dict[str, tuple[float, float]]:
+    """Percentile 95% bootstrap intervals of every score in `claim_scores_from_confusion` (resampled test rows)."""
+    predictions, references = np.asarray(predictions), np.asarray(references)
+    parts = [
+        claim_scores_from_confusion(confusion_matrices(predictions[indices], references[indices], len(label_names)), label_names, positive)
+        for indices in _resample_indices(len(references), resamples, seed)
+    ]
+    tail = (1 - CONFIDENCE) / 2 * 100
+    intervals = {}
+    for key in parts[0]:
+        values = np.concatenate([part[key] for part in parts])
+        intervals[key] = (float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail)))
+    return intervals
+
+
 def interval_summary(resamples: int = RESAMPLES, seed: int = SEED) -> dict[str, float | int | str]:
     return {"method": "percentile bootstrap", "confidence": CONFIDENCE, "resamples": resamples, "seed": seed}
 

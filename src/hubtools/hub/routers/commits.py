@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from hubtools.hub import gitignore, lfs
-from hubtools.hub.deps import Authenticated, State, Store, WritableRepo, base_url, json_body, query_flag, raw_tail, split_revision
+from hubtools.hub.deps import Authenticated, CommittableRepo, State, Store, base_url, json_body, query_flag, raw_tail, split_revision
 from hubtools.hub.errors import EntryNotFound, InvalidRequest, NotFound, PayloadTooLarge
 from hubtools.hub.limits import MAX_COMMIT_DESCRIPTION_CHARS, MAX_COMMIT_SUMMARY_CHARS, MAX_OPERATIONS_PER_COMMIT
 from hubtools.hub.ndjson import CommitStream
@@ -31,7 +31,7 @@ router = APIRouter()
 
 
 @router.post("/api/{plural}/{namespace}/{name}/preupload/{rest:path}")
-async def preupload(request: Request, repo: WritableRepo, store: Store) -> JSONResponse:
+async def preupload(request: Request, repo: CommittableRepo, store: Store) -> JSONResponse:
     revision, _ = split_revision(raw_tail(request, "preupload"))
     payload = await json_body(request)
     if not isinstance(payload.get("files"), list):
@@ -64,7 +64,7 @@ def _gitignore_text(store: HubStore, sent: object, existing: dict[str, FileEntry
 
 
 @router.post("/api/{plural}/{namespace}/{name}/commit/{rest:path}")
-async def commit(request: Request, repo: WritableRepo, identity: Authenticated, state: State) -> JSONResponse:
+async def commit(request: Request, repo: CommittableRepo, identity: Authenticated, state: State) -> JSONResponse:
     revision, _ = split_revision(raw_tail(request, "commit"))
     create_pr = query_flag(request, "create_pr")
     header, operations = await parse_commit_payload(request, state.store, repo, revision, identity)

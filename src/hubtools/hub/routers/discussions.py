@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from hubtools.hub.auth import require_write
+from hubtools.hub.auth import may_contribute, require_write
 from hubtools.hub.deps import ReadableRepo, State, Store, WriteToken, base_url, json_body
 from hubtools.hub.errors import InvalidRequest
 from hubtools.hub.payloads import NewDiscussion, documented, parse
@@ -95,7 +95,7 @@ def list_discussions(request: Request, repo: ReadableRepo, store: Store) -> JSON
 async def create_discussion(request: Request, identity: WriteToken, repo: ReadableRepo, store: Store) -> JSONResponse:
     payload = parse(NewDiscussion, await json_body(request), f"New discussion in {repo.repo_id}")
     is_pull_request = payload.pullRequest
-    if is_pull_request:
+    if is_pull_request and not may_contribute(identity, repo):
         require_write(identity, repo.namespace)
     title = checked_text(payload.title, "title", MIN_DISCUSSION_TITLE_CHARS, MAX_DISCUSSION_TITLE_CHARS)
     description = checked_text(payload.description, "description", 0, MAX_COMMENT_CHARS)
