@@ -241,6 +241,26 @@ def test_a_changed_file_resends_only_new_chunks_through_global_dedupe(hub, write
     assert lfs_siblings(hub, writer, repo)["weights.bin"].sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def test_a_file_uploaded_again_after_its_repo_was_deleted_is_accepted_from_the_clients_shard_cache(hub, writer, tmp_path):
+    """hf_xet remembers the xorbs it uploaded (per CAS URL) and never sends them again, also not to another repo or
+    after the first repo is gone: the Hub accepts a shard naming them from the user who uploaded them."""
+    path = tmp_path / "weights.bin"
+    path.write_bytes(os.urandom(2 * 1024 * 1024))
+    hf = Path(sys.executable).parent / "hf"
+    env = {**os.environ, "HF_TOKEN": writer, "HF_ENDPOINT": hub.endpoint, "HF_XET_CACHE": str(tmp_path / "cache")}
+    api = hub.stock_api(writer)
+    first, second = (f"{ORG}/again-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    api.create_repo(first)
+    subprocess.run([str(hf), "upload", first, str(path), "weights.bin"], env=env, check=True, capture_output=True, timeout=120)
+    api.delete_repo(first)
+    api.create_repo(second)
+    before = xorbs_stored(hub)
+    again = subprocess.run([str(hf), "upload", second, str(path), "weights.bin"], env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr[-500:]
+    assert xorbs_stored(hub) == before  # nothing was sent again
+    assert lfs_siblings(hub, writer, second)["weights.bin"].sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def test_datasets_push_to_hub_then_load_dataset(hub, writer, tmp_path):
     import datasets
 

@@ -56,6 +56,7 @@ CREATE INDEX IF NOT EXISTS xorb_chunks_by_hash ON xorb_chunks (hash);
 CREATE TABLE IF NOT EXISTS file_xorbs (file_hash TEXT NOT NULL, xorb TEXT NOT NULL, PRIMARY KEY (file_hash, xorb));
 CREATE INDEX IF NOT EXISTS file_xorbs_by_xorb ON file_xorbs (xorb);
 CREATE TABLE IF NOT EXISTS repo_xorbs (repo_id INTEGER NOT NULL, xorb TEXT NOT NULL, PRIMARY KEY (xorb, repo_id));
+CREATE TABLE IF NOT EXISTS xorb_users (xorb TEXT NOT NULL, user TEXT NOT NULL, PRIMARY KEY (xorb, user));
 """
 
 
@@ -105,9 +106,10 @@ class XetCas:
         fd, temp_path = self.store.new_temp_file()
         return os.fdopen(fd, "w+b"), temp_path
 
-    def add_xorb(self, repo: Repo, hash_hex: str, received: BinaryIO, temp_path: Path) -> bool:
-        """Verify a received xorb (memory-mapped), move it into place and record it for `repo`; False when it was
-        already stored. The body is verified either way: answering before would confirm a guessed hash exists."""
+    def add_xorb(self, grant: CasGrant, hash_hex: str, received: BinaryIO, temp_path: Path) -> bool:
+        """Verify a received xorb (memory-mapped), move it into place and record it for the grant's repo and user;
+        False when it was already stored. The body is verified either way: answering before would confirm a guessed
+        hash exists."""
         try:
             size = received.seek(0, os.SEEK_END)
             if size == 0:
@@ -131,15 +133,26 @@ class XetCas:
             if inserted:
                 db.execute("INSERT OR IGNORE INTO xorbs VALUES (?, ?, ?)", (hash_hex, size, time.time()))
                 db.executemany("INSERT OR IGNORE INTO xorb_chunks VALUES (?, ?, ?, ?)", rows)
-            db.execute("INSERT OR IGNORE INTO repo_xorbs VALUES (?, ?)", (repo.pk, hash_hex))
+            self._record_use(db, grant, [hash_hex])
             db.execute("COMMIT")
         return inserted
 
+    @staticmethod
+    def _record_use(db: sqlite3.Connection, grant: CasGrant, xorbs: list[str]) -> None:
+        """The repo a xorb was uploaded or referenced for, and its user: hf_xet keeps a local shard cache per CAS URL
+        and never re-sends a xorb it uploaded once, also to another repo, or after that repo was deleted."""
+        db.executemany("INSERT OR IGNORE INTO repo_xorbs VALUES (?, ?)", [(grant.repo.pk, x) for x in xorbs])
+        if grant.identity is not None:
+            db.executemany("INSERT OR IGNORE INTO xorb_users VALUES (?, ?)", [(x, grant.identity.user) for x in xorbs])
+
     def readable_by(self, grant: CasGrant, xorb_hex: str) -> bool:
-        """Was the xorb uploaded or referenced for the grant's repo, or for a repo its holder can read?"""
+        """Was the xorb uploaded or referenced for the grant's repo, by its holder, or for a repo its holder can read?"""
         with self._connect() as db:
             repo_pks = [row[0] for row in db.execute("SELECT repo_id FROM repo_xorbs WHERE xorb = ?", (xorb_hex,))]
-        if grant.repo.pk in repo_pks:
+            used = grant.identity is not None and db.execute(
+                "SELECT 1 FROM xorb_users WHERE xorb = ? AND user = ?", (xorb_hex, grant.identity.user)
+            ).fetchone() is not None
+        if used or grant.repo.pk in repo_pks:
             return True
         repos = (self.store.get_repo_by_pk(pk) for pk in repo_pks)
         return any(repo is not None and can_read(grant.identity, repo) for repo in repos)
@@ -188,7 +201,7 @@ class XetCas:
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             db.executemany("INSERT OR IGNORE INTO file_xorbs VALUES (?, ?)", sorted(rows))
-            db.executemany("INSERT OR IGNORE INTO repo_xorbs VALUES (?, ?)", [(grant.repo.pk, x) for x in sorted(listed)])
+            self._record_use(db, grant, sorted(listed))
             db.execute("COMMIT")
         self.files.record(shard.files)
         self._drop_xorbs_held_by_blobs({xorb for _, xorb in rows})

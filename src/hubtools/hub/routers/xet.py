@@ -75,7 +75,7 @@ async def upload_xorb(request: Request, prefix: str, hash_hex: str, state: State
         received.close()
         temp_path.unlink(missing_ok=True)
         raise
-    inserted = await run_in_threadpool(state.cas.add_xorb, grant.repo, hash_hex, received, temp_path)
+    inserted = await run_in_threadpool(state.cas.add_xorb, grant, hash_hex, received, temp_path)
     return JSONResponse({"was_inserted": inserted})
 
 
