@@ -23,7 +23,6 @@ import httpx
 from huggingface_hub import HfApi
 
 from hubtools.hub import BackgroundHub, issue_token, serve_in_background
-from hubtools.ports import free_port
 from hubtools.hub.store import FileEntry, HubStore
 
 REPO = "acme/many-files"
@@ -80,7 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hub-responsiveness-") as folder:
         root = Path(folder)
-        hub = serve_in_background(root, port=free_port())
+        hub = serve_in_background(root)  # port 0: bound by the Hub itself
         try:
             token = issue_token(root, "alice", ["acme"])
             HfApi(endpoint=hub.endpoint, token=token).create_repo(REPO)
@@ -94,7 +93,7 @@ def main() -> None:
             print(f"anonymous 600 MB validate-yaml: {status_line} after {seconds * 1000:.0f} ms;"
                   f" server RSS {rss_before:.0f} -> {server_rss_mb(hub):.0f} MB")
         finally:
-            hub.stop()
+            hub.close()
 
 
 if __name__ == "__main__":

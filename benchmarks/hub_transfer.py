@@ -94,24 +94,24 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    from hubtools.ports import free_port
+    from hubtools.hub import BackgroundHub
 
     work = Path(tempfile.mkdtemp(prefix="hub-bench-"))
-    port = free_port()
-    os.environ["HF_ENDPOINT"] = f"http://127.0.0.1:{port}"
+    server = BackgroundHub(work / "hub")  # binds a free port now, so HF_ENDPOINT is set before huggingface_hub loads
+    os.environ["HF_ENDPOINT"] = server.endpoint
     os.environ["HF_HOME"] = str(work / "hf-home")
     os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
     os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
     from huggingface_hub import constants, get_hf_file_metadata, hf_hub_download, hf_hub_url
 
-    from hubtools.hub import issue_token, serve_in_background
+    from hubtools.hub import issue_token
     from hubtools.hubclient import hub_api
 
     size = args.size_mb * 1000 * 1000
     source = work / "payload.bin"
     source.write_bytes(os.urandom(size))
-    server = serve_in_background(work / "hub", port=port)
+    server.start()
     try:
         token = issue_token(work / "hub", "bench", ["bench"])
         api = hub_api(token=token)
@@ -162,7 +162,7 @@ def main() -> None:
         best = best_seconds_interleaved(actions, args.repeat)
         measure_dedupe(work, work / "hub", token, size)
     finally:
-        server.stop()
+        server.close()
         shutil.rmtree(work, ignore_errors=True)
 
     mb = size / 1e6

@@ -141,17 +141,16 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     args = parser.parse_args()
 
-    from hubtools.hub import issue_token, serve_in_background
-    from hubtools.ports import free_port
+    from hubtools.hub import BackgroundHub, issue_token
 
     work = Path(tempfile.mkdtemp(prefix="publish-large-"))
     try:
-        port = free_port()
-        environment = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{port}", "HF_HOME": str(work / "hf-home"),
+        server = BackgroundHub(work / "hub")  # binds a free port now; the server serves on that socket
+        environment = {**os.environ, "HF_ENDPOINT": server.endpoint, "HF_HOME": str(work / "hf-home"),
                        "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
         os.environ.update(environment)
         size = write_run(work / "run")
-        server = serve_in_background(work / "hub", port=port)
+        server.start()
         try:
             token = issue_token(work / "hub", "bench", ["bench"])
             server_rss = PeakRss(server.process.pid)
@@ -171,7 +170,7 @@ def main() -> None:
                       f"= {publish_seconds / read_seconds:.1f}x; publishing process peak RSS {peak}; Hub server peak RSS {server_rss.peak / 2**20:.0f} MiB")
             server_rss.done.set()
         finally:
-            server.stop()
+            server.close()
         print(f"load average after {os.getloadavg()}")
     finally:
         if args.keep:

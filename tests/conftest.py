@@ -1,8 +1,10 @@
-"""Shared fixtures: a real embedded Hub on a free loopback port, reached by every client through HF_ENDPOINT.
+"""Shared fixtures: a real embedded Hub on a loopback port bound here, reached by every client through HF_ENDPOINT.
 
 huggingface_hub reads HF_ENDPOINT when it is imported, so this module sets it (and an isolated HF_HOME) at
-import time, before any test module imports huggingface_hub/transformers/datasets. The server itself starts
-lazily, once per session, the first time a test asks for `hub`; tests that need no Hub pay nothing.
+import time, before any test module imports huggingface_hub/transformers/datasets. The port comes from a socket
+bound here, at import, and held until the session ends (the server process serves on that very socket), so no
+other process can take it. The server itself starts lazily, once per session, the first time a test asks for
+`hub`; tests that need no Hub pay nothing.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from hubtools.ports import free_port
+from hubtools.hub.server import BackgroundHub
 
-HUB_PORT = free_port()
-HUB_ENDPOINT = f"http://127.0.0.1:{HUB_PORT}"
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="hubtools-tests-"))
+_SESSION_SERVER = BackgroundHub(_SESSION_DIR / "hub", "127.0.0.1", 0)  # binds port 0 now; starts on first use
+HUB_ENDPOINT = _SESSION_SERVER.endpoint
 
 os.environ["HF_ENDPOINT"] = HUB_ENDPOINT
 os.environ["HF_HOME"] = str(_SESSION_DIR / "hf-home")
@@ -37,18 +39,17 @@ if "huggingface_hub" in sys.modules:  # imported by a plugin before us: point it
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Remove the session's Hub data and HF_HOME cache (hundreds of MB after model downloads)."""
+    """Release the session Hub's port; remove its data and the HF_HOME cache (hundreds of MB after model downloads)."""
+    _SESSION_SERVER.close()
     shutil.rmtree(_SESSION_DIR, ignore_errors=True)
 
 
 class Hub:
     """A running embedded Hub: `.endpoint`, `.root`, `.token(...)`, `.api(token)`, `.stop()`/`.kill()`/`.start()`."""
 
-    def __init__(self, root: Path, port: int, spaces: bool = False) -> None:
-        from hubtools.hub import BackgroundHub
-
-        self.root = root
-        self.server = BackgroundHub(root, "127.0.0.1", port, spaces=spaces)
+    def __init__(self, server: BackgroundHub) -> None:
+        self.root = server.root
+        self.server = server
 
     @property
     def endpoint(self) -> str:
@@ -84,7 +85,7 @@ class Hub:
 @pytest.fixture(scope="session")
 def hub() -> Iterator[Hub]:
     """The session's embedded Hub (started on first use, stopped at the end of the session)."""
-    instance = Hub(_SESSION_DIR / "hub", HUB_PORT)
+    instance = Hub(_SESSION_SERVER)
     instance.start()
     yield instance
     instance.stop()
@@ -105,7 +106,7 @@ def spaces_hub() -> Iterator[Hub]:
 
     HF_ENDPOINT names the `hub` fixture: reach this one with `endpoint=` or a child process's environment.
     """
-    instance = Hub(_SESSION_DIR / "spaces-hub", free_port(), spaces=True)
+    instance = Hub(BackgroundHub(_SESSION_DIR / "spaces-hub", "127.0.0.1", 0, spaces=True))
     instance.start()
     yield instance
-    instance.stop()
+    instance.server.close()

@@ -1,10 +1,11 @@
-"""Helpers shared by the embedded Hub's test modules: an org, unique repo ids, a writer token, a fresh repo, and
-whether a Space app answers."""
+"""Helpers shared by the embedded Hub's test modules: an org, unique repo ids, a writer token, a fresh repo,
+whether a Space app answers, and a server process's memory figures."""
 
 from __future__ import annotations
 
 import urllib.request
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +35,7 @@ def serves(url: str) -> bool:
             return response.status == 200
     except OSError:
         return False
+def proc_status_kb(pid: int, field: str) -> int:
+    """A kB figure of /proc/PID/status: VmRSS, VmHWM (the peak; writing 5 to /proc/PID/clear_refs resets it), RssAnon..."""
+    line = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith(f"{field}:"))
+    return int(line.split()[1])

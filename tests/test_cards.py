@@ -148,7 +148,9 @@ def test_model_card_sections_and_tables(run, hub, card_dir):
     assert "hubtools train --config training_config.yaml" in text
     assert "No hyperparameter search was run" in text
     assert (card_dir / "reliability_diagram.png").is_file() and "](reliability_diagram.png)" in text
-    assert "Reimers, Nils and Gurevych, Iryna" not in text or "@inproceedings{reimers-2019-sentence-bert" in text
+    assert "## Citation" in text
+    citation = text.split("## Citation", 1)[1]  # the base model all-MiniLM-L6-v2 is a Sentence-BERT model: its paper
+    assert "@inproceedings{reimers-2019-sentence-bert" in citation and "Reimers, Nils and Gurevych, Iryna" in citation
 
 
 def test_first_paragraph_says_whether_the_model_beats_the_baseline(run, card_dir):

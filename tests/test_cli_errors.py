@@ -170,10 +170,12 @@ def test_ctrl_c_is_one_line_and_status_130(tmp_path: Path, run_dir: Path) -> Non
          "--token", "hf_unused"],
         env=environment(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    time.sleep(1.0)
-    deadline = time.monotonic() + 60
-    while process.poll() is None and time.monotonic() < deadline and not list((tmp_path / "tmp").glob("hubtools-publish-*")):
-        time.sleep(0.1)  # the publish has started once its temporary folder exists
+    # The publish has started (inside the CLI's error handling) once its temporary folder exists: signal then, not
+    # after a fixed sleep. A generous bound that holds at load 20: the retries against nobody last longer than that.
+    deadline = time.monotonic() + 300
+    while not list((tmp_path / "tmp").glob("hubtools-publish-*")):
+        assert process.poll() is None and time.monotonic() < deadline, f"publish never started: {process.communicate()[1][-2000:]}"
+        time.sleep(0.1)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
     result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)

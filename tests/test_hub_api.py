@@ -6,6 +6,7 @@ import hashlib
 import os
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -13,7 +14,7 @@ import pytest
 from huggingface_hub import CommitOperationAdd, CommitOperationCopy, CommitOperationDelete, hf_hub_download
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
-from hub_support import ORG, repo, unique, writer  # noqa: F401 (fixtures)
+from hub_support import ORG, proc_status_kb, repo, unique, writer  # noqa: F401 (fixtures)
 
 
 def head(hub, token: str, repo_id: str, revision: str = "main") -> str:
@@ -296,15 +297,44 @@ def test_hubtools_and_stock_clients_take_the_same_upload_path(hub, writer, repo)
 
 
 @pytest.mark.slow
-def test_a_1_4_gb_checkpoint_streams_through_with_bounded_server_memory(hub, writer, repo, tmp_path):
+def test_a_1_gb_checkpoint_of_random_bytes_streams_through_with_bounded_server_memory(hub, writer, repo, tmp_path):
+    size = 1000 * 1000 * 1000  # random bytes: Xet can neither deduplicate nor compress them; 16x any 64 MiB xorb
     checkpoint = tmp_path / "checkpoint.safetensors"
-    with checkpoint.open("wb") as handle:
-        handle.truncate(1400 * 1000 * 1000)
-        handle.write(b"not only zeros")
-    hub.api(writer).upload_file(path_or_fileobj=checkpoint, path_in_repo="checkpoint.safetensors", repo_id=repo)
+    digest = write_random_file(checkpoint, size)
+    # The server's anonymous memory (what buffering the body would fill; the xorbs it memory-maps from disk to verify
+    # them are file pages), sampled from another thread during this upload only.
+    pid = hub.server.process.pid
+    before_kb, samples, uploaded = proc_status_kb(pid, "RssAnon"), [], threading.Event()
+    sampler = threading.Thread(target=sample_until, args=(lambda: proc_status_kb(pid, "RssAnon"), samples, uploaded))
+    sampler.start()
+    try:
+        hub.api(writer).upload_file(path_or_fileobj=checkpoint, path_in_repo="checkpoint.safetensors", repo_id=repo)
+    finally:
+        uploaded.set()
+        sampler.join()
+    growth_mb = (max(samples) - before_kb) / 1024
+    print(f"server anonymous memory {before_kb / 1024:.0f} MB before the upload, {growth_mb:+.0f} MB at its peak ({len(samples)} samples)")
     sibling = next(s for s in hub.api().model_info(repo, files_metadata=True).siblings if s.rfilename == "checkpoint.safetensors")
-    assert sibling.size == checkpoint.stat().st_size and sibling.lfs is not None
-    peak_kb = int(next(line for line in Path(f"/proc/{hub.server.process.pid}/status").read_text().splitlines()
-                       if line.startswith("VmHWM")).split()[1])
-    assert peak_kb < 400 * 1024, f"server peaked at {peak_kb // 1024} MB: the upload was buffered in memory"
-    assert (hub.root / "blobs" / sibling.lfs.sha256[:2] / sibling.lfs.sha256[2:]).stat().st_size == sibling.size
+    assert sibling.size == size and sibling.lfs is not None and sibling.lfs.sha256 == digest
+    assert (hub.root / "blobs" / digest[:2] / digest[2:]).stat().st_size == size
+    # a bound in bytes, not time, so it holds at any load: buffering the upload would grow the server by ~1000 MB
+    assert growth_mb < size / 4 / 2**20, f"the server grew by {growth_mb:.0f} MB during a {size / 1e6:.0f} MB upload: it was buffered"
+
+
+def write_random_file(path: Path, size: int, chunk: int = 64 * 2**20) -> str:
+    """SIZE bytes from a seeded generator (no two chunks alike), written a chunk at a time; returns their sha256."""
+    import numpy as np
+
+    generator, digest = np.random.default_rng(1400), hashlib.sha256()
+    with path.open("wb") as handle:
+        for start in range(0, size, chunk):
+            block = generator.bytes(min(chunk, size - start))
+            handle.write(block)
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sample_until(read: Callable[[], int], samples: list[int], done: threading.Event, every_s: float = 0.02) -> None:
+    while not done.is_set():
+        samples.append(read())
+        done.wait(every_s)

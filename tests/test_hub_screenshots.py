@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from browser_support import CHROMIUM_ARGS, chromium  # noqa: F401 (a fixture, used by name)
+from hubtools.rundir import RunDir
 from publishing_support import copy_of_trained_run, publish_run
 
 ORG = "shots"
@@ -27,7 +28,7 @@ BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 @pytest.fixture(scope="module")
-def published(hub, spaces_hub, tmp_path_factory: pytest.TempPathFactory) -> None:
+def published(hub, spaces_hub, tmp_path_factory: pytest.TempPathFactory) -> RunDir:
     """Publish the tiny run (its base model named by its Hub id, seeded into this Hub) and wait for the Space.
 
     `hub` answers huggingface_hub's card validation, which always goes to HF_ENDPOINT (RepoCard.validate has no
@@ -44,6 +45,7 @@ def published(hub, spaces_hub, tmp_path_factory: pytest.TempPathFactory) -> None
                 render_card=True)
     runtime = spaces_hub.api(token).wait_for_space(SPACE, timeout=600)
     assert runtime.stage == "RUNNING", runtime.raw
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +70,13 @@ def predict_through_the_hub(endpoint: str, text: str) -> dict:
 @pytest.mark.slow
 def test_model_dataset_and_space_pages_in_chromium(spaces_hub, published, chromium, screenshots, tmp_path) -> None:
     from playwright.sync_api import expect, sync_playwright
+    from transformers import pipeline
 
     answer = predict_through_the_hub(spaces_hub.endpoint, "what a wonderful film")
-    assert answer["label"] in {row["label"] for row in answer["confidences"]}
+    expected = pipeline("text-classification", model=str(published.model))("what a wonderful film", top_k=None, truncation=True)
+    assert answer["label"] == expected[0]["label"]  # the Space runs the published weights, as PyTorch here does
+    space_scores = {row["label"]: row["confidence"] for row in answer["confidences"]}
+    assert space_scores == pytest.approx({row["label"]: row["score"] for row in expected}, abs=1e-3)
     host = spaces_hub.api().space_info(SPACE).host
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(

@@ -18,17 +18,12 @@ from huggingface_hub import CommitOperationAdd
 from huggingface_hub.errors import HfHubHTTPError
 
 from hubtools.hub.store import FileEntry
-from hub_support import ORG, repo, unique, writer  # noqa: F401 (fixtures)
+from hub_support import ORG, proc_status_kb, repo, unique, writer  # noqa: F401 (fixtures)
 
 MB = 1024 * 1024
 
 
-def server_rss_mb(hub) -> float:
-    status = Path(f"/proc/{hub.server.process.pid}/status").read_text()
-    return int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]) / 1024
-
-
-def raw_post(hub, path: str, headers: dict[str, str], chunks=(), timeout: float = 20) -> tuple[int, dict[str, str], int]:
+def raw_post(hub, path: str, headers: dict[str, str], chunks=(), timeout: float = 120) -> tuple[int, dict[str, str], int]:
     """POST over a bare socket: send the head, then body chunks (chunked encoding) until the server answers.
 
     Returns (status, response headers, body bytes sent): shows how much the server let in before refusing.
@@ -55,24 +50,26 @@ def raw_post(hub, path: str, headers: dict[str, str], chunks=(), timeout: float 
 
 
 def test_an_anonymous_600_mb_post_is_refused_before_its_body_is_read(hub):
-    rss_before = server_rss_mb(hub)
-    started = time.monotonic()
+    # No body is ever sent: a server that waited for it would not answer and raw_post would time out. That, not a
+    # latency bound, is the check, so it holds at load 20 (the timeout is generous).
     status, headers, _ = raw_post(hub, "/api/validate-yaml", {"Content-Length": str(600 * MB), "Content-Type": "application/json"})
     assert status == 413 and "600" in headers["x-error-message"]
-    assert time.monotonic() - started < 2
 
+    pid = hub.server.process.pid
+    before_kb = proc_status_kb(pid, "VmRSS")
+    Path(f"/proc/{pid}/clear_refs").write_text("5")  # VmHWM := VmRSS now: the peak read below is this request's
     streamed = (b"x" * MB for _ in range(600))
     status, headers, sent = raw_post(hub, "/api/validate-yaml", {"Transfer-Encoding": "chunked"}, streamed)
     assert status == 413 and sent < 100 * MB  # refused once past the 10 MB JSON limit, long before 600 MB
-    assert server_rss_mb(hub) - rss_before < 50
+    # A byte bound, not a time one, so load does not move it: this request's peak, not RSS drift since the session began.
+    assert (proc_status_kb(pid, "VmHWM") - before_kb) / 1024 < 50
 
 
 def test_authenticated_routes_answer_401_before_reading_a_body(hub, repo):
     for path in (f"/api/models/{repo}/commit/main", "/api/repos/create", f"/{repo}.git/info/lfs/objects/batch"):
-        started = time.monotonic()
-        status, _, _ = raw_post(hub, path, {"Content-Length": str(5 * MB)})  # under every limit; never sent
+        # the 5 MB body is never sent: an answer at all (before raw_post's generous timeout) shows it was not awaited
+        status, _, _ = raw_post(hub, path, {"Content-Length": str(5 * MB)})  # under every limit
         assert status == 401, path
-        assert time.monotonic() - started < 2
 
 
 def test_a_400_mb_commit_description_is_refused_and_limits_hold(hub, writer, repo):

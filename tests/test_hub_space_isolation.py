@@ -123,7 +123,7 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Probe]:
     from hubtools.hub import issue_token
 
     root = tmp_path_factory.mktemp("isolation") / "hub"
-    server = BackgroundHub(root, "127.0.0.1", free_port(), spaces=True)
+    server = BackgroundHub(root, spaces=True)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HUBTOOLS_TEST_SERVER_SECRET", SERVER_SECRET)  # in the Hub process's environment only
         server.start()

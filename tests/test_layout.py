@@ -1,4 +1,5 @@
-"""The package layout: typer only in hubtools.cli, and no import circle between library modules."""
+"""The package layout: typer only in hubtools.cli, library modules never import hubtools.cli, and no import circle
+between any two modules of the package, the cli and `__main__` entry points included."""
 
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def all_modules() -> dict[str, Path]:
+    return {module_name(path): path for path in PACKAGE.rglob("*.py")}
+
+
 def library_modules() -> dict[str, Path]:
+    """Every module but the command line (hubtools.cli) and the `python -m` entry points (`__main__`)."""
     return {
-        module_name(path): path
-        for path in PACKAGE.rglob("*.py")
+        name: path for name, path in all_modules().items()
         if "cli" not in path.relative_to(PACKAGE).parts and path.name != "__main__.py"
     }
 
@@ -55,8 +60,8 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-def test_no_import_circle_between_library_modules() -> None:
-    modules = library_modules()
+def test_no_import_circle_between_any_modules() -> None:
+    modules = all_modules()
     known = set(modules)
     # `from hubtools.hub import x` also names the package itself, whose __init__ re-exports the server; a
     # submodule's edge to its own package's __init__ is how Python imports it, not a circle between modules.
@@ -68,8 +73,15 @@ def test_no_import_circle_between_library_modules() -> None:
         }
         for name, path in modules.items()
     }
+    assert {"hubtools.cli.train", "hubtools.train"} <= set(graph)  # the cli modules are in the graph
     assert find_cycle(graph) is None, f"import circle: {' -> '.join(find_cycle(graph))}"
     assert "hubtools.search" not in graph["hubtools.train"], "train must not import search (search builds on train)"
+
+
+def test_library_modules_do_not_import_the_cli() -> None:
+    offenders = {name: sorted(target for target in imported_modules(path) if target.startswith("hubtools.cli"))
+                 for name, path in library_modules().items()}
+    assert {name: targets for name, targets in offenders.items() if targets} == {}, "the cli builds on the library, not the reverse"
 
 
 def test_library_modules_do_not_import_typer() -> None:

@@ -210,8 +210,12 @@ def test_card_metadata_is_checked_by_the_endpoint_given_not_the_global_one(hub, 
     from huggingface_hub import constants
 
     run, _ = published
+    card = run.card / "README.md"
     monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
-    publish_module.check_model_card(run.card / "README.md", hub.api(token), dataset_repo_id=None, space_repo_id=None)
+    assert publish_module.check_model_card(card, hub.api(token), dataset_repo_id=None, space_repo_id=None) is None
+    monkeypatch.setattr(constants, "ENDPOINT", hub.endpoint)  # now the global endpoint answers and the given one does not
+    with pytest.raises(Exception, match="Connection refused|cannot reach the Hub"):  # asked the endpoint given
+        publish_module.check_model_card(card, hubclient.hub_api(endpoint="http://127.0.0.1:9", token=token), dataset_repo_id=None, space_repo_id=None)
 
 
 def test_bad_input_is_refused_before_any_upload(hub, token, published, tmp_path: Path) -> None:

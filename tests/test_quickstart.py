@@ -32,9 +32,8 @@ def test_quickstart_runs_the_whole_loop_and_leaves_a_hub_to_open(tmp_path: Path)
 
     from hubtools.hub import serve_in_background
     from hubtools.hubclient import hub_api
-    from hubtools.ports import free_port
 
-    with serve_in_background(tmp_path / "qs" / "hub", port=free_port()) as hub:  # the published repos persist
+    with serve_in_background(tmp_path / "qs" / "hub") as hub:  # the published repos persist
         api = hub_api(hub.endpoint)
         assert api.model_info(MODEL_REPO).card_data["datasets"] == [DATASET_REPO]
         assert api.space_info(SPACE_REPO).sdk == "gradio"

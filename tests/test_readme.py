@@ -19,3 +19,4 @@ def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one() -> Non
     assert quickstart.endswith("hubtools quickstart") and "pytest" in tests
     ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert tests in ci_lines
+    assert tests.endswith("pytest -ra --durations=20"), "CI reports its 20 slowest tests"

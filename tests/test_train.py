@@ -9,7 +9,7 @@ import re
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -195,15 +195,16 @@ def test_resume_after_kill_ends_with_the_same_results(seeded_hub, tmp_path: Path
 
     killed = tmp_path / "killed"
     process = subprocess.Popen(
-        [PYTHON, "-m", "hubtools.train", *args, "--output-dir", str(killed)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [PYTHON, "-m", "hubtools.train", *args, "--output-dir", str(killed)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    deadline = time.monotonic() + 300
-    while not list((killed / "checkpoints").glob("checkpoint-*/trainer_state.json")):
-        assert process.poll() is None and time.monotonic() < deadline, "training ended before its first checkpoint"
-        time.sleep(0.2)
-    time.sleep(1.0)  # into the second epoch
+    second_epoch = threading.Event()
+    threading.Thread(target=watch_for_second_epoch, args=(process, second_epoch), daemon=True).start()
+    # Killed on an event, not after a sleep: the first loss logged in epoch 2 comes after epoch 1's checkpoint was saved.
+    # A generous bound that holds at load 20 (the event comes after seconds when idle).
+    assert second_epoch.wait(600), "training ended, or reached no second epoch in 10 min"
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
+    assert [path.name for path in (killed / "checkpoints").glob("checkpoint-*")]
     run = RunDir(killed)
     assert not run.metrics.exists() and not run.model.exists()
 
@@ -292,3 +293,10 @@ def test_shipped_and_documented_accelerate_configs_load(tmp_path: Path) -> None:
     assert [config.distributed_type.value for config in loaded] == ["MULTI_GPU", "MULTI_GPU", "DEEPSPEED", "FSDP"]
     multi_cpu = load_config_from_file(str(REPO / "accelerate_config.multi_cpu.yaml"))
     assert (multi_cpu.num_processes, multi_cpu.use_cpu, multi_cpu.mixed_precision) == (2, True, "no")
+
+
+def watch_for_second_epoch(process: subprocess.Popen, seen: threading.Event) -> None:
+    """Set SEEN once the trainer logs a step past epoch 1 (`{'loss': ..., 'epoch': '1.143'}`); drain the rest."""
+    for line in process.stdout:
+        if (logged := re.search(r"'epoch': '?([0-9.]+)", line)) and float(logged.group(1)) > 1:
+            seen.set()

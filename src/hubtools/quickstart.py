@@ -53,7 +53,6 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
     from hubtools.reproduce import ReproduceOptions, reproduce
     from hubtools.resources import configs_dir
     from hubtools.rundir import RunDir
-    from hubtools.ports import free_port
     from hubtools.fit import run_training
     from hubtools.process_endpoint import point_process_at
 
@@ -61,7 +60,7 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
     run = RunDir(root / "run")
     if run.root.exists():
         raise HubtoolsError(f"{run.root}: a quickstart run is already there; pass another --root")
-    hub = serve_in_background(root / "hub", port=port or free_port())
+    hub = serve_in_background(root / "hub", port=port or 0)  # 0: a free one, bound by the Hub itself
     try:
         point_process_at(hub.endpoint, root / "hf-cache")  # training loads the base model by Hub id
         echo(f"[1/5] Embedded Hub at {hub.endpoint} (data in {root / 'hub'}); seeding the base model")
@@ -102,7 +101,7 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
             echo(f"The embedded Hub stops now; to open the links again: hubtools hub serve --root {hub.root} --port {port}")
         return metrics
     finally:
-        hub.stop()
+        hub.close()
 
 
 def keep_serving(hub, root: Path, token: str, echo) -> None:

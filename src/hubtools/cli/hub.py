@@ -26,7 +26,7 @@ RootOption = Annotated[
 def serve_command(
     root: RootOption = default_root(),
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = DEFAULT_HOST,
-    port: Annotated[int, typer.Option(help="TCP port.")] = DEFAULT_PORT,
+    port: Annotated[int, typer.Option(help="TCP port (0: any free one, printed).")] = DEFAULT_PORT,
     spaces: Annotated[
         bool, typer.Option("--spaces/--no-spaces", help="Run Gradio Spaces (restarted on each commit), as huggingface.co does.")
     ] = True,
@@ -37,13 +37,20 @@ def serve_command(
             help="Serve beyond loopback with Spaces on although the Hub is not root (apps then run as its user).",
         ),
     ] = False,
+    fd: Annotated[int | None, typer.Option(hidden=True, help="Serve on this inherited, bound TCP socket (BackgroundHub).")] = None,
+    instance: Annotated[str | None, typer.Option(hidden=True, help="Name sent in X-Hubtools-Instance (BackgroundHub).")] = None,
 ) -> None:
     """Serve a Hub-compatible API and repo pages; point clients at it with HF_ENDPOINT=http://HOST:PORT."""
-    from hubtools.hub.server import check_exposure, serve
+    import socket
 
+    from hubtools.hub.server import bind, bound_port, check_exposure, listen, serve
+
+    sock = socket.socket(fileno=fd) if fd is not None else bind(host, port)
+    host = sock.getsockname()[0]
     check_exposure(host, spaces, allow_untrusted_spaces)
-    typer.echo(f"Embedded Hub on http://{host}:{port} (data in {root}; Spaces {'run' if spaces else 'off'})", err=True)
-    serve(root, host, port, spaces, allow_untrusted_spaces)
+    listen(sock)  # from here on, clients wait in the backlog until the app answers
+    typer.echo(f"Embedded Hub on http://{host}:{bound_port(sock)} (data in {root}; Spaces {'run' if spaces else 'off'})", err=True)
+    serve(root, sock, spaces, instance, allow_untrusted_spaces)
 
 
 @hub_app.command("token")

@@ -1,20 +1,36 @@
-"""Run the embedded Hub: in the foreground (`hubtools hub serve`) or as a background process with a handle."""
+"""Run the embedded Hub: in the foreground (`hubtools hub serve`) or as a background process with a handle.
+
+The listening socket is bound before the server starts (port 0 picks a free one) and handed to uvicorn, so the
+port is known before any client needs it and no other process can take it in between. Each server answers with
+an `X-Hubtools-Instance` header naming the instance, so a starter knows the answer came from the server it started.
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
+from typing import Any
 
 from hubtools.errors import HubtoolsError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+INSTANCE_HEADER = "X-Hubtools-Instance"
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class HubStartError(HubtoolsError):
@@ -37,74 +53,132 @@ def check_exposure(host: str, spaces: bool, allow_untrusted_spaces: bool, euid: 
         )
 
 
+def bind(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> socket.socket:
+    """A TCP socket bound to HOST:PORT (0: a free port, read it back with `getsockname()`), not yet listening."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart on the same port while old connections linger
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise HubStartError(f"cannot listen on {host}:{port}: {error.strerror}; pick another --port (0: any free one)") from error
+    return sock
+
+
+def bound_port(sock: socket.socket) -> int:
+    return int(sock.getsockname()[1])
+
+
+def listen(sock: socket.socket) -> None:
+    """Start accepting on SOCK (once: a listening socket is left as it is); connections wait until the app is up."""
+    if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 0:
+        try:
+            sock.listen(2048)
+        except OSError as error:
+            raise HubStartError(f"cannot listen on port {bound_port(sock)}: {error.strerror} (another server took it?)") from error
+
+
+def identified(app: ASGIApp, instance: str) -> ASGIApp:
+    """APP with an `X-Hubtools-Instance: INSTANCE` header on every HTTP response."""
+    header = (INSTANCE_HEADER.lower().encode(), instance.encode())
+
+    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+
+        async def send_identified(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), header]}
+            await send(message)
+
+        await app(scope, receive, send_identified)
+
+    return asgi
+
+
 def serve(
-    root: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, spaces: bool = True, allow_untrusted_spaces: bool = False
+    root: Path, sock: socket.socket, spaces: bool = True, instance: str | None = None, allow_untrusted_spaces: bool = False
 ) -> None:
-    """Serve in the foreground until interrupted (SIGINT or SIGTERM stop the Spaces' apps too)."""
+    """Serve on SOCK (bound by `bind`) in the foreground until interrupted (SIGINT or SIGTERM stop the Spaces too)."""
     import uvicorn
 
     from hubtools.hub.app import create_app
 
+    host, port = sock.getsockname()[:2]
     check_exposure(host, spaces, allow_untrusted_spaces)
-
     loopback = DEFAULT_HOST if host in ("0.0.0.0", "::", "") else host
     spaces_endpoint = f"http://{loopback}:{port}" if spaces else None
-
+    app = identified(create_app(root, spaces_endpoint), instance or secrets.token_hex(8))
     # h11 reads headers up to 1 MiB so the app answers oversize ones with a clean 431 (MAX_HEADER_BYTES); a smaller
     # parser limit closes the socket mid-request and the client sees a connection reset instead.
-    uvicorn.run(
-        create_app(root, spaces_endpoint), host=host, port=port, http="h11", h11_max_incomplete_event_size=1024 * 1024, log_level="warning", access_log=False
-    )
+    config = uvicorn.Config(app, http="h11", h11_max_incomplete_event_size=1024 * 1024, log_level="warning", access_log=False)
+    listen(sock)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
-def is_up(endpoint: str) -> bool:
+def answers_as(endpoint: str, instance: str) -> bool:
+    """Whether the Hub at ENDPOINT is the one started as INSTANCE (any other server, or none, is not)."""
     try:
-        urllib.request.urlopen(f"{endpoint}/api/whoami-v2", timeout=2)
-    except urllib.error.HTTPError:
-        return True  # 401 for an anonymous caller: the server answers
+        with urllib.request.urlopen(f"{endpoint}/api/whoami-v2", timeout=2) as response:
+            return response.headers.get(INSTANCE_HEADER) == instance
+    except urllib.error.HTTPError as error:  # 401 for an anonymous caller: it answers, with its header
+        return error.headers.get(INSTANCE_HEADER) == instance
     except OSError:
         return False
-    return True
 
 
 class BackgroundHub:
     """A `hubtools hub serve` child process; `stop()`/`start()` restart it on the same root and port.
 
+    The port is bound here, when the handle is made (port 0: a free one, in `.port` and `.endpoint` at once), and
+    stays reserved for the handle's lifetime: the child serves on the inherited socket. While stopped, the port is
+    bound but not listening, so clients are refused as by a stopped server. `close()` releases it.
     Unlike `hubtools hub serve`, it runs no Spaces unless asked (`spaces=True`).
     """
 
-    def __init__(self, root: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, spaces: bool = False) -> None:
+    def __init__(self, root: Path, host: str = DEFAULT_HOST, port: int = 0, spaces: bool = False) -> None:
         self.root = Path(root)
         self.host = host
-        self.port = port
         self.spaces = spaces
         self.process: subprocess.Popen | None = None
+        self.instance = ""
+        self._socket: socket.socket | None = bind(host, port)
+        self.port = bound_port(self._socket)
 
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self, timeout: float = 30) -> BackgroundHub:
+    def start(self, timeout: float = 60) -> BackgroundHub:
         if self.process is not None and self.process.poll() is None:
             return self
+        if self._socket is None:
+            raise HubStartError(f"the embedded Hub on port {self.port} was closed: make a new BackgroundHub")
         self.root.mkdir(parents=True, exist_ok=True)
-        log = open(self.root / "server.log", "ab")
-        command = [sys.executable, "-m", "hubtools.cli", "hub", "serve", "--root", str(self.root),
-                   "--host", self.host, "--port", str(self.port), "--spaces" if self.spaces else "--no-spaces"]
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
-        log.close()
+        listen(self._socket)
+        self.instance = secrets.token_hex(8)
+        fd = self._socket.fileno()
+        command = [sys.executable, "-m", "hubtools.cli", "hub", "serve", "--root", str(self.root), "--fd", str(fd),
+                   "--instance", self.instance, "--spaces" if self.spaces else "--no-spaces"]
+        with open(self.root / "server.log", "ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(), pass_fds=(fd,))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise HubStartError(
-                    f"The embedded Hub exited with status {self.process.returncode}: see {self.root / 'server.log'}"
-                    f" (is port {self.port} already in use?)"
-                )
-            if is_up(self.endpoint):
+                raise HubStartError(f"The embedded Hub exited with status {self.process.returncode}: see {self.root / 'server.log'}")
+            if answers_as(self.endpoint, self.instance):
                 return self
             time.sleep(0.1)
         self.stop()
-        raise HubStartError(f"The embedded Hub did not answer on {self.endpoint} within {timeout:.0f} s")
+        raise HubStartError(f"The embedded Hub did not answer on {self.endpoint} within {timeout:.0f} s: see {self.root / 'server.log'}")
+
+    def _unlisten(self) -> None:
+        """Stop accepting (a stopped server refuses connections) but keep the port bound."""
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = bind(self.host, self.port)
 
     def stop(self) -> None:
         """Graceful stop (SIGTERM)."""
@@ -113,6 +187,13 @@ class BackgroundHub:
     def kill(self) -> None:
         """Abrupt stop (SIGKILL), as a crash would."""
         self._end(signal.SIGKILL)
+
+    def close(self) -> None:
+        """Stop and release the port."""
+        self.stop()
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
 
     def _end(self, sig: signal.Signals) -> None:
         if self.process is None:
@@ -125,14 +206,15 @@ class BackgroundHub:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        self._unlisten()
 
     def __enter__(self) -> BackgroundHub:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.close()
 
 
-def serve_in_background(root: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, spaces: bool = False) -> BackgroundHub:
-    """Start the embedded Hub in a child process and wait until it answers."""
+def serve_in_background(root: Path, host: str = DEFAULT_HOST, port: int = 0, spaces: bool = False) -> BackgroundHub:
+    """Start the embedded Hub in a child process on PORT (0: a free one, see `.endpoint`) and wait until it answers."""
     return BackgroundHub(root, host, port, spaces).start()
