@@ -19,7 +19,9 @@ import jinja2
 import yaml
 
 from hubtools.formatting import format_size
+from hubtools.hub.limits import MAX_DISCUSSION_TITLE_CHARS, MIN_DISCUSSION_TITLE_CHARS
 from hubtools.hub.markdown import render_card
+from hubtools.hub.repo_extras import RepoExtras
 from hubtools.hub.store import Commit, FileEntry, Repo
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
@@ -144,7 +146,8 @@ def eval_results(card: dict) -> list[dict]:
 
 
 def render_repo_page(
-    view: RepoView, commit_id: str, body: str, files: dict[str, FileEntry], space: dict | None = None
+    view: RepoView, commit_id: str, body: str, files: dict[str, FileEntry], space: dict | None = None,
+    extras: RepoExtras | None = None,
 ) -> str:
     return _render(
         "repo.html",
@@ -155,12 +158,19 @@ def render_repo_page(
         metadata_yaml=yaml.safe_dump(view.card, sort_keys=False, allow_unicode=True) if view.card else "",
         file_count=len(files),
         space=space,
+        extras=extras,
     )
 
 
-def render_tree(view: RepoView, folder: str, files: dict[str, FileEntry], last_commits: dict[str, Commit]) -> str:
+def render_tree(
+    view: RepoView, folder: str, files: dict[str, FileEntry], last_commits: dict[str, Commit], folder_commit: Commit
+) -> str:
+    """`folder_commit`: the newest commit that changed the folder, shown above the listing."""
     return _render("tree.html", **view.context("files"), crumbs=view.crumbs(folder) if folder else [],
-                   entries=[_tree_row(view, path, files, last_commits[path]) for path in tree_children(files, folder)])
+                   entries=[_tree_row(view, path, files, last_commits[path]) for path in tree_children(files, folder)],
+                   last_commit={"id": folder_commit.id, "title": folder_commit.title, "author": folder_commit.author,
+                                "date": _date(folder_commit.date)},
+                   history_href=view.file_href("commits", folder).rstrip("/"))
 
 
 def tree_children(files: dict[str, FileEntry], folder: str) -> list[str]:
@@ -195,6 +205,7 @@ def render_blob(view: RepoView, entry: FileEntry, content: bytes | None) -> str:
         lfs=entry.is_lfs,
         sha256=entry.sha256,
         download_href=view.file_href("resolve", entry.path),
+        history_href=view.file_href("commits", entry.path),
         image=entry.path.lower().endswith(IMAGE_SUFFIXES),
         text=_text(content),
     )
@@ -209,13 +220,16 @@ def _text(content: bytes | None) -> str | None:
         return None
 
 
-def render_commits(view: RepoView, history: list[Commit]) -> str:
+def render_commits(view: RepoView, history: list[Commit], path: str = "") -> str:
     commits = [{"id": c.id, "title": c.title, "author": c.author, "date": _date(c.date)} for c in history]
-    return _render("commits.html", **view.context("commits"), commits=commits)
+    return _render("commits.html", **view.context("commits"), commits=commits, path=path)
 
 
 def render_commit(view: RepoView, commit: Commit, changes: list[dict]) -> str:
-    return _render("commit.html", **view.context("commits"), commit=commit, date=_date(commit.date), changes=changes)
+    """The commit's description is Markdown, rendered like a card (sanitized, links relative to the commit)."""
+    message_html = render_card(commit.message, view.url, commit.id) if commit.message.strip() else ""
+    return _render("commit.html", **view.context("commits"), commit=commit, date=_date(commit.date), changes=changes,
+                   message_html=message_html)
 
 
 def file_change(view: RepoView, path: str, before: FileEntry | None, after: FileEntry | None,
@@ -250,6 +264,18 @@ def render_discussions(view: RepoView, discussions: list[dict]) -> str:
         for item in discussions
     ]
     return _render("discussions.html", **view.context("discussions"), discussions=items)
+
+
+def render_viewer(view: RepoView, commit_id: str, previews: list, limit: int) -> str:
+    return _render("viewer.html", **view.context("card"), commit_id=commit_id, previews=previews, limit=limit)
+
+
+def render_new_discussion(view: RepoView, pull_request: bool, title: str = "", description: str = "",
+                          error: str | None = None) -> str:
+    """The form of `/discussions/new`; what was typed comes back after an error, the token never does."""
+    return _render("new_discussion.html", **view.context("discussions"), pull_request=pull_request,
+                   form_title=title, form_description=description, error=error,
+                   min_title=MIN_DISCUSSION_TITLE_CHARS, max_title=MAX_DISCUSSION_TITLE_CHARS)
 
 
 def render_index(repos: list[Repo]) -> str:

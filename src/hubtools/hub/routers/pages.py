@@ -15,10 +15,12 @@ from fastapi.responses import HTMLResponse
 from hubtools.hub import pages
 from hubtools.hub.auth import can_read
 from hubtools.hub.cards import read_card_data
-from hubtools.hub.deps import Caller, ReadableRepo, RepoAt, State, Store, at_revision
+from hubtools.hub.deps import Caller, HubState, ReadableRepo, RepoAt, State, Store, at_revision
 from hubtools.hub.errors import EntryNotFound
+from hubtools.hub.repo_extras import repo_extras
 from hubtools.hub.repo_types import ROUTE_PREFIXES
-from hubtools.hub.store import DEFAULT_BRANCH, FileEntry, HubStore
+from hubtools.hub.store import DEFAULT_BRANCH, FileEntry, HubStore, Identity, Repo
+from hubtools.hub.widget import WidgetRun
 
 router = APIRouter()
 
@@ -38,13 +40,19 @@ def index(identity: Caller, store: Store) -> HTMLResponse:
     return HTMLResponse(pages.render_index([r for r in store.list_repos() if can_read(identity, r)]))
 
 
-def card_page(repo: ReadableRepo, state: State) -> HTMLResponse:
+def card_page(repo: ReadableRepo, state: State, identity: Caller) -> HTMLResponse:
+    return HTMLResponse(repo_page_html(state, identity, repo))
+
+
+def repo_page_html(state: HubState, identity: Identity | None, repo: Repo, run: WidgetRun | None = None) -> str:
+    """The card page at main; `run`: what the inference widget computed for this request."""
     commit_id = state.store.resolve(repo, DEFAULT_BRANCH)
     files = state.store.files(commit_id)
     card, body = read_card_data(state.store, files)
     view = pages.RepoView(repo, DEFAULT_BRANCH, card or {})
     space = state.spaces.page_status(repo) if repo.type == "space" else None
-    return HTMLResponse(pages.render_repo_page(view, commit_id, body, files, space))
+    extras = repo_extras(state.store, identity, repo, files, card or {}, run)
+    return pages.render_repo_page(view, commit_id, body, files, space, extras)
 
 
 def tree_page(at: Annotated[RepoAt, Depends(at_revision("tree"))], store: Store) -> HTMLResponse:
@@ -52,7 +60,8 @@ def tree_page(at: Annotated[RepoAt, Depends(at_revision("tree"))], store: Store)
     children = pages.tree_children(files, at.path)
     if at.path and not children:
         raise EntryNotFound(f"Folder not found: {at.path} at {at.revision} in {at.repo.repo_id}")
-    return HTMLResponse(pages.render_tree(view, at.path, files, store.last_commits(at.commit_id, children)))
+    folder_commit = store.last_commits(at.commit_id, [at.path])[at.path] if at.path else store.commit(at.commit_id)
+    return HTMLResponse(pages.render_tree(view, at.path, files, store.last_commits(at.commit_id, children), folder_commit))
 
 
 def blob_page(at: Annotated[RepoAt, Depends(at_revision("blob"))], store: Store) -> HTMLResponse:
@@ -66,7 +75,8 @@ def blob_page(at: Annotated[RepoAt, Depends(at_revision("blob"))], store: Store)
 
 def commits_page(at: Annotated[RepoAt, Depends(at_revision("commits"))], store: Store) -> HTMLResponse:
     view, _ = view_at(store, at)
-    return HTMLResponse(pages.render_commits(view, store.history(at.commit_id)))
+    history = store.path_history(at.commit_id, at.path) if at.path else store.history(at.commit_id)
+    return HTMLResponse(pages.render_commits(view, history, at.path))
 
 
 def commit_page(at: Annotated[RepoAt, Depends(at_revision("commit"))], store: Store) -> HTMLResponse:
