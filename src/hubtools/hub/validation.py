@@ -73,3 +73,11 @@ def validate_path(path: object) -> str:
     if len(path) > MAX_PATH_CHARS:
         raise InvalidRequest(f"Invalid file path {path[:80]!r}...: longer than {MAX_PATH_CHARS} characters", "InvalidPath")
     return path
+
+
+def checked_text(value: object, what: str, low: int, high: int) -> str:
+    """`value` stripped, when a string of `low` to `high` characters (discussion titles, descriptions, comments)."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not low <= len(text) <= high:
+        raise InvalidRequest(f"The {what} must have {low} to {high} characters, got {len(text)}")
+    return text

@@ -17,15 +17,15 @@ from starlette.concurrency import run_in_threadpool
 
 from hubtools.hub import pages
 from hubtools.hub.auth import require_write
+from hubtools.hub.card_page import repo_page_html
 from hubtools.hub.cards import read_card_data
 from hubtools.hub.deps import Caller, ReadableRepo, State, Store
 from hubtools.hub.errors import EntryNotFound, HubError, Unauthorized
 from hubtools.hub.limits import MAX_COMMENT_CHARS, MAX_DISCUSSION_TITLE_CHARS, MIN_DISCUSSION_TITLE_CHARS
 from hubtools.hub.repo_types import ROUTE_PREFIXES
 from hubtools.hub.responses import status_of
-from hubtools.hub.routers.discussions import checked_text
-from hubtools.hub.routers.pages import repo_page_html
 from hubtools.hub.store import DEFAULT_BRANCH, HubStore, Identity, Repo
+from hubtools.hub.validation import checked_text
 from hubtools.hub.viewer import VIEWER_ROWS, first_rows
 from hubtools.hub.widget import can_run
 

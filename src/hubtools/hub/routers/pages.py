@@ -14,13 +14,12 @@ from fastapi.responses import HTMLResponse
 
 from hubtools.hub import pages
 from hubtools.hub.auth import can_read
+from hubtools.hub.card_page import repo_page_html
 from hubtools.hub.cards import read_card_data
-from hubtools.hub.deps import Caller, HubState, ReadableRepo, RepoAt, State, Store, at_revision
+from hubtools.hub.deps import Caller, ReadableRepo, RepoAt, State, Store, at_revision
 from hubtools.hub.errors import EntryNotFound
-from hubtools.hub.repo_extras import repo_extras
 from hubtools.hub.repo_types import ROUTE_PREFIXES
-from hubtools.hub.store import DEFAULT_BRANCH, FileEntry, HubStore, Identity, Repo
-from hubtools.hub.widget import WidgetRun
+from hubtools.hub.store import DEFAULT_BRANCH, FileEntry, HubStore
 
 router = APIRouter()
 
@@ -42,17 +41,6 @@ def index(identity: Caller, store: Store) -> HTMLResponse:
 
 def card_page(repo: ReadableRepo, state: State, identity: Caller) -> HTMLResponse:
     return HTMLResponse(repo_page_html(state, identity, repo))
-
-
-def repo_page_html(state: HubState, identity: Identity | None, repo: Repo, run: WidgetRun | None = None) -> str:
-    """The card page at main; `run`: what the inference widget computed for this request."""
-    commit_id = state.store.resolve(repo, DEFAULT_BRANCH)
-    files = state.store.files(commit_id)
-    card, body = read_card_data(state.store, files)
-    view = pages.RepoView(repo, DEFAULT_BRANCH, card or {})
-    space = state.spaces.page_status(repo) if repo.type == "space" else None
-    extras = repo_extras(state.store, identity, repo, files, card or {}, run)
-    return pages.render_repo_page(view, commit_id, body, files, space, extras)
 
 
 def tree_page(at: Annotated[RepoAt, Depends(at_revision("tree"))], store: Store) -> HTMLResponse:
