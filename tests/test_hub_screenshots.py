@@ -1,6 +1,7 @@
 """A model, its dataset and its demo Space published to a Hub that runs Spaces, looked at in headless Chromium.
 
-Screenshots (model page, dataset page, Space page with the running app, the app itself) are saved under
+Screenshots (model page, its inference widget's answer, dataset page, dataset viewer, Space page with the running
+app, the app itself, a new discussion form and the discussions after submitting it) are saved under
 HUBTOOLS_SCREENSHOTS_DIR, or the test's temporary folder; the folder is printed.
 """
 
@@ -28,11 +29,12 @@ BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 @pytest.fixture(scope="module")
-def published(hub, spaces_hub, tmp_path_factory: pytest.TempPathFactory) -> RunDir:
-    """Publish the tiny run (its base model named by its Hub id, seeded into this Hub) and wait for the Space.
+def published(hub, spaces_hub, tmp_path_factory: pytest.TempPathFactory) -> tuple[RunDir, str]:
+    """Publish the tiny run (its base model named by its Hub id, seeded into this Hub) and wait for the Space;
+    the run and the publishing token.
 
     `hub` answers huggingface_hub's card validation, which always goes to HF_ENDPOINT (RepoCard.validate has no
-    endpoint argument); everything else goes to `spaces_hub`.
+    endpoint argument); everything else goes to `spaces_hub`. Returns the publisher's token.
     """
     from hubtools.hub.seed import seed_base_models
 
@@ -45,7 +47,7 @@ def published(hub, spaces_hub, tmp_path_factory: pytest.TempPathFactory) -> RunD
                 render_card=True)
     runtime = spaces_hub.api(token).wait_for_space(SPACE, timeout=600)
     assert runtime.stage == "RUNNING", runtime.raw
-    return run
+    return run, token
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +75,7 @@ def test_model_dataset_and_space_pages_in_chromium(spaces_hub, published, chromi
     from transformers import pipeline
 
     answer = predict_through_the_hub(spaces_hub.endpoint, "what a wonderful film")
-    expected = pipeline("text-classification", model=str(published.model))("what a wonderful film", top_k=None, truncation=True)
+    expected = pipeline("text-classification", model=str(published[0].model))("what a wonderful film", top_k=None, truncation=True)
     assert answer["label"] == expected[0]["label"]  # the Space runs the published weights, as PyTorch here does
     space_scores = {row["label"]: row["confidence"] for row in answer["confidences"]}
     assert space_scores == pytest.approx({row["label"]: row["score"] for row in expected}, abs=1e-3)
@@ -97,12 +99,43 @@ def test_model_dataset_and_space_pages_in_chromium(spaces_hub, published, chromi
             details.locator("summary").click()
             expect(details.locator("pre, code").first).to_be_visible()
             expect(page.locator("article")).not_to_contain_text("model-index")  # front matter stays out of the card
+            expect(page.locator(".model-size")).to_contain_text(re.compile(r"[\d.]+M params"))
+            expect(page.locator(".related")).to_contain_text(SPACE)  # "Spaces using this model"
             page.screenshot(path=str(screenshots / "model-page.png"), full_page=True)
+
+            page.locator("#widget textarea").fill("what a wonderful film")
+            page.locator("#widget button", has_text="Compute").click()
+            expect(page.locator("#widget .scores tr").first).to_contain_text(answer["label"], timeout=120000)  # as the Space says
+            page.locator("#widget").screenshot(path=str(screenshots / "model-widget.png"))
 
             page.goto(f"{spaces_hub.endpoint}/datasets/{DATASET}", wait_until="networkidle")
             expect(page.locator('[data-chip="license"]').first).to_be_visible()
             expect(page.locator("article h1, article h2").first).to_be_visible()
+            expect(page.locator(".related")).to_contain_text(MODEL)  # "Models trained on this dataset"
             page.screenshot(path=str(screenshots / "dataset-page.png"), full_page=True)
+
+            page.goto(f"{spaces_hub.endpoint}/datasets/{DATASET}/viewer", wait_until="networkidle")
+            for split in ("train", "test"):
+                expect(page.locator(f'[data-split="{split}"] table.rows tr').nth(1)).to_be_visible()
+            page.screenshot(path=str(screenshots / "dataset-viewer.png"), full_page=True)
+            model_message = spaces_hub.api().list_repo_commits(MODEL)[0].title
+            for repo, repo_type in ((DATASET, "datasets"), (SPACE, "spaces")):  # each repo's own commit message
+                page.goto(f"{spaces_hub.endpoint}/{repo_type}/{repo}/commits/main", wait_until="networkidle")
+                expect(page.locator(".commit-list li").first).to_contain_text(MODEL)
+                expect(page.locator(".commit-list li").first).not_to_contain_text(model_message)
+            page.locator(".commit-list li a").first.click()
+            expect(page.locator(".commit-message code").first).to_have_text("hubtools publish")  # Markdown, no backticks
+
+            page.goto(f"{spaces_hub.endpoint}/{MODEL}/discussions", wait_until="networkidle")
+            page.get_by_role("link", name="New discussion").click()
+            page.locator('input[name="title"]').fill("Does it handle sarcasm?")
+            page.locator('textarea[name="description"]').fill("Asking for a friend.")
+            page.locator('input[name="token"]').fill(published[1])
+            page.screenshot(path=str(screenshots / "new-discussion.png"), full_page=True)
+            page.get_by_role("button", name="Create discussion").click()
+            expect(page.locator(".commit-list")).to_contain_text("Does it handle sarcasm?")
+            assert published[1] not in page.content()
+            page.screenshot(path=str(screenshots / "discussions.png"), full_page=True)
 
             page.goto(f"{spaces_hub.endpoint}/spaces/{SPACE}", wait_until="networkidle")
             expect(page.locator("#space-stage")).to_have_text("RUNNING")
@@ -120,4 +153,6 @@ def test_model_dataset_and_space_pages_in_chromium(spaces_hub, published, chromi
         finally:
             context.close()
     assert all((screenshots / name).stat().st_size > 10_000 for name in
-               ("model-page.png", "dataset-page.png", "space-page.png", "space-app.png"))
+               ("model-page.png", "dataset-page.png", "dataset-viewer.png", "space-page.png", "space-app.png",
+                "new-discussion.png", "discussions.png"))
+    assert (screenshots / "model-widget.png").stat().st_size > 2_000

@@ -562,6 +562,16 @@ def pin_dataset_revision(api, model_plan: RepoPlan, dataset_commit: CommitResult
         read_remote(api, model_plan, options.revision)
 
 
+def commit_message(repo_type: RepoType, options: PublishOptions) -> str:
+    """Each repo's own commit title: `--commit-message` (or the run's name) is the model's; the dataset and the
+    Space say what they hold, so a model's message never lands in their history."""
+    if repo_type == "dataset":
+        return f"Publish the dataset {options.repo_id} is trained and evaluated on"
+    if repo_type == "space":
+        return f"Publish the demo Space of {options.repo_id}"
+    return options.commit_message or f"Publish {RunDir(options.run_dir).root.name} with hubtools"
+
+
 def write_dry_run(plans: list[RepoPlan], target: Path) -> None:
     """Copy the exact trees that would be uploaded into target/{model,dataset,space}/."""
     if target.exists() and any(target.iterdir()):
@@ -588,13 +598,13 @@ def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> Pub
             write_dry_run(plans, options.dry_run)
             echo(f"Dry run: the trees that would be uploaded are in {options.dry_run}; nothing was uploaded.")
             return PublishResult(commits=[], plans=plans)
-        message = options.commit_message or f"Publish {RunDir(options.run_dir).root.name} with hubtools"
         commits = []
         for plan in plans:  # the dataset first: the model card then names the dataset commit it was scored on
             if plan.repo_type == "model" and commits and commits[0].plan.repo_type == "dataset":
                 pin_dataset_revision(api, plan, commits[0], RunDir(options.run_dir), options)
             commits.append(
-                commit_plan(api, plan, revision=options.revision, create_pr=options.create_pr, private=options.private, commit_message=message)
+                commit_plan(api, plan, revision=options.revision, create_pr=options.create_pr, private=options.private,
+                            commit_message=commit_message(plan.repo_type, options))
             )
         give_space_the_token(api, options)
     for result in commits:

@@ -24,7 +24,7 @@ from hubtools.hub.errors import HubError
 from hubtools.hub.limits import UNREFERENCED_BLOB_GRACE_SECONDS, BodyLimit
 from hubtools.hub.responses import error_response, hub_error_response
 from hubtools.hub.routers import (
-    commits, discussions, downloads, fallback, listing, pages, refs, repos, spaces, xet, xet_downloads,
+    commits, discussions, downloads, fallback, listing, page_forms, pages, refs, repos, spaces, xet, xet_downloads,
 )
 from hubtools.hub.routers import lfs as lfs_routes
 from hubtools.hub.spaces import SpacesRuntime
@@ -35,7 +35,7 @@ MAX_HEADER_BYTES = 32 * 1024
 # API routers first; `fallback` answers any other /api call; `pages` (`/{namespace}/{name}`...) last.
 ROUTERS = (
     repos.router, spaces.router, listing.router, refs.router, discussions.router, commits.router, xet.router,
-    xet_downloads.router, lfs_routes.router, downloads.router, fallback.router, pages.router,
+    xet_downloads.router, lfs_routes.router, downloads.router, fallback.router, page_forms.router, pages.router,
 )
 
 

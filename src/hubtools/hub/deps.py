@@ -8,7 +8,7 @@ so `at_revision` re-reads the raw path (see `raw_tail`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 from urllib.parse import unquote
 
@@ -21,6 +21,7 @@ from hubtools.hub.errors import InvalidRequest, NotFound, NotSupported, RepoMove
 from hubtools.hub.parsing import loads_json
 from hubtools.hub.spaces import SpacesRuntime
 from hubtools.hub.store import DEFAULT_BRANCH, HubStore, Identity, Repo
+from hubtools.hub.widget import InferenceWidget
 from hubtools.hub.xet_cas import XetCas
 
 
@@ -36,6 +37,7 @@ class HubState:
     spaces: SpacesRuntime
     cas: XetCas
     secret: bytes  # signs LFS upload URLs and Xet CAS tokens
+    widget: InferenceWidget = field(default_factory=InferenceWidget)  # the model pages' inference widget
 
 
 def hub_state(request: Request) -> HubState:

@@ -16,10 +16,13 @@ from pathlib import PurePosixPath
 from urllib.parse import quote
 
 import jinja2
+from fastapi.responses import HTMLResponse
 import yaml
 
 from hubtools.formatting import format_size
+from hubtools.hub.limits import MAX_DISCUSSION_TITLE_CHARS, MIN_DISCUSSION_TITLE_CHARS
 from hubtools.hub.markdown import render_card
+from hubtools.hub.repo_extras import RepoExtras
 from hubtools.hub.store import Commit, FileEntry, Repo
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
@@ -86,7 +89,7 @@ SPACE_RELOAD_S = 3  # a Space page reloads itself this often while its app start
 # app on loopback, and never framed itself.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'none'; style-src 'unsafe-inline'; img-src * data:; frame-src http://127.0.0.1:*;"
-    " frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'"
+    " frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
 )
 PAGE_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -94,6 +97,11 @@ PAGE_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
 }
+
+
+def page_response(html: str, status_code: int = 200) -> HTMLResponse:
+    """An HTML page with its security headers (CSP, nosniff, no framing: see `PAGE_HEADERS`)."""
+    return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
 
 
 def _render(template: str, **context: object) -> str:
@@ -160,7 +168,8 @@ def eval_results(card: dict) -> list[dict]:
 
 
 def render_repo_page(
-    view: RepoView, commit_id: str, body: str, files: dict[str, FileEntry], space: dict | None = None
+    view: RepoView, commit_id: str, body: str, files: dict[str, FileEntry], space: dict | None = None,
+    extras: RepoExtras | None = None,
 ) -> str:
     return _render(
         "repo.html",
@@ -172,12 +181,19 @@ def render_repo_page(
         file_count=len(files),
         space=space,
         reload_after=SPACE_RELOAD_S if space and space["stage"] == "BUILDING" else None,
+        extras=extras,
     )
 
 
-def render_tree(view: RepoView, folder: str, files: dict[str, FileEntry], last_commits: dict[str, Commit]) -> str:
+def render_tree(
+    view: RepoView, folder: str, files: dict[str, FileEntry], last_commits: dict[str, Commit], folder_commit: Commit
+) -> str:
+    """`folder_commit`: the newest commit that changed the folder, shown above the listing."""
     return _render("tree.html", **view.context("files"), crumbs=view.crumbs(folder) if folder else [],
-                   entries=[_tree_row(view, path, files, last_commits[path]) for path in tree_children(files, folder)])
+                   entries=[_tree_row(view, path, files, last_commits[path]) for path in tree_children(files, folder)],
+                   last_commit={"id": folder_commit.id, "title": folder_commit.title, "author": folder_commit.author,
+                                "date": _date(folder_commit.date)},
+                   history_href=view.file_href("commits", folder).rstrip("/"))
 
 
 def tree_children(files: dict[str, FileEntry], folder: str) -> list[str]:
@@ -212,6 +228,7 @@ def render_blob(view: RepoView, entry: FileEntry, content: bytes | None) -> str:
         lfs=entry.is_lfs,
         sha256=entry.sha256,
         download_href=view.file_href("resolve", entry.path),
+        history_href=view.file_href("commits", entry.path),
         image=entry.path.lower().endswith(IMAGE_SUFFIXES),
         text=_text(content),
     )
@@ -226,13 +243,16 @@ def _text(content: bytes | None) -> str | None:
         return None
 
 
-def render_commits(view: RepoView, history: list[Commit]) -> str:
+def render_commits(view: RepoView, history: list[Commit], path: str = "") -> str:
     commits = [{"id": c.id, "title": c.title, "author": c.author, "date": _date(c.date)} for c in history]
-    return _render("commits.html", **view.context("commits"), commits=commits)
+    return _render("commits.html", **view.context("commits"), commits=commits, path=path)
 
 
 def render_commit(view: RepoView, commit: Commit, changes: list[dict]) -> str:
-    return _render("commit.html", **view.context("commits"), commit=commit, date=_date(commit.date), changes=changes)
+    """The commit's description is Markdown, rendered like a card (sanitized, links relative to the commit)."""
+    message_html = render_card(commit.message, view.url, commit.id) if commit.message.strip() else ""
+    return _render("commit.html", **view.context("commits"), commit=commit, date=_date(commit.date), changes=changes,
+                   message_html=message_html)
 
 
 def file_change(view: RepoView, path: str, before: FileEntry | None, after: FileEntry | None,
@@ -267,6 +287,18 @@ def render_discussions(view: RepoView, discussions: list[dict]) -> str:
         for item in discussions
     ]
     return _render("discussions.html", **view.context("discussions"), discussions=items)
+
+
+def render_viewer(view: RepoView, commit_id: str, previews: list, limit: int) -> str:
+    return _render("viewer.html", **view.context("card"), commit_id=commit_id, previews=previews, limit=limit)
+
+
+def render_new_discussion(view: RepoView, pull_request: bool, title: str = "", description: str = "",
+                          error: str | None = None) -> str:
+    """The form of `/discussions/new`; what was typed comes back after an error, the token never does."""
+    return _render("new_discussion.html", **view.context("discussions"), pull_request=pull_request,
+                   form_title=title, form_description=description, error=error,
+                   min_title=MIN_DISCUSSION_TITLE_CHARS, max_title=MAX_DISCUSSION_TITLE_CHARS)
 
 
 def render_index(repos: list[Repo]) -> str:

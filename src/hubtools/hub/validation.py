@@ -97,3 +97,11 @@ def validate_path(path: object) -> str:
             f" {MAX_PATH_COMPONENT_BYTES} bytes", "InvalidPath",
         )
     return path
+
+
+def checked_text(value: object, what: str, low: int, high: int) -> str:
+    """`value` stripped, when a string of `low` to `high` characters (discussion titles, descriptions, comments)."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not low <= len(text) <= high:
+        raise InvalidRequest(f"The {what} must have {low} to {high} characters, got {len(text)}")
+    return text

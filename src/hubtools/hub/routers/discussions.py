@@ -20,6 +20,7 @@ from hubtools.hub.limits import (
     MIN_DISCUSSION_TITLE_CHARS,
 )
 from hubtools.hub.store import DEFAULT_BRANCH, HubStore, Identity, Repo, iso
+from hubtools.hub.validation import checked_text
 
 BASE = "/api/{plural}/{namespace}/{name}/discussions"
 STATUS_FILTERS = {"all": None, "open": ("open", "draft"), "closed": ("closed", "merged")}
@@ -57,13 +58,6 @@ def details_json(repo: Repo, row: dict) -> dict:
         answer["changes"] = {"base": f"refs/heads/{DEFAULT_BRANCH}", "mergeCommitId": row["merge_commit"]}
         answer["filesWithConflicts"] = []
     return answer
-
-
-def checked_text(value: object, what: str, low: int, high: int) -> str:
-    text = value.strip() if isinstance(value, str) else ""
-    if not low <= len(text) <= high:
-        raise InvalidRequest(f"The {what} must have {low} to {high} characters, got {len(text)}")
-    return text
 
 
 router = APIRouter()

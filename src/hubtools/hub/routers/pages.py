@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from hubtools.hub import pages
 from hubtools.hub.auth import can_read
+from hubtools.hub.card_page import repo_page_html
 from hubtools.hub.cards import read_card_data
 from hubtools.hub.deps import Caller, ReadableRepo, RepoAt, State, Store, at_revision
 from hubtools.hub.errors import EntryNotFound
@@ -21,11 +22,6 @@ from hubtools.hub.repo_types import ROUTE_PREFIXES
 from hubtools.hub.store import DEFAULT_BRANCH, FileEntry, HubStore
 
 router = APIRouter()
-
-
-def page_response(html: str) -> HTMLResponse:
-    """An HTML page with its security headers (CSP, nosniff, no framing: see `pages.PAGE_HEADERS`)."""
-    return HTMLResponse(html, headers=pages.PAGE_HEADERS)
 
 
 def view_at(store: HubStore, at: RepoAt) -> tuple[pages.RepoView, dict[str, FileEntry]]:
@@ -40,16 +36,11 @@ def read_blob(store: HubStore, entry: FileEntry) -> bytes:
 
 @router.get("/", response_class=HTMLResponse)
 def index(identity: Caller, store: Store) -> HTMLResponse:
-    return page_response(pages.render_index([r for r in store.list_repos() if can_read(identity, r)]))
+    return pages.page_response(pages.render_index([r for r in store.list_repos() if can_read(identity, r)]))
 
 
-def card_page(repo: ReadableRepo, state: State) -> HTMLResponse:
-    commit_id = state.store.resolve(repo, DEFAULT_BRANCH)
-    files = state.store.files(commit_id)
-    card, body = read_card_data(state.store, files)
-    view = pages.RepoView(repo, DEFAULT_BRANCH, card or {})
-    space = state.spaces.page_status(repo) if repo.type == "space" else None
-    return page_response(pages.render_repo_page(view, commit_id, body, files, space))
+def card_page(repo: ReadableRepo, state: State, identity: Caller) -> HTMLResponse:
+    return pages.page_response(repo_page_html(state, identity, repo))
 
 
 def tree_page(at: Annotated[RepoAt, Depends(at_revision("tree"))], store: Store) -> HTMLResponse:
@@ -57,7 +48,8 @@ def tree_page(at: Annotated[RepoAt, Depends(at_revision("tree"))], store: Store)
     children = pages.tree_children(files, at.path)
     if at.path and not children:
         raise EntryNotFound(f"Folder not found: {at.path} at {at.revision} in {at.repo.repo_id}")
-    return page_response(pages.render_tree(view, at.path, files, store.last_commits(at.commit_id, children)))
+    folder_commit = store.last_commits(at.commit_id, [at.path])[at.path] if at.path else store.commit(at.commit_id)
+    return pages.page_response(pages.render_tree(view, at.path, files, store.last_commits(at.commit_id, children), folder_commit))
 
 
 def blob_page(at: Annotated[RepoAt, Depends(at_revision("blob"))], store: Store) -> HTMLResponse:
@@ -66,12 +58,13 @@ def blob_page(at: Annotated[RepoAt, Depends(at_revision("blob"))], store: Store)
     if entry is None:
         raise EntryNotFound(f"Entry not found: {at.path} at {at.revision} in {at.repo.repo_id}")
     content = read_blob(store, entry) if entry.size <= pages.MAX_TEXT_BYTES else None
-    return page_response(pages.render_blob(view, entry, content))
+    return pages.page_response(pages.render_blob(view, entry, content))
 
 
 def commits_page(at: Annotated[RepoAt, Depends(at_revision("commits"))], store: Store) -> HTMLResponse:
     view, _ = view_at(store, at)
-    return page_response(pages.render_commits(view, store.history(at.commit_id)))
+    history = store.path_history(at.commit_id, at.path) if at.path else store.history(at.commit_id)
+    return pages.page_response(pages.render_commits(view, history, at.path))
 
 
 def commit_page(at: Annotated[RepoAt, Depends(at_revision("commit"))], store: Store) -> HTMLResponse:
@@ -80,13 +73,13 @@ def commit_page(at: Annotated[RepoAt, Depends(at_revision("commit"))], store: St
     parent_files = store.files(commit.parent) if commit.parent else {}
     changed = sorted(p for p in files.keys() | parent_files.keys() if files.get(p) != parent_files.get(p))
     changes = [pages.file_change(view, p, parent_files.get(p), files.get(p), functools.partial(read_blob, store)) for p in changed]
-    return page_response(pages.render_commit(view, commit, changes))
+    return pages.page_response(pages.render_commit(view, commit, changes))
 
 
 def discussions_page(repo: ReadableRepo, store: Store) -> HTMLResponse:
     card, _ = read_card_data(store, store.files(store.resolve(repo, DEFAULT_BRANCH)))
     view = pages.RepoView(repo, DEFAULT_BRANCH, card or {})
-    return page_response(pages.render_discussions(view, store.discussions(repo)))
+    return pages.page_response(pages.render_discussions(view, store.discussions(repo)))
 
 
 for _prefix in ROUTE_PREFIXES:  # `/{namespace}/{name}` matches widely: this router is included last

@@ -27,6 +27,7 @@ from hubtools.hub.deps import (
 )
 from hubtools.hub.errors import Conflict, InvalidRequest
 from hubtools.hub.payloads import CreateRepo, RepoSettings, documented, parse
+from hubtools.hub.model_size import model_card_fields, parameter_counts
 from hubtools.hub.repo_types import REPO_TYPES, from_plural, url_prefix
 from hubtools.hub.store import DEFAULT_BRANCH, Repo, iso
 from hubtools.hub.validation import validate_repo_name
@@ -190,6 +191,7 @@ def info_json(request: Request, state: HubState, repo: Repo, revision: str) -> d
     }
     if repo.type == "model":
         info.update(modelId=repo.repo_id, pipeline_tag=card.get("pipeline_tag"), library_name=card.get("library_name"))
+        info.update(model_card_fields(card, parameter_counts(store, files)))
         if "config.json" in files and files["config.json"].size < MAX_CONFIG_BYTES:
             try:
                 info["config"] = json.loads(store.blob_path(files["config.json"].sha256).read_bytes())

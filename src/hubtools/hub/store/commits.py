@@ -107,6 +107,10 @@ class CommitStore(BlobStore):
                 next_id = commit.parent
         return commits
 
+    def path_history(self, commit_id: str, path: str) -> list[Commit]:
+        """The commits of `history(commit_id)` that changed `path` (a file or folder), newest first."""
+        return [commit for commit in self.history(commit_id) if path in self._changed_paths(commit.id, commit.parent)]
+
     def last_commits(self, commit_id: str, paths: list[str], max_depth: int = 500) -> dict[str, Commit]:
         """For each file or folder path, the newest commit (from `commit_id` back) that changed it."""
         found: dict[str, Commit] = {}
