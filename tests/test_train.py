@@ -170,6 +170,15 @@ def test_train_format_json_is_one_document_on_stdout(seeded_hub, tmp_path: Path,
     assert "test accuracy" not in result.stdout + result.stderr  # the text summary is not printed as well
 
 
+def test_training_takes_omp_num_threads_threads(seeded_hub, tmp_path: Path, sample_csv: Path) -> None:
+    """OMP_NUM_THREADS=1 trains on 1 thread (hubtools used to set one per core over it), and environment.json says why."""
+    result = train_cli("--config", "configs/quickstart.yaml", "--output-dir", str(tmp_path / "run"), f"data.path={sample_csv}", *TINY,
+                       "training.max_steps=2", env=os.environ | {"OMP_NUM_THREADS": "1"})  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    environment = RunDir(tmp_path / "run").read_json(RunDir(tmp_path / "run").environment)
+    assert (environment["torch_threads"], environment["torch_threads_reason"]) == (1, "OMP_NUM_THREADS")
+
+
 def test_rejected_data_leaves_no_run_directory(seeded_hub, tmp_path: Path) -> None:
     (tmp_path / "bad.csv").write_text("body,label\nhello,a\n")
     result = train_cli("--config", "configs/quickstart.yaml", "--output-dir", str(tmp_path / "run"), f"data.path={tmp_path / 'bad.csv'}")

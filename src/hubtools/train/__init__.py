@@ -184,13 +184,14 @@ def distributed_state() -> Any:
     return PartialState(cpu=runs_on_cpu())
 
 
-def configure_torch_threads() -> None:
-    import torch
+def configure_torch_threads(threads: int | None = None) -> str | None:
+    """On CPU, set torch's threads for this training (`hubtools.threads`: `training.threads`, OMP_NUM_THREADS,
+    else the cores other processes leave free) and return why that many; None on a GPU."""
+    if not runs_on_cpu():
+        return None
+    from hubtools.threads import set_training_threads
 
-    from hubtools.environment import cpu_threads
-
-    if not torch.cuda.is_available():
-        torch.set_num_threads(cpu_threads())
+    return set_training_threads(threads).reason
 
 
 def resolve_precision(config: RunConfig) -> str:
