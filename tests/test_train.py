@@ -272,7 +272,9 @@ def test_accelerate_launch_one_and_two_cpu_processes(seeded_hub, tmp_path: Path,
     one_env, two_env = one.read_json(one.environment), two.read_json(two.environment)
     assert (one_env["world_size"], two_env["world_size"]) == (1, 2)
     assert (one_env["distributed_backend"], two_env["distributed_backend"]) == (None, "gloo")
-    assert two_env["torch_threads"] == max(1, one_env["torch_threads"] // 2)  # the cores are shared, not oversubscribed
+    assert two_env["torch_threads"] <= max(1, one_env["cpu_count"] // 2)  # the cores are shared, not oversubscribed
+    # accelerate's own OMP_NUM_THREADS is not taken for the user's: hubtools chose, knowing of both processes
+    assert two_env["torch_threads_reason"].endswith(", 2 training process(es) here")
     # each of the 2 processes takes its own batch of 16 per optimizer step: half the steps of one process
     train_rows = len(pd.read_parquet(one.split("train")))
     batch = 16
