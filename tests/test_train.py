@@ -20,7 +20,7 @@ from hubtools.ports import free_port
 from hubtools.rundir import RunDir
 from hubtools.sample_data import write_sample_dataset
 from hubtools.fit import run_training
-from hubtools.train import RunDirError
+from hubtools.train import RunDirError, check_run_dir
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -116,6 +116,8 @@ def test_existing_run_is_not_overwritten_and_resume_needs_the_same_config(seeded
     changed = load_config(CONFIGS / "quickstart.yaml", [f"data.path={sample_csv}", *TINY, "training.seed=7"])
     with pytest.raises(RunDirError, match=r"--resume with a different config \(training.seed: saved 42, given 7\)"):
         run_training(changed, output_dir=run_dir, resume=True)
+    other_machine = load_config(CONFIGS / "quickstart.yaml", [f"data.path={sample_csv}", *TINY, "training.threads=3", f"output_dir={run_dir}"])
+    check_run_dir(RunDir(run_dir), other_machine, resume=True)  # a thread count is the machine's, not the recipe's
 
 
 def test_cli_reports_bad_overrides_in_one_line(tmp_path: Path) -> None:
