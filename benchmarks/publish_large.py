@@ -1,13 +1,16 @@
 """Publishing a bertweet-large-sized model (1.4 GB of safetensors) to the embedded Hub: time and memory.
 
-    python benchmarks/publish_large.py [--repeat 1] [--keep]
+    python benchmarks/publish_large.py [--streams 64 2] [--repeat 1] [--keep]
 
 Writes a run directory in a temp folder whose model.safetensors has the tensor names and shapes of
 vinai/bertweet-large (RoBERTa-large: 24 layers, hidden 1024, vocabulary 50265; random fp32 values,
 streamed to disk so this script never holds a tensor), starts a fresh embedded Hub, and publishes the
 run with `hubtools.publish.publish` in a child process (the same code path as `hubtools publish`, verify
-off). Prints the publish wall time against one plain read of the same files, and the peak RSS of the
-publishing process (ru_maxrss of the child) and of the Hub's server process (sampled every 50 ms).
+off), once per value of --streams (hubtools' `--upload-streams`: Xet upload streams in flight; 64 is
+hf_xet's own adaptive limit, i.e. publishing before hubtools bounded it, 2 is hubtools' default), in turn,
+--repeat times. Prints each publish's wall time against one plain read of the same files, the peak RSS of
+the publishing process (ru_maxrss of the child process) and of the Hub's server process (sampled every 50 ms),
+then the medians per --streams value, the time ratio against the first value, and the load average.
 The temp folder is deleted at the end unless --keep.
 """
 
@@ -16,8 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
+import statistics
 import struct
 import subprocess
 import sys
@@ -34,7 +37,7 @@ model-index:
 - name: bertweet-large-shapes
   results:
   - task: {type: text-classification}
-    dataset: {name: none, type: none}
+    dataset: {name: none, type: none, split: test}
     metrics:
     - {type: accuracy, value: 0.0}
 ---
@@ -43,12 +46,12 @@ model-index:
 Random values in vinai/bertweet-large's shapes.
 """
 PUBLISH = """
-import sys, time
+import resource, sys, time
 from pathlib import Path
 from hubtools.publish import PublishOptions, publish
 start = time.perf_counter()
-publish(PublishOptions(repo_id=sys.argv[1], run_dir=Path(sys.argv[2]), verify=False), echo=lambda line: None)
-print(time.perf_counter() - start)
+publish(PublishOptions(repo_id=sys.argv[1], run_dir=Path(sys.argv[2]), verify=False, upload_streams=int(sys.argv[3])), echo=lambda line: None)
+print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
@@ -102,7 +105,7 @@ def write_run(root: Path) -> int:
     config = {"architectures": ["RobertaForSequenceClassification"], "model_type": "roberta", "hidden_size": HIDDEN,
               "num_hidden_layers": LAYERS, "intermediate_size": INTERMEDIATE, "vocab_size": VOCAB, "max_position_embeddings": POSITIONS}
     (model / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    (root / "metrics.json").write_text("{}", encoding="utf-8")
+    (root / "metrics.json").write_text('{"test": {"accuracy": 0.0}}', encoding="utf-8")  # what the card says
     (root / "card").mkdir()
     (root / "card" / "README.md").write_text(CARD, encoding="utf-8")
     return size
@@ -135,15 +138,36 @@ class PeakRss(threading.Thread):
                 return
 
 
+def publish_once(repo_id: str, run: Path, streams: int, environment: dict[str, str]) -> tuple[float, float, float]:
+    """Publish `run` to a new repo in a child process: seconds, and its peak RSS in MiB as the kernel counted it
+    (its own ru_maxrss) and as sampled every 50 ms from outside (a check on the first)."""
+    child = subprocess.Popen([sys.executable, "-c", PUBLISH, repo_id, str(run), str(streams)], env=environment,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    sampled = PeakRss(child.pid)
+    sampled.start()
+    stdout, stderr = child.communicate()
+    sampled.done.set()
+    if child.returncode != 0:
+        raise SystemExit(f"the publishing process failed:\n{stderr[-3000:]}")
+    seconds, peak_kb = stdout.strip().splitlines()[-1].split()
+    return float(seconds), int(peak_kb) / 1024, sampled.peak / 2**20
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=1, help="publishes, each to a new repo (so each uploads everything)")
+    parser.add_argument("--streams", type=int, nargs="+", default=[64, 2], help="Xet upload streams to compare (64: hf_xet's own limit; 2: hubtools' default)")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of one publish per --streams value, each to a new repo (so each uploads everything)")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     args = parser.parse_args()
 
     from hubtools.hub import BackgroundHub, issue_token
 
     work = Path(tempfile.mkdtemp(prefix="publish-large-"))
+    results: dict[int, list[tuple[float, float, float]]] = {streams: [] for streams in args.streams}
     try:
         server = BackgroundHub(work / "hub")  # binds a free port now; the server serves on that socket
         environment = {**os.environ, "HF_ENDPOINT": server.endpoint, "HF_HOME": str(work / "hf-home"),
@@ -152,26 +176,27 @@ def main() -> None:
         size = write_run(work / "run")
         server.start()
         try:
-            token = issue_token(work / "hub", "bench", ["bench"])
+            environment["HF_TOKEN"] = issue_token(work / "hub", "bench", ["bench"])
             server_rss = PeakRss(server.process.pid)
             server_rss.start()
-            print(f"{size / 1e9:.2f} GB of safetensors; load average before {os.getloadavg()}")
+            print(f"{size / 1e9:.2f} GB of safetensors; load average before {load_average()}")
             for attempt in range(args.repeat):
-                read_seconds = read_once_seconds(work / "run")
-                before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-                output = subprocess.run([sys.executable, "-c", PUBLISH, f"bench/large-{attempt}", str(work / "run")],
-                                        env={**environment, "HF_TOKEN": token}, capture_output=True, text=True)
-                if output.returncode != 0:
-                    raise SystemExit(f"the publishing process failed:\n{output.stderr[-3000:]}")
-                publish_seconds = float(output.stdout.strip().splitlines()[-1])
-                child_peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-                peak = f"{child_peak_kb / 1024:.0f} MiB" if child_peak_kb > before else f"<= {before / 1024:.0f} MiB (an earlier child's peak)"
-                print(f"  publish {publish_seconds:.1f} s ({size / 1e6 / publish_seconds:.0f} MB/s) vs one plain read {read_seconds:.1f} s "
-                      f"= {publish_seconds / read_seconds:.1f}x; publishing process peak RSS {peak}; Hub server peak RSS {server_rss.peak / 2**20:.0f} MiB")
+                for streams in args.streams:
+                    read_seconds = read_once_seconds(work / "run")
+                    seconds, peak, sampled = publish_once(f"bench/large-{attempt}-{streams}", work / "run", streams, environment)
+                    results[streams].append((seconds, peak, sampled))
+                    print(f"  round {attempt + 1}, {streams} upload streams: publish {seconds:.1f} s ({size / 1e6 / seconds:.0f} MB/s) vs one plain read "
+                          f"{read_seconds:.1f} s; publishing process peak RSS {peak:.0f} MiB (sampled {sampled:.0f}); Hub server peak RSS so far "
+                          f"{server_rss.peak / 2**20:.0f} MiB; load {load_average()}", flush=True)
             server_rss.done.set()
         finally:
             server.close()
-        print(f"load average after {os.getloadavg()}")
+        first = args.streams[0]
+        for streams, runs in results.items():
+            ratios = [run[0] / base[0] for run, base in zip(runs, results[first])]
+            print(f"{streams:>3} upload streams: median {statistics.median(run[0] for run in runs):.1f} s, peak RSS {statistics.median(run[1] for run in runs):.0f} MiB, "
+                  f"time / {first} streams {statistics.median(ratios):.2f}x (rounds: {', '.join(f'{r:.2f}' for r in ratios)})")
+        print(f"load average after {load_average()}")
     finally:
         if args.keep:
             print(f"kept {work}")

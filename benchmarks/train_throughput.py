@@ -12,13 +12,16 @@ The training tweets are `--steps` whole batches drawn at random from the length-
 Trainer makes of `--pool` tweets (the batches it really trains on; see `hubtools_batches`). Every setup
 trains on exactly those tweets, in its own batching and order: one untimed warm-up epoch, then one timed
 epoch (a window of a few steps inside one long epoch would favour or penalise length-grouped batches
-depending on where it falls). Each setup runs in its own process; with
-`--repeat N` the three setups run N times in turn and the medians are printed, with the load average
-(the machine may be shared). % of peak: 6 x non-embedding parameters x tokens computed (padding
-included) per second, against the matrix-multiply rate of this device measured in the same run (after
-each round; the highest counts). Loss: the mean training loss over the timed epoch
-and the held-out loss after it, computed the same way for every setup; they agree up to the batch
-order (the numerics, fp32 on CPU, are the same).
+depending on where it falls). Each setup runs in its own process, all of a round on the same torch thread
+count: `--threads`, else the count training would choose now (`hubtools.threads`: OMP_NUM_THREADS, else the
+cores other processes leave free). With `--repeat N` the three setups run N times, in an order rotated each
+round (so no setup always runs last), and the medians are printed, with the load average after each setup
+(the machine may be shared). % of peak: 6 x non-embedding parameters x tokens computed (padding included)
+per second, against the round's peak: the best torch.mm rate, measured after the round on the round's
+threads and in the training precision, over square sizes and the model's own GEMMs (each linear layer's
+forward, input-gradient and weight-gradient products at the round's tokens per batch). Loss: the mean
+training loss over the timed epoch and the held-out loss after it, computed the same way for every setup;
+they agree up to the batch order (the numerics, fp32 on CPU, are the same).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pool", type=int, default=7000, help="tweets hubtools' length-grouped epoch is formed from; the timed batches are drawn from it")
     parser.add_argument("--heldout", type=int, default=256, help="held-out rows the loss after training is measured on")
     parser.add_argument("--repeat", type=int, default=3, help="rounds of the three setups; medians are reported")
+    parser.add_argument("--threads", type=int, help="torch threads for every setup and the peak (default: what training would choose, each round)")
     parser.add_argument("--setup", choices=list(SETUPS), help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help="also write every measurement here")
     return parser.parse_args()
@@ -70,9 +74,10 @@ def measure(args: argparse.Namespace) -> dict:
     import torch
 
     from hubtools.config import RunConfig, TrainingConfig
-    from hubtools.train import configure_torch_threads, load_tokenizer
+    from hubtools.train import load_tokenizer
 
-    configure_torch_threads()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     frame = pd.read_csv(args.data, nrows=args.pool + args.heldout).rename(columns={"sentiment": "label"})
     frame["label"] = frame["label"].map(dict(enumerate(LABELS)))
     tokenizer = load_tokenizer(args.model)
@@ -107,6 +112,8 @@ def measure(args: argparse.Namespace) -> dict:
         "timed_samples": timer.samples,
         "train_loss": sum(timed_losses) / len(timed_losses),
         "heldout_loss": heldout_loss(trainer.model, tokenizer, splits["validation"]),
+        "threads": torch.get_num_threads(),
+        "load_average_after": load_average(),
     }
 
 
@@ -231,29 +238,61 @@ class StepTimer(TrainerCallback):
 # ---- the parent: peak rate, rounds, medians ---------------------------------------------------
 
 
-def matmul_peak_gflops(device: str, dtype_name: str, seconds: float = 2.0) -> float:
-    """The matrix-multiply rate this device reaches (hubtools' thread settings on CPU; the training precision on a GPU)."""
+def gemm_shapes(device: str, hidden: int, intermediate: int, tokens_per_batch: list[int]) -> list[tuple[int, int, int]]:
+    """(m, k, n) of the products timed for the peak: square sizes, and every linear layer's GEMMs at each number
+    of rows: forward x @ W.T (tokens, in, out), input gradient (tokens, out, in), weight gradient (out, tokens, in)."""
+    shapes = {(size, size, size) for size in ((512, 1024, 2048) if device == "cpu" else (2048, 4096, 8192))}
+    for tokens in tokens_per_batch:
+        for inputs, outputs in ((hidden, hidden), (hidden, intermediate), (intermediate, hidden)):
+            shapes |= {(tokens, inputs, outputs), (tokens, outputs, inputs), (outputs, tokens, inputs)}
+    return sorted(shapes)
+
+
+def matmul_peak_gflops(device: str, dtype_name: str, shapes: list[tuple[int, int, int]], seconds: float = 0.25) -> tuple[float, tuple[int, int, int], float]:
+    """The best torch.mm rate over `shapes` on this process's threads: (GFLOP/s, its shape, the best of the non-square shapes)."""
     import torch
 
-    from hubtools.train import configure_torch_threads
-
-    configure_torch_threads()
-    size = 2048 if device == "cpu" else 8192
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype_name]
-    a, b = torch.randn(size, size, device=device, dtype=dtype), torch.randn(size, size, device=device, dtype=dtype)
-    torch.mm(a, b)
-    runs, started = 0, time.perf_counter()
-    while time.perf_counter() - started < seconds:
+    rates = {}
+    for m, k, n in shapes:
+        a, b = torch.randn(m, k, device=device, dtype=dtype), torch.randn(k, n, device=device, dtype=dtype)
         torch.mm(a, b)
-        runs += 1
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return 2 * size**3 * runs / (time.perf_counter() - started) / 1e9
+        runs, started = 0, time.perf_counter()
+        while runs < 2 or time.perf_counter() - started < seconds:
+            torch.mm(a, b)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            runs += 1
+        rates[(m, k, n)] = 2 * m * k * n * runs / (time.perf_counter() - started) / 1e9
+    best = max(rates, key=rates.get)
+    return rates[best], best, max((rate for shape, rate in rates.items() if len(set(shape)) > 1), default=0.0)
 
 
-def run_setup(args: argparse.Namespace, setup: str) -> dict:
+def round_peak(args: argparse.Namespace, results: dict[str, dict]) -> dict:
+    """The peak after a round: its threads, its precision, the model's GEMMs at the tokens per batch each setup computed."""
+    import torch
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(args.model)
+    tokens = sorted({round(result["tokens_per_sample"] * args.batch_size) for result in results.values()})
+    precision = results["hubtools"]["precision"]
+    torch.set_num_threads(results["hubtools"]["threads"])
+    shapes = gemm_shapes(args.device, config.hidden_size, config.intermediate_size, tokens)
+    gflops, shape, model_gflops = matmul_peak_gflops(args.device, "fp32" if args.device == "cpu" else precision, shapes)
+    return {"gflops": gflops, "shape": list(shape), "model_shapes_gflops": model_gflops, "shapes": len(shapes), "threads": torch.get_num_threads()}
+
+
+def round_threads(args: argparse.Namespace) -> int:
+    """--threads, else what a training process would choose now (hubtools.threads)."""
+    from hubtools.threads import training_threads
+
+    return training_threads(args.threads).threads
+
+
+def run_setup(args: argparse.Namespace, setup: str, threads: int) -> dict:
     command = [sys.executable, __file__, "--setup", setup, "--model", args.model, "--data", str(args.data), "--device", args.device,
-               "--batch-size", str(args.batch_size), "--steps", str(args.steps), "--pool", str(args.pool), "--heldout", str(args.heldout)]  # fmt: skip
+               "--batch-size", str(args.batch_size), "--steps", str(args.steps), "--pool", str(args.pool), "--heldout", str(args.heldout),
+               "--threads", str(threads)]  # fmt: skip
     env = os.environ | ({"CUDA_VISIBLE_DEVICES": ""} if args.device == "cpu" else {})
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode != 0:
@@ -279,24 +318,27 @@ def main() -> None:
             sys.exit("--device cuda: no CUDA device here; run on a GPU machine or use --device cpu")
     loads = [load_average()]
     rounds: list[dict[str, dict]] = []
-    peaks: list[float] = []
-    for _ in range(args.repeat):
-        results = {setup: run_setup(args, setup) for setup in SETUPS}
-        precision = results["hubtools"]["precision"]
-        peaks.append(matmul_peak_gflops(args.device, "fp32" if args.device == "cpu" else precision))
+    peaks: list[dict] = []
+    for index in range(args.repeat):
+        threads = round_threads(args)
+        order = [*SETUPS][index % len(SETUPS) :] + [*SETUPS][: index % len(SETUPS)]  # rotated: no setup always runs last
+        results = {setup: run_setup(args, setup, threads) for setup in order}
+        peaks.append(round_peak(args, results))
         rounds.append(results)
         loads.append(load_average())
-        summary = ", ".join(f"{setup} {result['samples_per_second']:.1f}/s" for setup, result in results.items())
-        print(f"round {len(rounds)}: {summary}; peak {peaks[-1]:.0f} GFLOP/s; load {loads[-1]}", file=sys.stderr, flush=True)
+        summary = ", ".join(f"{setup} {result['samples_per_second']:.1f}/s (load {result['load_average_after']})" for setup, result in results.items())
+        print(f"round {len(rounds)}, {threads} threads: {summary}; peak {peaks[-1]['gflops']:.0f} GFLOP/s at {'x'.join(map(str, peaks[-1]['shape']))}",
+              file=sys.stderr, flush=True)  # fmt: skip
         if args.json:  # after every round, so a long run on a busy machine keeps what it measured
-            args.json.write_text(json.dumps({"rounds": rounds, "peak_gflops": peaks, "load_average": loads}, indent=2))
-    report(args, rounds, max(peaks), loads)
+            args.json.write_text(json.dumps({"rounds": rounds, "peaks": peaks, "load_average": loads}, indent=2))
+    report(args, rounds, peaks, loads)
 
 
-def report(args: argparse.Namespace, rounds: list[dict[str, dict]], peak: float, loads: list[str]) -> None:
+def report(args: argparse.Namespace, rounds: list[dict[str, dict]], peaks: list[dict], loads: list[str]) -> None:
     first = rounds[0]["hubtools"]
     print(f"model {args.model}  device {first['device']}  precision {first['precision']}  batch {args.batch_size}")
-    print(f"timed: 1 epoch of {args.steps} steps ({args.steps * args.batch_size} tweets) after a warm-up epoch; {len(rounds)} rounds, medians")
+    print(f"timed: 1 epoch of {args.steps} steps ({args.steps * args.batch_size} tweets) after a warm-up epoch; {len(rounds)} rounds "
+          f"(orders: {' | '.join(', '.join(round_) for round_ in rounds)}), medians")  # fmt: skip
     print(f"{'setup':<9} {'samples/s':>9} {'tokens/sample':>13} {'real':>6} {'GFLOP/s':>8} {'% of peak':>9} {'peak MiB':>8} {'train loss':>10} {'held-out loss':>13}")
     for setup, description in SETUPS.items():
         values = [round_[setup] for round_ in rounds]
@@ -304,15 +346,21 @@ def report(args: argparse.Namespace, rounds: list[dict[str, dict]], peak: float,
         def median(key: str) -> float:
             return statistics.median(value[key] for value in values)
 
+        # each round against its own peak: both measured on the same threads under the same load
+        percent = statistics.median(100 * round_[setup]["gflops"] / peak["gflops"] for round_, peak in zip(rounds, peaks))
         print(
             f"{setup:<9} {median('samples_per_second'):>9.1f} {median('tokens_per_sample'):>13.1f} {median('real_tokens_per_sample'):>6.1f} "
-            f"{median('gflops'):>8.1f} {100 * median('gflops') / peak:>8.0f}% {median('peak_memory_mib'):>8.0f} "
+            f"{median('gflops'):>8.1f} {percent:>8.0f}% {median('peak_memory_mib'):>8.0f} "
             f"{median('train_loss'):>10.4f} {median('heldout_loss'):>13.4f}   {description}"
         )
     for reference, goal in (("S2", 2.0), ("S1", 1.3)):
         ratios = [round_["hubtools"]["samples_per_second"] / round_[reference]["samples_per_second"] for round_ in rounds]
         print(f"hubtools / {reference}: {statistics.median(ratios):.2f}x median (rounds: {', '.join(f'{r:.2f}' for r in ratios)}; goal >= {goal}x)")
-    print(f"peak = {peak:.0f} GFLOP/s, torch.mm {first['precision']} on this device, measured in this run; GFLOP/s = 6 x non-embedding params x tokens/s")
+    described = "; ".join(
+        f"{peak['gflops']:.0f} at {'x'.join(map(str, peak['shape']))} (model GEMMs {peak['model_shapes_gflops']:.0f}), {peak['threads']} threads" for peak in peaks
+    )
+    print(f"peak per round (GFLOP/s, best torch.mm {first['precision']} of {peaks[0]['shapes']} shapes, m x k x n): {described}")
+    print("GFLOP/s = 6 x non-embedding params x tokens/s; % of peak: median over rounds of each round against its own peak")
     print(f"load average (1, 5, 15 min) at start and after each round: {' | '.join(loads)}")
 
 

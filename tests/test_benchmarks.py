@@ -54,3 +54,11 @@ def test_reference_setups_share_trainings_arguments_but_batch_order_and_saving(t
         "greater_is_better",
     }
     assert (reference.learning_rate, reference.warmup_steps, reference.weight_decay, reference.per_device_eval_batch_size) == (3e-5, 7, 0.01, 48)
+
+
+def test_peak_is_taken_over_square_sizes_and_the_models_own_gemms() -> None:
+    """MiniLM (hidden 384, intermediate 1536) at 800 tokens per batch: every linear layer's forward, input- and weight-gradient product."""
+    shapes = load_benchmark().gemm_shapes("cpu", 384, 1536, [800])
+    assert {(512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048)} <= set(shapes)
+    assert {(800, 384, 384), (384, 800, 384), (800, 384, 1536), (800, 1536, 384), (1536, 800, 384), (384, 800, 1536)} <= set(shapes)
+    assert len(shapes) == 3 + 6  # attention's square layers give two distinct products, the up and down projections four together

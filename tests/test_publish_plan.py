@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from hubtools.errors import HubtoolsError
-from hubtools.publish import check_repo_id, diff_tree, model_tree, scan_and_hash
+from hubtools.publish import XET_UPLOAD_STREAMS_ENV, bound_xet_uploads, check_repo_id, diff_tree, model_tree, scan_and_hash
 from hubtools.rundir import RunDir
 
 
@@ -88,3 +89,26 @@ def test_a_benchmark_declaration_on_the_hub_is_never_deleted(tmp_path: Path) -> 
     remote = [RepoSibling(rfilename=name, size=10) for name in ("README.md", "eval.yaml", ".gitattributes", "old.parquet")]
     changes = {change.path: change.status for change in diff_tree(files, scan_and_hash(files, token=None), remote)}
     assert changes == {"README.md": "changed", "old.parquet": "deleted"}
+
+
+def test_xet_upload_streams_default_to_two_and_an_explicit_count_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """hf_xet's own limit (64 xorbs of up to 64 MB in flight) held ~0.7-1 GB while publishing 1.4 GB (benchmarks/publish_large.py)."""
+    monkeypatch.delenv(XET_UPLOAD_STREAMS_ENV, raising=False)
+    assert bound_xet_uploads(None) == 2 and os.environ[XET_UPLOAD_STREAMS_ENV] == "2"
+    monkeypatch.setenv(XET_UPLOAD_STREAMS_ENV, "8")
+    assert bound_xet_uploads(None) == 8  # the user's setting
+    assert bound_xet_uploads(3) == 3 and os.environ[XET_UPLOAD_STREAMS_ENV] == "3"  # --upload-streams
+
+
+@pytest.mark.parametrize(("streams", "variable", "message"), [
+    (0, None, "--upload-streams 0: at least 1 upload stream is needed (hubtools' default is 2)"),
+    (None, "many", "HF_XET_CLIENT_AC_MAX_UPLOAD_CONCURRENCY='many': not a number of upload streams; set it to 1 or more, or unset it"),
+])  # fmt: skip
+def test_impossible_upload_streams_are_one_line_errors(monkeypatch: pytest.MonkeyPatch, streams: int | None, variable: str | None, message: str) -> None:
+    if variable is None:
+        monkeypatch.delenv(XET_UPLOAD_STREAMS_ENV, raising=False)
+    else:
+        monkeypatch.setenv(XET_UPLOAD_STREAMS_ENV, variable)
+    with pytest.raises(HubtoolsError) as raised:
+        bound_xet_uploads(streams)
+    assert str(raised.value) == message

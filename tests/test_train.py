@@ -20,7 +20,7 @@ from hubtools.ports import free_port
 from hubtools.rundir import RunDir
 from hubtools.sample_data import write_sample_dataset
 from hubtools.fit import run_training
-from hubtools.train import RunDirError
+from hubtools.train import RunDirError, check_run_dir
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -116,6 +116,8 @@ def test_existing_run_is_not_overwritten_and_resume_needs_the_same_config(seeded
     changed = load_config(CONFIGS / "quickstart.yaml", [f"data.path={sample_csv}", *TINY, "training.seed=7"])
     with pytest.raises(RunDirError, match=r"--resume with a different config \(training.seed: saved 42, given 7\)"):
         run_training(changed, output_dir=run_dir, resume=True)
+    other_machine = load_config(CONFIGS / "quickstart.yaml", [f"data.path={sample_csv}", *TINY, "training.threads=3", f"output_dir={run_dir}"])
+    check_run_dir(RunDir(run_dir), other_machine, resume=True)  # a thread count is the machine's, not the recipe's
 
 
 def test_cli_reports_bad_overrides_in_one_line(tmp_path: Path) -> None:
@@ -168,6 +170,15 @@ def test_train_format_json_is_one_document_on_stdout(seeded_hub, tmp_path: Path,
     assert document["metrics"] == json.loads(RunDir(tmp_path / "run").metrics.read_text())
     assert set(document["metrics"]) == {"validation", "test"} and 0 <= document["metrics"]["test"]["accuracy"] <= 1
     assert "test accuracy" not in result.stdout + result.stderr  # the text summary is not printed as well
+
+
+def test_training_takes_omp_num_threads_threads(seeded_hub, tmp_path: Path, sample_csv: Path) -> None:
+    """OMP_NUM_THREADS=1 trains on 1 thread (hubtools used to set one per core over it), and environment.json says why."""
+    result = train_cli("--config", "configs/quickstart.yaml", "--output-dir", str(tmp_path / "run"), f"data.path={sample_csv}", *TINY,
+                       "training.max_steps=2", env=os.environ | {"OMP_NUM_THREADS": "1"})  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    environment = RunDir(tmp_path / "run").read_json(RunDir(tmp_path / "run").environment)
+    assert (environment["torch_threads"], environment["torch_threads_reason"]) == (1, "OMP_NUM_THREADS")
 
 
 def test_rejected_data_leaves_no_run_directory(seeded_hub, tmp_path: Path) -> None:
@@ -264,7 +275,9 @@ def test_accelerate_launch_one_and_two_cpu_processes(seeded_hub, tmp_path: Path,
     one_env, two_env = one.read_json(one.environment), two.read_json(two.environment)
     assert (one_env["world_size"], two_env["world_size"]) == (1, 2)
     assert (one_env["distributed_backend"], two_env["distributed_backend"]) == (None, "gloo")
-    assert two_env["torch_threads"] == max(1, one_env["torch_threads"] // 2)  # the cores are shared, not oversubscribed
+    assert two_env["torch_threads"] <= max(1, one_env["cpu_count"] // 2)  # the cores are shared, not oversubscribed
+    # accelerate's own OMP_NUM_THREADS is not taken for the user's: hubtools chose, knowing of both processes
+    assert two_env["torch_threads_reason"].endswith(", 2 training process(es) here")
     # each of the 2 processes takes its own batch of 16 per optimizer step: half the steps of one process
     train_rows = len(pd.read_parquet(one.split("train")))
     batch = 16

@@ -65,6 +65,7 @@ class TrainingConfig:
     save_total_limit: int = 2
     logging_steps: int = 10
     dataloader_num_workers: int = 0
+    threads: int | None = None  # CPU threads for torch; None = OMP_NUM_THREADS, else the cores other processes leave free (hubtools.threads)
 
 
 @dataclass

@@ -31,14 +31,7 @@ def resolve_mixed_precision(requested: str) -> str:
     return requested
 
 
-def cpu_threads() -> int:
-    """Cores available to this process, shared between the processes `accelerate launch` started here."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-    return max(1, cores // local_processes)
-
-
-def collect_environment(mixed_precision: str, optimizer: str, world_size: int, backend: str | None) -> dict[str, Any]:
+def collect_environment(mixed_precision: str, optimizer: str, world_size: int, backend: str | None, threads_reason: str | None = None) -> dict[str, Any]:
     import torch
 
     devices = [torch.cuda.get_device_name(index) for index in range(torch.cuda.device_count())]
@@ -50,6 +43,7 @@ def collect_environment(mixed_precision: str, optimizer: str, world_size: int, b
         "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "torch_threads_reason": threads_reason,
         "gpus": devices,
         "world_size": world_size,
         "distributed_backend": backend,

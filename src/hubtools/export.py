@@ -11,7 +11,6 @@ the folder still follows its layout: config and tokenizer at the repo root, the 
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -41,7 +40,9 @@ class OnnxExport:
 
 def cpu_threads() -> int:
     """Cores this process may run on (the affinity mask, not the machine's total)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    from hubtools.threads import available_cores
+
+    return len(available_cores())
 
 
 class OnnxClassifier:

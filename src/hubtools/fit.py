@@ -33,7 +33,7 @@ def run_training(config: RunConfig, output_dir: str | Path | None = None, resume
     state = distributed_state()
     if config.hp_search.enabled and state.num_processes > 1:
         raise ConfigError("hp_search: the Optuna search runs in one process; launch it without multiple processes (or disable hp_search)")
-    configure_torch_threads()
+    threads_reason = configure_torch_threads(config.training.threads)
     if state.is_main_process:
         check_run_dir(run, config, resume)
     state.wait_for_everyone()
@@ -45,7 +45,7 @@ def run_training(config: RunConfig, output_dir: str | Path | None = None, resume
     if state.is_main_process:
         from hubtools.environment import collect_environment
 
-        write_json_atomic(run.environment, collect_environment(precision, optimizer_name(), state.num_processes, state.backend))
+        write_json_atomic(run.environment, collect_environment(precision, optimizer_name(), state.num_processes, state.backend, threads_reason))
     if config.hp_search.enabled:
         from hubtools.search import run_search
 

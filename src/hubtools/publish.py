@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import os
 import re
 import shutil
 import tempfile
@@ -48,6 +49,11 @@ REGULAR_FILE_MAX = 10 * 1024 * 1024  # larger files are LFS on the Hub: only the
 
 CARD_FILE = "README.md"
 PUBLISH_MARK = "Published with `hubtools publish`."  # commit description: how a later publish knows its own commits
+
+# hf_xet uploads large files as xorbs of up to 64 MB; its adaptive concurrency lets up to 64 be in flight, which
+# held ~1 GB in the publishing process for a 1.4 GB model (benchmarks/publish_large.py). hubtools bounds it.
+XET_UPLOAD_STREAMS_ENV = "HF_XET_CLIENT_AC_MAX_UPLOAD_CONCURRENCY"
+DEFAULT_UPLOAD_STREAMS = 2
 
 
 # ----------------------------------------------------------------------------- urls
@@ -432,6 +438,22 @@ class PublishOptions:
     space_hardware: str = DEFAULT_HARDWARE
     space_token: str | None = None  # read-only token given to a private model's Space as its HF_TOKEN secret
     replace_edited_cards: bool = False
+    upload_streams: int | None = None  # xorbs in flight per Xet upload; None: HF_XET_CLIENT_AC_MAX_UPLOAD_CONCURRENCY, else 2
+
+
+def bound_xet_uploads(streams: int | None) -> int:
+    """Cap hf_xet's upload streams for this process (`streams`, else the variable already set, else 2) and return
+    the cap. hf_xet reads it when huggingface_hub opens the process's Xet session (its first Xet upload or download):
+    a process that already used Xet keeps the cap it had."""
+    if streams is None:
+        value = os.environ.get(XET_UPLOAD_STREAMS_ENV, "").strip() or str(DEFAULT_UPLOAD_STREAMS)
+        if not value.isdigit() or int(value) < 1:
+            raise HubtoolsError(f"{XET_UPLOAD_STREAMS_ENV}={value!r}: not a number of upload streams; set it to 1 or more, or unset it")
+        streams = int(value)
+    if streams < 1:
+        raise HubtoolsError(f"--upload-streams {streams}: at least 1 upload stream is needed (hubtools' default is {DEFAULT_UPLOAD_STREAMS})")
+    os.environ[XET_UPLOAD_STREAMS_ENV] = str(streams)
+    return streams
 
 
 @dataclass
@@ -586,6 +608,7 @@ def write_dry_run(plans: list[RepoPlan], target: Path) -> None:
 def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> PublishResult:
     from hubtools.hubclient import hub_api, resolve_endpoint, resolve_token
 
+    bound_xet_uploads(options.upload_streams)
     endpoint = resolve_endpoint(options.endpoint)
     api = hub_api(endpoint, resolve_token(options.token))
     with tempfile.TemporaryDirectory(prefix="hubtools-publish-") as work:

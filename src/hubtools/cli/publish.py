@@ -25,6 +25,7 @@ def publish_command(
     render_card: bool = typer.Option(False, "--render-card", help="Re-render RUN/card for these repos even if it exists."),
     replace_edited_cards: bool = typer.Option(False, "--replace-edited-cards", help="Overwrite a README.md edited on the Hub since the last publish (refused otherwise)."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Round-trip check through pipeline() after publishing."),
+    upload_streams: int | None = typer.Option(None, "--upload-streams", help="Large-file (Xet) upload streams in flight, up to 64 MB of memory each (default: HF_XET_CLIENT_AC_MAX_UPLOAD_CONCURRENCY, else 2).", show_default=False),
     endpoint: str | None = typer.Option(None, "--endpoint", help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."),
     token: str | None = typer.Option(None, "--token", help="Hub token (default: HF_TOKEN or the stored login).", show_default=False),
     output_format: OutputFormat = FormatOption,
@@ -53,6 +54,7 @@ def publish_command(
                 space_hardware=space_hardware,
                 space_token=space_token,
                 replace_edited_cards=replace_edited_cards,
+                upload_streams=upload_streams,
             ),
             echo=echo_for(output_format),
         )

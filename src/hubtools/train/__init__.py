@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EVAL_SUMMARY_KEYS = ("runtime", "samples_per_second", "steps_per_second", "model_preparation_time", "epoch")
+MACHINE_SETTINGS = {"training.threads"}  # how this machine runs the recipe, not the recipe: may change on --resume
 
 
 class RunDirError(InputError):
@@ -71,7 +72,7 @@ def _config_differences(saved: RunConfig, given: RunConfig) -> list[str]:
         return {prefix.rstrip("."): value}
 
     old, new = flatten(config_to_dict(saved)), flatten(config_to_dict(given))
-    return [f"{key}: saved {old.get(key)!r}, given {new.get(key)!r}" for key in old if old.get(key) != new.get(key)]
+    return [f"{key}: saved {old.get(key)!r}, given {new.get(key)!r}" for key in old if key not in MACHINE_SETTINGS and old.get(key) != new.get(key)]
 
 
 def last_checkpoint(folder: Path) -> str | None:
@@ -184,13 +185,14 @@ def distributed_state() -> Any:
     return PartialState(cpu=runs_on_cpu())
 
 
-def configure_torch_threads() -> None:
-    import torch
+def configure_torch_threads(threads: int | None = None) -> str | None:
+    """On CPU, set torch's threads for this training (`hubtools.threads`: `training.threads`, OMP_NUM_THREADS,
+    else the cores other processes leave free) and return why that many; None on a GPU."""
+    if not runs_on_cpu():
+        return None
+    from hubtools.threads import set_training_threads
 
-    from hubtools.environment import cpu_threads
-
-    if not torch.cuda.is_available():
-        torch.set_num_threads(cpu_threads())
+    return set_training_threads(threads).reason
 
 
 def resolve_precision(config: RunConfig) -> str:
