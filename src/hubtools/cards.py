@@ -662,10 +662,10 @@ def card_environment():
     context lacks is an error (StrictUndefined), never an empty string."""
     import jinja2
 
-    from hubtools.formatting import format_gain, format_p
+    from hubtools.formatting import format_gain, format_p, format_p_clause
 
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    environment.filters.update(gain=format_gain, p=format_p)
+    environment.filters.update(gain=format_gain, p=format_p, p_clause=format_p_clause)
     return environment
 
 
