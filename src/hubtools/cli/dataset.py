@@ -46,6 +46,14 @@ def build_command(
         language=[code.strip() for code in language.split(",")], prose=prose, dataset_repo_id=dataset_repo_id, overwrite=overwrite,
         benchmark=benchmark,
     )
-    stats = RunDir(root).read_json(RunDir(root).dataset_stats)["labelling"]
+    built = RunDir(root).read_json(RunDir(root).dataset_stats)
+    stats, noise = built["labelling"], built["label_noise"]
     kappa = f"{stats['fleiss_kappa']:.3f}" if stats["fleiss_kappa"] is not None else "n/a"
     typer.echo(f"{root}: {stats['rows_out']} rows kept, {stats['ties']} ties set aside, {stats['duplicates_removed']} duplicates removed, Fleiss' kappa {kappa}")
+    if "skipped" in noise:
+        typer.echo(f"likely label errors: not searched ({noise['skipped']})")
+    else:
+        typer.echo(
+            f"likely label errors: {noise['flagged']} rows flagged (estimated noise rate {noise['estimated_noise_rate']:.1%}), "
+            f"listed in {root / noise['file']}"
+        )
