@@ -42,7 +42,7 @@ PROSE_KEYS = (
 DATASET_PROSE_KEYS = (
     "direct_use", "out_of_scope_use", "curation_rationale", "source_data_producers", "annotators",
     "personal_and_sensitive_information", "dataset_recommendations", "dataset_card_authors", "dataset_card_contact",
-    "dataset_license", "dataset_tags", "annotations_creators", "source_datasets",
+    "dataset_license", "dataset_tags", "annotations_creators", "language_creators", "source_datasets",
 )
 # Metric key in metrics.json -> (model-index metric type, average, pretty name); names for people: metrics.metric_name.
 CARD_METRICS = {
@@ -211,6 +211,7 @@ MODEL_PROSE_KEYS = (
     "description", "intended_uses", "out_of_scope_use", "limitations", "label_definitions", "data_description", "labelling",
     "citation", "model_card_contact",
 )
+DEFAULTED_PROSE = ("out_of_scope_use", "model_card_contact")  # template sections kept, with a plain default, when missing
 TRAIN_EXAMPLES_PER_LABEL = 2
 MISCLASSIFIED_IN_CARD = 5
 CONFUSION_SHARE = 0.10  # a confusion is "main" when at least this share of a class goes to one other class
@@ -904,7 +905,10 @@ def card_gaps(run_dir: str | Path, prose: str | Path | None = None) -> list[str]
     missing = [key for key in MODEL_PROSE_KEYS if key != "citation" and not values[key]]
     if not (values["citation"] or config.card.citation or base_model_citation(config.model)):
         missing.append("citation")
-    return [f"{key}: not in {loaded.source}; its section is left out of the card" for key in missing]
+    return [
+        f"{key}: not in {loaded.source}; " + ("the card says something generic instead" if key in DEFAULTED_PROSE else "its section is left out of the card")
+        for key in missing
+    ]
 
 
 # ---- dataset card -----------------------------------------------------------------------------
@@ -981,6 +985,31 @@ def source_datasets(config: RunConfig | None, prose: dict[str, Any]) -> list[str
     return ["original"]
 
 
+def dataset_card_inputs(
+    source: RunDir, prose: str | Path | None, license: str | None
+) -> tuple[RunConfig | None, dict[str, Any], Prose, str]:
+    """The settings, shareable statistics, prose and license a dataset card is rendered from."""
+    config, stats = dataset_card_settings(source)
+    built = stats.get("build", {})
+    loaded = load_prose(config, source, prose) if config else load_prose(RunConfig(), source, prose or built.get("prose"))
+    license = license or loaded.values.get("dataset_license") or built.get("license") or "other"
+    return config, shareable_stats(stats), loaded, license
+
+
+def dataset_card_gaps(source_dir: str | Path, prose: str | Path | None = None, license: str | None = None) -> list[str]:
+    """What the dataset card lacks that only a person can add (for `dataset build` and `publish` to list)."""
+    _, _, loaded, license = dataset_card_inputs(RunDir(Path(source_dir)), prose, license)
+    values = loaded.values
+    gaps = [f"dataset license is `other`: set `dataset_license` in {loaded.source} or pass --license"] if license == "other" else []
+    if not (values.get("direct_use") or values.get("out_of_scope_use")):
+        gaps.append(f"direct_use / out_of_scope_use: not in {loaded.source}; the dataset card has no Uses section")
+    if not values.get("dataset_limitations"):
+        gaps.append(f"dataset_limitations: not in {loaded.source}; the dataset card has no Bias, Risks, and Limitations section")
+    if not values.get("language_creators"):
+        gaps.append(f"language_creators: not in {loaded.source}; the metadata says `found` (texts collected as people wrote them)")
+    return gaps
+
+
 def render_dataset_card(
     source_dir: str | Path,
     info: Any,
@@ -1000,15 +1029,11 @@ def render_dataset_card(
     from hubtools.dataset_repo import dataset_info_yaml, label_order, read_named_splits
 
     source = RunDir(Path(source_dir))
-    config, stats = dataset_card_settings(source)
-    stats = shareable_stats(stats)
+    config, stats, prose_values, license = dataset_card_inputs(source, prose, license)
     splits = read_named_splits(source)
-    built = stats.get("build", {})
-    prose_values = load_prose(config, source, prose) if config else load_prose(RunConfig(), source, prose or built.get("prose"))
     card_prose = prose_values.values
     links = Links(model_repo_id, dataset_repo_id, None, endpoint or DEFAULT_ENDPOINT)
-    license = license or card_prose.get("dataset_license") or built.get("license") or "other"
-    language = language or (config.card.language if config else built.get("language")) or ["en"]
+    language = language or (config.card.language if config else stats.get("build", {}).get("language")) or ["en"]
     label_names = label_order(source, stats["label_names"])
     rows = sum(stats["splits"][split]["rows"] for split in SPLITS)
     card_data = DatasetCardData(
@@ -1018,6 +1043,8 @@ def render_dataset_card(
         task_categories=["text-classification"],
         task_ids=["multi-class-classification"],
         annotations_creators=card_prose.get("annotations_creators"),
+        language_creators=card_prose.get("language_creators") or ["found"],
+        multilinguality=["monolingual" if len(language) == 1 else "multilingual"],
         source_datasets=source_datasets(config, card_prose),
         size_categories=[size_category(rows)],
         tags=["hubtools", *card_prose.get("dataset_tags", [])],
@@ -1025,6 +1052,7 @@ def render_dataset_card(
         dataset_info=dataset_info_yaml(info),
     )
     source_column, source_counts = column_counts(splits, SOURCE_COLUMNS)
+    label_noise, label_issues = dataset_label_noise(source)
     context = {
         "name": card_data.pretty_name,
         "links": links,
@@ -1043,13 +1071,29 @@ def render_dataset_card(
         "from_run": config is not None,
         "citation": card_prose.get("citation") or (config.card.citation if config else None),
         "number": format_number,
+        "label_noise": label_noise,
     }
     readme = render_card_template(cards_dir() / "dataset_card.md.j2", card_data, **context)
     files = {
         "label_distribution.png": png_bytes(plot_label_distribution, stats),
         source.dataset_stats.name: (json.dumps(stats, indent=2, default=str) + "\n").encode(),  # as write_json_atomic
     }
+    if label_issues is not None:
+        files[label_noise["file"]] = label_issues
     return CardFiles(DatasetCard, readme, files)
+
+
+def dataset_label_noise(source: RunDir) -> tuple[dict[str, Any] | None, bytes | None]:
+    """The label-noise summary and flagged-rows CSV: a built dataset's own (`dataset build`), else a run's report
+    (`hubtools evaluate`); (None, None) for a run not yet evaluated."""
+    stats = source.read_json(source.dataset_stats)
+    if "label_noise" in stats:
+        return stats["label_noise"], (source.root / stats["label_noise"]["file"]).read_bytes()
+    report = source.report / "metrics.json"
+    if not report.is_file() or "label_noise" not in source.read_json(report):
+        return None, None
+    summary = source.read_json(report)["label_noise"]
+    return summary, (source.report / summary["file"]).read_bytes()
 
 
 def write_dataset_repo(source_dir: str | Path, out_dir: str | Path | None = None, *, overwrite: bool = True, **card: Any) -> Path:

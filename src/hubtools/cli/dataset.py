@@ -37,6 +37,7 @@ def build_command(
     benchmark: bool = typer.Option(False, "--benchmark", help="Declare the dataset a benchmark (eval.yaml with task ids for models' .eval_results)."),
 ) -> None:
     """Majority-vote labels, report agreement, deduplicate, split stratified and write Parquet + dataset card."""
+    from hubtools.cards import dataset_card_gaps
     from hubtools.labelling import build_dataset
     from hubtools.rundir import RunDir
 
@@ -50,6 +51,8 @@ def build_command(
     stats, noise = built["labelling"], built["label_noise"]
     kappa = f"{stats['fleiss_kappa']:.3f}" if stats["fleiss_kappa"] is not None else "n/a"
     typer.echo(f"{root}: {stats['rows_out']} rows kept, {stats['ties']} ties set aside, {stats['duplicates_removed']} duplicates removed, Fleiss' kappa {kappa}")
+    for gap in dataset_card_gaps(root, prose, license):
+        typer.echo(f"{root / 'README.md'}: {gap}", err=True)
     if "skipped" in noise:
         typer.echo(f"likely label errors: not searched ({noise['skipped']})")
     else:
