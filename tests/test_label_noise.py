@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pandas as pd
 from huggingface_hub import DatasetCard
@@ -52,3 +54,49 @@ def test_dataset_build_reports_label_noise(tmp_path):
     text = DatasetCard.load(out / "README.md").text
     assert "#### Likely label errors" in text and "[label_issues.csv](label_issues.csv)" in text
     assert f"{noise['flagged']} of the {noise['rows']} rows" in text
+
+
+def fixture_report(tmp_path: Path, binary: bool) -> tuple[dict, str]:
+    """build_report/write_report with the probabilities a run saved (here: rebuilt from the committed fixture's
+    predictions: the predicted label gets the recorded confidence), as `hubtools evaluate` uses them; `binary`
+    relabels every class but Opinion as Other."""
+    import numpy as np
+
+    from hubtools.report import Classifier, LabelledText, build_report, write_report
+
+    fixture = Path(__file__).parent / "fixtures" / "run-minimal"
+    scored = pd.read_parquet(fixture / "report" / "predictions.parquet")
+    train = pd.read_parquet(fixture / "data" / "train.parquet")[["text", "label"]]
+    names = ["Other", "Opinion"] if binary else ["Argumentative", "Expressive", "Informational", "Neutral", "Opinion"]
+    if binary:
+        for frame, column in ((scored, "label"), (scored, "predicted"), (train, "label")):
+            frame[column] = frame[column].where(frame[column] == "Opinion", "Other")
+    probabilities = np.zeros((len(scored), len(names)))
+    for row, (predicted, confidence) in enumerate(zip(scored["predicted"], scored["confidence"])):
+        probabilities[row] = (1 - confidence) / (len(names) - 1)
+        probabilities[row, names.index(predicted)] = confidence
+    classifier = Classifier(model=None, tokenizer=None, label_names=names, source="model")
+    report, frame, flagged = build_report(
+        classifier, LabelledText(scored[["text", "label"]], "test.parquet"), baseline_train=LabelledText(train, "train.parquet"),
+        positive_label="Opinion" if binary else None, probabilities=probabilities,
+    )
+    written = write_report(report, frame, flagged, tmp_path / "report")
+    assert written["baseline"]["same_predictions"] == int((frame["baseline_predicted"] == frame["predicted"]).sum())
+    return written, (tmp_path / "report" / "report.md").read_text()
+
+
+def test_evaluate_reports_label_noise_and_the_majority_class(tmp_path):
+    written, markdown = fixture_report(tmp_path, binary=False)
+    assert written["majority_class"]["label"] == "Expressive" and written["majority_class"]["accuracy"] == 5 / 21
+    assert written["label_noise"]["flagged"] == len(pd.read_csv(tmp_path / "report" / "label_issues.csv"))
+    assert set(written["intervals"]) >= {"precision_macro", "recall_weighted"} and "vs_baseline_binary" not in written
+    assert "## Likely label errors" in markdown and "Majority class (Expressive for every row)" in markdown
+    assert markdown.count("Model vs baseline") == 1
+
+
+def test_evaluate_compares_a_binary_task_with_the_baseline_on_its_own_metric(tmp_path):
+    written, markdown = fixture_report(tmp_path, binary=True)
+    assert written["vs_baseline_binary"]["metric"] == "f1" and written["vs_baseline"]["metric"] == "f1_macro"
+    assert {"f1", "precision", "recall"} <= set(written["intervals"])
+    assert markdown.count("Model vs baseline") == 2 and "on F1 (Opinion)" in markdown
+    assert not re.search(r"p = 0\.0+\b", markdown)
