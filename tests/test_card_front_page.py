@@ -68,7 +68,6 @@ def test_each_fact_is_stated_once_with_hub_relative_links(run, tmp_path, card):
     assert {fact: body.count(fact) for fact in once} == {fact: 1 for fact in once}
     assert "| hyperparameter |" not in body and "| split | rows |" not in body  # training_config.yaml and the dataset card hold them
     assert "[training_config.yaml](training_config.yaml)" in body and "```yaml" not in body
-    assert "–" not in "".join(line for line in body.splitlines() if line.startswith("| Precision") or line.startswith("| Recall"))
     for section in TEMPLATE_SECTIONS:
         assert body.count(section + "\n") == 1, section
     assert "## Warnings" in front_page(text) and "## Results" in front_page(text)
@@ -186,3 +185,17 @@ def test_dataset_card_has_citation_contact_creators_and_says_its_gaps(run, tmp_p
     assert [gap.split(":")[0] for gap in gaps] == [
         "dataset license is `other`", "direct_use / out_of_scope_use", "language_creators",
     ]
+
+
+def test_every_headline_metric_has_its_interval_or_stays_out_of_the_table(run, tmp_path, card):
+    table = [line for line in card(run, tmp_path).splitlines() if line.startswith(("| Precision", "| Recall"))]
+    assert len(table) == 4 and all(re.search(r"\| \d\.\d{4} – \d\.\d{4} \|", line) for line in table)
+
+    def older_run(metrics):  # evaluated before precision/recall had intervals
+        for key in ("precision_macro", "recall_macro", "precision_weighted", "recall_weighted"):
+            del metrics["test"]["intervals"][key]
+
+    edit_json(run / "metrics.json", older_run)
+    text = card(run, tmp_path)
+    assert not [line for line in text.splitlines() if line.startswith(("| Precision", "| Recall"))]
+    assert "Scored without an interval (the run was evaluated before hubtools computed one): Precision (macro) 0.6800" in text
