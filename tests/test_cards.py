@@ -227,7 +227,8 @@ def test_missing_prose_is_said_plainly(run, tmp_path):
     assert "## Citation" in text and "Sentence-BERT" in text  # the base model's BibTeX (config.model is all-MiniLM-L6-v2)
     gaps = card_gaps(copy)
     assert [gap.split(":")[0] for gap in gaps] == [
-        "intended_uses", "out_of_scope_use", "limitations", "label_definitions", "data_description", "labelling", "model_card_contact",
+        "intended_uses", "model_out_of_scope_use", "limitations", "label_definitions", "data_description", "labelling",
+        "model_card_contact",
     ]
     assert all("partial.card.yaml" in gap for gap in gaps)
     trial_table = [table for table in tables(text) if table[0].startswith("| trial |")][0]

@@ -36,7 +36,7 @@ from hubtools.rundir import SPLITS, RunDir, write_json_atomic
 DEFAULT_ENDPOINT = "https://huggingface.co"
 PROSE_KEYS = (
     "description", "intended_uses", "limitations", "label_definitions", "data_description", "labelling", "dataset_limitations",
-    "citation", "model_card_contact",
+    "citation", "model_out_of_scope_use", "model_card_contact",
 )
 # Dataset card only: sections of huggingface_hub's datasetcard_template.md, and the dataset's own metadata.
 DATASET_PROSE_KEYS = (
@@ -208,10 +208,10 @@ def validate_card(readme: Path, card_class: Any) -> None:
 
 CARD_DECIMALS = 4  # metadata values (model-index, .eval_results) are rounded; metrics.json keeps full precision
 MODEL_PROSE_KEYS = (
-    "description", "intended_uses", "out_of_scope_use", "limitations", "label_definitions", "data_description", "labelling",
+    "description", "intended_uses", "model_out_of_scope_use", "limitations", "label_definitions", "data_description", "labelling",
     "citation", "model_card_contact",
 )
-DEFAULTED_PROSE = ("out_of_scope_use", "model_card_contact")  # template sections kept, with a plain default, when missing
+DEFAULTED_PROSE = ("model_out_of_scope_use", "model_card_contact")  # template sections kept, with a plain default, when missing
 TRAIN_EXAMPLES_PER_LABEL = 2
 MISCLASSIFIED_IN_CARD = 5
 CONFUSION_SHARE = 0.10  # a confusion is "main" when at least this share of a class goes to one other class
