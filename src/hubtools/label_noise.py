@@ -12,6 +12,7 @@ out-of-fold scores for every row. It is cheap (seconds for thousands of rows) an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -78,3 +79,13 @@ def find_label_noise(splits: dict[str, pd.DataFrame], label_names: list[str], se
 def flagged_texts(flagged: pd.DataFrame, split: str) -> set[str]:
     """Texts of `split` flagged as likely mislabelled (to mark them among a report's errors)."""
     return set(flagged.loc[flagged["split"] == split, "text"].astype(str))
+
+
+def describe_label_noise(summary: dict[str, Any], folder: Path) -> str:
+    """The line `hubtools evaluate` and `dataset build` print: how many rows look mislabelled and where they are listed."""
+    if "skipped" in summary:
+        return f"likely label errors: not searched ({summary['skipped']})"
+    return (
+        f"likely label errors: {summary['flagged']} rows flagged (estimated noise rate {summary['estimated_noise_rate']:.1%}), "
+        f"listed in {Path(folder) / summary['file']}"
+    )

@@ -38,6 +38,7 @@ def build_command(
 ) -> None:
     """Majority-vote labels, report agreement, deduplicate, split stratified and write Parquet + dataset card."""
     from hubtools.cards import dataset_card_gaps
+    from hubtools.label_noise import describe_label_noise
     from hubtools.labelling import build_dataset
     from hubtools.rundir import RunDir
 
@@ -53,10 +54,4 @@ def build_command(
     typer.echo(f"{root}: {stats['rows_out']} rows kept, {stats['ties']} ties set aside, {stats['duplicates_removed']} duplicates removed, Fleiss' kappa {kappa}")
     for gap in dataset_card_gaps(root, prose, license):
         typer.echo(f"{root / 'README.md'}: {gap}", err=True)
-    if "skipped" in noise:
-        typer.echo(f"likely label errors: not searched ({noise['skipped']})")
-    else:
-        typer.echo(
-            f"likely label errors: {noise['flagged']} rows flagged (estimated noise rate {noise['estimated_noise_rate']:.1%}), "
-            f"listed in {root / noise['file']}"
-        )
+    typer.echo(describe_label_noise(noise, root))
