@@ -105,9 +105,10 @@ def test_binary_scores_name_the_positive_class(fixture_run: Path, tmp_path: Path
     metrics_file, report_file = fixture_run / "metrics.json", fixture_run / "report" / "metrics.json"
     metrics, report = json.loads(metrics_file.read_text()), json.loads(report_file.read_text())
     metrics["test"] |= {"f1": 0.61234, "precision": 0.5, "recall": 0.75}  # as a binary run's metrics.json holds them
+    metrics["test"]["intervals"]["f1"] = {"low": 0.4, "high": 0.8}
     report["positive_label"] = "Opinion"
     metrics_file.write_text(json.dumps(metrics))
     report_file.write_text(json.dumps(report))
     card = ModelCard.load(write_model_card(fixture_run, tmp_path / "card"))
-    assert "| F1 (Opinion) | 0.6123 |" in card.text and "positive class **Opinion**" in card.text
+    assert "| F1 (Opinion) | 0.6123 | 0.4000 – 0.8000 |" in card.text and "positive class **Opinion**" in card.text
     assert "Test F1 (Opinion)" in {result.metric_name for result in card.data.eval_results}

@@ -97,7 +97,7 @@ def test_model_dataset_and_space_pages_in_chromium(spaces_hub, published, chromi
             expect(page.locator(".eval-results")).to_contain_text(re.compile(r"\d\.\d+"))
             details = page.locator("article details").first
             details.locator("summary").click()
-            expect(details.locator("pre, code").first).to_be_visible()
+            expect(details.locator("table").first).to_be_visible()  # the card's first folded section: training examples
             expect(page.locator("article")).not_to_contain_text("model-index")  # front matter stays out of the card
             expect(page.locator(".model-size")).to_contain_text(re.compile(r"[\d.]+M params"))
             expect(page.locator(".related")).to_contain_text(SPACE)  # "Spaces using this model"

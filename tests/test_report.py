@@ -9,6 +9,7 @@ import pytest
 from trained_run import trained_run
 
 from hubtools.data import DataError
+from hubtools.formatting import format_p_clause
 from hubtools.report import ReportError, evaluate_model, evaluate_run, load_report
 
 
@@ -23,14 +24,19 @@ def report(run):
 
 
 def test_report_files(run, report):
-    for name in ("metrics.json", "confusion_matrix.png", "reliability_diagram.png", "misclassified.csv", "predictions.parquet", "report.md"):
+    for name in ("metrics.json", "confusion_matrix.png", "reliability_diagram.png", "misclassified.csv", "predictions.parquet", "report.md", "label_issues.csv"):
         assert (run.report / name).stat().st_size > 0
     assert load_report(run.root) == json.loads((run.report / "metrics.json").read_text())
     assert (run.report / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     markdown = (run.report / "report.md").read_text()
-    for heading in ("## Metrics", "## Per class", "## Confusion matrix", "## Calibration", "## By platform", "## Misclassified examples"):
+    for heading in ("## Metrics", "## Per class", "## Confusion matrix", "## Calibration", "## By platform", "## Misclassified examples", "## Likely label errors"):
         assert heading in markdown
-    assert "95% interval" in markdown and f"p = {report['vs_baseline']['p_value']:.4f}" in markdown
+    assert "95% interval" in markdown and format_p_clause(report["vs_baseline"]["p_value"]) in markdown
+    assert f"Majority class ({report['majority_class']['label']} for every row)" in markdown
+    assert f"same label as the model on {report['baseline']['same_predictions']} of the {report['rows']} rows" in markdown
+    noise = report["label_noise"]
+    assert noise["flagged"] == len(pd.read_csv(run.report / "label_issues.csv")) and 0 <= noise["estimated_noise_rate"] <= 1
+    assert "likely_label_noise" in pd.read_csv(run.report / "misclassified.csv")
 
 
 def test_intervals_calibration_and_paired_test(run, report):

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.metrics import accuracy_score, f1_score
+from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
 from hubtools.errors import HubtoolsError
 from hubtools.metrics import compute_classification_metrics, metric_name, positive_index
@@ -32,17 +32,22 @@ def test_vectorised_scores_equal_scikit_learn():
         assert scores["f1_macro"][row] == pytest.approx(f1_score(REFERENCES, predictions, average="macro"))
         assert scores["f1_weighted"][row] == pytest.approx(f1_score(REFERENCES, predictions, average="weighted"))
         assert scores["f1"][row] == pytest.approx(f1_score(REFERENCES == 2, predictions == 2))
+        for average in ("macro", "weighted"):
+            assert scores[f"precision_{average}"][row] == pytest.approx(precision_score(REFERENCES, predictions, average=average, zero_division=0))
+            assert scores[f"recall_{average}"][row] == pytest.approx(recall_score(REFERENCES, predictions, average=average, zero_division=0))
+        assert scores["precision"][row] == pytest.approx(precision_score(REFERENCES == 2, predictions == 2))
+        assert scores["recall"][row] == pytest.approx(recall_score(REFERENCES == 2, predictions == 2))
 
 
 def test_intervals_hold_the_estimate_are_seeded_and_narrow_with_more_rows():
     intervals = bootstrap_intervals(GOOD, REFERENCES, 3)
-    assert set(intervals) == {"accuracy", "f1_macro", "f1_weighted"}
+    assert set(intervals) == {"accuracy", *(f"{name}_{average}" for name in ("f1", "precision", "recall") for average in ("macro", "weighted"))}
     accuracy = accuracy_score(REFERENCES, GOOD)
     assert intervals["accuracy"]["low"] < accuracy < intervals["accuracy"]["high"]
     assert bootstrap_intervals(GOOD, REFERENCES, 3) == intervals
     small = bootstrap_intervals(GOOD[:60], REFERENCES[:60], 3)["accuracy"]
     assert small["high"] - small["low"] > 1.5 * (intervals["accuracy"]["high"] - intervals["accuracy"]["low"])
-    assert "f1" in bootstrap_intervals(GOOD % 2, REFERENCES % 2, 2, positive=1)
+    assert {"f1", "precision", "recall"} <= set(bootstrap_intervals(GOOD % 2, REFERENCES % 2, 2, positive=1))
 
 
 def test_bootstrap_is_fast_enough_for_a_large_test_split():

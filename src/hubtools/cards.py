@@ -34,12 +34,15 @@ from hubtools.resources import cards_dir
 from hubtools.rundir import SPLITS, RunDir, write_json_atomic
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
-PROSE_KEYS = ("description", "intended_uses", "limitations", "label_definitions", "data_description", "labelling", "dataset_limitations", "citation")
+PROSE_KEYS = (
+    "description", "intended_uses", "limitations", "label_definitions", "data_description", "labelling", "dataset_limitations",
+    "citation", "model_out_of_scope_use", "model_card_contact",
+)
 # Dataset card only: sections of huggingface_hub's datasetcard_template.md, and the dataset's own metadata.
 DATASET_PROSE_KEYS = (
     "direct_use", "out_of_scope_use", "curation_rationale", "source_data_producers", "annotators",
     "personal_and_sensitive_information", "dataset_recommendations", "dataset_card_authors", "dataset_card_contact",
-    "dataset_license", "dataset_tags", "annotations_creators", "source_datasets",
+    "dataset_license", "dataset_tags", "annotations_creators", "language_creators", "source_datasets",
 )
 # Metric key in metrics.json -> (model-index metric type, average, pretty name); names for people: metrics.metric_name.
 CARD_METRICS = {
@@ -85,17 +88,19 @@ class Links:
     def __post_init__(self) -> None:
         self.endpoint = (self.endpoint or DEFAULT_ENDPOINT).rstrip("/")
 
+    # Card links are relative to the Hub that serves the card: right on huggingface.co and on any other Hub,
+    # whatever address (and port) it runs on.
     @property
     def model_url(self) -> str | None:
-        return f"{self.endpoint}/{self.model_repo_id}" if self.model_repo_id else None
+        return f"/{self.model_repo_id}" if self.model_repo_id else None
 
     @property
     def dataset_url(self) -> str | None:
-        return f"{self.endpoint}/datasets/{self.dataset_repo_id}" if self.dataset_repo_id else None
+        return f"/datasets/{self.dataset_repo_id}" if self.dataset_repo_id else None
 
     @property
     def space_url(self) -> str | None:
-        return f"{self.endpoint}/spaces/{self.space_repo_id}" if self.space_repo_id else None
+        return f"/spaces/{self.space_repo_id}" if self.space_repo_id else None
 
     @property
     def custom_endpoint(self) -> bool:
@@ -202,10 +207,16 @@ def validate_card(readme: Path, card_class: Any) -> None:
 # ---- model card -------------------------------------------------------------------------------
 
 CARD_DECIMALS = 4  # metadata values (model-index, .eval_results) are rounded; metrics.json keeps full precision
-MODEL_PROSE_KEYS = ("description", "intended_uses", "limitations", "label_definitions", "data_description", "labelling", "citation")
+MODEL_PROSE_KEYS = (
+    "description", "intended_uses", "model_out_of_scope_use", "limitations", "label_definitions", "data_description", "labelling",
+    "citation", "model_card_contact",
+)
+DEFAULTED_PROSE = ("model_out_of_scope_use", "model_card_contact")  # template sections kept, with a plain default, when missing
 TRAIN_EXAMPLES_PER_LABEL = 2
 MISCLASSIFIED_IN_CARD = 5
 CONFUSION_SHARE = 0.10  # a confusion is "main" when at least this share of a class goes to one other class
+CONFUSED_WARNING = 0.5  # a class with more than this share predicted as one other class is a warning
+ECE_WARNING = 0.15  # calibration error above this: the top score is not a usable probability (docs/reporting.md)
 MAIN_CONFUSIONS = 3
 EXAMPLE_CHARACTERS = 160
 MODEL_SELECTION_PLOT = "model_selection.png"
@@ -255,8 +266,8 @@ def eval_result_entries(test: dict[str, Any], links: Links, tasks: list[dict[str
             value=round(float(test[task["metric"]]), CARD_DECIMALS),
             dataset_revision=links.dataset_revision,
             date=date,
-            source_url=links.model_url,
-            source_name="hubtools evaluate" if links.model_url else None,
+            source_url=f"{links.endpoint}/{links.model_repo_id}" if links.model_repo_id else None,  # metadata: an absolute URL
+            source_name="hubtools evaluate" if links.model_repo_id else None,
             notes=f"{task.get('split', 'test')} split, {test.get('rows', '?')} rows, {task['metric']}",
         )
         for task in tasks
@@ -315,36 +326,16 @@ def write_benchmark_declaration(dataset_dir: Path) -> Path:
     return path
 
 
-def hyperparameters(training: TrainingConfig, environment: dict[str, Any]) -> list[tuple[str, str]]:
-    """The settings a Trainer card lists, each once: batch sizes (total included), optimizer with its betas and
-    epsilon, scheduler, warmup, epochs or steps, precision, plus what hubtools adds (max length, best-model metric)."""
-    from transformers import TrainingArguments
-
-    defaults = {item.name: item.default for item in dataclasses.fields(TrainingArguments)}
-    processes = int(environment.get("world_size") or 1)
-    precision = environment.get("mixed_precision", "no")
-    scheduler = getattr(defaults["lr_scheduler_type"], "value", defaults["lr_scheduler_type"])
-    rows = [
-        ("learning_rate", f"{training.learning_rate:g}"),
-        ("train_batch_size", str(training.per_device_train_batch_size)),
-        ("eval_batch_size", str(training.per_device_eval_batch_size)),
-        ("seed", str(training.seed)),
-    ]
-    if processes > 1:
-        rows += [("distributed_type", "multi-process (accelerate)"), ("num_devices", str(processes))]
-    rows += [
-        ("total_train_batch_size", str(training.per_device_train_batch_size * processes)),
-        ("optimizer", f"{environment.get('optimizer', 'adamw_torch')} with betas=({defaults['adam_beta1']},{defaults['adam_beta2']}), "
-                      f"epsilon={defaults['adam_epsilon']:g} and weight_decay={training.weight_decay:g}"),
-        ("lr_scheduler_type", str(scheduler)),
-        ("lr_scheduler_warmup_steps", str(training.warmup_steps)),
-        ("training_steps", str(training.max_steps)) if training.max_steps > 0 else ("num_epochs", f"{training.num_train_epochs:g}"),
-        ("mixed_precision_training", "none (fp32)" if precision == "no" else precision),
-        ("max_length", f"{training.max_length} tokens"),
-        ("group_by_length", str(training.group_by_length).lower()),
-        ("metric_for_best_model", training.metric_for_best_model),
-    ]
-    return rows
+def published_config(config: RunConfig, label_names: list[str]) -> dict[str, Any]:
+    """training_config.yaml as published: it trains on the splits as the dataset repo (and RUN/data) hold them,
+    `data/{split}.parquet` relative to the folder it is run from, and names no file that is not published."""
+    shared = shareable_config_dict(config)
+    shared["data"] |= {
+        "path": None, "hub_id": None, "hub_config": None, "files": {split: f"data/{split}.parquet" for split in SPLITS},
+        "label_names": list(label_names), "sample_size": None, "create_sample_if_missing": False,
+    }
+    shared["card"]["prose"] = None
+    return shared
 
 
 def changed_settings(training: TrainingConfig) -> list[str]:
@@ -426,19 +417,37 @@ def train_examples(run: RunDir, label_names: list[str]) -> list[tuple[str, str]]
     return rows
 
 
-def misclassified_examples(run: RunDir, report: dict[str, Any]) -> list[dict[str, Any]]:
-    """The most confident errors on the test split (report/misclassified.csv, already sorted)."""
-    path = run.report / report["files"]["misclassified"]
+def read_report_csv(run: RunDir, name: str) -> pd.DataFrame | None:
+    """A CSV of report/ (None when absent or empty: no errors, nothing flagged)."""
+    path = run.report / name
     if not path.is_file() or path.stat().st_size == 0:
-        return []
+        return None
     try:
-        errors = pd.read_csv(path).head(MISCLASSIFIED_IN_CARD)
+        return pd.read_csv(path)
     except pd.errors.EmptyDataError:
+        return None
+
+
+def misclassified_examples(run: RunDir, report: dict[str, Any], noisy_texts: set[str]) -> list[dict[str, Any]]:
+    """The most confident errors on the test split (report/misclassified.csv, already sorted), each marked when its
+    row is flagged as likely mislabelled (report/label_issues.csv)."""
+    errors = read_report_csv(run, report["files"]["misclassified"])
+    if errors is None:
         return []
     return [
-        {"text": table_cell(row.text), "label": row.label, "predicted": row.predicted, "confidence": float(row.confidence)}
-        for row in errors.itertuples()
+        {
+            "text": table_cell(row.text), "label": row.label, "predicted": row.predicted, "confidence": float(row.confidence),
+            "likely_label_noise": str(row.text) in noisy_texts,
+        }
+        for row in errors.head(MISCLASSIFIED_IN_CARD).itertuples()
     ]
+
+
+def label_noise_texts(run: RunDir, report: dict[str, Any]) -> set[str]:
+    from hubtools.label_noise import flagged_texts
+
+    flagged = read_report_csv(run, report["files"]["label_issues"])
+    return set() if flagged is None else flagged_texts(flagged, "test")
 
 
 @dataclass(frozen=True)
@@ -452,7 +461,7 @@ class HeadlineRow:
 
 @dataclass(frozen=True)
 class BaselineVerdict:
-    """How the model compares with the TF-IDF baseline on the test split (paired bootstrap)."""
+    """How the model compares with the TF-IDF baseline on the test split (paired bootstrap) on one metric."""
 
     baseline_name: str
     metric: str
@@ -463,6 +472,19 @@ class BaselineVerdict:
     high: float
     p_value: float
     verdict: str  # better | worse | tie
+
+
+@dataclass(frozen=True)
+class MajorityVerdict:
+    """The model's test accuracy against always predicting the most frequent test label."""
+
+    label: str
+    rate: float  # accuracy of the majority class
+    f1_macro: float
+    accuracy: float
+    low: float | None
+    high: float | None
+    verdict: str  # better (interval above the rate) | tie | worse (at or below the rate)
 
 
 @dataclass(frozen=True)
@@ -491,14 +513,19 @@ class ModelCardContext:
     prose: dict[str, Any]  # every MODEL_PROSE_KEYS key; None when not provided (its section is left out)
     label_names: list[str]
     positive_label: str | None
-    headline: list[HeadlineRow]
+    headline: list[HeadlineRow]  # metrics with a 95% interval
+    unbounded: list[HeadlineRow]  # metrics scored without an interval (runs evaluated before they had one)
+    warnings: list[str]
+    majority: MajorityVerdict
+    same_predictions: int | None  # test rows where the baseline predicts the model's label
+    label_noise: dict[str, Any]
     test_rows: int
     test_rows_sampled_from: int | None  # evaluate.sample_size: test_rows is a seeded sample of this many
     test_sample_seed: int | None
     test_loss: float | None
     validation_loss: float | None
     interval_resamples: int | None
-    verdict: BaselineVerdict | None
+    verdicts: list[BaselineVerdict]  # the task's metric first (binary F1 with a positive label), then F1 (macro)
     evaluated_rows: int  # test rows the report scored: fewer than test_rows when evaluation was subsampled
     report: dict[str, Any]
     per_class: list[tuple[str, dict[str, Any]]]
@@ -519,9 +546,9 @@ class ModelCardContext:
     training_time: str | None
     libraries: list[tuple[str, str]]
     python: str
-    hyperparameters: list[tuple[str, str]]
     changed_settings: list[str]
     config_yaml: str
+    max_length: int
     facts: dict[str, Any]
     widget_examples: list[str]
     citation: str | None
@@ -547,18 +574,105 @@ def headline_rows(metrics: dict[str, dict[str, Any]], positive_label: str | None
     ]
 
 
-def baseline_verdict(report: dict[str, Any]) -> BaselineVerdict | None:
+def baseline_verdicts(report: dict[str, Any]) -> list[BaselineVerdict]:
+    """The paired tests against the baseline, the task's own metric first: binary F1 of the positive label when the
+    task has one, then F1 (macro)."""
     from hubtools.metrics import metric_name
 
-    versus = report.get("vs_baseline")
-    if not versus or "baseline" not in report:
+    if "baseline" not in report:
+        return []
+    tests = [report[key] for key in ("vs_baseline_binary", "vs_baseline") if key in report]
+    return [
+        BaselineVerdict(
+            baseline_name=report["baseline"]["name"], metric=metric_name(test["metric"], report.get("positive_label")),
+            model_value=report[test["metric"]], baseline_value=report["baseline"][test["metric"]], difference=test["difference"],
+            low=test["low"], high=test["high"], p_value=test["p_value"], verdict=test["verdict"],
+        )
+        for test in tests
+    ]
+
+
+def majority_verdict(report: dict[str, Any], test: dict[str, Any]) -> MajorityVerdict:
+    majority = report["majority_class"]
+    interval = test.get("intervals", {}).get("accuracy", {})
+    low, high = interval.get("low"), interval.get("high")
+    if test["accuracy"] <= majority["accuracy"]:
+        verdict = "worse"
+    elif low is None or low > majority["accuracy"]:
+        verdict = "better"
+    else:
+        verdict = "tie"
+    return MajorityVerdict(majority["label"], majority["accuracy"], majority["f1_macro"], test["accuracy"], low, high, verdict)
+
+
+def shared_test_texts(run: RunDir) -> tuple[int, int]:
+    """(test rows whose text is also in train, how many of those carry a label train never gives that text)."""
+    from hubtools.labelling import text_key
+
+    train = pd.read_parquet(run.split("train"), columns=["text", "label"])
+    test = pd.read_parquet(run.split("test"), columns=["text", "label"])
+    train_labels = train.groupby(train["text"].map(text_key))["label"].agg(lambda labels: set(labels.astype(str)))
+    keys = test["text"].map(text_key)
+    shared = test[keys.isin(train_labels.index)]
+    disagreeing = sum(str(label) not in train_labels[text_key(text)] for text, label in zip(shared["text"], shared["label"]))
+    return len(shared), disagreeing
+
+
+def validation_test_gap(metrics: dict[str, Any], key: str, positive_label: str | None) -> str | None:
+    """A warning when the validation score of `key` lies outside the test 95% interval (or, when validation has
+    intervals too, the two intervals do not overlap)."""
+    from hubtools.metrics import metric_name
+
+    test, validation = metrics["test"], metrics.get("validation", {})
+    interval = test.get("intervals", {}).get(key)
+    if interval is None or key not in validation:
         return None
-    key = versus["metric"]
-    return BaselineVerdict(
-        baseline_name=report["baseline"]["name"], metric=metric_name(key, report.get("positive_label")), model_value=report[key],
-        baseline_value=report["baseline"][key], difference=versus["difference"], low=versus["low"], high=versus["high"],
-        p_value=versus["p_value"], verdict=versus["verdict"],
+    own = validation.get("intervals", {}).get(key, {"low": validation[key], "high": validation[key]})
+    if own["high"] >= interval["low"] and own["low"] <= interval["high"]:
+        return None
+    return (
+        f"Validation and test disagree: validation {metric_name(key, positive_label)} {validation[key]:.4f} is outside the test "
+        f"95% interval {interval['low']:.4f} – {interval['high']:.4f} (test {test[key]:.4f}). The validation split chose the "
+        "checkpoint, so its score is optimistic; expect the test score, and check whether the splits differ."
     )
+
+
+def card_warnings(
+    run: RunDir, metrics: dict[str, Any], report: dict[str, Any], stats: dict[str, Any], majority: MajorityVerdict, key: str
+) -> list[str]:
+    """What a reader must know before trusting the headline: each check and threshold is in docs/reporting.md."""
+    warnings = []
+    if majority.verdict == "worse":
+        warnings.append(
+            f"Accuracy {majority.accuracy:.4f} is at or below the majority class rate {majority.rate:.4f} (always predicting "
+            f"{majority.label}): the model does not beat the simplest guess."
+        )
+    gap = validation_test_gap(metrics, key, report.get("positive_label"))
+    if gap:
+        warnings.append(gap)
+    if report.get("ece") is not None and report["ece"] > ECE_WARNING:
+        warnings.append(
+            f"Calibration error (ECE) is {report['ece']:.4f}, above {ECE_WARNING}: the scores are not probabilities of being right; "
+            "do not threshold on them without recalibrating."
+        )
+    names, matrix = report["label_names"], report["confusion_matrix"]
+    for row, true_label in enumerate(names):
+        total = sum(matrix[row])
+        for column, predicted in enumerate(names):
+            if column != row and total and matrix[row][column] / total > CONFUSED_WARNING:
+                warnings.append(
+                    f"{matrix[row][column] / total:.0%} of {true_label} test texts ({matrix[row][column]} of {total}) are predicted "
+                    f"{predicted}: the model mostly fails to recognise {true_label}."
+                )
+    leakage = stats.get("leakage") or {}
+    if leakage.get("test") and not leakage.get("removed"):
+        shared, disagreeing = shared_test_texts(run)
+        if shared:
+            warnings.append(
+                f"{shared} test texts also appear in train ({disagreeing} of them with a different label there): the test scores "
+                "partly measure memorised texts; set `data.remove_leakage: true` to drop them."
+            )
+    return warnings
 
 
 def model_selection_rows(run: RunDir) -> tuple[list[SelectionRow], int | None]:
@@ -604,6 +718,9 @@ def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Pros
     checkpoint = read_optional_json(run, run.checkpoint_selection)
     selection, selection_rows = model_selection_rows(run)
     prose_values = prose_for_model_card(prose)
+    rows = headline_rows(metrics, positive_label)
+    majority = majority_verdict(report, metrics["test"])
+    task_metric = "f1" if positive_label else (checkpoint or {}).get("metric", config.training.metric_for_best_model)
     return ModelCardContext(
         model_name=links.model_repo_id.split("/")[-1] if links.model_repo_id else run.root.name,
         model_id=links.model_repo_id,
@@ -615,21 +732,26 @@ def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Pros
         prose=prose_values,
         label_names=stats["label_names"],
         positive_label=positive_label,
-        headline=headline_rows(metrics, positive_label),
+        headline=[row for row in rows if row.low is not None],
+        unbounded=[row for row in rows if row.low is None],
+        warnings=card_warnings(run, metrics, report, stats, majority, task_metric),
+        majority=majority,
+        same_predictions=report.get("baseline", {}).get("same_predictions"),
+        label_noise=report["label_noise"],
         test_rows=metrics["test"]["rows"],
         test_rows_sampled_from=metrics["test"].get("sampled_from"),
         test_sample_seed=metrics["test"].get("sample_seed"),
         test_loss=metrics["test"].get("loss"),
         validation_loss=metrics.get("validation", {}).get("loss"),
         interval_resamples=(metrics["test"].get("interval_method") or {}).get("resamples"),
-        verdict=baseline_verdict(report),
+        verdicts=baseline_verdicts(report),
         evaluated_rows=report["rows"],
         report=report,
         per_class=list(report["per_class"].items()),
         confusions=main_confusions(report),
         ece=report.get("ece"),
         examples=train_examples(run, stats["label_names"]),
-        misclassified=misclassified_examples(run, report),
+        misclassified=misclassified_examples(run, report, label_noise_texts(run, report)),
         checkpoint=checkpoint,
         log_history=read_optional_json(run, run.log_history) or [],
         trials=read_optional_json(run, run.trials),
@@ -643,9 +765,9 @@ def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Pros
         training_time=format_duration(training["train_runtime_s"]) if training.get("train_runtime_s") is not None else None,
         libraries=[(name, version) for name, version in environment.get("libraries", {}).items() if version],
         python=environment.get("python", "?"),
-        hyperparameters=hyperparameters(config.training, environment),
         changed_settings=changed_settings(config.training),
-        config_yaml=yaml.safe_dump(shareable_config_dict(config), sort_keys=False).strip(),
+        config_yaml=yaml.safe_dump(published_config(config, report["label_names"]), sort_keys=False).strip(),
+        max_length=config.training.max_length,
         facts=model_facts(run),
         widget_examples=list(config.card.widget_examples),
         citation=prose_values["citation"] or config.card.citation or base_model_citation(config.model),
@@ -662,10 +784,10 @@ def card_environment():
     context lacks is an error (StrictUndefined), never an empty string."""
     import jinja2
 
-    from hubtools.formatting import format_gain, format_p
+    from hubtools.formatting import format_gain, format_p, format_p_clause
 
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    environment.filters.update(gain=format_gain, p=format_p)
+    environment.filters.update(gain=format_gain, p=format_p, p_clause=format_p_clause)
     return environment
 
 
@@ -720,7 +842,8 @@ def render_model_card(
         widget=[{"text": text} for text in config.card.widget_examples] or None,
     )
     readme = render_card_template(cards_dir() / "model_card.md.j2", card_data, **context.variables())
-    files = {name: (run.report / name).read_bytes() for name in (context.report["files"][asset] for asset in ("confusion_matrix", "reliability"))}
+    assets = ("confusion_matrix", "reliability", "label_issues")
+    files = {name: (run.report / name).read_bytes() for name in (context.report["files"][asset] for asset in assets)}
     files[TRAINING_CONFIG_FILE] = (context.config_yaml + "\n").encode()
     if run.model_selection.is_file():
         from hubtools.compare import comparison_from_dict, plot_comparison
@@ -788,7 +911,10 @@ def card_gaps(run_dir: str | Path, prose: str | Path | None = None) -> list[str]
     missing = [key for key in MODEL_PROSE_KEYS if key != "citation" and not values[key]]
     if not (values["citation"] or config.card.citation or base_model_citation(config.model)):
         missing.append("citation")
-    return [f"{key}: not in {loaded.source}; its section is left out of the card" for key in missing]
+    return [
+        f"{key}: not in {loaded.source}; " + ("the card says something generic instead" if key in DEFAULTED_PROSE else "its section is left out of the card")
+        for key in missing
+    ]
 
 
 # ---- dataset card -----------------------------------------------------------------------------
@@ -865,6 +991,31 @@ def source_datasets(config: RunConfig | None, prose: dict[str, Any]) -> list[str
     return ["original"]
 
 
+def dataset_card_inputs(
+    source: RunDir, prose: str | Path | None, license: str | None
+) -> tuple[RunConfig | None, dict[str, Any], Prose, str]:
+    """The settings, shareable statistics, prose and license a dataset card is rendered from."""
+    config, stats = dataset_card_settings(source)
+    built = stats.get("build", {})
+    loaded = load_prose(config, source, prose) if config else load_prose(RunConfig(), source, prose or built.get("prose"))
+    license = license or loaded.values.get("dataset_license") or built.get("license") or "other"
+    return config, shareable_stats(stats), loaded, license
+
+
+def dataset_card_gaps(source_dir: str | Path, prose: str | Path | None = None, license: str | None = None) -> list[str]:
+    """What the dataset card lacks that only a person can add (for `dataset build` and `publish` to list)."""
+    _, _, loaded, license = dataset_card_inputs(RunDir(Path(source_dir)), prose, license)
+    values = loaded.values
+    gaps = [f"dataset license is `other`: set `dataset_license` in {loaded.source} or pass --license"] if license == "other" else []
+    if not (values.get("direct_use") or values.get("out_of_scope_use")):
+        gaps.append(f"direct_use / out_of_scope_use: not in {loaded.source}; the dataset card has no Uses section")
+    if not values.get("dataset_limitations"):
+        gaps.append(f"dataset_limitations: not in {loaded.source}; the dataset card has no Bias, Risks, and Limitations section")
+    if not values.get("language_creators"):
+        gaps.append(f"language_creators: not in {loaded.source}; the metadata says `found` (texts collected as people wrote them)")
+    return gaps
+
+
 def render_dataset_card(
     source_dir: str | Path,
     info: Any,
@@ -884,15 +1035,11 @@ def render_dataset_card(
     from hubtools.dataset_repo import dataset_info_yaml, label_order, read_named_splits
 
     source = RunDir(Path(source_dir))
-    config, stats = dataset_card_settings(source)
-    stats = shareable_stats(stats)
+    config, stats, prose_values, license = dataset_card_inputs(source, prose, license)
     splits = read_named_splits(source)
-    built = stats.get("build", {})
-    prose_values = load_prose(config, source, prose) if config else load_prose(RunConfig(), source, prose or built.get("prose"))
     card_prose = prose_values.values
     links = Links(model_repo_id, dataset_repo_id, None, endpoint or DEFAULT_ENDPOINT)
-    license = license or card_prose.get("dataset_license") or built.get("license") or "other"
-    language = language or (config.card.language if config else built.get("language")) or ["en"]
+    language = language or (config.card.language if config else stats.get("build", {}).get("language")) or ["en"]
     label_names = label_order(source, stats["label_names"])
     rows = sum(stats["splits"][split]["rows"] for split in SPLITS)
     card_data = DatasetCardData(
@@ -902,6 +1049,8 @@ def render_dataset_card(
         task_categories=["text-classification"],
         task_ids=["multi-class-classification"],
         annotations_creators=card_prose.get("annotations_creators"),
+        language_creators=card_prose.get("language_creators") or ["found"],
+        multilinguality=["monolingual" if len(language) == 1 else "multilingual"],
         source_datasets=source_datasets(config, card_prose),
         size_categories=[size_category(rows)],
         tags=["hubtools", *card_prose.get("dataset_tags", [])],
@@ -909,6 +1058,7 @@ def render_dataset_card(
         dataset_info=dataset_info_yaml(info),
     )
     source_column, source_counts = column_counts(splits, SOURCE_COLUMNS)
+    label_noise, label_issues = dataset_label_noise(source)
     context = {
         "name": card_data.pretty_name,
         "links": links,
@@ -927,13 +1077,29 @@ def render_dataset_card(
         "from_run": config is not None,
         "citation": card_prose.get("citation") or (config.card.citation if config else None),
         "number": format_number,
+        "label_noise": label_noise,
     }
     readme = render_card_template(cards_dir() / "dataset_card.md.j2", card_data, **context)
     files = {
         "label_distribution.png": png_bytes(plot_label_distribution, stats),
         source.dataset_stats.name: (json.dumps(stats, indent=2, default=str) + "\n").encode(),  # as write_json_atomic
     }
+    if label_issues is not None:
+        files[label_noise["file"]] = label_issues
     return CardFiles(DatasetCard, readme, files)
+
+
+def dataset_label_noise(source: RunDir) -> tuple[dict[str, Any] | None, bytes | None]:
+    """The label-noise summary and flagged-rows CSV: a built dataset's own (`dataset build`), else a run's report
+    (`hubtools evaluate`); (None, None) for a run not yet evaluated."""
+    stats = source.read_json(source.dataset_stats)
+    if "label_noise" in stats:
+        return stats["label_noise"], (source.root / stats["label_noise"]["file"]).read_bytes()
+    report = source.report / "metrics.json"
+    if not report.is_file() or "label_noise" not in source.read_json(report):
+        return None, None
+    summary = source.read_json(report)["label_noise"]
+    return summary, (source.report / summary["file"]).read_bytes()
 
 
 def write_dataset_repo(source_dir: str | Path, out_dir: str | Path | None = None, *, overwrite: bool = True, **card: Any) -> Path:

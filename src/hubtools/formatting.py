@@ -29,6 +29,12 @@ def format_p(p_value: float) -> str:
     return "< 0.001" if p_value < 0.001 else f"{p_value:.3f}"
 
 
+def format_p_clause(p_value: float) -> str:
+    """The one way prose states a p-value (report and card): "p < 0.001" or "p = 0.074"."""
+    text = format_p(p_value)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
 def format_size(size: int | None) -> str:
     """Bytes in decimal units: 512 -> "512 B"; 1_234_567 -> "1.2 MB"; past 1000 GB still in GB; None -> "–"."""
     if size is None:

@@ -134,11 +134,13 @@ def build_dataset(
     overwrite: bool = False,
     benchmark: bool = False,
 ) -> Path:
-    """Vote, deduplicate, split (stratified), write the Parquet splits, statistics and dataset card; returns OUT.
+    """Vote, deduplicate, split (stratified), flag likely-mislabelled rows (label_issues.csv), write the Parquet
+    splits, statistics and dataset card; returns OUT.
     With `benchmark`, also eval.yaml: the task ids models scored on its test split publish `.eval_results` for."""
     from hubtools.cards import shareable_stats, write_benchmark_declaration, write_dataset_repo
     from hubtools.config import DataConfig
     from hubtools.data import ROW, WHOLE, Source, check_classes, describe, find_leakage, split_sources_by_ratio
+    from hubtools.label_noise import LABEL_ISSUES_FILE, find_label_noise
 
     path, out = Path(input_file), RunDir(Path(output_dir))
     if out.dataset_stats.exists() and not overwrite:
@@ -166,6 +168,8 @@ def build_dataset(
     splits = {name: frame.drop(columns=[ROW]).reset_index(drop=True) for name, frame in splits.items()}
     stats = describe(splits, label_names, {WHOLE: int(empty.sum())}, leakage, split_sources)
     stats["labelling"] = labelling
+    noise = find_label_noise(splits, label_names, seed)
+    stats["label_noise"] = noise.summary
     stats["build"] = {
         "input": path.name, "license": license, "language": list(language),  # file names only: the folder is published
         "prose": Path(prose).name if prose else None,
@@ -174,6 +178,7 @@ def build_dataset(
     for name in SPLITS:
         splits[name].to_parquet(out.split(name), index=False)
     write_json_atomic(out.dataset_stats, shareable_stats(stats))
+    noise.flagged.to_csv(out.root / LABEL_ISSUES_FILE, index=False)
     write_dataset_repo(out.root, out.root, dataset_repo_id=dataset_repo_id, prose=prose)
     if benchmark:
         write_benchmark_declaration(out.root)

@@ -605,6 +605,16 @@ def write_dry_run(plans: list[RepoPlan], target: Path) -> None:
             shutil.copy2(local, destination)
 
 
+def card_gaps_to_publish(options: PublishOptions) -> list[str]:
+    """Prose the published cards lack (model card, and dataset card when the dataset is published)."""
+    from hubtools.cards import card_gaps, dataset_card_gaps
+
+    gaps = [f"model card: {gap}" for gap in card_gaps(options.run_dir)]
+    if options.dataset_repo_id:
+        gaps += [f"dataset card: {gap}" for gap in dataset_card_gaps(options.run_dir)]
+    return gaps
+
+
 def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> PublishResult:
     from hubtools.hubclient import hub_api, resolve_endpoint, resolve_token
 
@@ -617,6 +627,8 @@ def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> Pub
             echo(format_plan(plan, endpoint, options.revision))
             if options.private and plan.exists and not plan.private:
                 echo(f"  note: {plan.repo_id} already exists and is public; --private only applies to new repos (change it in the repo settings)")
+        for gap in card_gaps_to_publish(options):
+            echo(f"  card gap: {gap}")
         if options.dry_run is not None:
             write_dry_run(plans, options.dry_run)
             echo(f"Dry run: the trees that would be uploaded are in {options.dry_run}; nothing was uploaded.")

@@ -4,8 +4,8 @@
     evaluate_model(model, data_file, ...)     any model (local folder or Hub id) on any labelled file
 
 The report folder holds `metrics.json` (scalar, per-class, confusion matrix, baseline, slices),
-`confusion_matrix.png` (counts and row-normalised), `misclassified.csv` (the most confident errors)
-and `report.md`. Metrics come from `hubtools.metrics`, the code Trainer uses during training.
+`confusion_matrix.png` (counts and row-normalised), `misclassified.csv` (the most confident errors),
+`label_issues.csv` (rows flagged as likely mislabelled) and `report.md`. Metrics come from `hubtools.metrics`, the code Trainer uses during training.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import pandas as pd
 
 from hubtools.config import RunConfig
 from hubtools.errors import InputError
+from hubtools.label_noise import LABEL_ISSUES_FILE, find_label_noise, flagged_texts
 from hubtools.metrics import compute_classification_metrics, compute_classification_report, metric_name, positive_index
 from hubtools.metrics.uncertainty import paired_bootstrap_test, reliability_table, uncertainty_summary
 from hubtools.plotting import drawable, pyplot
@@ -36,9 +37,10 @@ REPORT_FILES = {
     "reliability": "reliability_diagram.png",
     "misclassified": "misclassified.csv",
     "predictions": "predictions.parquet",  # every test row: what `hubtools compare` pairs runs on
+    "label_issues": LABEL_ISSUES_FILE,  # rows flagged as likely mislabelled (hubtools.label_noise)
     "report": "report.md",
 }
-PREDICTION_COLUMNS = pd.Index(["text", "label", "predicted", "confidence", "baseline_predicted"])
+PREDICTION_COLUMNS = pd.Index(["text", "label", "predicted", "confidence", "baseline_predicted", "likely_label_noise"])
 MAX_SLICES = 20  # extra columns with more values than this are not sliced automatically (card, compare)
 SLICE_METRICS = ("accuracy", "f1_macro", "f1_weighted")
 DEFAULT_LABEL = re.compile(r"LABEL_\d+")
@@ -159,10 +161,11 @@ def build_report(
     slice_by: Sequence[str] = (),
     positive_label: str | None = None,
     probabilities: np.ndarray | None = None,
-) -> tuple[dict[str, Any], pd.DataFrame]:
+) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
     """Metrics of the model (and baseline) on `data`, with 95% intervals, calibration and a paired test
-    against the baseline; returns the report dict and the scored rows. `probabilities` (one row per text of
-    `data`, in the model's label order) are the model's when already computed; otherwise the model scores `data`."""
+    against the baseline; returns the report dict, the scored rows and the rows flagged as likely mislabelled
+    (`data` and `baseline_train` pooled, hubtools.label_noise). `probabilities` (one row per text of `data`,
+    in the model's label order) are the model's when already computed; otherwise the model scores `data`."""
     names = classifier.label_names
     positive = positive_index(names, positive_label)
     frame = data.frame.copy()
@@ -185,20 +188,42 @@ def build_report(
         **uncertainty,
         "calibration_bins": reliability_table(frame["confidence"], predictions == np.asarray(references)),
     }
+    report["majority_class"] = majority_class(references, names, report["positive_label"])
+    noise_splits = {"test": frame}
     if baseline_train is not None:
         train_labels = align_labels(baseline_train, names, classifier.source)
+        noise_splits = {"train": baseline_train.frame.assign(label=train_labels), **noise_splits}
         baseline_predictions = tfidf_baseline(baseline_train.frame["text"], [names.index(label) for label in train_labels], frame["text"])
         frame["baseline_predicted"] = [names[index] for index in baseline_predictions]
         report["baseline"] = {
             "name": BASELINE_NAME,
             "train_data": baseline_train.source,
             "train_rows": len(baseline_train.frame),
+            "same_predictions": int((frame["baseline_predicted"] == frame["predicted"]).sum()),
             **compute_classification_metrics(baseline_predictions, references, names, positive_label=report["positive_label"]),
         }
         report["vs_baseline"] = paired_bootstrap_test(predictions, baseline_predictions, references, len(names), positive=positive).as_dict()
+        if positive is not None:  # the task's own metric: F1 of the positive class
+            report["vs_baseline_binary"] = paired_bootstrap_test(
+                predictions, baseline_predictions, references, len(names), metric="f1", positive=positive
+            ).as_dict()
+    noise = find_label_noise(noise_splits, names)
+    report["label_noise"] = noise.summary
+    frame["likely_label_noise"] = frame["text"].isin(flagged_texts(noise.flagged, "test"))
     report["slices"] = {column: slice_metrics(frame, column, names) for column in slice_by}
     report["misclassified_rows"] = int((frame["predicted"] != frame["label"]).sum())
-    return report, frame
+    return report, frame, noise.flagged
+
+
+def majority_class(references: Sequence[int], label_names: list[str], positive_label: str | None) -> dict[str, Any]:
+    """The scores of always predicting the most frequent label: the floor any model must clear."""
+    counts = np.bincount(np.asarray(references, dtype=int), minlength=len(label_names))
+    majority = int(counts.argmax())
+    constant = [majority] * len(references)
+    scores = compute_classification_metrics(constant, list(references), label_names, positive_label=positive_label)
+    return {"label": label_names[majority], "accuracy": scores["accuracy"], "f1_macro": scores["f1_macro"]} | (
+        {"f1": scores["f1"]} if "f1" in scores else {}
+    )
 
 
 def slice_metrics(frame: pd.DataFrame, column: str, label_names: list[str]) -> dict[str, dict[str, float]]:
@@ -235,8 +260,11 @@ def onnx_comparison(run: RunDir, classifier: Classifier, scored: pd.DataFrame, m
     return comparison
 
 
-def write_report(report: dict[str, Any], scored: pd.DataFrame, output_dir: Path, overwrite: bool = False) -> dict[str, Any]:
-    """Write metrics.json, confusion_matrix.png, misclassified.csv and report.md into `output_dir`; returns what metrics.json holds."""
+def write_report(
+    report: dict[str, Any], scored: pd.DataFrame, label_issues: pd.DataFrame, output_dir: Path, overwrite: bool = False
+) -> dict[str, Any]:
+    """Write metrics.json, confusion_matrix.png, misclassified.csv, label_issues.csv and report.md into `output_dir`;
+    returns what metrics.json holds."""
     output_dir = Path(output_dir)
     metrics_path = output_dir / "metrics.json"
     if metrics_path.exists() and not overwrite:
@@ -247,6 +275,7 @@ def write_report(report: dict[str, Any], scored: pd.DataFrame, output_dir: Path,
     errors = scored[scored["predicted"] != scored["label"]].sort_values("confidence", ascending=False, kind="stable")
     errors.head(MISCLASSIFIED_SAMPLE).to_csv(output_dir / REPORT_FILES["misclassified"], index=False)
     scored[PREDICTION_COLUMNS.intersection(scored.columns, sort=False)].to_parquet(output_dir / REPORT_FILES["predictions"], index=False)
+    label_issues.to_csv(output_dir / REPORT_FILES["label_issues"], index=False)
     report = report | {"files": dict(REPORT_FILES)}
     (output_dir / "report.md").write_text(render_report_markdown(report), encoding="utf-8")
     write_json_atomic(metrics_path, report)
@@ -302,6 +331,9 @@ def render_report_markdown(report: dict[str, Any]) -> str:
         loader=jinja2.FileSystemLoader(cards_dir()), trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
+    from hubtools.formatting import format_p_clause
+
+    environment.filters["p_clause"] = format_p_clause
     return environment.get_template("report.md.j2").render(report=report, scalar_keys=SCALAR_KEYS, metric_name=metric_name)
 
 
@@ -333,22 +365,22 @@ def evaluate_run(run_dir: str | Path, slice_by: Sequence[str] = (), baseline: bo
     train = read_labelled_file(run.split("train")) if baseline else None
     classifier = load_classifier(run.model)
     saved = load_test_predictions(run, test.frame["text"].tolist(), config.training.max_length)
-    report, scored = build_report(classifier, test, config.training.max_length, train, slice_by, config.data.positive_label, saved)
+    report, scored, label_issues = build_report(classifier, test, config.training.max_length, train, slice_by, config.data.positive_label, saved)
     report["split"] = "test"
     report["predictions_from"] = "training (test_predictions.npz)" if saved is not None else "this evaluation"
     report |= sample
     if run.onnx.is_dir():
         report["onnx"] = onnx_comparison(run, classifier, scored, config.training.max_length)
-    return write_report(report, scored, output_dir or run.report, overwrite=overwrite)
+    return write_report(report, scored, label_issues, output_dir or run.report, overwrite=overwrite)
 
 
 def ensure_report(run: RunDir, config: RunConfig) -> dict[str, Any]:
     """The run's report; `hubtools evaluate` runs first when there is none, sliced by the low-cardinality extra columns."""
     if (run.report / "metrics.json").is_file():
         report = load_report(run.root)
-        if {"intervals", "ece"} <= set(report) and {"reliability", "predictions"} <= set(report.get("files", {})):
+        if {"intervals", "ece", "majority_class", "label_noise"} <= set(report) and {"reliability", "predictions"} <= set(report.get("files", {})):
             return report
-        # written by an older hubtools, without intervals, calibration or per-row predictions: evaluated again
+        # written by an older hubtools, without intervals, calibration, per-row predictions or label noise: evaluated again
     test = pd.read_parquet(run.split("test"))
     slice_by = [column for column in config.data.extra_columns if column in test and test[column].nunique() <= MAX_SLICES]
     return evaluate_run(run.root, slice_by=slice_by, overwrite=True)
@@ -368,5 +400,5 @@ def evaluate_model(
     """Evaluate any model on any labelled file; with `baseline_train`, fit the TF-IDF baseline on that file."""
     data = read_labelled_file(data_file, text_column, label_column, slice_by)
     train = read_labelled_file(baseline_train, text_column, label_column) if baseline_train else None
-    report, scored = build_report(load_classifier(model), data, max_length, train, slice_by)
-    return write_report(report, scored, output_dir, overwrite=overwrite)
+    report, scored, label_issues = build_report(load_classifier(model), data, max_length, train, slice_by)
+    return write_report(report, scored, label_issues, output_dir, overwrite=overwrite)

@@ -69,8 +69,9 @@ NOISE = 0.12
 FILLERS = ("", "", " Thoughts?", " Just saying.", " Anyway.", " (edited)", " #politics", " Source in thread.")
 
 
-def generate_sample(rows_per_label: int = 80, seed: int = 13) -> list[dict[str, str]]:
-    """Return `rows_per_label` comments per label, shuffled, each with a platform."""
+def generate_sample_with_styles(rows_per_label: int = 80, seed: int = 13) -> list[tuple[dict[str, str], str]]:
+    """(row, style) pairs: the style is the label whose template wrote the text; a row is mislabelled
+    (the NOISE share) when its style is not its label."""
     rng = random.Random(seed)
     rows = []
     for label in LABELS:
@@ -78,9 +79,14 @@ def generate_sample(rows_per_label: int = 80, seed: int = 13) -> list[dict[str, 
             topic = rng.choice(TOPICS)
             style = rng.choice(LABELS) if rng.random() < NOISE else label
             text = rng.choice(TEMPLATES[style]).format(topic=topic, Topic=topic[0].upper() + topic[1:])
-            rows.append({"text": text + rng.choice(FILLERS), "label": label, "platform": rng.choice(PLATFORMS)})
+            rows.append(({"text": text + rng.choice(FILLERS), "label": label, "platform": rng.choice(PLATFORMS)}, style))
     rng.shuffle(rows)
     return rows
+
+
+def generate_sample(rows_per_label: int = 80, seed: int = 13) -> list[dict[str, str]]:
+    """Return `rows_per_label` comments per label, shuffled, each with a platform."""
+    return [row for row, _ in generate_sample_with_styles(rows_per_label, seed)]
 
 
 def write_sample_dataset(path: str | Path, rows_per_label: int = 80, seed: int = 13) -> Path:

@@ -37,6 +37,8 @@ def build_command(
     benchmark: bool = typer.Option(False, "--benchmark", help="Declare the dataset a benchmark (eval.yaml with task ids for models' .eval_results)."),
 ) -> None:
     """Majority-vote labels, report agreement, deduplicate, split stratified and write Parquet + dataset card."""
+    from hubtools.cards import dataset_card_gaps
+    from hubtools.label_noise import describe_label_noise
     from hubtools.labelling import build_dataset
     from hubtools.rundir import RunDir
 
@@ -46,6 +48,10 @@ def build_command(
         language=[code.strip() for code in language.split(",")], prose=prose, dataset_repo_id=dataset_repo_id, overwrite=overwrite,
         benchmark=benchmark,
     )
-    stats = RunDir(root).read_json(RunDir(root).dataset_stats)["labelling"]
+    built = RunDir(root).read_json(RunDir(root).dataset_stats)
+    stats, noise = built["labelling"], built["label_noise"]
     kappa = f"{stats['fleiss_kappa']:.3f}" if stats["fleiss_kappa"] is not None else "n/a"
     typer.echo(f"{root}: {stats['rows_out']} rows kept, {stats['ties']} ties set aside, {stats['duplicates_removed']} duplicates removed, Fleiss' kappa {kappa}")
+    for gap in dataset_card_gaps(root, prose, license):
+        typer.echo(f"{root / 'README.md'}: {gap}", err=True)
+    typer.echo(describe_label_noise(noise, root))

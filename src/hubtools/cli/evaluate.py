@@ -26,6 +26,7 @@ def evaluate_command(
     """Metrics, per-class scores, confusion matrix, misclassified examples and a TF-IDF baseline."""
     if (run is None) == (model is None) or (model is not None and data is None):
         raise InputError("pass either --run DIR, or --model PATH_OR_REPO_ID with --data FILE")
+    from hubtools.label_noise import describe_label_noise
     from hubtools.report import evaluate_model, evaluate_run
     from hubtools.rundir import RunDir
 
@@ -43,3 +44,4 @@ def evaluate_command(
     if "baseline" in report:
         line += f" (TF-IDF baseline: F1 macro {report['baseline']['f1_macro']:.4f})"
     typer.echo(line)
+    typer.echo(describe_label_noise(report["label_noise"], destination))

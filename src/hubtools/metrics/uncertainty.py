@@ -30,20 +30,23 @@ def confusion_matrices(predictions: np.ndarray, references: np.ndarray, classes:
 
 
 def scores_from_confusion(matrices: np.ndarray, positive: int | None = None) -> dict[str, np.ndarray]:
-    """accuracy, f1_macro, f1_weighted (and binary f1 of class `positive`) for each stacked confusion matrix."""
+    """accuracy and f1/precision/recall (macro and weighted; binary of class `positive` when given) for each
+    stacked confusion matrix; a class never predicted (or absent) scores 0, as scikit-learn's zero_division=0."""
     true_positives = np.diagonal(matrices, axis1=1, axis2=2).astype(float)
     support = matrices.sum(axis=2).astype(float)
     predicted = matrices.sum(axis=1).astype(float)
     total = support.sum(axis=1)
-    denominator = support + predicted
-    f1 = np.divide(2 * true_positives, denominator, out=np.zeros_like(true_positives), where=denominator > 0)
-    scores = {
-        "accuracy": true_positives.sum(axis=1) / total,
-        "f1_macro": f1.mean(axis=1),
-        "f1_weighted": (f1 * support).sum(axis=1) / total,
-    }
-    if positive is not None:
-        scores["f1"] = f1[:, positive]
+
+    def ratio(denominator: np.ndarray, numerator: np.ndarray = true_positives) -> np.ndarray:
+        return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
+
+    per_class = {"f1": ratio(support + predicted, 2 * true_positives), "precision": ratio(predicted), "recall": ratio(support)}
+    scores = {"accuracy": true_positives.sum(axis=1) / total}
+    for name, values in per_class.items():
+        scores[f"{name}_macro"] = values.mean(axis=1)
+        scores[f"{name}_weighted"] = (values * support).sum(axis=1) / total
+        if positive is not None:
+            scores[name] = values[:, positive]
     return scores
 
 
@@ -82,7 +85,7 @@ def bootstrap_intervals(
     predictions: Sequence[int], references: Sequence[int], classes: int, positive: int | None = None,
     resamples: int = RESAMPLES, seed: int = SEED,
 ) -> dict[str, dict[str, float]]:
-    """Percentile 95% intervals: {metric: {"low", "high"}} for accuracy, f1_macro, f1_weighted (+ binary f1)."""
+    """Percentile 95% intervals: {metric: {"low", "high"}} for every score of `scores_from_confusion`."""
     scores, _ = bootstrap_scores(predictions, references, classes, positive, resamples, seed)
     tail = (1 - CONFIDENCE) / 2 * 100
     return {key: {"low": float(np.percentile(values, tail)), "high": float(np.percentile(values, 100 - tail))} for key, values in scores.items()}
