@@ -28,6 +28,9 @@ os.environ["HF_ENDPOINT"] = HUB_ENDPOINT
 os.environ["HF_HOME"] = str(_SESSION_DIR / "hf-home")
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+# hf_xet retries a refused connection for minutes (5 attempts, backoff from 3 s); tests that stop the Hub on purpose
+# need one retry, and a Hub on loopback fails only on purpose. Read once, at the process's first Xet transfer.
+os.environ["HF_XET_CLIENT_RETRY_MAX_ATTEMPTS"] = "1"
 os.environ.pop("HF_TOKEN", None)
 os.environ.pop("HF_HUB_OFFLINE", None)
 

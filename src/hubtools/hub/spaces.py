@@ -240,7 +240,7 @@ class SpacesRuntime:
                 self._end(app)
                 return
             if not self._current(repo, app):  # replaced while starting: free the port before the next start
-                self._end(app)
+                self._stop(app)  # also its log, which the new app's `_stop(previous)` removed before this app's pump reopened it
                 return
         app.stage = "RUNNING"
         status = app.process.wait()
