@@ -20,6 +20,7 @@ under `report/` and `card/`).
       hp_search/trials.json     every trial: params, score per epoch, state, duration
       runs/                     TensorBoard event files
       checkpoints/              Trainer checkpoints (for --resume; never published)
+      label_issues.csv          likely-mislabelled rows (column `text`, one row each) from the label-noise check, when it ran
       report/                   `hubtools evaluate`: metrics.json, confusion_matrix.png, misclassified.csv, report.md
       card/                     `hubtools card`: README.md and its assets, .eval_results/
 """
@@ -138,6 +139,10 @@ class RunDir:
     @property
     def checkpoints(self) -> Path:
         return self.root / "checkpoints"
+
+    @property
+    def label_issues(self) -> Path:
+        return self.root / "label_issues.csv"
 
     @property
     def report(self) -> Path:
