@@ -24,9 +24,9 @@ import regex
 from hubtools.rundir import RunDir
 from hubtools.ports import free_port
 from hubtools.errors import HubtoolsError
-from hubtools.sample_data import TEMPLATES
 from hubtools.space import Example, SpaceSpec, render_space, shorten, spec_for_run
 from browser_support import CHROMIUM_ARGS, chromium  # noqa: F401 (a fixture, used by name)
+from newcomer_support import sample_style
 from publishing_support import copy_of_trained_run, publish_run
 
 ORG = "spacetest"
@@ -130,15 +130,6 @@ def test_example_labels_never_cut_inside_a_grapheme() -> None:
     assert shorten(family * 30, 20) == family * 2 + "…"  # 7 code points each: two fit in 19
     assert shorten("Flags 🇩🇰🇩🇰🇩🇰 and more words here", 12) == "Flags…"
     assert shorten("short", 60) == "short"
-
-
-def sample_style(text: str) -> str:
-    """The label whose template wrote a quickstart sample comment; the sample's deliberately mislabelled rows carry another label."""
-    for label, templates in TEMPLATES.items():
-        for template in templates:
-            if re.match(re.escape(template).replace(re.escape("{topic}"), ".+").replace(re.escape("{Topic}"), ".+"), text):
-                return label
-    raise AssertionError(f"no sample template wrote {text!r}")
 
 
 def test_space_examples_are_test_rows_with_a_trustworthy_label(tmp_path_factory: pytest.TempPathFactory) -> None:
