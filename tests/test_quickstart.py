@@ -9,28 +9,14 @@ import re
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from hubtools.quickstart import DATASET_REPO, MODEL_REPO, SPACE_REPO
-from newcomer_support import fresh_shell_environment, sample_style
+from newcomer_support import fresh_shell_environment, sample_style, wait_for
 
 MAX_OUTPUT_LINES = 60  # "a few dozen lines": the steps, publish's plan and verify, the summary
-
-
-def wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"exited with {process.returncode}: {log.read_text()[-3000:]}"
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"nothing answered on {url}")
 
 
 def printed_command(output: str, pattern: str) -> str:

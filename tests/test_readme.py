@@ -18,7 +18,7 @@ README_PORT = "8765"  # the port the README's block serves on; the test swaps in
 
 def bash_blocks(heading: str) -> list[str]:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split(heading, 1)[1].split("\n#", 1)[0]
+    section = re.split(r"\n#{2,3} ", readme.split(heading, 1)[1], maxsplit=1)[0]
     return re.findall(r"```bash\n(.+?)\n```", section, re.DOTALL)
 
 

@@ -10,8 +10,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ from hubtools.ports import free_port
 from hubtools.errors import HubtoolsError
 from hubtools.space import Example, SpaceSpec, render_space, shorten, spec_for_run
 from browser_support import CHROMIUM_ARGS, chromium  # noqa: F401 (a fixture, used by name)
-from newcomer_support import sample_style
+from newcomer_support import sample_style, wait_for
 from publishing_support import copy_of_trained_run, publish_run
 
 ORG = "spacetest"
@@ -52,19 +50,6 @@ class RunningSpace:
         return (texts * (count // len(texts) + 1))[:count]
 
 
-def _wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"`hubtools space run` exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"the Space did not answer on {url}:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def space(hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSpace]:
     run = copy_of_trained_run(tmp_path_factory, "space")
@@ -79,7 +64,7 @@ def space(hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSpac
         )
     url = f"http://127.0.0.1:{port}/"
     try:
-        _wait_for(url, process, log)
+        wait_for(url, process, log)
         os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # gradio_client only honours the variable
         yield RunningSpace(url, run, hub.endpoint)
     finally:
