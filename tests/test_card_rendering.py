@@ -81,4 +81,4 @@ def test_the_space_readme_fails_on_a_name_its_context_lacks(tmp_path: Path, monk
     template_copy(space.spaces_dir() / space.TEMPLATE, templates / space.TEMPLATE, "README.md")
     monkeypatch.setattr(space, "spaces_dir", lambda: templates)
     with pytest.raises(CardError, match=r"README.md: 'no_such_variable' is undefined"):
-        render_space(SpaceSpec(model_repo_id="acme/minimal", space_repo_id="acme/minimal-demo", examples=[]), tmp_path / "space")
+        render_space(SpaceSpec(model_repo_id="acme/minimal", space_repo_id="acme/minimal-demo", examples=[], label_definitions={}, trained_max_length=48), tmp_path / "space")

@@ -14,7 +14,7 @@ import pytest
 from hubtools.export import ExportError, export_run
 from hubtools.report import evaluate_run
 from hubtools.rundir import RunDir
-from hubtools.space import Example, SpaceSpec, render_space
+from hubtools.space import render_space, spec_for_run
 from publishing_support import copy_of_trained_run, publish_run, repo_files
 
 MODEL = "exporttest/tiny"
@@ -52,7 +52,7 @@ def test_publish_uploads_onnx_and_the_space_predicts_with_int8(hub, exported: Ru
     assert "| `onnx/model_quantized.onnx` (int8) |" in (exported.card / "README.md").read_text()
 
     text, pytorch_label = clearest_pytorch_prediction(exported)
-    app_dir = render_space(SpaceSpec(model_repo_id=MODEL, space_repo_id=f"{MODEL}-demo", examples=[Example("x", "Opinion")]), tmp_path / "space")
+    app_dir = render_space(spec_for_run(exported, MODEL, f"{MODEL}-demo"), tmp_path / "space")
     probe = "import app, sys; print('BACKEND=' + app.BACKEND); print('LABEL=' + max(app.classify(sys.argv[1])[0].items(), key=lambda kv: kv[1])[0])"
     environment = {**os.environ, "HF_ENDPOINT": hub.endpoint, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1"}
     result = subprocess.run([sys.executable, "-c", probe, text], cwd=app_dir, env=environment, capture_output=True, text=True, timeout=600)

@@ -4,12 +4,12 @@ then driven in headless Chromium, through gradio_client, and with 50 concurrent 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,8 +23,9 @@ import regex
 from hubtools.rundir import RunDir
 from hubtools.ports import free_port
 from hubtools.errors import HubtoolsError
-from hubtools.space import Example, LocalSpace, SpaceSpec, gradio_app_file, pick_examples, render_space, shorten
+from hubtools.space import Example, LocalSpace, SpaceSpec, gradio_app_file, render_space, shorten, spec_for_run
 from browser_support import CHROMIUM_ARGS, chromium  # noqa: F401 (a fixture, used by name)
+from newcomer_support import sample_style, wait_for
 from publishing_support import copy_of_trained_run, publish_run
 
 ORG = "spacetest"
@@ -43,24 +44,11 @@ class RunningSpace:
         from transformers import pipeline
 
         classifier = pipeline("text-classification", model=str(self.run.model), device="cpu")
-        return [{row["label"]: row["score"] for row in output} for output in classifier(texts, top_k=None)]
+        return [{row["label"]: row["score"] for row in output} for output in classifier(texts, top_k=None, truncation=True)]
 
     def test_texts(self, count: int) -> list[str]:
         texts = pd.read_parquet(self.run.split("test"))["text"].tolist()
         return (texts * (count // len(texts) + 1))[:count]
-
-
-def _wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"`hubtools space run` exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"the Space did not answer on {url}:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +65,7 @@ def space(hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSpac
         )
     url = f"http://127.0.0.1:{port}/"
     try:
-        _wait_for(url, process, log)
+        wait_for(url, process, log)
         os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # gradio_client only honours the variable
         yield RunningSpace(url, run, hub.endpoint)
     finally:
@@ -91,8 +79,10 @@ def test_rendered_space_front_matter_and_pins(tmp_path: Path) -> None:
     from huggingface_hub import SpaceCard
 
     examples = [Example("it's \"fine\"", "Opinion"), Example("so happy " + "🎉👨‍👩‍👧" * 40, "Expressive")]
+    definitions = {"Opinion": "States a view.", "Expressive": "Voices an emotion."}
     spec = SpaceSpec(model_repo_id="ADS509/model-with-a-rather-long-name-for-a-demo", space_repo_id="ADS509/model-demo",
-                     examples=examples, license="apache-2.0", dataset_repo_id="ADS509/data")
+                     examples=examples, label_definitions=definitions, trained_max_length=48, license="apache-2.0",
+                     dataset_repo_id="ADS509/data")
     folder = render_space(spec, tmp_path / "cpu")
     data = SpaceCard.load(folder / "README.md").data
     assert (data.sdk, data.sdk_version, data.app_file) == ("gradio", version("gradio"), "app.py")  # the gradio these tests run the Space with
@@ -102,6 +92,9 @@ def test_rendered_space_front_matter_and_pins(tmp_path: Path) -> None:
     app = (folder / "app.py").read_text(encoding="utf-8")
     compile(app, "app.py", "exec")
     assert "MODEL_ID = 'ADS509/model-with-a-rather-long-name-for-a-demo'" in app and "EXAMPLES = ['it\\'s \"fine\"'," in app
+    assert f"LABEL_DEFINITIONS = {definitions!r}" in app and "TRAINED_TOKENS = 48 " in app
+    readme = SpaceCard.load(folder / "README.md").text
+    assert "- **Opinion**: States a view.\n- **Expressive**: Voices an emotion.\n" in readme and "cut at 48 tokens" in readme
     labels = eval(next(line for line in app.splitlines() if line.startswith("EXAMPLE_LABELS = ")).split(" = ", 1)[1])
     assert labels[0] == "Opinion: it's \"fine\"" and labels[1].startswith("Expressive: so happy") and len(labels[1]) <= 60
     assert labels[1].endswith("…") and regex.fullmatch(r"(?:\X)*", labels[1]) and "🎉👨‍👩‍👧" not in labels[1]  # cut at the word, not in an emoji
@@ -125,6 +118,32 @@ def test_example_labels_never_cut_inside_a_grapheme() -> None:
     assert shorten("short", 60) == "short"
 
 
+def test_space_examples_are_test_rows_with_a_trustworthy_label(tmp_path_factory: pytest.TempPathFactory) -> None:
+    import yaml
+
+    run = copy_of_trained_run(tmp_path_factory, "space-spec")
+    spec = spec_for_run(run, MODEL, SPACE)
+    scored = pd.read_parquet(run.report / "predictions.parquet")
+    agreed = {(text, label) for text, label, predicted in zip(scored.text, scored.label, scored.predicted) if label == predicted}
+    assert spec.examples and all((example.text, example.label) in agreed for example in spec.examples)
+    assert [sample_style(example.text) for example in spec.examples] == [example.label for example in spec.examples]
+    assert spec.trained_max_length == 32
+    names = json.loads((run.model / "config.json").read_text())["id2label"].values()
+    assert list(spec.label_definitions) == list(names)
+    assert spec.label_definitions["Opinion"] == "States a personal view or preference without arguing for it."
+
+    flagged = spec.examples[0]
+    pd.DataFrame({"text": [flagged.text], "label": [flagged.label]}).to_csv(run.label_issues, index=False)
+    assert flagged not in spec_for_run(run, MODEL, SPACE).examples  # the label-noise check's rows are never shown as true
+
+    config = yaml.safe_load(run.config.read_text(encoding="utf-8"))
+    config["card"]["prose"] = None
+    run.config.write_text(yaml.safe_dump(config), encoding="utf-8")
+    train = pd.read_parquet(run.split("train"))
+    generic = spec_for_run(run, MODEL, SPACE).label_definitions["Opinion"]
+    assert generic == f"no definition in the card; learned from {(train.label == 'Opinion').sum()} of {len(train)} labelled training comments."
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 def test_space_in_headless_chromium(space: RunningSpace, chromium: Path, tmp_path: Path) -> None:
@@ -144,43 +163,52 @@ def test_space_in_headless_chromium(space: RunningSpace, chromium: Path, tmp_pat
 
             link = page.get_by_role("link", name=MODEL)
             assert link.get_attribute("href") == f"{space.endpoint}/{MODEL}"
-            example = pick_examples(space.run.split("test"))[0]  # examples are comments of the test split
-            page.get_by_text(example.display, exact=True).click()  # shown as "true label: start of the text"
-            expect(page.get_by_label("Comment", exact=True)).to_have_value(example.text)
+            expect(page.locator("#label-definitions")).to_contain_text("Opinion: States a personal view or preference")
             page.get_by_label("Comment", exact=True).fill(comment)
             page.get_by_role("button", name="Submit").click()
             top = page.get_by_test_id("label-output-value")
             expect(top).to_be_visible(timeout=60000)
-            assert top.inner_text() == max(expected, key=expected.get)
+            shown = max(expected, key=expected.get)
+            assert top.inner_text() == shown
             for label, score in expected.items():
                 meter = page.get_by_test_id(f"{label}-confidence-set").locator("meter")
                 assert abs(float(meter.get_attribute("aria-valuenow")) - 100 * score) <= 1
 
-            long_comment = " ".join([comment] * 20)  # far beyond the run's max_length of 32 tokens
+            # an example of another label, shown as "true label: start of the text": a click classifies it
+            example = next(example for example in spec_for_run(space.run, MODEL, SPACE).examples if example.label != shown)
+            page.get_by_text(example.display, exact=True).click()
+            expect(page.get_by_label("Comment", exact=True)).to_have_value(example.text)
+            expect(top).to_have_text(example.label, timeout=60000)  # the model agrees with every example's label
+
+            longer_than_trained = " ".join([comment] * 3)  # beyond the run's max_length of 32 tokens, within the model's 512
+            page.get_by_label("Comment", exact=True).fill(longer_than_trained)
+            page.get_by_role("button", name="Submit").click()
+            expect(page.locator("#truncation-notice")).to_contain_text("trained and scored on texts cut at 32", timeout=60000)
+            long_comment = " ".join([comment] * 60)  # beyond the model's 512 tokens
             page.get_by_label("Comment", exact=True).fill(long_comment)
             page.get_by_role("button", name="Submit").click()
-            expect(page.locator("#truncation-notice")).to_contain_text("the model read only the first 32", timeout=60000)
+            expect(page.locator("#truncation-notice")).to_contain_text("the model read only the first 512", timeout=60000)
 
             page.get_by_role("tab", name="Several comments").click()
             page.get_by_label("Comments, one per line").fill("\n".join(space.test_texts(3)))
             page.get_by_role("button", name="Classify all").click()
             table_rows = page.locator("#predictions").get_by_role("row")
             expect(table_rows).to_have_count(4, timeout=60000)  # header + one row per line
-            assert re.search(r"\s\d{1,3}%\s*$", table_rows.nth(1).inner_text())  # whole percentages, as the Label shows
+            assert re.search(r"\s[01]\.\d{1,4}\s*$", table_rows.nth(1).inner_text())  # scores as numbers from 0 to 1
 
             texts = space.test_texts(4) + [long_comment]
             upload = tmp_path / "comments.csv"
             pd.DataFrame({"id": range(len(texts)), "text": texts}).to_csv(upload, index=False)
             page.locator("input[type=file]").first.set_input_files(str(upload))
             expect(table_rows).to_have_count(len(texts) + 1, timeout=60000)
-            expect(page.locator("#batch-truncation-notice")).to_contain_text(f"1 of {len(texts)} texts are longer than 32 tokens (rows {len(texts)})")
+            expect(page.locator("#batch-truncation-notice")).to_contain_text(f"1 of {len(texts)} texts are longer than 512 tokens (rows {len(texts)})")
             with page.expect_download() as download:
                 page.locator("#predictions-csv").get_by_test_id("download-link").click()
             assert re.fullmatch(r"predictions-.*\.csv", download.value.suggested_filename)
             predictions = pd.read_csv(download.value.path())
             labels = [max(scores, key=scores.get) for scores in space.local_scores(texts)]
             assert predictions["text"].tolist() == texts and predictions["label"].tolist() == labels
-            assert predictions["score"].str.fullmatch(r"\d{1,3}%").all()
+            assert predictions["score"].between(0, 1).all() and predictions["score"].dtype == float
             page.screenshot(path=str(tmp_path / "space.png"), full_page=True)
             assert not errors, errors
         finally:
@@ -203,7 +231,12 @@ def test_space_answers_gradio_client(space: RunningSpace, tmp_path: Path) -> Non
     assert answer["label"] == max(expected[0], key=expected[0].get)
     assert {row["label"]: row["confidence"] for row in answer["confidences"]} == pytest.approx(expected[0], abs=1e-5)
 
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    outputs = [output["label"] for name in ("/classify", "/classify_lines", "/classify_csv") for output in endpoints[name]["returns"]]
+    assert "Length notice" in outputs and all(label and not label.startswith("value_") for label in outputs)  # named, not value_5
+
     table, _, predictions_csv = client.predict("\n".join(texts), api_name="/classify_lines")
+    assert [row[2] for row in table["data"]] == pytest.approx([max(scores.values()) for scores in expected], abs=1e-4)  # numbers, not "80%"
     assert pd.read_csv(predictions_csv)["text"].tolist() == texts
     no_text_column = tmp_path / "comments.csv"
     no_text_column.write_text("comment\nhello\n", encoding="utf-8")

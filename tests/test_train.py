@@ -21,6 +21,7 @@ from hubtools.rundir import RunDir
 from hubtools.sample_data import write_sample_dataset
 from hubtools.fit import run_training
 from hubtools.train import RunDirError, check_run_dir
+from trained_run import base_model_path
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -48,7 +49,9 @@ def assert_complete_run(run: RunDir, label_names: list[str]) -> dict:
     assert model_config["label2id"] == {name: index for index, name in enumerate(label_names)}
     assert (run.model / "tokenizer.json").exists()
     tokenizer_config = json.loads((run.model / "tokenizer_config.json").read_text())
-    assert tokenizer_config["model_max_length"] == load_config(run.config).training.max_length  # pipeline(truncation=True) agrees
+    base_limit = json.loads((base_model_path() / "tokenizer_config.json").read_text())["model_max_length"]
+    assert tokenizer_config["model_max_length"] == base_limit == 512  # the model's limit, not training.max_length
+    assert load_config(run.config).training.max_length < base_limit  # what training and the report cut at stays in the config
     for split in ("train", "validation", "test"):
         frame = pd.read_parquet(run.split(split))
         assert {"text", "label"} <= set(frame.columns) and set(frame.label) <= set(label_names)

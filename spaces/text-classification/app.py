@@ -20,6 +20,8 @@ MODEL_ID = {{ model_id | pyrepr }}
 TITLE = {{ title | pyrepr }}
 EXAMPLES = {{ examples | pyrepr }}
 EXAMPLE_LABELS = {{ example_labels | pyrepr }}
+LABEL_DEFINITIONS = {{ label_definitions | pyrepr }}
+TRAINED_TOKENS = {{ trained_max_length | pyrepr }}  # training and the model card's metrics cut texts at this length
 MODEL_URL = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/") + "/" + MODEL_ID
 MAX_ROWS = 1000  # rows classified from one uploaded CSV
 
@@ -62,12 +64,7 @@ def load_classifier() -> tuple[str, object]:
 
 BACKEND, classifier = load_classifier()
 print(f"{MODEL_ID}: predictions by {BACKEND}", flush=True)
-MAX_TOKENS = classifier.tokenizer.model_max_length  # the length the model was trained with; longer inputs are cut
-
-
-def percent(score: float) -> str:
-    """Scores as whole percentages, the way gr.Label shows them, in both tabs and the CSV."""
-    return f"{int(score * 100 + 0.5)}%"
+MAX_TOKENS = classifier.tokenizer.model_max_length  # the longest input the model reads; longer ones are cut
 
 
 def _scores(prediction: list) -> dict[str, float]:
@@ -83,6 +80,8 @@ def token_count(text: str) -> int:
 def truncation_notice(texts: list[str]) -> str:
     """Which inputs were longer than the model reads, counted with the model's own tokenizer."""
     long_rows = [index for index, text in enumerate(texts, start=1) if token_count(text) > MAX_TOKENS]
+    if len(texts) == 1 and not long_rows and token_count(texts[0]) > TRAINED_TOKENS:
+        return f"ℹ️ This text is {token_count(texts[0])} tokens long; the model was trained and scored on texts cut at {TRAINED_TOKENS}, so the card's metrics may not hold for it."
     if not long_rows:
         return ""
     if len(texts) == 1:
@@ -98,15 +97,16 @@ def classify(text: str) -> tuple[dict[str, float], str]:
     return _scores(classifier(text, truncation=True)), truncation_notice([text])
 
 
-def predict_rows(texts: list[str]) -> list[list[str]]:
+def predict_rows(texts: list[str]) -> list[list]:
+    """[text, top label, its score from 0 to 1] per text: numbers, so API clients and the CSV can compute with them."""
     rows = []
     for text, prediction in zip(texts, classifier(texts, truncation=True)):
         label, score = max(_scores(prediction).items(), key=lambda item: item[1])
-        rows.append([text, label, percent(score)])
+        rows.append([text, label, round(score, 4)])
     return rows
 
 
-def write_predictions_csv(rows: list[list[str]]) -> str:
+def write_predictions_csv(rows: list[list]) -> str:
     handle, path = tempfile.mkstemp(prefix="predictions-", suffix=".csv")
     with os.fdopen(handle, "w", encoding="utf-8", newline="") as output:
         writer = csv.writer(output)
@@ -115,13 +115,13 @@ def write_predictions_csv(rows: list[list[str]]) -> str:
     return path
 
 
-def predictions(texts: list[str]) -> tuple[list[list[str]], str, str]:
+def predictions(texts: list[str]) -> tuple[list[list], str, str]:
     """Table rows, the truncation notice ('' when nothing was cut) and the rows as a CSV file to download."""
     rows = predict_rows(texts)
     return rows, truncation_notice(texts), write_predictions_csv(rows)
 
 
-def classify_lines(text: str) -> tuple[list[list[str]], str, str]:
+def classify_lines(text: str) -> tuple[list[list], str, str]:
     """One row per non-empty line: the comment, its top label and that label's score."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
@@ -144,28 +144,48 @@ def read_texts_csv(path: str) -> list[str]:
     return texts
 
 
-def classify_csv(path: str | None) -> tuple[list[list[str]], str, str]:
+def classify_csv(path: str | None) -> tuple[list[list], str, str]:
     if not path:
         raise gr.Error("Upload a CSV file with a 'text' column first.")
     return predictions(read_texts_csv(path))
 
 
+def labels_markdown() -> str:
+    return "\n".join(f"- **{label}**: {definition}" for label, definition in LABEL_DEFINITIONS.items())
+
+
+INTRO = (
+    f"# {TITLE}\n\nText classification with [{MODEL_ID}]({MODEL_URL}); its model card gives the metrics and limitations. "
+    f"The model reads at most {MAX_TOKENS} tokens of a text and cuts the rest (the app says when); it was trained and "
+    f"evaluated on texts cut at {TRAINED_TOKENS} tokens."
+)
+
 with gr.Blocks(title=TITLE) as demo:
-    gr.Markdown(f"# {TITLE}\n\nText classification with [{MODEL_ID}]({MODEL_URL}) (see the model card for its metrics and limitations). Scores are percentages.")
+    gr.Markdown(INTRO)
+    with gr.Accordion("What the labels mean", open=True):
+        gr.Markdown(labels_markdown(), elem_id="label-definitions")
     with gr.Tab("One comment"):
         comment = gr.Textbox(label="Comment", lines=3, placeholder="Type a comment")
         submit = gr.Button("Submit", variant="primary")
-        single_notice = gr.Markdown(elem_id="truncation-notice")
+        single_notice = gr.Markdown(label="Length notice", elem_id="truncation-notice")
         scores = gr.Label(label="Prediction")
-        gr.Examples(examples=[[example] for example in EXAMPLES], inputs=comment, example_labels=EXAMPLE_LABELS, label="Examples (true label: text)")
+        # registered before the Examples' own event, which would otherwise take the name /classify
         submit.click(classify, inputs=comment, outputs=[scores, single_notice], api_name="classify")
         comment.submit(classify, inputs=comment, outputs=[scores, single_notice], api_name=False)
+        gr.Examples(
+            examples=[[example] for example in EXAMPLES], inputs=comment, outputs=[scores, single_notice], fn=classify,
+            run_on_click=True, cache_examples=False, example_labels=EXAMPLE_LABELS,
+            label="Examples from the test split, shown with their label (a click classifies one)",
+        )
     with gr.Tab("Several comments"):
         batch = gr.Textbox(label="Comments, one per line", lines=6)
         submit_batch = gr.Button("Classify all", variant="primary")
         upload = gr.File(label="Or upload a CSV with a 'text' column", file_types=[".csv"], type="filepath")
-        batch_notice = gr.Markdown(elem_id="batch-truncation-notice")
-        table = gr.Dataframe(headers=["comment", "label", "score"], label="Predictions", wrap=True, elem_id="predictions", column_widths=["70%", "18%", "12%"])
+        batch_notice = gr.Markdown(label="Length notice", elem_id="batch-truncation-notice")
+        table = gr.Dataframe(
+            headers=["comment", "label", "score"], datatype=["str", "str", "number"], label="Predictions (score: 0 to 1)",
+            wrap=True, elem_id="predictions", column_widths=["70%", "18%", "12%"],
+        )
         download = gr.File(label="Predictions as CSV", interactive=False, elem_id="predictions-csv")
         submit_batch.click(classify_lines, inputs=batch, outputs=[table, batch_notice, download], api_name="classify_lines")
         upload.upload(classify_csv, inputs=upload, outputs=[table, batch_notice, download], api_name="classify_csv")

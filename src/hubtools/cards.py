@@ -607,7 +607,7 @@ def majority_verdict(report: dict[str, Any], test: dict[str, Any]) -> MajorityVe
 
 def shared_test_texts(run: RunDir) -> tuple[int, int]:
     """(test rows whose text is also in train, how many of those carry a label train never gives that text)."""
-    from hubtools.labelling import text_key
+    from hubtools.data import text_key
 
     train = pd.read_parquet(run.split("train"), columns=["text", "label"])
     test = pd.read_parquet(run.split("test"), columns=["text", "label"])

@@ -336,16 +336,17 @@ def _missing_class_advice(split: str, given: Collection[str]) -> str:
     return "add rows of this class or adjust data.split_ratios"
 
 
-def _text_key(text: str) -> str:
+def text_key(text: str) -> str:
+    """What makes two texts the same one (leakage, duplicates): whitespace and case do not count."""
     return " ".join(text.split()).casefold()
 
 
 def find_leakage(splits: dict[str, pd.DataFrame], remove: bool) -> dict[str, Any]:
     """Count validation/test texts that also occur in train (whitespace- and case-insensitive)."""
-    train_keys = set(splits["train"].text.map(_text_key))
+    train_keys = set(splits["train"].text.map(text_key))
     leakage: dict[str, Any] = {"removed": remove}
     for name in ("validation", "test"):
-        leaked = splits[name].text.map(_text_key).isin(train_keys)
+        leaked = splits[name].text.map(text_key).isin(train_keys)
         leakage[name] = int(leaked.sum())
         if leaked.any():
             action = "removed" if remove else "kept (set data.remove_leakage: true to drop them)"
@@ -369,7 +370,7 @@ def describe(
             "source": split_sources[name],
             "rows": len(frame),
             "labels": {label: int((frame.label == label).sum()) for label in label_names},
-            "duplicate_texts": int(frame.text.map(_text_key).duplicated().sum()),
+            "duplicate_texts": int(frame.text.map(text_key).duplicated().sum()),
             "chars": _summary(chars),
             "words": _summary(words),
         }

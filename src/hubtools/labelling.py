@@ -104,10 +104,6 @@ def vote_labels(frame: pd.DataFrame, labellers: Sequence[str]) -> tuple[pd.DataF
     return voted[voted["label"].notna()].copy(), stats
 
 
-def text_key(text: str) -> str:
-    return " ".join(text.split()).casefold()
-
-
 # ---- building -----------------------------------------------------------------------------------
 
 
@@ -139,7 +135,7 @@ def build_dataset(
     With `benchmark`, also eval.yaml: the task ids models scored on its test split publish `.eval_results` for."""
     from hubtools.cards import shareable_stats, write_benchmark_declaration, write_dataset_repo
     from hubtools.config import DataConfig
-    from hubtools.data import ROW, WHOLE, Source, check_classes, describe, find_leakage, split_sources_by_ratio
+    from hubtools.data import ROW, WHOLE, Source, check_classes, describe, find_leakage, split_sources_by_ratio, text_key
     from hubtools.label_noise import LABEL_ISSUES_FILE, find_label_noise
 
     path, out = Path(input_file), RunDir(Path(output_dir))

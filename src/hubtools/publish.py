@@ -489,17 +489,10 @@ def _render_cards(run: RunDir, options: PublishOptions, api, work_dir: Path) -> 
 
 
 def _space_files(run: RunDir, options: PublishOptions, endpoint: str, work_dir: Path) -> dict[str, Path]:
-    from hubtools.config import load_config
-    from hubtools.space import SpaceSpec, pick_examples, render_space
+    from hubtools.space import render_space, spec_for_run
 
-    split = next((run.split(name) for name in ("test", "validation", "train") if run.split(name).is_file()), None)
-    spec = SpaceSpec(
-        model_repo_id=options.repo_id,
-        space_repo_id=options.space_repo_id or "",
-        examples=pick_examples(split) if split else [],
-        endpoint=endpoint,
-        dataset_repo_id=options.dataset_repo_id,
-        license=load_config(run.config).card.license if run.config.is_file() else None,
+    spec = spec_for_run(
+        run, options.repo_id, options.space_repo_id or "", endpoint=endpoint, dataset_repo_id=options.dataset_repo_id,
         hardware=options.space_hardware,
     )
     return _files_under(render_space(spec, work_dir / "space"))

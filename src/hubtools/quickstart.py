@@ -7,12 +7,15 @@ check every claim of the published card (`hubtools reproduce --evaluate-only`) a
 
 from __future__ import annotations
 
-import json
+import shlex
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from hubtools.errors import HubtoolsError
+from hubtools.rundir import RunDir
 
 USER = "quickstart"
 ORG = "hubtools-demo"
@@ -26,22 +29,64 @@ def _format_metrics(metrics: dict[str, float]) -> str:
     return "  ".join(f"{key}={metrics[key]:.3f}" for key in keys if key in metrics)
 
 
-def what_to_open(endpoint: str, metrics: dict[str, float]) -> str:
+VERDICT_WORDS = {"better": "beats", "worse": "scores below", "tie": "cannot be told apart from"}
+
+
+def command(program: str, *arguments: str | Path) -> str:
+    """A command line that runs as printed in a fresh shell: `program` from this interpreter's bin folder
+    (the venv's), so no `activate` is needed."""
+    executable = Path(sys.executable) if program == "python" else Path(sys.executable).parent / program
+    return shlex.join([str(executable), *map(str, arguments)])
+
+
+def baseline_summary(report: dict[str, Any], predictions: Any, majority_accuracy: float) -> str:
+    """The card's verdict in one sentence: the model against the TF-IDF baseline (paired test) and the majority class."""
+    from hubtools.formatting import format_p
+    from hubtools.metrics import metric_name
+
+    versus = report["vs_baseline"]
+    key = versus["metric"]
+    same = int((predictions["predicted"] == predictions["baseline_predicted"]).sum())
+    p_value = format_p(versus["p_value"])
+    return (
+        f"Verdict: the model {VERDICT_WORDS[versus['verdict']]} the TF-IDF baseline on "
+        f"{metric_name(key, report.get('positive_label'))} ({report[key]:.3f} vs {report['baseline'][key]:.3f}, "
+        f"paired bootstrap p {p_value if p_value.startswith('<') else '= ' + p_value}; "
+        f"the two predict the same label on {same} of {len(predictions)} test rows); "
+        f"always answering the majority class scores accuracy {majority_accuracy:.3f}."
+    )
+
+
+def what_to_open(endpoint: str, metrics: dict[str, float], verdict: str, space_port: int) -> str:
+    snippet = f'from transformers import pipeline; print(pipeline("text-classification", model="{MODEL_REPO}")("I love this new phone"))'
     return "\n".join(
         [
             "",
             f"Test metrics: {_format_metrics(metrics)}",
+            verdict,
             "",
             "Open:",
             f"  model repo    {endpoint}/{MODEL_REPO}",
             f"  dataset repo  {endpoint}/datasets/{DATASET_REPO}",
             f"  Space repo    {endpoint}/spaces/{SPACE_REPO}",
-            f"  run the Space HF_ENDPOINT={endpoint} hubtools space run {SPACE_REPO} --port 7860   (then http://127.0.0.1:7860/)",
+            f"  run the Space HF_ENDPOINT={endpoint} {command('hubtools', 'space', 'run', SPACE_REPO, '--port', space_port)}   (then http://127.0.0.1:{space_port}/)",
             "  use the model:",
-            f"    HF_ENDPOINT={endpoint} python -c 'from transformers import pipeline; "
-            f'print(pipeline("text-classification", model="{MODEL_REPO}")("I love this new phone"))\'',
+            f"    HF_ENDPOINT={endpoint} {command('python', '-c', snippet)}",
         ]
     )
+
+
+def run_summary(run: RunDir, endpoint: str) -> tuple[dict[str, float], str]:
+    """The run's test metrics and what to open, from the files train and evaluate wrote."""
+    import pandas as pd
+
+    from hubtools.ports import free_port
+    from hubtools.report import REPORT_FILES, load_report
+
+    metrics = run.read_json(run.metrics)["test"]
+    predictions = pd.read_parquet(run.report / REPORT_FILES["predictions"])
+    majority = float(pd.read_parquet(run.split("test"), columns=["label"])["label"].value_counts(normalize=True).max())
+    return metrics, what_to_open(endpoint, metrics, baseline_summary(load_report(run.root), predictions, majority), free_port())
 
 
 def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[str] = (), echo: Callable[[str], None] = print) -> dict[str, float]:
@@ -52,7 +97,6 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
     from hubtools.report import evaluate_run
     from hubtools.reproduce import ReproduceOptions, reproduce
     from hubtools.resources import configs_dir
-    from hubtools.rundir import RunDir
     from hubtools.fit import run_training
     from hubtools.process_endpoint import point_process_at
 
@@ -89,20 +133,23 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
             ),
             echo=echo,
         )
-        echo(f"Checking every claim of the published card: hubtools reproduce {MODEL_REPO} --evaluate-only")
+        echo(f"Checking every claim of the published card: {command('hubtools', 'reproduce', MODEL_REPO, '--evaluate-only')}")
         reproduction = reproduce(ReproduceOptions(MODEL_REPO, root / "reproduction", evaluate_only=True, endpoint=hub.endpoint, token=token))
         echo(reproduction.summary())
-        metrics = json.loads(run.metrics.read_text(encoding="utf-8"))["test"]
-        echo(what_to_open(hub.endpoint, metrics))
+        metrics, summary = run_summary(run, hub.endpoint)
+        echo(summary)
         echo(f"\nDone in {time.monotonic() - started:.0f} s.")
         if serve:
             keep_serving(hub, root, token, echo)
         else:
-            port = hub.endpoint.rsplit(":", 1)[1]
-            echo(f"The embedded Hub stops now; to open the links again: hubtools hub serve --root {hub.root} --port {port}")
+            echo(f"The embedded Hub stops now; to open the links and run the commands above again: {serve_again(hub)}")
         return metrics
     finally:
         hub.close()
+
+
+def serve_again(hub: Any) -> str:
+    return command("hubtools", "hub", "serve", "--root", hub.root, "--port", hub.endpoint.rsplit(":", 1)[1])
 
 
 def keep_serving(hub, root: Path, token: str, echo) -> None:
@@ -115,7 +162,7 @@ def keep_serving(hub, root: Path, token: str, echo) -> None:
     space_dir = download_space(SPACE_REPO, root / "space", endpoint=hub.endpoint, token=token)
     with LocalSpace(space_dir, port=free_port(), endpoint=hub.endpoint, token=None).start() as space:
         echo(f"\nThe demo Space runs at {space.url} and the embedded Hub at {hub.endpoint} until Ctrl+C")
-        echo(f"(later: hubtools hub serve --root {hub.root} --port {hub.endpoint.rsplit(':', 1)[1]})")
+        echo(f"(later: {serve_again(hub)})")
         try:
             hub.process.wait()
         except KeyboardInterrupt:

@@ -20,7 +20,8 @@ under `report/` and `card/`).
       hp_search/trials.json     every trial: params, score per epoch, state, duration
       runs/                     TensorBoard event files
       checkpoints/              Trainer checkpoints (for --resume; never published)
-      report/                   `hubtools evaluate`: metrics.json, confusion_matrix.png, misclassified.csv, report.md
+      report/                   `hubtools evaluate`: metrics.json, confusion_matrix.png, misclassified.csv, report.md,
+                                label_issues.csv (likely-mislabelled rows: split, row, text, label, suggested, label_quality)
       card/                     `hubtools card`: README.md and its assets, .eval_results/
 """
 
@@ -138,6 +139,12 @@ class RunDir:
     @property
     def checkpoints(self) -> Path:
         return self.root / "checkpoints"
+
+    @property
+    def label_issues(self) -> Path:
+        from hubtools.label_noise import LABEL_ISSUES_FILE
+
+        return self.report / LABEL_ISSUES_FILE
 
     @property
     def report(self) -> Path:

@@ -18,9 +18,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from hubtools.errors import HubtoolsError
 from hubtools.resources import spaces_dir
+from hubtools.rundir import RunDir
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TEMPLATE = "text-classification"
 EXAMPLES_PER_LABEL = 2
@@ -48,6 +53,8 @@ class SpaceSpec:
     model_repo_id: str
     space_repo_id: str
     examples: list[Example]
+    label_definitions: dict[str, str]  # every label, in the model's order, with what it means
+    trained_max_length: int  # tokens training and the card's metrics cut texts at
     endpoint: str = "https://huggingface.co"
     dataset_repo_id: str | None = None
     license: str | None = None
@@ -131,6 +138,8 @@ def render_space(spec: SpaceSpec, output_dir: Path) -> Path:
         "space_id": spec.space_repo_id,
         "title": spec.display_title,
         "examples": [example.text for example in spec.examples],
+        "label_definitions": spec.label_definitions,
+        "trained_max_length": spec.trained_max_length,
         "example_labels": [example.display for example in spec.examples],
         "model_url": f"{spec.endpoint.rstrip('/')}/{spec.model_repo_id}",
         "versions": versions,
@@ -161,16 +170,64 @@ def render_space(spec: SpaceSpec, output_dir: Path) -> Path:
     return output_dir
 
 
-def pick_examples(split: Path) -> list[Example]:
-    """A few short comments per label from a split, in file order, so the Space shows every class."""
+def trustworthy_test_rows(run: RunDir) -> pd.DataFrame:
+    """Test rows (text, label) whose label the Space can show as true: the model predicts it (`hubtools evaluate`'s
+    per-row predictions) and the label-noise check, when the run has its CSV, did not flag the text."""
     import pandas as pd
 
-    frame = pd.read_parquet(split, columns=["text", "label"])
-    frame = frame[frame["text"].str.len().between(1, MAX_EXAMPLE_CHARS)]
+    from hubtools.report import REPORT_FILES
+
+    predictions = run.report / REPORT_FILES["predictions"]
+    run.require(predictions)
+    frame = pd.read_parquet(predictions, columns=["text", "label", "predicted"])
+    frame = frame[frame["predicted"] == frame["label"]]
+    if run.label_issues.is_file():
+        flagged = pd.read_csv(run.label_issues, usecols=["text"])["text"]
+        frame = frame[~frame["text"].isin(flagged)]
+    return frame[["text", "label"]]
+
+
+def pick_examples(rows: pd.DataFrame) -> list[Example]:
+    """A few short comments per label, in row order, so the Space shows every class."""
+    rows = rows[rows["text"].str.len().between(1, MAX_EXAMPLE_CHARS)]
     examples: list[Example] = []
-    for label, group in frame.groupby("label", sort=True):
+    for label, group in rows.groupby("label", sort=True):
         examples.extend(Example(text, str(label)) for text in group["text"].head(EXAMPLES_PER_LABEL))
     return examples
+
+
+def label_definitions(run: RunDir, label_names: list[str]) -> dict[str, str]:
+    """Each label's `label_definitions` entry of the card prose; a label without one gets its share of the training data."""
+    import pandas as pd
+
+    from hubtools.cards import load_prose
+    from hubtools.config import load_config
+
+    written = load_prose(load_config(run.config), run).values.get("label_definitions") or {}
+    counts = pd.read_parquet(run.split("train"), columns=["label"])["label"].value_counts()
+    return {
+        label: " ".join(str(written[label]).split()) if label in written
+        else f"no definition in the card; learned from {counts.get(label, 0)} of {counts.sum()} labelled training comments."
+        for label in label_names
+    }
+
+
+def spec_for_run(run: RunDir, model_repo_id: str, space_repo_id: str, **options: Any) -> SpaceSpec:
+    """The Space of a trained and evaluated run: its labels explained, trustworthy test rows as examples."""
+    from hubtools.config import load_config
+
+    run.require(run.config, run.split("train"))
+    config = load_config(run.config)
+    label_names = run.read_json(run.report / "metrics.json")["label_names"]
+    return SpaceSpec(
+        model_repo_id=model_repo_id,
+        space_repo_id=space_repo_id,
+        examples=pick_examples(trustworthy_test_rows(run)),
+        label_definitions=label_definitions(run, label_names),
+        trained_max_length=config.training.max_length,
+        license=config.card.license,
+        **options,
+    )
 
 
 def download_space(space_repo_id: str, local_dir: Path, *, endpoint: str, token: str | None, revision: str | None = None) -> Path:

@@ -61,8 +61,9 @@ SAMPLE_SKIPS_METRICS = (
 )
 
 
-def _top_predictions(classifier, texts: list[str]) -> list[dict[str, float]]:
-    outputs = classifier(texts, top_k=None, batch_size=32, truncation=True)
+def _top_predictions(classifier, texts: list[str], max_length: int) -> list[dict[str, float]]:
+    # the tokenizer's own limit is the model's (512 for BERT); the card's numbers cut texts at training.max_length
+    outputs = classifier(texts, top_k=None, batch_size=32, truncation=True, max_length=max_length)
     return [{row["label"]: float(row["score"]) for row in output} for output in outputs]
 
 
@@ -138,17 +139,22 @@ def download_model_repo(repo_id: str, cache: Path, *, endpoint: str, token: str 
     return Path(folder)
 
 
-def published_positive_label(folder: Path, run: RunDir) -> str | None:
-    """`data.positive_label` the card's binary metrics were computed for: from the repo's training_config.yaml
-    (published next to the card), else from the run's config.yaml; None means the second label."""
+def published_settings(folder: Path, run: RunDir) -> tuple[str | None, int]:
+    """`data.positive_label` the card's binary metrics were computed for (None means the second label) and
+    `training.max_length` its texts were cut at: from the repo's training_config.yaml (published next to the
+    card), else from the run's config.yaml."""
     from hubtools.cards import TRAINING_CONFIG_FILE
     from hubtools.config import load_config, read_yaml_mapping
 
     published = folder / TRAINING_CONFIG_FILE
     if published.is_file():
-        data = read_yaml_mapping(published, VerifyError, "the run's config as published by `hubtools card`").get("data") or {}
-        return data.get("positive_label")
-    return load_config(run.config).data.positive_label if run.config.is_file() else None
+        settings = read_yaml_mapping(published, VerifyError, "the run's config as published by `hubtools card`")
+        data, training = settings.get("data") or {}, settings.get("training") or {}
+        if "max_length" in training:
+            return data.get("positive_label"), int(training["max_length"])
+    run.require(run.config)
+    config = load_config(run.config)
+    return config.data.positive_label, config.training.max_length
 
 
 def recompute_metrics(classifier, predictions: list[dict[str, float]], labels: list[str], positive_label: str | None) -> dict[str, float]:
@@ -204,7 +210,8 @@ def verify_repo(
             published = pipeline("text-classification", model=str(folder), device="cpu")
         except (OSError, ValueError) as error:
             raise model_load_error(repo_id, error, endpoint) from error
-        local_predictions, published_predictions = _top_predictions(local, texts), _top_predictions(published, texts)
+        positive_label, max_length = published_settings(folder, run)
+        local_predictions, published_predictions = _top_predictions(local, texts, max_length), _top_predictions(published, texts, max_length)
         mismatches, largest = _compare_predictions(local_predictions, published_predictions)
         report = VerifyReport(repo_id, len(texts), mismatches, largest)
         if mismatches or largest > SCORE_TOLERANCE:
@@ -215,7 +222,6 @@ def verify_repo(
         if not check_metrics:
             report.metrics_skipped = SAMPLE_SKIPS_METRICS.format(rows=len(texts))
             return report
-        positive_label = published_positive_label(folder, run)
         recomputed = recompute_metrics(published, published_predictions, frame["label"].tolist(), positive_label)
         report.metrics = card_metric_checks(folder / "README.md", recomputed)
     wrong = [check for check in report.metrics if not check.ok]

@@ -29,8 +29,8 @@ def verbose_enabled() -> bool:
 
 
 def configure_logging(verbose: bool) -> None:
-    """Quiet: warnings only, without transformers' weight-loading report or huggingface_hub's retry chatter;
-    verbose: INFO from every library. Progress bars (training, uploads, downloads) are tqdm and show either way.
+    """Quiet: warnings only, without transformers' weight-loading report or huggingface_hub's retry chatter, and
+    progress bars (training, uploads, downloads) only on a terminal; verbose: INFO from every library, and the bars.
 
     The libraries set their own level from these variables when imported (also in child processes).
     """
@@ -55,6 +55,13 @@ def configure_logging(verbose: bool) -> None:
     if not verbose:
         # datasets' "Generating train split" / "Map" bars on local files; download bars are huggingface_hub's
         os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    if not verbose and not (sys.stdout.isatty() and sys.stderr.isatty()) and "HF_HUB_DISABLE_PROGRESS_BARS" not in os.environ:
+        # Without a terminal every tqdm update is a new line. huggingface_hub (imported already) is switched here;
+        # transformers, Trainer (hubtools.train) and child processes read the variable.
+        from huggingface_hub.utils import disable_progress_bars
+
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+        disable_progress_bars()
 
 
 def emit_json(document: Any) -> None:

@@ -94,8 +94,9 @@ def prepare_training_data(config: RunConfig, run: RunDir, state: Any) -> Trainin
     from hubtools.metrics import positive_index
 
     tokenizer = load_tokenizer(config.model)
-    # Saved with the model: `pipeline(..., truncation=True)` then cuts texts where training and the report did.
-    tokenizer.model_max_length = config.training.max_length
+    # Saved with the model, so `pipeline(..., truncation=True)` cuts only what the model cannot read; training and
+    # the report cut at `training.max_length`, passed explicitly (it stays in config.yaml and the card).
+    tokenizer.model_max_length = token_limit(tokenizer, config.model)
     if all(run.split(name).exists() for name in SPLITS) and run.dataset_stats.exists():
         splits = read_splits(run)
         label_names = run.read_json(run.dataset_stats)["label_names"]
@@ -131,6 +132,17 @@ def load_tokenizer(model: str) -> PreTrainedTokenizerBase:
         return AutoTokenizer.from_pretrained(model)
     except (OSError, ValueError) as error:
         raise model_load_error(model, error, constants.ENDPOINT, "the tokenizer of model") from error
+
+
+def token_limit(tokenizer: PreTrainedTokenizerBase, model: str) -> int:
+    """The longest input `model` reads: its tokenizer's limit, else (tokenizers that set none report a huge
+    sentinel) its position embeddings."""
+    from transformers import AutoConfig
+    from transformers.tokenization_utils_base import LARGE_INTEGER
+
+    if tokenizer.model_max_length < LARGE_INTEGER:
+        return int(tokenizer.model_max_length)
+    return int(AutoConfig.from_pretrained(model).max_position_embeddings)
 
 
 def tokenize_splits(splits: dict[str, pd.DataFrame], label_names: list[str], tokenizer: Any, max_length: int) -> DatasetDict:
@@ -230,6 +242,7 @@ def training_arguments(config: RunConfig, output_dir: Path, **overrides: Any) ->
     the config's optimisation settings and this machine's precision, optimizer and device. `overrides` set
     what differs between them (evaluation and saving, batch order)."""
     import torch
+    from huggingface_hub.utils import are_progress_bars_disabled
     from transformers import TrainingArguments
 
     training = config.training
@@ -255,6 +268,7 @@ def training_arguments(config: RunConfig, output_dir: Path, **overrides: Any) ->
         "dataloader_num_workers": training.dataloader_num_workers,
         "dataloader_pin_memory": torch.cuda.is_available(),
         "report_to": "none",
+        "disable_tqdm": are_progress_bars_disabled(),  # off without a terminal (hubtools.cli.output)
     }
     return TrainingArguments(**(settings | overrides))
 
@@ -288,7 +302,7 @@ def build_trainer(
 
     board = TensorBoardCallback()
     board.logging_dir = str(tensorboard)  # RUN/runs rather than transformers' default inside output_dir
-    return Trainer(
+    return without_printed_logs(Trainer(
         model=load_model(config, data.label_names),
         args=trainer_arguments(config, checkpoints, greater_is_better),
         train_dataset=data.tokenized["train"],
@@ -297,7 +311,16 @@ def build_trainer(
         data_collator=DataCollatorWithPadding(data.tokenizer),
         compute_metrics=trainer_compute_metrics(data.label_names, config.data.positive_label),
         callbacks=[board, tie_breaking_callback(), *callbacks],
-    )
+    ))
+
+
+def without_printed_logs(trainer: Trainer) -> Trainer:
+    """With its progress bars off, Trainer prints every log dict instead; RUN/log_history.json and TensorBoard keep them."""
+    from transformers.trainer_callback import PrinterCallback
+
+    if trainer.args.disable_tqdm:
+        trainer.remove_callback(PrinterCallback)
+    return trainer
 
 
 def train_once(config: RunConfig, run: RunDir, data: TrainingData, resume: bool) -> dict[str, Any]:
@@ -408,14 +431,14 @@ def evaluate_saved_model(config: RunConfig, run: RunDir, data: TrainingData) -> 
     run.require(run.model)
     tokenizer = AutoTokenizer.from_pretrained(run.model)
     model = AutoModelForSequenceClassification.from_pretrained(run.model)
-    trainer = Trainer(
+    trainer = without_printed_logs(Trainer(
         model=model,
         # not "group_by_length": Trainer would group evaluation batches too, and hand rows back out of order
         args=training_arguments(config, run.checkpoints, train_sampling_strategy="sequential"),
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=trainer_compute_metrics(data.label_names, config.data.positive_label),
-    )
+    ))
     results = {}
     for split in ("validation", "test"):
         dataset, sampled_from = data.tokenized[split], {}
