@@ -141,6 +141,7 @@ def test_model_dataset_and_space_pages_in_chromium(spaces_hub, published, chromi
             expect(page.locator("#space-stage")).to_have_text("RUNNING")
             app = page.frame_locator("iframe.app")
             expect(app.get_by_role("textbox").first).to_be_visible(timeout=60000)
+            expect(page.locator("article.card")).to_have_count(0)  # the app, not its README (huggingface.co shows the app only)
             page.screenshot(path=str(screenshots / "space-page.png"))
             assert refused == []  # the policy blocks nothing the pages use, the Space's iframe included
 
