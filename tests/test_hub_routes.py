@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import threading
 import time
@@ -213,6 +214,9 @@ def test_community_pull_requests_from_a_non_member_on_a_public_repo(hub, writer,
     assert details.is_pull_request and details.author == "mallory" and details.status == "open"
     outsider.create_commit(repo, [CommitOperationAdd("card.md", b"fixed again")], commit_message="More", revision=details.git_reference)
     assert Path(hf_hub_download(repo, "card.md", revision=details.git_reference)).read_bytes() == b"fixed again"
+    weights = os.urandom(200_000)  # an LFS file: uploaded through Xet (write token for the PR) before the commit opens it
+    with_weights = outsider.create_commit(repo, [CommitOperationAdd("weights.pkl", weights)], commit_message="Add weights", create_pr=True)
+    assert Path(hf_hub_download(repo, "weights.pkl", revision=f"refs/pr/{with_weights.pr_num}")).read_bytes() == weights
     opened = outsider.create_pull_request(repo, title="An empty proposal")
     assert opened.is_pull_request and opened.author == "mallory"
     theirs = owner.create_pull_request(repo, title="The owner's own proposal")

@@ -83,5 +83,4 @@ NO_501: dict[str, Known] = {
 
 # node id -> the open protocol gap (issue 15) it fails on; each entry goes away with its fix.
 GAPS: dict[str, Known] = {
-    API + "TestCommitApi::test_create_commit_create_pr_on_foreign_repo": Known("a non-member cannot open a PR on a public repo (community PRs)"),
 }

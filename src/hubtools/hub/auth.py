@@ -7,7 +7,7 @@ from fastapi import Request
 from hubtools.hub.errors import Forbidden, Unauthorized
 from hubtools.hub.store import HubStore, Identity, Repo, can_read
 
-__all__ = ["bearer_token", "caller", "can_read", "may_contribute", "require_write", "require_write_token"]
+__all__ = ["bearer_token", "caller", "can_read", "may_contribute", "require_upload", "require_write", "require_write_token"]
 
 INVALID_CREDENTIALS = "Invalid credentials in Authorization header"
 
@@ -50,3 +50,11 @@ def may_contribute(identity: Identity | None, repo: Repo) -> bool:
     """Community pull requests, as on huggingface.co: on a public repo any logged-in user with a write token may
     open one and push to it, member of the namespace or not (merging stays with the namespace's writers)."""
     return identity is not None and not identity.read_only and not repo.private
+
+
+def require_upload(identity: Identity | None, repo: Repo) -> Identity:
+    """Uploading file contents (LFS batch, a Xet write token) ahead of a commit: the namespace's writers, and on a
+    public repo anyone who may open a community pull request (whose commit `committable_repo` then checks)."""
+    if identity is not None and may_contribute(identity, repo):
+        return identity
+    return require_write(identity, repo.namespace)

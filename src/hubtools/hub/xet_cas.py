@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from hubtools.hub import xet
+from hubtools.hub.auth import may_contribute
 from hubtools.hub.errors import Conflict, Forbidden, InsufficientStorage, InvalidRequest, RepoNotFound, Unauthorized
 from hubtools.hub.limits import MAX_FILE_BYTES
 from hubtools.hub.store import HubStore, Identity, Repo, can_read
@@ -347,6 +348,6 @@ def check_cas_token(store: HubStore, secret: bytes, token: str | None, needed: s
     repo = store.get_repo_by_pk(payload["repo"])
     if repo is None or not can_read(identity, repo):
         raise RepoNotFound("The repository this Xet token was issued for no longer exists")
-    if needed == WRITE and (identity is None or identity.read_only or not identity.belongs_to(repo.namespace)):
+    if needed == WRITE and (identity is None or identity.read_only or not (identity.belongs_to(repo.namespace) or may_contribute(identity, repo))):
         raise Forbidden(f"The Hub token this Xet token was issued for can no longer write to {repo.repo_id}")
     return CasGrant(repo, payload["scope"], identity)

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from hubtools.hub import lfs
-from hubtools.hub.auth import require_write
+from hubtools.hub.auth import require_upload
 from hubtools.hub.deps import (
     Authenticated,
     Caller,
@@ -31,7 +31,7 @@ async def lfs_batch(request: Request, namespace: str, name_git: str, caller: Cal
     if not name_git.endswith(".git"):
         raise NotFound("Not found")
     repo = find_readable(state.store, caller, repo_type_in(request), namespace, name_git[: -len(".git")])
-    identity = require_write(caller, repo.namespace)
+    identity = require_upload(caller, repo)
     payload = await json_body(request)
     answer = await run_in_threadpool(lfs.batch_response, state.store, state.secret, base_url(request), payload, repo, identity)
     return JSONResponse(answer, media_type="application/vnd.git-lfs+json")

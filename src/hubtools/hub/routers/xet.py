@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from hubtools.hub import xet
-from hubtools.hub.auth import bearer_token, require_write
+from hubtools.hub.auth import bearer_token, require_upload
 from hubtools.hub.deps import Caller, ReadableRepo, State, base_url, raw_tail, split_revision
 from hubtools.hub.errors import InvalidRequest, NotFound
 from hubtools.hub.store import Repo
@@ -43,7 +43,7 @@ def cas_token_answer(request: Request, state: State, repo: Repo, scope: str) -> 
 
 @router.get("/api/{plural}/{namespace}/{name}/xet-write-token/{rest:path}")
 def xet_write_token(request: Request, repo: ReadableRepo, identity: Caller, state: State) -> JSONResponse:
-    require_write(identity, repo.namespace)
+    require_upload(identity, repo)
     return cas_token_answer(request, state, repo, WRITE)
 
 
