@@ -154,9 +154,13 @@ def test_shards_naming_an_unknown_xorb_or_a_wrong_sha256_are_refused(hub, writer
 
 
 def test_cas_tokens_are_scoped_to_a_repo_and_a_scope(hub, writer, repo):
-    stranger = hub.token("mallory")
-    refused = httpx.get(f"{hub.endpoint}/api/models/{repo}/xet-write-token/main", headers={"Authorization": f"Bearer {stranger}"})
+    reader = hub.token("mallory", read_only=True)  # a write token of a non-member may upload for a community PR
+    refused = httpx.get(f"{hub.endpoint}/api/models/{repo}/xet-write-token/main", headers={"Authorization": f"Bearer {reader}"})
     assert refused.status_code == 403
+    hub.stock_api(writer).update_repo_settings(repo, private=True)
+    hidden = httpx.get(f"{hub.endpoint}/api/models/{repo}/xet-write-token/main", headers={"Authorization": f"Bearer {hub.token('mallory')}"})
+    assert hidden.status_code == 404  # a private repo: no community PRs, and not told apart from a missing one
+    hub.stock_api(writer).update_repo_settings(repo, private=False)
     no_branch = httpx.get(f"{hub.endpoint}/api/models/{repo}/xet-read-token/no-such-branch", headers={"Authorization": f"Bearer {writer}"})
     assert no_branch.status_code == 404 and no_branch.headers["X-Error-Code"] == "RevisionNotFound"
     cas_url, read_token = cas_token(hub, writer, repo, scope="read")
