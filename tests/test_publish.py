@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from huggingface_hub import ModelCard
 from huggingface_hub.errors import RepositoryNotFoundError
@@ -314,7 +315,7 @@ MARKDOWN_TARGETS = ("href", "src")
 
 
 def relative_targets(markdown: str) -> set[str]:
-    """Every link and image target of a card (markdown and inline HTML) that points inside the repo."""
+    """Every link and image target of a card (markdown and inline HTML) on this Hub: inside the repo, or a Hub path."""
     from markdown_it import MarkdownIt
 
     targets: set[str] = set()
@@ -340,10 +341,14 @@ def test_every_relative_link_and_image_in_every_published_card_resolves(hub, tok
         commit = api.repo_info(repo_id, repo_type=repo_type).sha
         card = RepoCard.load(api.hf_hub_download(repo_id, "README.md", repo_type=repo_type, revision=commit))
         for target in sorted(relative_targets(card.text)):
-            url = hf_hub_url(repo_id, target.removeprefix("./"), repo_type=repo_type, revision=commit, endpoint=hub.endpoint)
-            get_hf_file_metadata(url, token=token)  # raises EntryNotFoundError for a link to a file not in the commit
+            if target.startswith("/"):  # a page of the Hub the card is on (another repo, the Space), never a host and port
+                assert httpx.get(hub.endpoint + target, headers={"Authorization": f"Bearer {token}"}).status_code == 200, target
+            else:
+                url = hf_hub_url(repo_id, target.removeprefix("./"), repo_type=repo_type, revision=commit, endpoint=hub.endpoint)
+                get_hf_file_metadata(url, token=token)  # raises EntryNotFoundError for a link to a file not in the commit
             checked.add((repo_type, target))
-    assert {("model", "confusion_matrix.png"), ("dataset", "label_distribution.png"), ("dataset", "dataset_stats.json")} <= checked
+    assert {("model", "confusion_matrix.png"), ("dataset", "label_distribution.png"), ("dataset", "dataset_stats.json"),
+            ("model", f"/datasets/{ORG}/tiny-data"), ("model", f"/spaces/{ORG}/tiny-demo")} <= checked
 
 
 def test_a_card_edited_on_the_hub_is_not_overwritten_silently(hub, token, tmp_path_factory) -> None:
