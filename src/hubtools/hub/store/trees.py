@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from hubtools.hub.store.models import FileEntry
 
+EMPTY_TREE = "empty"  # the root of a commit without files: no rows, and never a `tree_id_of` (not 40 hex digits)
 # Every file below a tree, with its path from the tree's top (`prefix` included), in path order.
 FILES_BELOW_SQL = """
 WITH RECURSIVE walk(tree_id, prefix) AS (
@@ -53,9 +54,6 @@ class TreeEntry:
 def tree_id_of(repo_pk: int, entries: Iterable[TreeEntry]) -> str:
     keys = sorted(entry.key() for entry in entries)
     return hashlib.sha1(json.dumps([repo_pk, keys]).encode()).hexdigest()
-
-
-EMPTY_TREE = "empty"  # no rows: `tree_id_of` never yields it (not 40 hex digits)
 
 
 def _entry_from_row(row: sqlite3.Row, path: str) -> TreeEntry:
