@@ -9,6 +9,9 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
+from hubtools.hub.errors import Conflict
 from hubtools.hub.store import FileEntry, HubStore, Repo, git_blob_id
 
 ORG = "acme"
@@ -131,3 +134,15 @@ def test_gc_scans_without_the_write_lock_and_spares_a_blob_committed_during_the_
 
     assert store.has_blob(late.sha256) and not store.has_blob(garbage.sha256)
     assert reports[0].removed_blobs == 1 and reports[0].referenced == 2  # .gitattributes, and late.txt judged again
+
+
+def test_a_merge_that_would_make_a_path_both_a_file_and_a_folder_is_refused_and_changes_nothing(tmp_path):
+    store = HubStore(tmp_path)
+    repo = store.create_repo("model", ORG, "merge", False, None, "alice")
+    num = store.open_discussion(repo, "folder", "", "alice", is_pull_request=True)
+    store.apply_commit(repo, f"refs/pr/{num}", [add(store, "a/b.txt", b"in a folder")], "alice", "folder a", "")
+    head, _ = store.apply_commit(repo, "main", [add(store, "a", b"a file")], "alice", "file a", "")
+
+    with pytest.raises(Conflict, match="'a' would be both a file and the folder of 'a/b.txt'"):
+        store.merge_pull_request(repo, num, "alice", None)
+    assert store.resolve(repo, "main") == head and sorted(store.files(head)) == [".gitattributes", "a"]

@@ -12,7 +12,7 @@ import functools
 import sqlite3
 from pathlib import Path
 
-from hubtools.hub.errors import Conflict, EntryNotFound, InvalidRequest, PreconditionFailed, RepoNotFound, RevisionNotFound
+from hubtools.hub.errors import EntryNotFound, InvalidRequest, PreconditionFailed, RepoNotFound, RevisionNotFound
 from hubtools.hub.store.blobs import BlobStore
 from hubtools.hub.store.discussions import add_event, open_pull_request
 from hubtools.hub.store.models import Commit, Deletion, FileEntry, Operation, Repo
@@ -185,7 +185,6 @@ def _apply_operations(files: dict[str, FileEntry], operations: list[Operation]) 
                 del files[path]
         else:
             files[op.path] = op
-    _refuse_file_folder_conflicts(files)
     return files
 
 
@@ -193,11 +192,3 @@ def _ref_order(item: tuple[str, str]) -> tuple[int, str]:
     ref = item[0]
     rank = 0 if ref == "refs/heads/main" else 1 if ref.startswith("refs/heads/") else 2
     return rank, ref
-def _refuse_file_folder_conflicts(files: dict[str, FileEntry]) -> None:
-    """A path cannot be both a file and a folder (`a` and `a/b`): no checkout could hold that tree."""
-    for path in files:
-        parts = path.split("/")
-        for depth in range(1, len(parts)):
-            folder = "/".join(parts[:depth])
-            if folder in files:
-                raise Conflict(f"'{folder}' would be both a file and the folder of '{path}': delete one of them first")

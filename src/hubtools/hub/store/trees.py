@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from hubtools.hub.errors import Conflict
 from hubtools.hub.store.models import FileEntry
 
 EMPTY_TREE = "empty"  # the root of a commit without files: no rows, and never a `tree_id_of` (not 40 hex digits)
@@ -89,7 +90,9 @@ def _row_values(repo_pk: int, tree_id: str, entry: TreeEntry) -> tuple:
 
 
 def write_files(db: sqlite3.Connection, repo_pk: int, files: Iterable[FileEntry]) -> str:
-    """The root tree of these files (no path both a file and a folder), writing the folder trees not stored yet."""
+    """The root tree of these files, writing the folder trees not stored yet."""
+    files = list(files)
+    _refuse_file_folder_conflicts({file.path for file in files})
     root: dict = {}
     for file in files:
         *folders, name = file.path.split("/")
@@ -106,6 +109,16 @@ def _write_folder(db: sqlite3.Connection, repo_pk: int, folder: dict) -> str:
         for name, value in folder.items()
     ]
     return write_tree(db, repo_pk, entries)
+
+
+def _refuse_file_folder_conflicts(paths: set[str]) -> None:
+    """A path cannot be both a file and a folder (`a` and `a/b`): no checkout could hold that tree."""
+    for path in paths:
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            if folder in paths:
+                raise Conflict(f"'{folder}' would be both a file and the folder of '{path}': delete one of them first")
 
 
 def files_in_tree(db: sqlite3.Connection, tree_id: str, prefix: str = "") -> list[FileEntry]:
