@@ -42,7 +42,8 @@ def test_commits_changing_one_file_add_the_trees_on_its_path_not_a_copy_of_every
     # Each commit writes the 3 trees on the changed path: root (.gitattributes + 4 folders), d?, d?/e? (4 entries each).
     assert tree_rows(store, repo) - before == commits * (5 + 4 + 4)  # a full copy per commit would be 20 x 65 rows
     head = store.resolve(repo, "main")
-    assert len(store.files(head)) == 65 and store.file_entry(head, paths[57]).sha256 == hashlib.sha256(b"v19").hexdigest()
+    assert len(store.files(head)) == 65
+    assert store.file_entry(head, paths[57]).sha256 == hashlib.sha256(b"v19").hexdigest()
     assert store.file_entry(first, paths[57]).sha256 == hashlib.sha256(paths[57].encode()).hexdigest()
     assert [c.title for c in store.path_history(head, paths[3])] == ["change 1", "all"]
     assert store.last_commits(head, ["d0", "d3", "d3/e3/f3.txt"])["d3"].title == "change 19"
@@ -85,7 +86,8 @@ def test_a_root_written_with_a_files_row_per_commit_is_converted_to_trees_on_ope
         db.executescript(OLD_SCHEMA)
         db.execute("INSERT INTO repos VALUES (1, 'model', ?, 'old', 0, NULL, ?, 0)", (ORG, TWO_DAYS_AGO))
         for commit_id, parent, files in (("1" * 40, None, first), ("2" * 40, "1" * 40, second)):
-            db.execute("INSERT INTO commits VALUES (?, 1, ?, 'alice', ?, '', ?, NULL)", (commit_id, parent, commit_id[0], TWO_DAYS_AGO))
+            db.execute("INSERT INTO commits VALUES (?, 1, ?, 'alice', ?, '', ?, NULL)",
+                       (commit_id, parent, commit_id[0], TWO_DAYS_AGO))
             db.executemany("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)",
                            [(commit_id, f.path, f.sha256, f.size, int(f.is_lfs), f.blob_id) for f in files])
         db.execute("INSERT INTO refs VALUES (1, 'refs/heads/main', ?)", ("2" * 40,))
@@ -119,7 +121,8 @@ def test_gc_scans_without_the_write_lock_and_spares_a_blob_committed_during_the_
         scanned.set()
         resume.wait(timeout=60)
 
-    collector = threading.Thread(target=lambda: reports.append(store.collect_garbage(86400, after_scan=pause_after_scan)))
+    collector = threading.Thread(
+        target=lambda: reports.append(store.collect_garbage(86400, after_scan=pause_after_scan)))
     collector.start()
     try:
         assert scanned.wait(timeout=60)

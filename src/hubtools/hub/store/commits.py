@@ -1,9 +1,8 @@
 """Commits: applying a list of operations in one transaction, and reading files, history and last changes.
 
 Every commit points at the root tree of its files (trees.py: unchanged folders shared with its parent), so any old
-revision stays readable. Blobs are in
-place before the transaction that references them, so a killed upload or server leaves every repo at its last
-complete commit.
+revision stays readable. Blobs are in place before the transaction that references them, so a killed upload or
+server leaves every repo at its last complete commit.
 """
 
 from __future__ import annotations
@@ -27,7 +26,16 @@ from hubtools.hub.store.rows import (
     tree_of,
     write_commit,
 )
-from hubtools.hub.store.trees import EMPTY_TREE, LfsRemover, changed_files, files_in_tree, lookup, prune_trees, write_files
+from hubtools.hub.store.trees import (
+    EMPTY_TREE,
+    LfsRemover,
+    changed_files,
+    files_in_tree,
+    lookup,
+    prune_trees,
+    write_files,
+)
+
 
 class CommitStore(BlobStore):
     def __init__(self, root: Path) -> None:
@@ -154,7 +162,8 @@ class CommitStore(BlobStore):
                 pr_num = open_pull_request(db, repo, title, message, author)
                 ref = f"refs/pr/{pr_num}"
             files = _apply_operations(files_of(db, head), operations)
-            commit_id = write_commit(db, repo.pk, head, author, title, message, write_files(db, repo.pk, files.values()))
+            tree = write_files(db, repo.pk, files.values())
+            commit_id = write_commit(db, repo.pk, head, author, title, message, tree)
             db.execute("INSERT OR REPLACE INTO refs VALUES (?, ?, ?)", (repo.pk, ref, commit_id))
             if ref.startswith("refs/pr/"):
                 add_event(db, repo, int(ref.rsplit("/", 1)[1]), "commit", author, {"subject": title, "oid": commit_id})

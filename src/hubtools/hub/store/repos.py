@@ -91,7 +91,9 @@ class RepoStore(BlobStore):
 
     def delete_repo(self, repo: Repo) -> None:
         with self._write() as db:
-            for table in ("trees", "commits", "refs", "pull_requests", "discussion_events", "space_settings", "uploads", "repo_redirects"):
+            for table in (
+                "trees", "commits", "refs", "pull_requests", "discussion_events", "space_settings", "uploads", "repo_redirects",
+            ):
                 db.execute(f"DELETE FROM {table} WHERE repo_id = ?", (repo.pk,))
             db.execute("DELETE FROM repos WHERE id = ?", (repo.pk,))
 

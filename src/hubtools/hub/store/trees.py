@@ -76,7 +76,8 @@ def write_tree(db: sqlite3.Connection, repo_pk: int, entries: list[TreeEntry]) -
     tree_id = tree_id_of(repo_pk, entries)
     if db.execute("SELECT 1 FROM trees WHERE tree_id = ? LIMIT 1", (tree_id,)).fetchone() is None:
         db.executemany(
-            "INSERT INTO trees (repo_id, tree_id, name, subtree, sha256, size, is_lfs, blob_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO trees (repo_id, tree_id, name, subtree, sha256, size, is_lfs, blob_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [_row_values(repo_pk, tree_id, entry) for entry in entries],
         )
     return tree_id
@@ -105,7 +106,8 @@ def write_files(db: sqlite3.Connection, repo_pk: int, files: Iterable[FileEntry]
 
 def _write_folder(db: sqlite3.Connection, repo_pk: int, folder: dict) -> str:
     entries = [
-        TreeEntry(name, file=value) if isinstance(value, FileEntry) else TreeEntry(name, subtree=_write_folder(db, repo_pk, value))
+        TreeEntry(name, file=value) if isinstance(value, FileEntry)
+        else TreeEntry(name, subtree=_write_folder(db, repo_pk, value))
         for name, value in folder.items()
     ]
     return write_tree(db, repo_pk, entries)
