@@ -6,6 +6,7 @@ settings; blobs on disk by sha256. One module per job; `HubStore` joins them for
 - commits.py: applying commits, files, history              - discussions.py: discussions and pull requests
 - space_settings.py: Space secrets and variables            - gc.py: garbage collection
 - models.py: the records handed out                         - rows.py: queries shared inside transactions
+- trees.py: a commit's files as per-folder trees, unchanged folders shared with the parent
 
 Refusals are the domain errors of `hubtools.hub.errors`; the store carries no HTTP status.
 """

@@ -76,8 +76,7 @@ class BlobStore(Database):
             if db.execute("SELECT 1 FROM uploads WHERE repo_id = ? AND sha256 = ?", (repo.pk, sha256)).fetchone():
                 return True
             holders = db.execute(
-                "SELECT DISTINCT repos.* FROM files JOIN commits ON files.commit_id = commits.id"
-                " JOIN repos ON repos.id = commits.repo_id WHERE files.sha256 = ?",
+                "SELECT repos.* FROM repos WHERE id IN (SELECT repo_id FROM trees WHERE sha256 = ?)",
                 (sha256,),
             ).fetchall()
         return any(row["id"] == repo.pk or can_read(identity, repo_from_row(row)) for row in holders)
@@ -89,7 +88,7 @@ class BlobStore(Database):
         with self._connect() as db:
             holders = db.execute(
                 "SELECT repos.* FROM repos WHERE id IN (SELECT repo_id FROM uploads WHERE sha256 = ?"
-                " UNION SELECT commits.repo_id FROM files JOIN commits ON files.commit_id = commits.id WHERE files.sha256 = ?)",
+                " UNION SELECT repo_id FROM trees WHERE sha256 = ?)",
                 (sha256, sha256),
             ).fetchall()
         return any(can_read(identity, repo_from_row(row)) for row in holders)
@@ -98,7 +97,7 @@ class BlobStore(Database):
         """Does a commit of `repo` (any revision), or an upload recorded for it, hold the blob?"""
         with self._connect() as db:
             return db.execute(
-                "SELECT 1 FROM uploads WHERE repo_id = ? AND sha256 = ? UNION SELECT 1 FROM files"
-                " JOIN commits ON files.commit_id = commits.id WHERE commits.repo_id = ? AND files.sha256 = ? LIMIT 1",
+                "SELECT 1 FROM uploads WHERE repo_id = ? AND sha256 = ?"
+                " UNION SELECT 1 FROM trees WHERE repo_id = ? AND sha256 = ? LIMIT 1",
                 (repo.pk, sha256, repo.pk, sha256),
             ).fetchone() is not None

@@ -1,8 +1,8 @@
 """Commits: applying a list of operations in one transaction, and reading files, history and last changes.
 
-Every commit stores the full list of its files (path -> blob), so any old revision stays readable. Blobs are in
-place before the transaction that references them, so a killed upload or server leaves every repo at its last
-complete commit.
+Every commit points at the root tree of its files (trees.py: unchanged folders shared with its parent), so any old
+revision stays readable. Blobs are in place before the transaction that references them, so a killed upload or
+server leaves every repo at its last complete commit.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import functools
 import sqlite3
 from pathlib import Path
 
-from hubtools.hub.errors import Conflict, EntryNotFound, InvalidRequest, PreconditionFailed, RepoNotFound, RevisionNotFound
+from hubtools.hub.errors import EntryNotFound, InvalidRequest, PreconditionFailed, RepoNotFound, RevisionNotFound
 from hubtools.hub.store.blobs import BlobStore
 from hubtools.hub.store.discussions import add_event, open_pull_request
 from hubtools.hub.store.models import Commit, Deletion, FileEntry, Operation, Repo
@@ -19,24 +19,22 @@ from hubtools.hub.store.rows import (
     ancestors,
     candidate_refs,
     commit_from_row,
-    entry_from_row,
     files_of,
     get_repo_row,
     ref_exists,
     ref_target,
+    tree_of,
     write_commit,
 )
-
-# Paths whose entry differs between a commit and its parent (added, removed or changed), both directions.
-CHANGED_PATHS_SQL = """
-SELECT path FROM files AS mine WHERE commit_id = :commit AND NOT EXISTS (
-    SELECT 1 FROM files AS theirs WHERE theirs.commit_id = :parent AND theirs.path = mine.path
-    AND theirs.sha256 = mine.sha256 AND theirs.size = mine.size AND theirs.is_lfs = mine.is_lfs
-    AND theirs.blob_id = mine.blob_id)
-UNION
-SELECT path FROM files AS theirs WHERE commit_id = :parent AND NOT EXISTS (
-    SELECT 1 FROM files AS mine WHERE mine.commit_id = :commit AND mine.path = theirs.path)
-"""
+from hubtools.hub.store.trees import (
+    EMPTY_TREE,
+    LfsRemover,
+    changed_files,
+    files_in_tree,
+    lookup,
+    prune_trees,
+    write_files,
+)
 
 
 class CommitStore(BlobStore):
@@ -50,19 +48,16 @@ class CommitStore(BlobStore):
             return files_of(db, commit_id)
 
     def file_entry(self, commit_id: str, path: str) -> FileEntry | None:
-        """One file of a commit, by the (commit, path) primary key: a lookup, whatever the commit's size."""
+        """One file of a commit, by one indexed lookup per path component, whatever the commit's size."""
         with self._connect() as db:
-            row = db.execute("SELECT * FROM files WHERE commit_id = ? AND path = ?", (commit_id, path)).fetchone()
-        return entry_from_row(row) if row else None
+            entry = lookup(db, tree_of(db, commit_id), path)
+        return entry.file if entry else None
 
     def files_below(self, commit_id: str, folder: str) -> list[FileEntry]:
-        """The files under `folder/` in a commit, by a range of the primary key ('0' sorts right after '/')."""
+        """The files under `folder/` in a commit, in path order: the folder's tree is found by lookups, then walked."""
         with self._connect() as db:
-            rows = db.execute(
-                "SELECT * FROM files WHERE commit_id = ? AND path >= ? AND path < ? ORDER BY path",
-                (commit_id, folder + "/", folder + "0"),
-            ).fetchall()
-        return [entry_from_row(row) for row in rows]
+            entry = lookup(db, tree_of(db, commit_id), folder)
+            return files_in_tree(db, entry.subtree, folder + "/") if entry and entry.subtree else []
 
     def commit(self, commit_id: str) -> Commit:
         with self._connect() as db:
@@ -86,12 +81,13 @@ class CommitStore(BlobStore):
     def delete_lfs_files(self, repo: Repo, blob_ids: list[str]) -> int:
         """Remove these LFS objects from every commit of the repo (history rewritten); returns files removed."""
         with self._write() as db:
+            remover = LfsRemover(db, repo.pk, set(blob_ids))
             removed = 0
-            for blob_id in blob_ids:
-                removed += db.execute(
-                    "DELETE FROM files WHERE blob_id = ? AND is_lfs = 1 AND commit_id IN (SELECT id FROM commits WHERE repo_id = ?)",
-                    (blob_id, repo.pk),
-                ).rowcount
+            for commit in db.execute("SELECT id, tree FROM commits WHERE repo_id = ?", (repo.pk,)).fetchall():
+                tree, below = remover.rewrite(commit["tree"])
+                removed += below
+                db.execute("UPDATE commits SET tree = ? WHERE id = ?", (tree, commit["id"]))
+            prune_trees(db, repo.pk)
         self._changed_paths.cache_clear()
         self.rewrites += 1
         return removed
@@ -128,10 +124,10 @@ class CommitStore(BlobStore):
 
     def _changed_paths_uncached(self, commit_id: str, parent: str | None) -> frozenset[str]:
         """Files a commit changed against its parent, and every folder above them (commits never change)."""
-        with self._connect() as db:  # the diff runs in SQLite: only changed paths become Python objects
-            rows = db.execute(CHANGED_PATHS_SQL, {"commit": commit_id, "parent": parent}).fetchall()
+        with self._connect() as db:  # only the trees that differ are read: shared folders are skipped by id
+            paths = changed_files(db, tree_of(db, parent) if parent else EMPTY_TREE, tree_of(db, commit_id))
         changed: set[str] = set()
-        for (path,) in rows:
+        for path in paths:
             parts = path.split("/")
             changed.update("/".join(parts[:depth]) for depth in range(1, len(parts) + 1))
         return frozenset(changed)
@@ -166,7 +162,8 @@ class CommitStore(BlobStore):
                 pr_num = open_pull_request(db, repo, title, message, author)
                 ref = f"refs/pr/{pr_num}"
             files = _apply_operations(files_of(db, head), operations)
-            commit_id = write_commit(db, repo.pk, head, author, title, message, list(files.values()))
+            tree = write_files(db, repo.pk, files.values())
+            commit_id = write_commit(db, repo.pk, head, author, title, message, tree)
             db.execute("INSERT OR REPLACE INTO refs VALUES (?, ?, ?)", (repo.pk, ref, commit_id))
             if ref.startswith("refs/pr/"):
                 add_event(db, repo, int(ref.rsplit("/", 1)[1]), "commit", author, {"subject": title, "oid": commit_id})
@@ -197,7 +194,6 @@ def _apply_operations(files: dict[str, FileEntry], operations: list[Operation]) 
                 del files[path]
         else:
             files[op.path] = op
-    _refuse_file_folder_conflicts(files)
     return files
 
 
@@ -205,11 +201,3 @@ def _ref_order(item: tuple[str, str]) -> tuple[int, str]:
     ref = item[0]
     rank = 0 if ref == "refs/heads/main" else 1 if ref.startswith("refs/heads/") else 2
     return rank, ref
-def _refuse_file_folder_conflicts(files: dict[str, FileEntry]) -> None:
-    """A path cannot be both a file and a folder (`a` and `a/b`): no checkout could hold that tree."""
-    for path in files:
-        parts = path.split("/")
-        for depth in range(1, len(parts)):
-            folder = "/".join(parts[:depth])
-            if folder in files:
-                raise Conflict(f"'{folder}' would be both a file and the folder of '{path}': delete one of them first")

@@ -8,6 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from hubtools.hub.store.rows import entry_from_row
+from hubtools.hub.store.trees import write_files
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS memberships (user TEXT NOT NULL, org TEXT NOT NULL, PRIMARY KEY (user, org));
@@ -20,9 +23,11 @@ CREATE TABLE IF NOT EXISTS repos (
 CREATE TABLE IF NOT EXISTS commits (
     id TEXT PRIMARY KEY, repo_id INTEGER NOT NULL, parent TEXT, author TEXT NOT NULL, title TEXT NOT NULL,
     message TEXT NOT NULL, date REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS files (
-    commit_id TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL,
-    is_lfs INTEGER NOT NULL, blob_id TEXT NOT NULL, PRIMARY KEY (commit_id, path));
+CREATE TABLE IF NOT EXISTS trees (
+    tree_id TEXT NOT NULL, name TEXT NOT NULL, repo_id INTEGER NOT NULL, subtree TEXT, sha256 TEXT, size INTEGER,
+    is_lfs INTEGER, blob_id TEXT, PRIMARY KEY (tree_id, name));
+CREATE INDEX IF NOT EXISTS trees_by_sha256 ON trees (sha256);
+CREATE INDEX IF NOT EXISTS trees_by_repo ON trees (repo_id);
 CREATE TABLE IF NOT EXISTS refs (
     repo_id INTEGER NOT NULL, ref TEXT NOT NULL, commit_id TEXT NOT NULL, PRIMARY KEY (repo_id, ref));
 CREATE TABLE IF NOT EXISTS pull_requests (
@@ -33,7 +38,6 @@ CREATE TABLE IF NOT EXISTS discussion_events (
     created REAL NOT NULL, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS uploads (
     repo_id INTEGER NOT NULL, sha256 TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (repo_id, sha256));
-CREATE INDEX IF NOT EXISTS files_by_sha256 ON files (sha256);
 CREATE TABLE IF NOT EXISTS full_names (name TEXT PRIMARY KEY, full_name TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS repo_redirects (
     type TEXT NOT NULL, namespace TEXT NOT NULL COLLATE NOCASE, name TEXT NOT NULL COLLATE NOCASE,
@@ -49,7 +53,7 @@ ADDED_COLUMNS = {
         "status": "TEXT NOT NULL DEFAULT 'open'",
         "merge_commit": "TEXT",
     },
-    "commits": {"merge_parent": "TEXT"},
+    "commits": {"merge_parent": "TEXT", "tree": "TEXT"},  # tree: the root tree of the commit's files (trees.py)
 }
 
 
@@ -72,6 +76,8 @@ class Database:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
             _add_missing_columns(db)
+        with self._write() as db:
+            _files_to_trees(db)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -102,3 +108,15 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
         for column, definition in columns.items():
             if column not in present:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+
+
+def _files_to_trees(db: sqlite3.Connection) -> None:
+    """Convert a root written before trees (a `files` row per commit and path) once, then drop the `files` table."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'files'").fetchone() is None:
+        return
+    commits = db.execute("SELECT id, repo_id FROM commits").fetchall()
+    for commit in commits:
+        rows = db.execute("SELECT * FROM files WHERE commit_id = ?", (commit["id"],))
+        tree = write_files(db, commit["repo_id"], (entry_from_row(row) for row in rows))
+        db.execute("UPDATE commits SET tree = ? WHERE id = ?", (tree, commit["id"]))
+    db.execute("DROP TABLE files")

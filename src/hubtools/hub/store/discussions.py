@@ -13,6 +13,7 @@ from hubtools.hub.errors import Conflict, DiscussionNotFound, Forbidden, Invalid
 from hubtools.hub.store.database import Database
 from hubtools.hub.store.models import DEFAULT_BRANCH, FileEntry, Repo
 from hubtools.hub.store.rows import ancestors, files_of, ref_target, write_commit
+from hubtools.hub.store.trees import write_files
 
 DISCUSSION_STATUSES = ("open", "closed")
 
@@ -110,7 +111,8 @@ class DiscussionStore(Database):
                 if conflicts:
                     raise Conflict(f"Pull request #{num} conflicts with {DEFAULT_BRANCH} in: {', '.join(conflicts[:20])}")
                 new_head = write_commit(
-                    db, repo.pk, main_head, author, f"Merge refs/pr/{num}: {row['title']}", "", list(merged.values()), pr_head
+                    db, repo.pk, main_head, author, f"Merge refs/pr/{num}: {row['title']}", "",
+                    write_files(db, repo.pk, merged.values()), pr_head,
                 )
             db.execute("UPDATE refs SET commit_id = ? WHERE repo_id = ? AND ref = ?", (new_head, repo.pk, main_ref))
             db.execute(

@@ -13,14 +13,15 @@ from hubtools.hub.store.models import DEFAULT_BRANCH, Repo
 from hubtools.hub.store.rows import (
     ancestors,
     candidate_refs,
-    files_of,
     get_repo_row,
     ref_exists,
     ref_target,
     repo_from_row,
     resolve_in,
+    tree_of,
     write_commit,
 )
+from hubtools.hub.store.trees import prune_trees, write_files
 
 INITIAL_GITATTRIBUTES = b"""*.bin filter=lfs diff=lfs merge=lfs -text
 *.parquet filter=lfs diff=lfs merge=lfs -text
@@ -82,7 +83,7 @@ class RepoStore(BlobStore):
             )
             repo_pk = cursor.lastrowid
             assert repo_pk is not None
-            commit_id = write_commit(db, repo_pk, None, author, "initial commit", "", initial)
+            commit_id = write_commit(db, repo_pk, None, author, "initial commit", "", write_files(db, repo_pk, initial))
             db.execute("INSERT INTO refs VALUES (?, ?, ?)", (repo_pk, f"refs/heads/{DEFAULT_BRANCH}", commit_id))
         repo = self.get_repo(repo_type, namespace, name)
         assert repo is not None
@@ -90,9 +91,9 @@ class RepoStore(BlobStore):
 
     def delete_repo(self, repo: Repo) -> None:
         with self._write() as db:
-            commit_ids = [r["id"] for r in db.execute("SELECT id FROM commits WHERE repo_id = ?", (repo.pk,))]
-            db.executemany("DELETE FROM files WHERE commit_id = ?", [(c,) for c in commit_ids])
-            for table in ("commits", "refs", "pull_requests", "discussion_events", "space_settings", "uploads", "repo_redirects"):
+            for table in (
+                "trees", "commits", "refs", "pull_requests", "discussion_events", "space_settings", "uploads", "repo_redirects",
+            ):
                 db.execute(f"DELETE FROM {table} WHERE repo_id = ?", (repo.pk,))
             db.execute("DELETE FROM repos WHERE id = ?", (repo.pk,))
 
@@ -148,14 +149,13 @@ class RepoStore(BlobStore):
             ref = next((r for r in candidate_refs(branch) if r.startswith(SQUASHABLE) and ref_exists(db, repo, r)), None)
             if ref is None:
                 raise RevisionNotFound(f"Invalid rev id: {branch} is not a branch or a refs/pr/N of {repo.repo_id}")
-            files = files_of(db, ref_target(db, repo, ref))
-            commit_id = write_commit(db, repo.pk, None, author, message, "", list(files.values()))
+            commit_id = write_commit(db, repo.pk, None, author, message, "", tree_of(db, ref_target(db, repo, ref)))
             db.execute("UPDATE refs SET commit_id = ? WHERE repo_id = ? AND ref = ?", (commit_id, repo.pk, ref))
             reachable = {c for (target,) in db.execute("SELECT commit_id FROM refs WHERE repo_id = ?", (repo.pk,))
                          for c in ancestors(db, target)}
             doomed = [(c,) for (c,) in db.execute("SELECT id FROM commits WHERE repo_id = ?", (repo.pk,)) if c not in reachable]
-            db.executemany("DELETE FROM files WHERE commit_id = ?", doomed)
             db.executemany("DELETE FROM commits WHERE id = ?", doomed)
+            prune_trees(db, repo.pk)
         return commit_id
 
 

@@ -9,6 +9,7 @@ import time
 
 from hubtools.hub.errors import RevisionNotFound
 from hubtools.hub.store.models import Commit, FileEntry, Repo
+from hubtools.hub.store.trees import files_in_tree
 
 
 def repo_from_row(row: sqlite3.Row) -> Repo:
@@ -27,9 +28,12 @@ def entry_from_row(row: sqlite3.Row) -> FileEntry:
     return FileEntry(row["path"], row["sha256"], row["size"], bool(row["is_lfs"]), row["blob_id"])
 
 
+def tree_of(db: sqlite3.Connection, commit_id: str) -> str:
+    return db.execute("SELECT tree FROM commits WHERE id = ?", (commit_id,)).fetchone()["tree"]
+
+
 def files_of(db: sqlite3.Connection, commit_id: str) -> dict[str, FileEntry]:
-    rows = db.execute("SELECT * FROM files WHERE commit_id = ? ORDER BY path", (commit_id,))
-    return {r["path"]: entry_from_row(r) for r in rows}
+    return {f.path: f for f in files_in_tree(db, tree_of(db, commit_id))}
 
 
 def candidate_refs(revision: str) -> list[str]:
@@ -79,18 +83,16 @@ def ancestors(db: sqlite3.Connection, commit_id: str) -> list[str]:
 
 def write_commit(
     db: sqlite3.Connection, repo_pk: int, parent: str | None, author: str, title: str, message: str,
-    files: list[FileEntry], merge_parent: str | None = None,
+    tree: str, merge_parent: str | None = None,
 ) -> str:
+    """A new commit whose files are the root tree `tree` (see trees.py); returns its id."""
     now = time.time()
     digest = hashlib.sha1(f"{repo_pk}\n{parent}\n{merge_parent}\n{author}\n{now}\n{title}\n{message}\n".encode())
     digest.update(secrets.token_bytes(16))
     commit_id = digest.hexdigest()
     db.execute(
-        "INSERT INTO commits (id, repo_id, parent, author, title, message, date, merge_parent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (commit_id, repo_pk, parent, author, title, message, now, merge_parent),
-    )
-    db.executemany(
-        "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)",
-        [(commit_id, f.path, f.sha256, f.size, int(f.is_lfs), f.blob_id) for f in files],
+        "INSERT INTO commits (id, repo_id, parent, author, title, message, date, merge_parent, tree)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (commit_id, repo_pk, parent, author, title, message, now, merge_parent, tree),
     )
     return commit_id
