@@ -10,6 +10,7 @@ import errno
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -164,20 +165,23 @@ def test_missing_file_and_unknown_key(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_is_one_line_and_status_130(tmp_path: Path, run_dir: Path) -> None:
-    endpoint = f"http://127.0.0.1:{free_port()}"  # nobody there: publish sits in its retry backoff
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hubtools.cli", "publish", "--repo", "acme/model", "--run", str(run_dir), "--endpoint", endpoint,
-         "--token", "hf_unused"],
-        env=environment(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    # The publish has started (inside the CLI's error handling) once its temporary folder exists: signal then, not
-    # after a fixed sleep. A generous bound that holds at load 20: the retries against nobody last longer than that.
-    deadline = time.monotonic() + 300
-    while not list((tmp_path / "tmp").glob("hubtools-publish-*")):
-        assert process.poll() is None and time.monotonic() < deadline, f"publish never started: {process.communicate()[1][-2000:]}"
-        time.sleep(0.1)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog) and never answers: publish waits on it
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hubtools.cli", "publish", "--repo", "acme/model", "--run", str(run_dir), "--endpoint", endpoint,
+             "--token", "hf_unused"],
+            env=environment(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        # The publish has started (inside the CLI's error handling) once its temporary folder exists: signal then, not
+        # after a fixed sleep. A generous bound that holds at load 20; the first request then waits for an answer.
+        deadline = time.monotonic() + 300
+        while not list((tmp_path / "tmp").glob("hubtools-publish-*")):
+            assert process.poll() is None and time.monotonic() < deadline, f"publish never started: {process.communicate()[1][-2000:]}"
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
     result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     assert_one_line(result, EXIT_INTERRUPTED, "interrupted")
     assert nothing_left_in(tmp_path / "tmp")

@@ -15,7 +15,6 @@ def test_an_idle_machine_gives_every_core_shared_between_local_processes() -> No
     assert choose_threads(8).threads == 8
     assert choose_threads(8, local_processes=2).threads == 4
     assert choose_threads(2, local_processes=4).threads == 1
-    assert not choose_threads(8, local_processes=2).fewer_for_load
 
 
 def test_a_busy_machine_gives_the_cores_others_leave_free() -> None:
@@ -24,8 +23,8 @@ def test_a_busy_machine_gives_the_cores_others_leave_free() -> None:
     assert choose_threads(2, busy_elsewhere=1.6).threads == 1
     assert choose_threads(2, busy_elsewhere=9.0).threads == 1  # never fewer than one
     busy = choose_threads(2, busy_elsewhere=1.0)
-    assert busy.fewer_for_load and busy.reason == "2 cores available, 1.0 busy with other processes, 1 training process(es) here"
-    assert not choose_threads(2, busy_elsewhere=0.4).fewer_for_load  # rounded: under half a core is not taken away
+    assert busy.threads == 1 and busy.reason == "2 cores available, 1.0 busy with other processes, 1 training process(es) here"
+    assert choose_threads(2, busy_elsewhere=0.4).threads == 2  # rounded: under half a core is not taken away
 
 
 def test_training_threads_then_omp_num_threads_win_over_the_measurement() -> None:

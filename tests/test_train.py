@@ -209,7 +209,8 @@ def test_resume_after_kill_ends_with_the_same_results(seeded_hub, tmp_path: Path
 
     killed = tmp_path / "killed"
     process = subprocess.Popen(
-        [PYTHON, "-m", "hubtools.train", *args, "--output-dir", str(killed)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [PYTHON, "-m", "hubtools.train", *args, "--output-dir", str(killed)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=os.environ | {"HUBTOOLS_VERBOSE": "1"},  # the Trainer's loss logs, which a run without a terminal leaves out
     )
     second_epoch = threading.Event()
     threading.Thread(target=watch_for_second_epoch, args=(process, second_epoch), daemon=True).start()

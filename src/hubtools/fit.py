@@ -33,13 +33,13 @@ def run_training(config: RunConfig, output_dir: str | Path | None = None, resume
     state = distributed_state()
     if config.hp_search.enabled and state.num_processes > 1:
         raise ConfigError("hp_search: the Optuna search runs in one process; launch it without multiple processes (or disable hp_search)")
-    threads_reason = configure_torch_threads(config.training.threads)
     if state.is_main_process:
         check_run_dir(run, config, resume)
     state.wait_for_everyone()
     if resume and run.metrics.exists():
         logger.info("%s is already complete; nothing to resume", run.root)
         return run
+    threads_reason = configure_torch_threads(config.training.threads)  # once there is training to do
     data = prepare_training_data(config, run, state)
     precision = resolve_precision(config)
     if state.is_main_process:

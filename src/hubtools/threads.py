@@ -30,7 +30,6 @@ SAMPLE_SECONDS = 0.5
 class ThreadChoice:
     threads: int
     reason: str
-    fewer_for_load: bool = False  # fewer threads than this process's share of the cores, because others keep cores busy
 
 
 def choose_threads(
@@ -46,10 +45,9 @@ def choose_threads(
             raise ConfigError(f"OMP_NUM_THREADS={omp_num_threads!r}: not a positive whole number; unset it or set e.g. OMP_NUM_THREADS=2")
         return ThreadChoice(int(omp_num_threads), "OMP_NUM_THREADS")
     local_processes = max(1, local_processes)
-    share = max(1, cores // local_processes)
     threads = max(1, max(1, cores - round(busy_elsewhere)) // local_processes)
     reason = f"{cores} cores available, {busy_elsewhere:.1f} busy with other processes, {local_processes} training process(es) here"
-    return ThreadChoice(threads, reason, fewer_for_load=threads < share)
+    return ThreadChoice(threads, reason)
 
 
 def available_cores() -> list[int]:
@@ -105,6 +103,6 @@ def set_training_threads(requested: int | None) -> ThreadChoice:
 
     choice = training_threads(requested)
     torch.set_num_threads(choice.threads)
-    level = logging.WARNING if choice.fewer_for_load else logging.INFO
-    logger.log(level, "torch uses %d thread(s) for training (%s); set training.threads or OMP_NUM_THREADS to choose", choice.threads, choice.reason)
+    # INFO (shown with --verbose): errors stay one line, and environment.json and the card record the choice
+    logger.info("torch uses %d thread(s) for training (%s); set training.threads or OMP_NUM_THREADS to choose", choice.threads, choice.reason)
     return choice

@@ -315,10 +315,12 @@ def build_trainer(
 
 
 def without_printed_logs(trainer: Trainer) -> Trainer:
-    """With its progress bars off, Trainer prints every log dict instead; RUN/log_history.json and TensorBoard keep them."""
+    """With its progress bars off, Trainer prints every log dict instead; RUN/log_history.json and TensorBoard keep them.
+    They are printed only when transformers logs at INFO (`--verbose` / HUBTOOLS_VERBOSE=1)."""
     from transformers.trainer_callback import PrinterCallback
+    from transformers.utils import logging as transformers_logging
 
-    if trainer.args.disable_tqdm:
+    if trainer.args.disable_tqdm and transformers_logging.get_verbosity() > transformers_logging.INFO:
         trainer.remove_callback(PrinterCallback)
     return trainer
 
