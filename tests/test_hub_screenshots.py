@@ -145,6 +145,11 @@ def test_model_dataset_and_space_pages_in_chromium(spaces_hub, published, chromi
             page.screenshot(path=str(screenshots / "space-page.png"))
             assert refused == []  # the policy blocks nothing the pages use, the Space's iframe included
 
+            page.get_by_role("link", name="Logs").click()  # lines of the app's output, not the API's event stream
+            expect(page.locator("pre.log")).to_contain_text("Running on")
+            assert "data: {" not in page.locator("pre.log").inner_text()
+            page.screenshot(path=str(screenshots / "space-logs.png"), full_page=True)
+
             page.goto(host, wait_until="networkidle")
             page.get_by_role("textbox").first.fill("what a wonderful film")
             page.get_by_role("button", name=re.compile("submit|classify", re.IGNORECASE)).first.click()
@@ -154,6 +159,6 @@ def test_model_dataset_and_space_pages_in_chromium(spaces_hub, published, chromi
         finally:
             context.close()
     assert all((screenshots / name).stat().st_size > 10_000 for name in
-               ("model-page.png", "dataset-page.png", "dataset-viewer.png", "space-page.png", "space-app.png",
+               ("model-page.png", "dataset-page.png", "dataset-viewer.png", "space-page.png", "space-logs.png", "space-app.png",
                 "new-discussion.png", "discussions.png"))
     assert (screenshots / "model-widget.png").stat().st_size > 2_000

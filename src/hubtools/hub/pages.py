@@ -83,6 +83,7 @@ def _templates() -> jinja2.Environment:
     )
 
 
+SPACE_LOG_PAGE_LINES = 500
 SPACE_RELOAD_S = 3  # a Space page reloads itself this often while its app starts (a meta refresh: pages run no script)
 
 # Every page: no script at all, styles inline only, images from anywhere (cards link them), frames only from a Space
@@ -291,6 +292,11 @@ def render_discussions(view: RepoView, discussions: list[dict]) -> str:
 
 def render_viewer(view: RepoView, commit_id: str, previews: list, limit: int) -> str:
     return _render("viewer.html", **view.context("card"), commit_id=commit_id, previews=previews, limit=limit)
+
+
+def render_space_logs(view: RepoView, stage: str, text: str) -> str:
+    """The app's output as lines (at most SPACE_LOG_PAGE_LINES, the newest), not the event stream the API serves."""
+    return _render("space_logs.html", **view.context("card"), stage=stage, lines=text.splitlines()[-SPACE_LOG_PAGE_LINES:])
 
 
 def render_new_discussion(view: RepoView, pull_request: bool, title: str = "", description: str = "",

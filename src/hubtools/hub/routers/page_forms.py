@@ -64,6 +64,14 @@ def viewer_page(repo: ReadableRepo, store: Store) -> HTMLResponse:
     return pages.page_response(pages.render_viewer(view, commit_id, previews, VIEWER_ROWS))
 
 
+def space_logs_page(repo: ReadableRepo, state: State) -> HTMLResponse:
+    if repo.type != "space":
+        raise EntryNotFound(f"{repo.repo_id} is not a Space: only Spaces have logs")
+    view, _ = main_view(state.store, repo)
+    text, _ = state.spaces.log(repo)
+    return pages.page_response(pages.render_space_logs(view, state.spaces.runtime(repo)["stage"], text))
+
+
 def new_discussion_form(request: Request, repo: ReadableRepo, store: Store) -> HTMLResponse:
     view, _ = main_view(store, repo)
     return pages.page_response(pages.render_new_discussion(view, request.query_params.get("pull_request") == "1"))
@@ -101,6 +109,7 @@ async def create_discussion(request: Request, repo: ReadableRepo, store: Store, 
 
 router.add_api_route("/{namespace}/{name}", widget_run, methods=["POST"], response_class=HTMLResponse)
 router.add_api_route("/datasets/{namespace}/{name}/viewer", viewer_page, methods=["GET"], response_class=HTMLResponse)
+router.add_api_route("/spaces/{namespace}/{name}/logs", space_logs_page, methods=["GET"], response_class=HTMLResponse)
 for _prefix in ROUTE_PREFIXES:
     _new = _prefix + "/{namespace}/{name}/discussions/new"
     router.add_api_route(_new, new_discussion_form, methods=["GET"], response_class=HTMLResponse)
