@@ -173,6 +173,8 @@ def test_ctrl_c_is_one_line_and_status_130(tmp_path: Path, run_dir: Path) -> Non
             [sys.executable, "-m", "hubtools.cli", "publish", "--repo", "acme/model", "--run", str(run_dir), "--endpoint", endpoint,
              "--token", "hf_unused"],
             env=environment(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            # as from a terminal: SIGINT at its default, also when this suite runs as a background job (which ignores it)
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         # The publish has started (inside the CLI's error handling) once its temporary folder exists: signal then, not
         # after a fixed sleep. A generous bound that holds at load 20; the first request then waits for an answer.
