@@ -241,3 +241,23 @@ def test_plain_text_secrets_of_an_older_hub_are_encrypted_when_it_starts(tmp_pat
     stored = store.space_settings(repo, "secret")["API_KEY"].value
     assert SPACE_SECRET not in stored and SPACE_SECRET.encode() not in (tmp_path / "hub" / "hub.sqlite").read_bytes()
     assert runtime.secret_box.secrets(store, repo) == {"API_KEY": SPACE_SECRET}
+
+
+def test_a_removed_log_stays_removed_while_the_apps_output_is_still_in_flight(tmp_path: Path) -> None:
+    """A stopped app's pump may still hold output (and reach the rotation size): it drains it and writes no file."""
+    import threading
+
+    from hubtools.hub.space_process import LOG_MAX_BYTES, RotatingLog
+
+    log = RotatingLog(tmp_path / "logs" / "app.log")
+    read_end, write_end = os.pipe()
+    pump = threading.Thread(target=log.pump, args=(os.fdopen(read_end, "rb"),))
+    pump.start()
+    with os.fdopen(write_end, "wb") as app_output:
+        app_output.write(b"before\n" * 1000)
+        app_output.flush()
+        log.remove()
+        for _ in range(3):  # past the rotation size, after the removal
+            app_output.write(b"x" * LOG_MAX_BYTES)
+    pump.join(timeout=60)
+    assert not pump.is_alive() and list((tmp_path / "logs").iterdir()) == []

@@ -141,23 +141,37 @@ class RotatingLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.older = path.with_name(path.name + ".1")
+        self._files = threading.Lock()  # opening or rotating the files vs removing them
+        self._removed = False
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_bytes(b"")
 
     def pump(self, stream: IO[bytes]) -> None:
-        """Copy the app's output until it closes its end."""
-        handle = self.path.open("ab")
+        """Copy the app's output until it closes its end; once the log is removed, drain the pipe and keep nothing
+        (an app stopped while its output is still in flight must not bring its files back)."""
+        handle = self._reopen(None)
         try:
             while chunk := stream.read1(LOG_CHUNK_BYTES):  # type: ignore[attr-defined]
+                if handle is None:
+                    continue
                 handle.write(chunk)
                 handle.flush()
                 if handle.tell() > LOG_MAX_BYTES:
-                    handle.close()
-                    os.replace(self.path, self.older)
-                    handle = self.path.open("ab")
+                    handle = self._reopen(handle, rotate=True)
         finally:
-            handle.close()
+            if handle is not None:
+                handle.close()
             stream.close()
+
+    def _reopen(self, handle: IO[bytes] | None, rotate: bool = False) -> IO[bytes] | None:
+        with self._files:
+            if handle is not None:
+                handle.close()
+            if self._removed:
+                return None
+            if rotate:
+                os.replace(self.path, self.older)
+            return self.path.open("ab")
 
     def tail(self, limit: int = LOG_MAX_BYTES) -> str:
         """The last `limit` bytes of output (never more than two capped files are read)."""
@@ -181,8 +195,10 @@ class RotatingLog:
             return 0.0
 
     def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
-        self.older.unlink(missing_ok=True)
+        with self._files:
+            self._removed = True
+            self.path.unlink(missing_ok=True)
+            self.older.unlink(missing_ok=True)
 
 
 class IsolatedSpace(LocalSpace):
