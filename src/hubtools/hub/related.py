@@ -23,7 +23,8 @@ def repos_citing(store: HubStore, identity: Identity | None, repo: Repo) -> list
     for candidate in store.list_repos():
         if candidate.type != citing_type or not can_read(identity, candidate):
             continue
-        card, _ = read_card_data(store, store.files(store.resolve(candidate, DEFAULT_BRANCH)))
+        readme = store.file_entry(store.resolve(candidate, DEFAULT_BRANCH), "README.md")  # by key, not the whole listing
+        card, _ = read_card_data(store, {"README.md": readme} if readme else {})
         if card and repo.repo_id in _names(card.get(key)):
             found.append(candidate)
     return found
