@@ -214,9 +214,9 @@ def resolve_precision(config: RunConfig) -> str:
 
 
 def optimizer_name() -> str:
-    import torch
-
-    return "adamw_torch_fused" if torch.cuda.is_available() else "adamw_torch"
+    """Fused AdamW on CPU too (torch >= 2.4): on MiniLM its step takes 19 ms where the foreach one takes
+    80 ms of a 350 ms training step (docs/training.md, Throughput)."""
+    return "adamw_torch_fused"
 
 
 def load_model(config: RunConfig, label_names: list[str]) -> Any:
