@@ -8,8 +8,9 @@ streamed to disk so this script never holds a tensor), starts a fresh embedded H
 run with `hubtools.publish.publish` in a child process (the same code path as `hubtools publish`, verify
 off), once per value of --streams (hubtools' `--upload-streams`: Xet upload streams in flight; 64 is
 hf_xet's own adaptive limit, i.e. publishing before hubtools bounded it, 2 is hubtools' default), in turn,
---repeat times. Prints each publish's wall time against one plain read of the same files, the peak RSS of
-the publishing process (ru_maxrss of the child process) and of the Hub's server process (sampled every 50 ms),
+--repeat times, the order reversed every other round. Each publish gets new random weights, since Xet
+deduplicates chunks the Hub already holds (a second publish of the same file uploads almost nothing).
+Prints each publish's wall time against one plain read of the same files, the peak RSS of the publishing process (ru_maxrss of the child process) and of the Hub's server process (sampled every 50 ms),
 then the medians per --streams value, the time ratio against the first value, and the load average.
 The temp folder is deleted at the end unless --keep.
 """
@@ -44,6 +45,10 @@ model-index:
 # Benchmark weights
 
 Random values in vinai/bertweet-large's shapes.
+"""
+RUN_CONFIG = """model: vinai/bertweet-large
+data: {path: none.csv, text_column: text, label_column: label}
+card: {license: mit, citation: none}
 """
 PUBLISH = """
 import resource, sys, time
@@ -98,7 +103,7 @@ def write_random_safetensors(path: Path, shapes: dict[str, tuple[int, ...]]) -> 
 
 
 def write_run(root: Path) -> int:
-    """A run directory that `publish` accepts: weights, config, metrics and a reviewed card."""
+    """A run directory that `publish` accepts: weights, model and run configs, metrics and a reviewed card."""
     model = root / "model"
     model.mkdir(parents=True)
     size = write_random_safetensors(model / "model.safetensors", bertweet_large_shapes())
@@ -106,6 +111,7 @@ def write_run(root: Path) -> int:
               "num_hidden_layers": LAYERS, "intermediate_size": INTERMEDIATE, "vocab_size": VOCAB, "max_position_embeddings": POSITIONS}
     (model / "config.json").write_text(json.dumps(config), encoding="utf-8")
     (root / "metrics.json").write_text('{"test": {"accuracy": 0.0}}', encoding="utf-8")  # what the card says
+    (root / "config.yaml").write_text(RUN_CONFIG, encoding="utf-8")  # publish lists the card's gaps from it
     (root / "card").mkdir()
     (root / "card" / "README.md").write_text(CARD, encoding="utf-8")
     return size
@@ -173,19 +179,22 @@ def main() -> None:
         environment = {**os.environ, "HF_ENDPOINT": server.endpoint, "HF_HOME": str(work / "hf-home"),
                        "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
         os.environ.update(environment)
-        size = write_run(work / "run")
         server.start()
         try:
             environment["HF_TOKEN"] = issue_token(work / "hub", "bench", ["bench"])
             server_rss = PeakRss(server.process.pid)
             server_rss.start()
-            print(f"{size / 1e9:.2f} GB of safetensors; load average before {load_average()}")
+            print(f"load average before {load_average()}")
             for attempt in range(args.repeat):
-                for streams in args.streams:
-                    read_seconds = read_once_seconds(work / "run")
-                    seconds, peak, sampled = publish_once(f"bench/large-{attempt}-{streams}", work / "run", streams, environment)
+                order = args.streams if attempt % 2 == 0 else args.streams[::-1]
+                for streams in order:
+                    run = work / f"run-{attempt}-{streams}"
+                    size = write_run(run)  # new random weights: Xet would deduplicate a file the Hub already holds
+                    read_seconds = read_once_seconds(run)
+                    seconds, peak, sampled = publish_once(f"bench/large-{attempt}-{streams}", run, streams, environment)
+                    shutil.rmtree(run)
                     results[streams].append((seconds, peak, sampled))
-                    print(f"  round {attempt + 1}, {streams} upload streams: publish {seconds:.1f} s ({size / 1e6 / seconds:.0f} MB/s) vs one plain read "
+                    print(f"  round {attempt + 1}, {streams} upload streams: {size / 1e9:.2f} GB published in {seconds:.1f} s ({size / 1e6 / seconds:.0f} MB/s) vs one plain read "
                           f"{read_seconds:.1f} s; publishing process peak RSS {peak:.0f} MiB (sampled {sampled:.0f}); Hub server peak RSS so far "
                           f"{server_rss.peak / 2**20:.0f} MiB; load {load_average()}", flush=True)
             server_rss.done.set()
