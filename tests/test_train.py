@@ -243,6 +243,23 @@ def test_resume_after_kill_ends_with_the_same_results(seeded_hub, tmp_path: Path
         assert pd.read_parquet(run.split(split)).equals(pd.read_parquet(expected.split(split)))
 
 
+def test_a_classifier_on_other_labels_is_a_base_model(tmp_path: Path) -> None:
+    """A fine-tuned binary classifier (e.g. an intermediate Sentiment140 run) as the base of a 5-label task: its
+    encoder is kept and its 2-row head replaced (transformers refuses the mismatched head unless told)."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from hubtools.train import load_model
+
+    binary = AutoModelForSequenceClassification.from_pretrained(base_model_path(), num_labels=2)
+    binary.save_pretrained(tmp_path / "binary")
+    config = load_config(CONFIGS / "quickstart.yaml", overrides=[f"model={tmp_path / 'binary'}"])
+    labels = ["Argumentative", "Opinion", "Informational", "Expressive", "Neutral"]
+    model = load_model(config, labels)
+    assert model.config.id2label == dict(enumerate(labels)) and model.classifier.out_features == 5
+    assert torch.equal(model.bert.encoder.layer[5].output.dense.weight, binary.bert.encoder.layer[5].output.dense.weight)
+
+
 @pytest.mark.slow
 def test_reference_configs_start_with_minilm(seeded_hub, tmp_path: Path, sample_csv: Path) -> None:
     minilm = ["model=sentence-transformers/all-MiniLM-L6-v2", "training.max_steps=2", "training.max_length=32", "training.per_device_eval_batch_size=64"]

@@ -232,6 +232,7 @@ def load_model(config: RunConfig, label_names: list[str]) -> Any:
             num_labels=len(label_names),
             id2label=dict(enumerate(label_names)),
             label2id={name: index for index, name in enumerate(label_names)},
+            ignore_mismatched_sizes=True,  # a classifier as base (e.g. a hubtools run on other labels): its head is replaced
         )
     except (OSError, ValueError) as error:
         raise model_load_error(config.model, error, constants.ENDPOINT) from error
