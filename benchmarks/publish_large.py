@@ -10,8 +10,8 @@ off), once per value of --streams (hubtools' `--upload-streams`: Xet upload stre
 hf_xet's own adaptive limit, i.e. publishing before hubtools bounded it, 2 is hubtools' default), in turn,
 --repeat times, the order reversed every other round. Each publish gets new random weights, since Xet
 deduplicates chunks the Hub already holds (a second publish of the same file uploads almost nothing).
-Prints each publish's wall time against one plain read of the same files, the peak RSS of the publishing process (ru_maxrss of the child process) and of the Hub's server process (sampled every 50 ms),
-then the medians per --streams value, the time ratio against the first value, and the load average.
+Prints each publish's wall time against one plain read of the same files, the peak RSS of the publishing
+process (ru_maxrss of the child process) and of the Hub's server process (sampled every 50 ms), then the medians per --streams value, the time ratio against the first value, and the load average.
 The temp folder is deleted at the end unless --keep.
 """
 

@@ -215,7 +215,7 @@ def resolve_precision(config: RunConfig) -> str:
 
 def optimizer_name() -> str:
     """Fused AdamW on CPU too (torch >= 2.4): on MiniLM its step takes 19 ms where the foreach one takes
-    80 ms of a 350 ms training step (docs/training.md, Throughput)."""
+    86 ms of a 375 ms training step (benchmarks/train_step_parts.py; docs/training.md, Throughput benchmark)."""
     return "adamw_torch_fused"
 
 
