@@ -48,7 +48,7 @@ Random values in vinai/bertweet-large's shapes.
 """
 RUN_CONFIG = """model: vinai/bertweet-large
 data: {path: none.csv, text_column: text, label_column: label}
-card: {license: mit, citation: none}
+card: {license: mit}
 """
 PUBLISH = """
 import resource, sys, time

@@ -13,11 +13,11 @@ from pathlib import Path
 from hubtools.config import ConfigError, RunConfig
 from hubtools.rundir import RunDir, write_json_atomic
 from hubtools.train import (
+    OPTIMIZER,
     check_run_dir,
     configure_torch_threads,
     distributed_state,
     evaluate_saved_model,
-    optimizer_name,
     prepare_training_data,
     resolve_precision,
     train_once,
@@ -45,7 +45,7 @@ def run_training(config: RunConfig, output_dir: str | Path | None = None, resume
     if state.is_main_process:
         from hubtools.environment import collect_environment
 
-        write_json_atomic(run.environment, collect_environment(precision, optimizer_name(), state.num_processes, state.backend, threads_reason))
+        write_json_atomic(run.environment, collect_environment(precision, OPTIMIZER, state.num_processes, state.backend, threads_reason))
     if config.hp_search.enabled:
         from hubtools.search import run_search
 

@@ -32,6 +32,11 @@ EVAL_SUMMARY_KEYS = ("runtime", "samples_per_second", "steps_per_second", "model
 MACHINE_SETTINGS = {"training.threads"}  # how this machine runs the recipe, not the recipe: may change on --resume
 
 
+# Fused AdamW on CPU too (torch >= 2.4): on MiniLM its step takes 19 ms where the foreach one takes 86 ms of a
+# 375 ms training step (benchmarks/train_step_parts.py; docs/training.md, Throughput benchmark).
+OPTIMIZER = "adamw_torch_fused"
+
+
 class RunDirError(InputError):
     """A run directory that cannot be started or resumed as asked."""
 
@@ -213,12 +218,6 @@ def resolve_precision(config: RunConfig) -> str:
     return resolve_mixed_precision(config.training.mixed_precision)
 
 
-def optimizer_name() -> str:
-    """Fused AdamW on CPU too (torch >= 2.4): on MiniLM its step takes 19 ms where the foreach one takes
-    86 ms of a 375 ms training step (benchmarks/train_step_parts.py; docs/training.md, Throughput benchmark)."""
-    return "adamw_torch_fused"
-
-
 def load_model(config: RunConfig, label_names: list[str]) -> Any:
     from huggingface_hub import constants
     from transformers import AutoModelForSequenceClassification, set_seed
@@ -260,7 +259,7 @@ def training_arguments(config: RunConfig, output_dir: Path, **overrides: Any) ->
         "seed": training.seed,
         "fp16": precision == "fp16",
         "bf16": precision == "bf16",
-        "optim": optimizer_name(),
+        "optim": OPTIMIZER,
         "use_cpu": runs_on_cpu(),
         "train_sampling_strategy": "group_by_length" if training.group_by_length else "random",
         "logging_strategy": "steps",
