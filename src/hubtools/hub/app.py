@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hubtools.hub import lfs
 from hubtools.hub.deps import REPO_NOT_FOUND, HubState
 from hubtools.hub.errors import HubError
-from hubtools.hub.limits import UNREFERENCED_BLOB_GRACE_SECONDS, BodyLimit
+from hubtools.hub.limits import TEMP_UPLOAD_GRACE_SECONDS, UNREFERENCED_BLOB_GRACE_SECONDS, BodyLimit
 from hubtools.hub.responses import error_response, hub_error_response
 from hubtools.hub.routers import (
     commits, discussions, downloads, fallback, listing, page_forms, pages, refs, repos, spaces, xet, xet_downloads,
@@ -116,7 +116,7 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
 def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
     """The Hub's routes; with `spaces_endpoint` (this Hub's URL, for the apps) it also runs Gradio Spaces."""
     store = HubStore(Path(root))
-    store.clear_temp()
+    store.clear_temp(TEMP_UPLOAD_GRACE_SECONDS)
     store.collect_garbage(UNREFERENCED_BLOB_GRACE_SECONDS)
     state = HubState(store, SpacesRuntime(store, spaces_endpoint), XetCas(store), lfs.load_secret(Path(root)))
 

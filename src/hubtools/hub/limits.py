@@ -35,6 +35,9 @@ TREE_EXPAND_PAGE_SIZE = 50  # huggingface.co: 50 when expand=True
 DISCUSSIONS_PAGE_SIZE = 50
 COMMITS_PAGE_SIZE = 50
 UNREFERENCED_BLOB_GRACE_SECONDS = 24 * 3600  # uploads no commit references are collected after this (gc, start-up)
+# partial uploads older than this are a killed server's leftovers; younger ones may be another process's writes
+# in progress (`hub seed-base-models` while `hub serve` starts on the same root)
+TEMP_UPLOAD_GRACE_SECONDS = 3600
 
 
 @dataclass(frozen=True)

@@ -34,10 +34,13 @@ class BlobStore(Database):
         path = self.blob_path(sha256)
         return path.is_file() and (size is None or path.stat().st_size == size)
 
-    def clear_temp(self) -> None:
-        """Remove partial uploads left by a killed server; called when a server starts."""
+    def clear_temp(self, older_than_s: float) -> None:
+        """Remove partial uploads left by a killed server; called when a server starts. Files younger than
+        `older_than_s` are left alone: another process on the same root may be writing them."""
+        cutoff = time.time() - older_than_s
         for leftover in self.tmp_dir.iterdir():
-            leftover.unlink(missing_ok=True)
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink(missing_ok=True)
 
     def new_temp_file(self) -> tuple[int, Path]:
         fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix="upload-")
