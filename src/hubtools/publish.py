@@ -3,8 +3,8 @@
 Everything that can fail is checked before the first byte is uploaded: repo ids, the run directory,
 the card, the token's rights, repo types and a scan for secrets. Each repo then gets one atomic
 `create_commit` holding only the files whose content differs from the repo now (sha256 for LFS
-files, git blob ids otherwise), plus deletions of files the run no longer has. An unchanged run
-makes no commit at all.
+files, git blob ids otherwise), plus deletions of files hubtools published there before (its manifest,
+`hubtools.manifest`) that the run no longer has; every other file is kept. An unchanged run makes no commit.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from hubtools.cards import BENCHMARK_FILE
 from hubtools.errors import HubRefusedError, HubtoolsError
 from hubtools.formatting import format_size
 from hubtools.hubclient import with_retries
+from hubtools.manifest import PreviousPublish, read_previous_publish, write_manifest
 from hubtools.rundir import MODEL_FILE_PATTERNS, SPLITS, RunDir
 from hubtools.space import DEFAULT_HARDWARE, check_hardware
 
@@ -31,10 +32,10 @@ if TYPE_CHECKING:
     from hubtools.verify import VerifyReport
 
 RepoType = Literal["model", "dataset", "space"]
-Status = Literal["added", "changed", "deleted", "unchanged"]
+Status = Literal["added", "changed", "deleted", "unchanged", "kept"]
 
-# Never deleted by a publish: .gitattributes is the Hub's own; a benchmark declaration (eval.yaml) is the
-# dataset owner's, and models scored on it point their .eval_results at it.
+# Never deleted by a publish, even a mirror, nor listed as kept: .gitattributes is the Hub's own; a benchmark
+# declaration (eval.yaml) is the dataset owner's, and models scored on it point their .eval_results at it.
 KEPT_REMOTE_FILES = {".gitattributes", BENCHMARK_FILE}
 
 SECRET_FILE_PATTERNS = (".env", ".env.*", "*.pem", "id_rsa*", "id_ed25519*", ".netrc", ".git-credentials", "*token*.txt")
@@ -71,8 +72,9 @@ def repo_url(endpoint: str, repo_type: RepoType, repo_id: str) -> str:
 class FileChange:
     path: str
     status: Status
-    size: int | None  # local size (None when deleted)
+    size: int | None  # local size (None when deleted or kept)
     remote_size: int | None  # size in the repo now (None when added)
+    why_kept: str | None = None  # a remote file the run lacks and publish leaves alone: why
 
 
 @dataclass
@@ -88,9 +90,13 @@ class RepoPlan:
     private: bool | None = None
     space_hardware: str | None = None  # asked for when the Space is created
     digests: dict[str, FileDigest] = field(default_factory=dict)  # path in repo -> hashes from the one read
+    mirror: bool = False  # delete every file the run lacks, not only those hubtools published
 
     def pending(self) -> list[FileChange]:
-        return [change for change in self.changes if change.status != "unchanged"]
+        return [change for change in self.changes if change.status not in ("unchanged", "kept")]
+
+    def kept(self) -> list[FileChange]:
+        return [change for change in self.changes if change.status == "kept"]
 
     def operations(self) -> list:
         from huggingface_hub import CommitOperationAdd, CommitOperationDelete
@@ -126,8 +132,12 @@ def _same_content(local: Path, digest: FileDigest, remote) -> bool:
     return remote.blob_id is not None and (digest.git_blob_id or _git_blob_id(local)) == remote.blob_id
 
 
-def diff_tree(files: dict[str, Path], digests: dict[str, FileDigest], remote_siblings: list) -> list[FileChange]:
-    """File-by-file difference between the local tree (hashed by `scan_and_hash`) and the repo's files."""
+def diff_tree(
+    files: dict[str, Path], digests: dict[str, FileDigest], remote_siblings: list, previous: PreviousPublish, *, mirror: bool = False
+) -> list[FileChange]:
+    """File-by-file difference between the local tree (hashed by `scan_and_hash`) and the repo's files. A remote file
+    the run lacks is deleted when `previous` (the repo's manifest) says hubtools published it, or with `mirror`;
+    otherwise it is kept, with the reason."""
     remote = {sibling.rfilename: sibling for sibling in remote_siblings}
     changes = []
     for path, local in sorted(files.items()):
@@ -138,7 +148,8 @@ def diff_tree(files: dict[str, Path], digests: dict[str, FileDigest], remote_sib
             status: Status = "unchanged" if _same_content(local, digests[path], remote[path]) else "changed"
             changes.append(FileChange(path, status, size, remote[path].size))
     for path in sorted(set(remote) - set(files) - KEPT_REMOTE_FILES):
-        changes.append(FileChange(path, "deleted", None, remote[path].size))
+        why_kept = None if mirror else previous.why_kept(path)
+        changes.append(FileChange(path, "kept" if why_kept else "deleted", None, remote[path].size, why_kept))
     return changes
 
 
@@ -150,7 +161,8 @@ def format_plan(plan: RepoPlan, endpoint: str, revision: str) -> str:
         was = f" (was {format_size(change.remote_size)})" if change.status == "changed" else ""
         shown = change.remote_size if change.status == "deleted" else change.size
         lines.append(f"  {marks[change.status]} {change.path}  {format_size(shown)}{was}")
-    counts = {status: sum(1 for change in plan.changes if change.status == status) for status in ("added", "changed", "deleted", "unchanged")}
+    lines.extend(f"  kept: {change.path}, {change.why_kept}" for change in plan.kept())
+    counts = {status: sum(1 for change in plan.changes if change.status == status) for status in ("added", "changed", "deleted", "unchanged", "kept")}
     lines.append("  " + ", ".join(f"{count} {status}" for status, count in counts.items()))
     return "\n".join(lines)
 
@@ -353,10 +365,12 @@ def read_remote(api, plan: RepoPlan, revision: str) -> None:
     try:
         info = with_retries(fetch, f"reading {plan.repo_type} repo {plan.repo_id}", api.endpoint)
     except RepositoryNotFoundError:
-        plan.changes = diff_tree(plan.files, plan.digests, [])
+        plan.changes = diff_tree(plan.files, plan.digests, [], PreviousPublish(frozenset()))
         return
     plan.exists, plan.parent_commit, plan.private = True, info.sha, bool(info.private)
-    plan.changes = diff_tree(plan.files, plan.digests, info.siblings or [])
+    siblings = info.siblings or []
+    previous = read_previous_publish(api, plan.repo_id, plan.repo_type, info.sha, {sibling.rfilename for sibling in siblings})
+    plan.changes = diff_tree(plan.files, plan.digests, siblings, previous, mirror=plan.mirror)
 
 
 @dataclass
@@ -438,6 +452,7 @@ class PublishOptions:
     space_hardware: str = DEFAULT_HARDWARE
     space_token: str | None = None  # read-only token given to a private model's Space as its HF_TOKEN secret
     replace_edited_cards: bool = False
+    mirror: bool = False  # delete every file of the repos the run lacks, not only those hubtools published there
     upload_streams: int | None = None  # xorbs in flight per Xet upload; None: HF_XET_CLIENT_AC_MAX_UPLOAD_CONCURRENCY, else 2
 
 
@@ -556,6 +571,8 @@ def plan_publish(options: PublishOptions, api, work_dir: Path) -> list[RepoPlan]
     if options.space_repo_id:
         plans.append(RepoPlan(options.space_repo_id, "space", _space_files(run, options, api.endpoint, work_dir), space_hardware=options.space_hardware))
     for plan in plans:
+        plan.mirror = options.mirror
+        plan.files = write_manifest(plan.files, work_dir / "manifests" / plan.repo_type)
         plan.digests = scan_and_hash(plan.files, api.token, options.space_token)
         read_remote(api, plan, options.revision)
         if plan.exists and not options.replace_edited_cards:
