@@ -26,6 +26,7 @@ from hubtools.formatting import format_size
 from hubtools.hubclient import with_retries
 from hubtools.manifest import PreviousPublish, read_previous_publish, write_manifest
 from hubtools.rundir import MODEL_FILE_PATTERNS, SPLITS, RunDir
+from hubtools.safe_commit import commit_marker, commit_once
 from hubtools.space import DEFAULT_HARDWARE, check_hardware
 
 if TYPE_CHECKING:
@@ -411,24 +412,29 @@ def _create_repo_and_commit(
     if revision != "main" and not create_pr:
         with_retries(lambda: api.create_branch(plan.repo_id, repo_type=plan.repo_type, branch=revision, exist_ok=True), describe, api.endpoint)
     try:
-        info = with_retries(
-            lambda: api.create_commit(
-                plan.repo_id,
-                plan.operations(),
-                repo_type=plan.repo_type,
-                revision=revision,
-                create_pr=create_pr,
-                commit_message=commit_message,
-                commit_description=PUBLISH_MARK,
-                parent_commit=plan.parent_commit if plan.exists and not create_pr else None,
-            ),
-            describe,
-            api.endpoint,
+        landed = commit_once(
+            api,
+            plan.repo_id,
+            plan.operations(),
+            repo_type=plan.repo_type,
+            revision=revision,
+            commit_message=commit_message,
+            description=PUBLISH_MARK,
+            marker=plan_marker(plan, revision, create_pr),
+            parent_commit=plan.parent_commit if plan.exists and not create_pr else None,
+            create_pr=create_pr,
+            describe=describe,
         )
     except HubtoolsError as error:
         state = f"still at {plan.parent_commit[:12]}" if plan.parent_commit else "without this commit"
         raise type(error)(f"{error}; {plan.repo_id} is {state}; run the same command again to finish") from error  # keeps the family (exit status)
-    return CommitResult(plan, url, commit_id=info.oid, pr_url=info.pr_url)
+    return CommitResult(plan, url, commit_id=landed.oid, pr_url=landed.pr_url)
+
+
+def plan_marker(plan: RepoPlan, revision: str, create_pr: bool) -> str:
+    """The same for the same planned commit, in this run or a re-run of the command (see `hubtools.safe_commit`)."""
+    changes = [(change.path, change.status, plan.digests[change.path].sha256 if change.path in plan.files else None) for change in plan.pending()]
+    return commit_marker(plan.repo_type, plan.repo_id, revision, create_pr, plan.parent_commit, changes)
 
 
 # ----------------------------------------------------------------------------- the command
