@@ -10,7 +10,7 @@ import pytest
 
 from hubtools.errors import HubtoolsError
 from hubtools.manifest import MANIFEST_FILE, NO_MANIFEST, PreviousPublish, manifest_bytes, parse_manifest, write_manifest
-from hubtools.publish import XET_UPLOAD_STREAMS_ENV, bound_xet_uploads, check_repo_id, diff_tree, model_tree, scan_and_hash
+from hubtools.publish import XET_UPLOAD_STREAMS_ENV, check_repo_id, diff_tree, model_tree, scan_and_hash, xet_upload_streams
 from hubtools.rundir import RunDir
 
 
@@ -131,10 +131,15 @@ def test_the_manifest_lists_the_tree_and_itself_in_a_stable_order(tmp_path: Path
 def test_xet_upload_streams_default_to_two_and_an_explicit_count_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     """hf_xet's own limit (64 xorbs of up to 64 MB in flight) held ~0.7-1 GB while publishing 1.4 GB (benchmarks/publish_large.py)."""
     monkeypatch.delenv(XET_UPLOAD_STREAMS_ENV, raising=False)
-    assert bound_xet_uploads(None) == 2 and os.environ[XET_UPLOAD_STREAMS_ENV] == "2"
+    with xet_upload_streams(None) as streams:
+        assert streams == 2 and os.environ[XET_UPLOAD_STREAMS_ENV] == "2"
+    assert XET_UPLOAD_STREAMS_ENV not in os.environ  # nothing left set for the rest of the process (issue 29)
     monkeypatch.setenv(XET_UPLOAD_STREAMS_ENV, "8")
-    assert bound_xet_uploads(None) == 8  # the user's setting
-    assert bound_xet_uploads(3) == 3 and os.environ[XET_UPLOAD_STREAMS_ENV] == "3"  # --upload-streams
+    with xet_upload_streams(None) as streams:
+        assert streams == 8  # the user's setting
+    with xet_upload_streams(3) as streams:
+        assert streams == 3 and os.environ[XET_UPLOAD_STREAMS_ENV] == "3"  # --upload-streams
+    assert os.environ[XET_UPLOAD_STREAMS_ENV] == "8"  # the user's setting again
 
 
 @pytest.mark.parametrize(("streams", "variable", "message"), [
@@ -147,5 +152,6 @@ def test_impossible_upload_streams_are_one_line_errors(monkeypatch: pytest.Monke
     else:
         monkeypatch.setenv(XET_UPLOAD_STREAMS_ENV, variable)
     with pytest.raises(HubtoolsError) as raised:
-        bound_xet_uploads(streams)
+        with xet_upload_streams(streams):
+            pass
     assert str(raised.value) == message

@@ -15,7 +15,8 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -53,7 +54,9 @@ CARD_FILE = "README.md"
 PUBLISH_MARK = "Published with `hubtools publish`."  # commit description: how a later publish knows its own commits
 
 # hf_xet uploads large files as xorbs of up to 64 MB; its adaptive concurrency lets up to 64 be in flight, which
-# held ~1 GB in the publishing process for a 1.4 GB model (benchmarks/publish_large.py). hubtools bounds it.
+# held ~1 GB in the publishing process for a 1.4 GB model (benchmarks/publish_large.py). hubtools bounds it, through
+# the variable: hf_xet takes a per-session XetConfig, but huggingface_hub opens its one process-wide XetSession itself
+# (utils._xet.get_xet_session, from the environment) and takes no session or config per call.
 XET_UPLOAD_STREAMS_ENV = "HF_XET_CLIENT_AC_MAX_UPLOAD_CONCURRENCY"
 DEFAULT_UPLOAD_STREAMS = 2
 
@@ -462,10 +465,12 @@ class PublishOptions:
     upload_streams: int | None = None  # xorbs in flight per Xet upload; None: HF_XET_CLIENT_AC_MAX_UPLOAD_CONCURRENCY, else 2
 
 
-def bound_xet_uploads(streams: int | None) -> int:
-    """Cap hf_xet's upload streams for this process (`streams`, else the variable already set, else 2) and return
-    the cap. hf_xet reads it when huggingface_hub opens the process's Xet session (its first Xet upload or download):
-    a process that already used Xet keeps the cap it had."""
+@contextmanager
+def xet_upload_streams(streams: int | None) -> Iterator[int]:
+    """Cap hf_xet's upload streams while the block runs (`streams`, else the variable already set, else 2), yielding
+    the cap; the variable is restored afterwards, so nothing is left set for the rest of the process. hf_xet reads it
+    when huggingface_hub opens the process's Xet session (its first Xet upload or download) inside the block: a
+    process that already used Xet keeps the cap it had."""
     if streams is None:
         value = os.environ.get(XET_UPLOAD_STREAMS_ENV, "").strip() or str(DEFAULT_UPLOAD_STREAMS)
         if not value.isdigit() or int(value) < 1:
@@ -473,8 +478,15 @@ def bound_xet_uploads(streams: int | None) -> int:
         streams = int(value)
     if streams < 1:
         raise HubtoolsError(f"--upload-streams {streams}: at least 1 upload stream is needed (hubtools' default is {DEFAULT_UPLOAD_STREAMS})")
+    before = os.environ.get(XET_UPLOAD_STREAMS_ENV)
     os.environ[XET_UPLOAD_STREAMS_ENV] = str(streams)
-    return streams
+    try:
+        yield streams
+    finally:
+        if before is None:
+            os.environ.pop(XET_UPLOAD_STREAMS_ENV, None)
+        else:
+            os.environ[XET_UPLOAD_STREAMS_ENV] = before
 
 
 @dataclass
@@ -632,9 +644,13 @@ def card_gaps_to_publish(options: PublishOptions) -> list[str]:
 
 
 def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> PublishResult:
+    with xet_upload_streams(options.upload_streams):
+        return _publish(options, echo)
+
+
+def _publish(options: PublishOptions, echo: Callable[[str], None]) -> PublishResult:
     from hubtools.hubclient import hub_api, resolve_endpoint, resolve_token
 
-    bound_xet_uploads(options.upload_streams)
     endpoint = resolve_endpoint(options.endpoint)
     api = hub_api(endpoint, resolve_token(options.token))
     with tempfile.TemporaryDirectory(prefix="hubtools-publish-") as work:
