@@ -63,3 +63,10 @@ def test_save_best_model_killed_at_any_step_leaves_the_previous_model_or_the_new
     assert report["killed"] >= 3  # killed while writing the new model, while swapping, while removing the old one
     assert set(report["states"]) <= {"previous", "new"}, report["states"]
     assert report["states"][-1] == "new"
+
+
+def test_a_card_written_into_the_current_folder_is_staged_beside_it(card_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(card_dir)
+    CardFiles(ModelCard, GOOD_CARD + "\nHere.\n", {"confusion_matrix.png": b"png v2"}).write(Path("."), overwrite=True)
+    assert (card_dir / "README.md").read_text(encoding="utf-8").endswith("Here.\n")
+    assert sorted(path.name for path in card_dir.parent.iterdir()) == ["card"]

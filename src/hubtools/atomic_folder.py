@@ -20,6 +20,7 @@ RENAME_EXCHANGE = 2  # <linux/fs.h>
 def staging_folder(destination: Path) -> Path:
     """An empty folder beside `destination` (`.NAME.partial`, what a killed write left there is removed first), for
     writing what will replace it. One writer per destination at a time, as for a run directory."""
+    destination = destination.resolve()  # `.` has no name to put a sibling beside
     staged = destination.with_name(f".{destination.name}.partial")
     shutil.rmtree(staged, ignore_errors=True)
     staged.mkdir(parents=True)
