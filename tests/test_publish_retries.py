@@ -112,3 +112,19 @@ def test_connection_errors_of_every_client_library_are_hub_unreachable(make_erro
     failure = explain(make_error())
     assert failure.exit_code == EXIT_HUB_UNREACHABLE
     assert failure.message.startswith("cannot reach the Hub at ") and failure.message.endswith("start it with `hubtools hub serve` or check HF_ENDPOINT")
+
+
+def test_someone_elses_pull_request_with_the_marker_is_never_taken_for_ours(hub, token) -> None:
+    from huggingface_hub import CommitOperationAdd
+
+    from hubtools.safe_commit import commit_marker, find_open_pull_request
+
+    repo = f"{ORG}/copied-marker"
+    hub.api(token).create_repo(repo)
+    marker = commit_marker("audit", repo, "0" * 40, "content")
+    mallory = hub.api(hub.token("mallory"))
+    mallory.create_commit(repo, [CommitOperationAdd("README.md", b"---\nlicense: mit\n---\n# mine\n")], commit_message="Looks like an audit",
+                          commit_description=f"Copied.\n\n{marker}", create_pr=True)
+
+    assert find_open_pull_request(hub.api(token), repo, "model", marker) is None
+    assert find_open_pull_request(mallory, repo, "model", marker).pr_url.endswith(f"/{repo}/discussions/1")

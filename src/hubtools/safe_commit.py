@@ -52,11 +52,15 @@ def find_landed_commit(api, repo_id: str, repo_type: str, revision: str, marker:
 
 
 def find_open_pull_request(api, repo_id: str, repo_type: str, marker: str) -> Landed | None:
-    """An open pull request whose description (the commit description it was opened with) carries `marker`."""
+    """An open pull request of the token's user whose description (the commit description it was opened with)
+    carries `marker`; someone else's pull request never stands in for ours."""
     from huggingface_hub.errors import RepositoryNotFoundError
 
+    me = api.whoami()["name"]
     try:
-        pulls = list(api.get_repo_discussions(repo_id, repo_type=repo_type, discussion_type="pull_request", discussion_status="open"))
+        pulls = list(api.get_repo_discussions(
+            repo_id, author=me, repo_type=repo_type, discussion_type="pull_request", discussion_status="open"
+        ))
     except RepositoryNotFoundError:
         return None
     for pull in pulls:
