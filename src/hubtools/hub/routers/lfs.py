@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from hubtools.hub import lfs
-from hubtools.hub.auth import require_upload
+from hubtools.hub.auth import bearer_token, require_upload
 from hubtools.hub.deps import (
     Authenticated,
     Caller,
@@ -22,6 +22,7 @@ from hubtools.hub.deps import (
 )
 from hubtools.hub.errors import InvalidRequest, NotFound, NotSupported
 from hubtools.hub.store import iso
+from hubtools.hub.store.identity import hash_token
 from hubtools.hub.repo_types import ROUTE_PREFIXES
 
 router = APIRouter()
@@ -33,7 +34,10 @@ async def lfs_batch(request: Request, namespace: str, name_git: str, caller: Cal
     repo = find_readable(state.store, caller, repo_type_in(request), namespace, name_git[: -len(".git")])
     identity = require_upload(caller, repo)
     payload = await json_body(request)
-    answer = await run_in_threadpool(lfs.batch_response, state.store, state.secret, base_url(request), payload, repo, identity)
+    token_hash = hash_token(bearer_token(request) or "")  # require_upload: a token was sent
+    answer = await run_in_threadpool(
+        lfs.batch_response, state.store, state.secret, base_url(request), payload, repo, identity, token_hash
+    )
     return JSONResponse(answer, media_type="application/vnd.git-lfs+json")
 
 
@@ -41,9 +45,9 @@ for _prefix in ROUTE_PREFIXES:
     router.add_api_route(_prefix + "/{namespace}/{name_git}/info/lfs/objects/batch", lfs_batch, methods=["POST"])
 
 
-@router.put("/api/lfs-objects/{repo_pk}/{oid}/{size}/{signature}")
-async def lfs_upload(request: Request, repo_pk: int, oid: str, size: int, signature: str, state: State) -> Response:
-    await lfs.receive_object(state.store, state.secret, request, repo_pk, oid, size, signature)
+@router.put("/api/lfs-objects/{repo_pk}/{oid}/{size}/{grant}")
+async def lfs_upload(request: Request, repo_pk: int, oid: str, size: int, grant: str, state: State) -> Response:
+    await lfs.receive_object(state.store, state.secret, request, repo_pk, oid, size, grant)
     return Response(status_code=200)
 
 
