@@ -125,6 +125,7 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         state.spaces.start_all()
         yield
         state.spaces.stop_all()
+        await state.widget.close()
 
     app = FastAPI(title="hubtools embedded Hub", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.hub = state
