@@ -21,6 +21,7 @@ from hubtools.hub.deps import (
     repo_type_in,
 )
 from hubtools.hub.errors import InvalidRequest, NotFound, NotSupported
+from hubtools.hub.payloads import LfsBatch, LfsFilesDeletion, LfsObject, documented
 from hubtools.hub.store import iso
 from hubtools.hub.store.identity import hash_token
 from hubtools.hub.repo_types import ROUTE_PREFIXES
@@ -42,7 +43,8 @@ async def lfs_batch(request: Request, namespace: str, name_git: str, caller: Cal
 
 
 for _prefix in ROUTE_PREFIXES:
-    router.add_api_route(_prefix + "/{namespace}/{name_git}/info/lfs/objects/batch", lfs_batch, methods=["POST"])
+    router.add_api_route(_prefix + "/{namespace}/{name_git}/info/lfs/objects/batch", lfs_batch, methods=["POST"],
+                         openapi_extra=documented(LfsBatch))
 
 
 @router.put("/api/lfs-objects/{repo_pk}/{oid}/{size}/{grant}")
@@ -51,7 +53,7 @@ async def lfs_upload(request: Request, repo_pk: int, oid: str, size: int, grant:
     return Response(status_code=200)
 
 
-@router.post("/api/lfs-verify")
+@router.post("/api/lfs-verify", openapi_extra=documented(LfsObject))
 async def lfs_verify(request: Request, identity: Authenticated, state: State) -> JSONResponse:
     lfs.verify_object(state.store, await json_body(request), identity)
     return JSONResponse({"success": True})
@@ -66,7 +68,7 @@ def list_lfs_files(repo: ReadableRepo, store: Store) -> JSONResponse:
     ])
 
 
-@router.post("/api/{plural}/{namespace}/{name}/lfs-files/batch")
+@router.post("/api/{plural}/{namespace}/{name}/lfs-files/batch", openapi_extra=documented(LfsFilesDeletion))
 async def delete_lfs_files(request: Request, repo: WritableRepo, store: Store) -> JSONResponse:
     """Permanently delete LFS files: they leave every commit (rewriteHistory); their blobs become collectable."""
     deletions = (await json_body(request)).get("deletions")
