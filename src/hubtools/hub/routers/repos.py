@@ -64,7 +64,10 @@ async def create_repo(request: Request, identity: Authenticated, store: Store) -
     sdk = payload.sdk
     if repo_type == "space" and sdk not in SPACE_SDKS:
         raise InvalidRequest(f"Invalid Space sdk {sdk!r}: use one of {', '.join(SPACE_SDKS)}")
-    private = bool(payload.private) or payload.visibility == "private"
+    if payload.private is None and payload.visibility is None:
+        private = await run_in_threadpool(store.is_private_by_default, namespace)
+    else:
+        private = bool(payload.private) or payload.visibility == "private"
     url = f"{base_url(request)}/{url_prefix(repo_type)}{namespace}/{name}"
     try:
         repo = await run_in_threadpool(
