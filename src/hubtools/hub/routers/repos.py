@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from hubtools.hub.auth import can_read, require_write
@@ -132,6 +132,8 @@ async def update_settings(request: Request, repo: WritableRepo, store: Store) ->
 async def validate_yaml(request: Request) -> JSONResponse:
     payload = await json_body(request)
     errors, warnings = await run_in_threadpool(front_matter_problems, payload.get("content"))
+    if errors and "text/plain" in request.headers.get("accept", ""):  # RepoCard.validate shows this text as is
+        return PlainTextResponse("\n".join(f"- Error: {error['message']}" for error in errors), status_code=400)
     if errors:
         return JSONResponse({"errors": errors}, status_code=400)
     return JSONResponse({"errors": [], "warnings": warnings})
