@@ -26,7 +26,7 @@ HUB_GROWTH_BOUND_KB = 100 * 1024
 
 
 def tiny_safetensors() -> bytes:
-    """A valid safetensors file of one 2-float tensor (under 100 bytes)."""
+    """A valid safetensors file of one 2-float tensor (77 bytes)."""
     header = json.dumps({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
     return struct.pack("<Q", len(header)) + header + b"\0" * 8
 
