@@ -137,3 +137,23 @@ def test_a_worker_past_its_timeout_is_killed_and_the_hub_answers(tmp_path, monke
         assert shown_error(page) == "The model did not answer within 0.5 s: try a shorter text"
         assert child_pids(server.process.pid) == []  # killed, not left running
         assert_answers_at_once(server)
+
+
+def test_the_worker_cache_is_bounded_by_the_weights_bytes_not_a_count(tmp_path) -> None:
+    from hubtools.hub.widget_worker import PipelineCache
+
+    folders = []
+    for name in "abc":
+        folder = tmp_path / name
+        folder.mkdir()
+        write_tiny_bert(folder)
+        folders.append(folder)
+    size = (folders[0] / "model.safetensors").stat().st_size
+    roomy = PipelineCache(capacity=10 * size, max_weight_bytes=10 * size)
+    for name, folder in zip("abc", folders):
+        roomy.get(name, f"{ORG}/{name}", folder)
+    assert roomy.keys == ["a", "b", "c"]  # three models fit: no count bound
+    tight = PipelineCache(capacity=int(2.5 * size), max_weight_bytes=10 * size)
+    for name, folder in zip("abca", folders + folders[:1]):
+        tight.get(name, f"{ORG}/{name}", folder)
+    assert tight.keys == ["c", "a"]  # two fit: c evicted a (least recently used), then a evicted b

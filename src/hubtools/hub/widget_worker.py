@@ -53,6 +53,11 @@ class PipelineCache:
         self.max_weight_bytes = max_weight_bytes
         self._loaded: OrderedDict[str, Loaded] = OrderedDict()
 
+    @property
+    def keys(self) -> list[str]:
+        """The cached commit ids, least recently used first."""
+        return list(self._loaded)
+
     def get(self, key: str, repo_id: str, folder: Path) -> Any:
         if key in self._loaded:
             self._loaded.move_to_end(key)
