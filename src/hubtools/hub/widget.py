@@ -163,8 +163,9 @@ class InferenceWidget:
             status = await process.wait()
             self._process = None
             ended = f"signal {signal.Signals(-status).name}" if status < 0 else f"exit status {status}"
+            budget_mb = self.limits.memory_budget_bytes // 2**20
             return {"status": 422, "error": f"{request['repo']}: the widget's worker ended ({ended}) while running the "
-                    "model: it needs more memory than the widget allows"}
+                    f"model, which needs more than the widget's {budget_mb} MB of memory"}
         answer = json.loads(line)
         if answer.get("exit"):
             await process.wait()
