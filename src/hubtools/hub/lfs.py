@@ -20,7 +20,7 @@ from pathlib import Path
 
 from fastapi import Request
 
-from hubtools.hub.auth import require_upload
+from hubtools.hub.auth import require_upload, signatures_match
 from hubtools.hub.errors import Forbidden, InvalidRequest, NotFound, RepoNotFound, Unauthorized
 from hubtools.hub.limits import LFS_URL_LIFETIME_S
 from hubtools.hub.store import HubStore, Identity, Repo
@@ -52,7 +52,7 @@ def upload_grant(secret: bytes, repo_pk: int, oid: str, size: int, token_hash: s
 def check_grant(store: HubStore, secret: bytes, repo_pk: int, oid: str, size: int, grant: str) -> Repo:
     """The repo an upload href may write to now: 403 for a forged or expired grant, 401 once its token is revoked."""
     expires, token_hash, signature = (grant.split(".") + ["", "", ""])[:3]
-    if not expires.isdigit() or not hmac.compare_digest(signature.encode(), sign(secret, repo_pk, oid, size, int(expires), token_hash).encode()):
+    if not expires.isdigit() or not signatures_match(signature, sign(secret, repo_pk, oid, size, int(expires), token_hash)):
         raise Forbidden("Invalid LFS upload signature: ask the batch endpoint for a new upload URL")
     if int(expires) <= time.time():
         raise Forbidden("This LFS upload URL has expired: ask the batch endpoint for a new upload URL")
