@@ -39,3 +39,20 @@ def proc_status_kb(pid: int, field: str) -> int:
     """A kB figure of /proc/PID/status: VmRSS, VmHWM (the peak; writing 5 to /proc/PID/clear_refs resets it), RssAnon..."""
     line = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith(f"{field}:"))
     return int(line.split()[1])
+
+
+def write_tiny_bert(folder: Path) -> int:
+    """A random 1-layer BERT classifier (negative/positive) with MiniLM's tokenizer, saved as safetensors into
+    `folder`; returns its parameter count."""
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from trained_run import base_model_path
+
+    tokenizer = AutoTokenizer.from_pretrained(str(base_model_path()))
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, num_labels=2, id2label={0: "negative", 1: "positive"},
+                        label2id={"negative": 0, "positive": 1})
+    model = BertForSequenceClassification(config)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return sum(p.numel() for p in model.state_dict().values())

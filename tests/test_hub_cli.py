@@ -72,6 +72,30 @@ def test_full_name_is_what_whoami_shows_for_users_and_organizations(tmp_path):
         server.close()
 
 
+def test_an_org_private_by_default_gets_private_repos_unless_the_creator_asks_otherwise(tmp_path):
+    from huggingface_hub import HfApi
+
+    root = str(tmp_path / "hub")
+    token = hub_cli("token", "--root", root, "--user", "ada", "--org", "enterprise").stdout.strip()
+    made = hub_cli("default-visibility", "--root", root, "--name", "enterprise", "--private")
+    assert made.returncode == 0, made.stderr
+    refused = hub_cli("default-visibility", "--root", root, "--name", "a--b", "--private")
+    assert refused.returncode == 2 and "Invalid user or organization name 'a--b'" in refused.stderr
+    server = serve_in_background(tmp_path / "hub")
+    try:
+        api = HfApi(endpoint=server.endpoint, token=token)
+        api.create_repo("enterprise/by-default")
+        api.create_repo("enterprise/asked-public", private=False)
+        api.create_repo("ada/personal")
+        visibility = {repo: api.model_info(repo).private for repo in ("enterprise/by-default", "enterprise/asked-public", "ada/personal")}
+        assert visibility == {"enterprise/by-default": True, "enterprise/asked-public": False, "ada/personal": False}
+        assert hub_cli("default-visibility", "--root", root, "--name", "enterprise", "--public").returncode == 0
+        api.create_repo("enterprise/after")
+        assert api.model_info("enterprise/after").private is False
+    finally:
+        server.close()
+
+
 def test_serve_refuses_spaces_beyond_loopback_unless_root_or_allowed():
     from hubtools.errors import HubtoolsError
     from hubtools.hub.server import check_exposure

@@ -10,6 +10,7 @@ import pytest
 from huggingface_hub import CommitOperationAdd
 
 from hubtools.hub.markdown import render_card
+from hub_support import write_tiny_bert
 
 ORG = "pages"
 CARD = """---
@@ -234,24 +235,14 @@ def dataset_repo(hub, writer, tmp_path_factory) -> str:
 def tiny_bert(hub, writer, dataset_repo, tmp_path_factory) -> tuple[str, int]:
     """A text-classification model repo (random 1-layer BERT, safetensors) whose card has widget examples;
     returns its id and its parameter count."""
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    from trained_run import base_model_path
-
     folder = tmp_path_factory.mktemp("tiny-bert")
-    tokenizer = AutoTokenizer.from_pretrained(str(base_model_path()))
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=64, num_labels=2, id2label={0: "negative", 1: "positive"},
-                        label2id={"negative": 0, "positive": 1})
-    model = BertForSequenceClassification(config)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    parameters = write_tiny_bert(folder)
     (folder / "README.md").write_text(WIDGET_CARD.format(dataset=dataset_repo), encoding="utf-8")
     repo_id = f"{ORG}/tiny-bert-{uuid.uuid4().hex[:6]}"
     api = hub.api(writer)
     api.create_repo(repo_id)
     api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message="Add the model")
-    return repo_id, sum(p.numel() for p in model.state_dict().values())
+    return repo_id, parameters
 
 
 def post_form(hub, path: str, fields: dict[str, str], token: str | None = None) -> httpx.Response:

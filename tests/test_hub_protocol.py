@@ -183,3 +183,13 @@ def test_a_new_hub_root_at_the_same_address_takes_uploads_from_a_client_with_an_
             assert Path(downloaded).read_bytes() == weights.read_bytes()
         finally:
             server.stop()
+
+
+def test_validate_yaml_refuses_a_license_huggingface_co_does_not_know(hub, writer, repo):
+    from huggingface_hub import RepoCard
+
+    with pytest.raises(ValueError, match=r'^- Error: "license" must be one of \[afl-3.0, agpl-3.0, apache-2.0, '):
+        RepoCard("---\nlicense: asdf\n---\n# A model\n").validate()
+    RepoCard("---\nlicense: [mit, cc-by-4.0]\n---\n# A model\n").validate()  # a list of known identifiers passes
+    with pytest.raises(ValueError, match=r'Invalid metadata in README.md.\n- "license" must be one of \['):
+        hub.api(writer).upload_file(path_or_fileobj=b"---\nlicense: [mit, 3]\n---\n", path_in_repo="README.md", repo_id=repo)

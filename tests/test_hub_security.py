@@ -239,3 +239,34 @@ def test_gc_removes_unreferenced_blobs_and_start_up_collects_day_old_ones(tmp_pa
         assert not db.execute("SELECT 1 FROM discussion_events WHERE repo_id = ?", (repo.pk,)).fetchall()
     report = gc(tmp_path, min_age_seconds=0)
     assert report.removed_blobs >= 2 and not store.blob_path(kept.sha256).exists()  # .gitattributes and kept.txt
+
+
+def test_an_lfs_upload_url_expires_and_dies_with_its_token(hub, writer):
+    from hubtools.hub import lfs
+    from hubtools.hub.limits import LFS_URL_LIFETIME_S
+    from hubtools.hub.store.identity import hash_token
+
+    uploader = hub.token("alice")  # alice's second token: revoking it leaves the `writer` fixture's alone
+    target = unique("signed")
+    hub.api(uploader).create_repo(target)
+    content = os.urandom(1000)
+    oid = hashlib.sha256(content).hexdigest()
+    href = lfs_upload_batch_only(hub, uploader, target, oid, len(content))["actions"]["upload"]["href"]
+    prefix, _, grant = href.rpartition("/")
+    expires, token_hash, _ = grant.split(".")
+    assert token_hash == hash_token(uploader) and 0 < int(expires) - time.time() <= LFS_URL_LIFETIME_S
+
+    repo_pk = int(prefix.split("/")[-3])
+    secret = (Path(hub.root) / "lfs-secret.key").read_bytes()
+    past = int(time.time()) - 1
+    expired = f"{prefix}/{past}.{token_hash}.{lfs.sign(secret, repo_pk, oid, len(content), past, token_hash)}"
+    refused = httpx.put(expired, content=content)
+    assert refused.status_code == 403 and "expired" in refused.json()["error"]
+
+    from hubtools.hub import revoke_token
+
+    assert revoke_token(hub.root, uploader)
+    revoked = httpx.put(href, content=content)
+    assert revoked.status_code == 401 and "revoked" in revoked.json()["error"]
+    still_valid = lfs_upload_batch_only(hub, writer, target, oid, len(content))["actions"]["upload"]["href"]
+    assert httpx.put(still_valid, content=content).status_code == 200  # a live token's URL still uploads

@@ -130,3 +130,27 @@ def test_reconstruction_and_xorb_ranges_need_read_access_to_a_repo_holding_the_f
     first, _ = url.split("/v1/xorb-ranges/")[1].split("?")[0].split("/")[1].split("-")
     widened = url.replace(f"/{first}-", f"/{first}-9", 1)
     assert httpx.get(widened).status_code in (403, 404)
+
+
+def test_a_xorb_range_url_names_its_token_and_dies_with_it(hub):
+    from hubtools.hub import revoke_token
+    from hubtools.hub.store.identity import hash_token
+
+    owner = hub.token("xleaver")
+    repo_id = f"xleaver/private-{uuid.uuid4().hex[:8]}"
+    hub.stock_api(owner).create_repo(repo_id, private=True)
+    payload = os.urandom(1024 * 1024)
+    hub.stock_api(owner).upload_file(path_or_fileobj=payload, path_in_repo="weights.bin", repo_id=repo_id)
+    file_hash = hub.stock_api(owner).get_paths_info(repo_id, ["weights.bin"])[0].xet_hash
+    cas = read_token(hub.endpoint, owner, repo_id).raise_for_status().json()
+    answer = reconstruction(cas["casUrl"], cas["accessToken"], file_hash).raise_for_status().json()
+    url = next(iter(answer["fetch_info"].values()))[0]["url"]
+    assert f"&sub={hash_token(owner)}&" in url
+    assert fetch_bytes(answer) == payload
+
+    assert revoke_token(hub.root, owner)
+    refused = httpx.get(url)
+    assert refused.status_code == 401 and "revoked" in refused.json()["error"]
+    assert httpx.get(url.replace("sig=", "sig=%C3%A9")).status_code == 403  # non-ASCII text is a bad signature, not a 500
+    odd_token = httpx.get(f"{cas['casUrl']}/v1/reconstructions/{file_hash}", headers={"Authorization": b"Bearer xet_\xe9.\xe9"})
+    assert odd_token.status_code == 401 and "Invalid Xet access token" in odd_token.json()["error"]

@@ -75,12 +75,6 @@ OUT_OF_SCOPE: dict[str, Known] = {
     API + "TestActivityApi::test_list_likes_repos_auth_and_implicit_user": Known("likes are not kept", feature="likes"),
 }
 
-# Out of scope, but no request the Hub could answer 501 to: a plain create_repo in an org that huggingface.co
-# makes private by default (Enterprise "default private" setting).
-NO_501: dict[str, Known] = {
-    API + "TestCommitApi::test_create_repo_private_by_default": Known("Enterprise orgs' private-by-default setting"),
-}
-
 # node id -> the open protocol gap (issue 15) it fails on; each entry goes away with its fix.
 GAPS: dict[str, Known] = {
 }

@@ -140,6 +140,7 @@ class Account:
     token: str
     orgs: tuple[str, ...] = ()
     full_name: str | None = None
+    private_orgs: bool = False  # its orgs make new repos private by default (Enterprise)
 
 
 def suite_accounts(suite: Path) -> list[Account]:
@@ -148,17 +149,20 @@ def suite_accounts(suite: Path) -> list[Account]:
     return [
         Account(constants["USER"], constants["TOKEN"], (SUITE_ORG[0],), constants["FULL_NAME"]),
         Account(constants["OTHER_USER"], constants["OTHER_TOKEN"]),
-        Account(constants["ENTERPRISE_USER"], constants["ENTERPRISE_TOKEN"], (constants["ENTERPRISE_ORG"],)),
+        Account(constants["ENTERPRISE_USER"], constants["ENTERPRISE_TOKEN"], (constants["ENTERPRISE_ORG"],), private_orgs=True),
     ]
 
 
 def seed_accounts(root: Path, accounts: list[Account]) -> None:
-    """Users, orgs, literal tokens and full names through `hubtools hub token` and `hubtools hub full-name`."""
+    """Users, orgs, literal tokens, full names and private-by-default orgs through `hubtools hub token`,
+    `full-name` and `default-visibility`."""
     for account in accounts:
         _hub_command(root, "token", "--user", account.user, "--value", account.token,
                      *(arg for org in account.orgs for arg in ("--org", org)))
         if account.full_name:
             _hub_command(root, "full-name", "--name", account.user, "--full-name", account.full_name)
+        for org in account.orgs if account.private_orgs else ():
+            _hub_command(root, "default-visibility", "--name", org, "--private")
     _hub_command(root, "full-name", "--name", SUITE_ORG[0], "--full-name", SUITE_ORG[1])
 
 

@@ -11,12 +11,12 @@ import tarfile
 import warnings
 
 import pytest
-from peer_expectations import GAPS, NO_501, OUT_OF_SCOPE, Known
+from peer_expectations import GAPS, OUT_OF_SCOPE, Known
 from peer_harness import Outcome, PeerSetupError, PeerUnavailable, failures, fetch_tests, module_table, run_peer_suite
 
 from hubtools.ports import free_port
 
-KNOWN: dict[str, Known] = {**OUT_OF_SCOPE, **NO_501, **GAPS}
+KNOWN: dict[str, Known] = {**OUT_OF_SCOPE, **GAPS}
 
 
 def unclear_refusal(message: str, known: Known) -> bool:

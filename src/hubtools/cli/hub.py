@@ -12,7 +12,7 @@ from hubtools.hub.server import DEFAULT_HOST, DEFAULT_PORT
 from hubtools.hub.store import default_root
 
 hub_app = typer.Typer(
-    help="The embedded Hugging Face Hub: `serve` it, mint a `token`, set a `full-name`, `seed-base-models`, `gc` unreferenced blobs.",
+    help="The embedded Hugging Face Hub: `serve` it, mint a `token`, set a `full-name` or a `default-visibility`, `seed-base-models`, `gc` unreferenced blobs.",
     no_args_is_help=True,
 )
 
@@ -95,6 +95,18 @@ def full_name_command(
     from hubtools.hub import set_full_name
 
     set_full_name(root, name, full_name)
+
+
+@hub_app.command("default-visibility")
+def default_visibility_command(
+    name: Annotated[str, typer.Option("--name", help="Organization (or user) name.")],
+    private: Annotated[bool, typer.Option("--private/--public", help="Visibility of repos created without one.")],
+    root: RootOption = default_root(),
+) -> None:
+    """Make an organization's new repos private unless their creator asks otherwise (or public again)."""
+    from hubtools.hub import set_default_visibility
+
+    set_default_visibility(root, name, private)
 
 
 @hub_app.command("seed-base-models")

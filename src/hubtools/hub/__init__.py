@@ -60,6 +60,16 @@ def set_full_name(root: Path, name: str, full_name: str) -> None:
     HubStore(Path(root)).set_full_name(name, full_name.strip())
 
 
+def set_default_visibility(root: Path, namespace: str, private: bool) -> None:
+    """Make repos created in `namespace` without a visibility private (or public again), as an Enterprise org's
+    "private by default" setting does on huggingface.co."""
+    try:
+        validate_namespace(namespace)
+    except InvalidRequest as exc:
+        raise InvalidNameError(str(exc)) from None
+    HubStore(Path(root)).set_private_by_default(namespace, private)
+
+
 def revoke_token(root: Path, token: str) -> bool:
     """Delete `token`; the Xet CAS tokens issued for it are refused from then on. False when it was not stored."""
     return HubStore(Path(root)).revoke_token(token)
@@ -72,4 +82,4 @@ def gc(root: Path, min_age_seconds: float = UNREFERENCED_BLOB_GRACE_SECONDS) -> 
 
 
 __all__ = ["BackgroundHub", "GcReport", "InvalidNameError", "TokenValueError", "gc", "issue_token", "revoke_token",
-           "serve_in_background", "set_full_name"]
+           "serve_in_background", "set_default_visibility", "set_full_name"]

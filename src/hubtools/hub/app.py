@@ -18,9 +18,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hubtools import __version__
 from hubtools.hub import lfs
 from hubtools.hub.deps import REPO_NOT_FOUND, HubState
 from hubtools.hub.errors import HubError
+from hubtools.hub.openapi import SCHEMA_PATH, hub_schema
 from hubtools.hub.limits import TEMP_UPLOAD_GRACE_SECONDS, UNREFERENCED_BLOB_GRACE_SECONDS, BodyLimit
 from hubtools.hub.responses import error_response, hub_error_response
 from hubtools.hub.routers import (
@@ -125,8 +127,11 @@ def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
         state.spaces.start_all()
         yield
         state.spaces.stop_all()
+        await state.widget.close()
 
-    app = FastAPI(title="hubtools embedded Hub", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app = FastAPI(title="hubtools embedded Hub", version=__version__, docs_url=None, redoc_url=None,
+                  openapi_url=SCHEMA_PATH, lifespan=lifespan)
+    app.openapi = hub_schema(app)  # type: ignore[method-assign]
     app.state.hub = state
     app.add_middleware(BodyLimit)
     app.add_middleware(HeaderLimit)

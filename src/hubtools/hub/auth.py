@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hmac
+
 from fastapi import Request
 
 from hubtools.hub.errors import Forbidden, Unauthorized
 from hubtools.hub.store import HubStore, Identity, Repo, can_read
 
-__all__ = ["bearer_token", "caller", "can_read", "may_contribute", "require_upload", "require_write", "require_write_token"]
+__all__ = ["bearer_token", "caller", "can_read", "may_contribute", "require_upload", "require_write", "require_write_token",
+           "signatures_match"]
 
 INVALID_CREDENTIALS = "Invalid credentials in Authorization header"
 
@@ -58,3 +61,9 @@ def require_upload(identity: Identity | None, repo: Repo) -> Identity:
     if identity is not None and may_contribute(identity, repo):
         return identity
     return require_write(identity, repo.namespace)
+
+
+def signatures_match(given: str, expected: str) -> bool:
+    """Constant-time comparison of a signature taken from a request (any text: hmac refuses non-ASCII str) with the
+    expected hex digest."""
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode())

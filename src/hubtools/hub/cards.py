@@ -7,6 +7,7 @@ import re
 
 import yaml
 
+from hubtools.hub.licenses import LICENSES
 from hubtools.hub.parsing import load_yaml
 from hubtools.hub.store import FileEntry, HubStore
 
@@ -48,4 +49,15 @@ def front_matter_problems(content: object) -> tuple[list[dict], list[dict]]:
     model_index = (data or {}).get("model-index")
     if model_index is not None and not (isinstance(model_index, list) and all(isinstance(m, dict) for m in model_index)):
         return [{"message": '"model-index" must be an array of results, as in https://huggingface.co/docs/hub/model-cards'}], []
+    license_problem = _license_problem((data or {}).get("license"))
+    if license_problem:
+        return [{"message": license_problem}], []
     return [], [] if data else [{"message": "empty or missing yaml metadata in repo card"}]
+
+
+def _license_problem(value: object) -> str | None:
+    """huggingface.co's refusal of a `license:` that is not one of its identifiers (or a list of them)."""
+    values = value if isinstance(value, list) else [value]
+    if value is None or all(isinstance(v, str) and v in LICENSES for v in values):
+        return None
+    return f'"license" must be one of [{", ".join(sorted(LICENSES))}], as in https://huggingface.co/docs/hub/repositories-licenses'

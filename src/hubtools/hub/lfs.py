@@ -1,7 +1,8 @@
 """Git LFS batch API: the client asks where to PUT each object, then streams it; sha256 and size are verified.
 
-The upload href carries an HMAC of (repo, oid, size) because the client PUTs without its Authorization header;
-the batch call that hands out the href is the one that checks write access. A verified upload is recorded for
+The upload href carries a grant because the client PUTs without its Authorization header: an HMAC of (repo, oid,
+size, expiry, the hash of the Hub token the batch call was made with). The PUT is refused once the grant expires
+(LFS_URL_LIFETIME_S) or its token is revoked or no longer grants the upload, so a leaked URL dies with its token. A verified upload is recorded for
 its repo: only then may that repo's commits reference the blob (see `HubStore.blob_usable_by`), so knowing a
 hash never gives access to another repo's content, and the batch call never tells whether a blob exists.
 """
@@ -14,11 +15,14 @@ import hmac
 import os
 import re
 import secrets
+import time
 from pathlib import Path
 
 from fastapi import Request
 
-from hubtools.hub.errors import Forbidden, InvalidRequest, NotFound, RepoNotFound
+from hubtools.hub.auth import require_upload, signatures_match
+from hubtools.hub.errors import Forbidden, InvalidRequest, NotFound, RepoNotFound, Unauthorized
+from hubtools.hub.limits import LFS_URL_LIFETIME_S
 from hubtools.hub.store import HubStore, Identity, Repo
 
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
@@ -35,8 +39,31 @@ def load_secret(root: Path) -> bytes:
     return path.read_bytes()
 
 
-def sign(secret: bytes, repo_pk: int, oid: str, size: int) -> str:
-    return hmac.new(secret, f"{repo_pk}:{oid}:{size}".encode(), hashlib.sha256).hexdigest()
+def sign(secret: bytes, repo_pk: int, oid: str, size: int, expires: int, token_hash: str) -> str:
+    return hmac.new(secret, f"{repo_pk}:{oid}:{size}:{expires}:{token_hash}".encode(), hashlib.sha256).hexdigest()
+
+
+def upload_grant(secret: bytes, repo_pk: int, oid: str, size: int, token_hash: str) -> str:
+    """The last segment of an upload href: `{expires}.{token hash}.{signature}`."""
+    expires = int(time.time()) + LFS_URL_LIFETIME_S
+    return f"{expires}.{token_hash}.{sign(secret, repo_pk, oid, size, expires, token_hash)}"
+
+
+def check_grant(store: HubStore, secret: bytes, repo_pk: int, oid: str, size: int, grant: str) -> Repo:
+    """The repo an upload href may write to now: 403 for a forged or expired grant, 401 once its token is revoked."""
+    expires, token_hash, signature = (grant.split(".") + ["", "", ""])[:3]
+    if not expires.isdigit() or not signatures_match(signature, sign(secret, repo_pk, oid, size, int(expires), token_hash)):
+        raise Forbidden("Invalid LFS upload signature: ask the batch endpoint for a new upload URL")
+    if int(expires) <= time.time():
+        raise Forbidden("This LFS upload URL has expired: ask the batch endpoint for a new upload URL")
+    identity = store.identity_by_token_hash(token_hash)
+    if identity is None:
+        raise Unauthorized("The token this LFS upload URL was issued for is revoked: log in again and ask for a new URL")
+    repo = store.get_repo_by_pk(repo_pk)
+    if repo is None:
+        raise RepoNotFound("The repository of this upload URL no longer exists")
+    require_upload(identity, repo)
+    return repo
 
 
 def check_object(oid: object, size: object) -> tuple[str, int]:
@@ -47,8 +74,11 @@ def check_object(oid: object, size: object) -> tuple[str, int]:
     return oid, size
 
 
-def batch_response(store: HubStore, secret: bytes, base_url: str, payload: dict, repo: Repo, identity: Identity) -> dict:
-    """Answer an upload batch: objects this repo may already use need no action, the others get a signed PUT href."""
+def batch_response(
+    store: HubStore, secret: bytes, base_url: str, payload: dict, repo: Repo, identity: Identity, token_hash: str
+) -> dict:
+    """Answer an upload batch: objects this repo may already use need no action, the others get a signed PUT href
+    that expires and names (by hash) the caller's token."""
     if payload.get("operation") != "upload":
         raise InvalidRequest("Only the LFS 'upload' operation is supported; download files through /resolve/")
     objects = payload.get("objects")
@@ -59,7 +89,7 @@ def batch_response(store: HubStore, secret: bytes, base_url: str, payload: dict,
         oid, size = check_object(obj.get("oid") if isinstance(obj, dict) else None, obj.get("size") if isinstance(obj, dict) else None)
         answer: dict = {"oid": oid, "size": size, "authenticated": True}
         if not (store.has_blob(oid, size) and store.blob_usable_by(repo, oid, identity)):
-            href = f"{base_url}/api/lfs-objects/{repo.pk}/{oid}/{size}/{sign(secret, repo.pk, oid, size)}"
+            href = f"{base_url}/api/lfs-objects/{repo.pk}/{oid}/{size}/{upload_grant(secret, repo.pk, oid, size, token_hash)}"
             answer["actions"] = {
                 "upload": {"href": href, "header": {}},
                 "verify": {"href": f"{base_url}/api/lfs-verify", "header": {}},
@@ -87,7 +117,7 @@ class _BlobSink:
 
 
 async def receive_object(
-    store: HubStore, secret: bytes, request: Request, repo_pk: int, oid: str, size: int, signature: str
+    store: HubStore, secret: bytes, request: Request, repo_pk: int, oid: str, size: int, grant: str
 ) -> None:
     """Stream the PUT body to a temporary file, adopt it only if its sha256 and size match, record it for the repo.
 
@@ -95,11 +125,7 @@ async def receive_object(
     the sender holds the content.
     """
     check_object(oid, size)
-    if not hmac.compare_digest(signature, sign(secret, repo_pk, oid, size)):
-        raise Forbidden("Invalid LFS upload signature: ask the batch endpoint for a new upload URL")
-    repo = store.get_repo_by_pk(repo_pk)
-    if repo is None:
-        raise RepoNotFound("The repository of this upload URL no longer exists")
+    repo = check_grant(store, secret, repo_pk, oid, size, grant)
     await _receive_verified(store, request, oid, size)
     store.record_upload(repo, oid)
 

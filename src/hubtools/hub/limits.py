@@ -38,6 +38,7 @@ UNREFERENCED_BLOB_GRACE_SECONDS = 24 * 3600  # uploads no commit references are 
 # partial uploads older than this are a killed server's leftovers; younger ones may be another process's writes
 # in progress (`hub seed-base-models` while `hub serve` starts on the same root)
 TEMP_UPLOAD_GRACE_SECONDS = 3600
+LFS_URL_LIFETIME_S = 15 * 60  # a signed LFS upload URL; checked when its PUT starts (huggingface.co's S3 URLs: minutes)
 
 
 @dataclass(frozen=True)

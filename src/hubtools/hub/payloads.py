@@ -31,9 +31,9 @@ def parse(model: type[Model], data: object, what: str) -> Model:
         raise InvalidRequest(f"{what}: field '{field}': {first['msg']}", "InvalidRequest") from None
 
 
-def documented(model: type[Payload]) -> dict[str, Any]:
-    """`openapi_extra` declaring `model` as the route's JSON body."""
-    schema = {"content": {"application/json": {"schema": model.model_json_schema()}}, "required": True}
+def documented(model: type[Payload], required: bool = True) -> dict[str, Any]:
+    """`openapi_extra` declaring `model` as the route's JSON body (`required=False`: the body may be empty)."""
+    schema = {"content": {"application/json": {"schema": model.model_json_schema()}}, "required": required}
     return {"requestBody": schema}
 
 
@@ -77,6 +77,23 @@ class CreateRepo(Payload):
     sdk: StrictStr | None = None
 
 
+class DeleteRepo(Payload):
+    name: StrictStr
+    organization: StrictStr | None = None
+    type: Literal["model", "dataset", "space"] = "model"
+
+
+class MoveRepo(Payload):
+    fromRepo: StrictStr  # noqa: N815
+    toRepo: StrictStr  # noqa: N815
+    type: Literal["model", "dataset", "space"] = "model"
+
+
+class YamlToValidate(Payload):
+    content: StrictStr
+    repoType: StrictStr | None = None  # noqa: N815
+
+
 class RepoSettings(Payload):
     model_config = ConfigDict(extra="allow", frozen=True)  # other settings are answered 501, naming them
 
@@ -89,6 +106,50 @@ class NewDiscussion(Payload):
     title: StrictStr
     description: StrictStr = ""
     pullRequest: StrictBool = False  # noqa: N815
+
+
+class NewComment(Payload):
+    comment: StrictStr
+
+
+class EditedComment(Payload):
+    content: StrictStr
+
+
+class NewTitle(Payload):
+    title: StrictStr
+
+
+class NewStatus(Payload):
+    status: Literal["open", "closed"]
+    comment: StrictStr | None = None
+
+
+class Merge(Payload):
+    comment: StrictStr | None = None
+
+
+# ---------------------------------------------------------------------- LFS
+
+
+class LfsObject(Payload):
+    oid: StrictStr
+    size: StrictInt
+
+
+class LfsBatch(Payload):  # documents the body; lfs.batch_response checks it (git-lfs' own error wording)
+    operation: Literal["upload"]
+    objects: list[LfsObject]
+    transfers: list[StrictStr] = ["basic"]
+
+
+class LfsDeletions(Payload):
+    sha: list[StrictStr]
+    rewriteHistory: StrictBool = True  # noqa: N815
+
+
+class LfsFilesDeletion(Payload):
+    deletions: LfsDeletions
 
 
 # ---------------------------------------------------------------------- refs

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from hubtools.hub import xet
-from hubtools.hub.auth import may_contribute
+from hubtools.hub.auth import may_contribute, signatures_match
 from hubtools.hub.errors import Conflict, Forbidden, InsufficientStorage, InvalidRequest, RepoNotFound, Unauthorized
 from hubtools.hub.limits import MAX_FILE_BYTES
 from hubtools.hub.store import HubStore, Identity, Repo, can_read
@@ -68,6 +68,7 @@ class CasGrant:
     repo: Repo
     scope: str
     identity: Identity | None
+    token_hash: str | None  # the Hub token's, for URLs derived from this grant (signed xorb ranges)
 
 
 class XetCas:
@@ -326,7 +327,7 @@ def _token_claims(secret: bytes, token: str | None) -> dict:
     if not token or not token.startswith(TOKEN_PREFIX) or "." not in token:
         raise Unauthorized("Missing or invalid Xet access token: ask /api/.../xet-write-token/... for one")
     claims, signature = token[len(TOKEN_PREFIX):].rsplit(".", 1)
-    if not hmac.compare_digest(signature, _sign(secret, claims)):
+    if not signatures_match(signature, _sign(secret, claims)):
         raise Unauthorized("Invalid Xet access token: ask /api/.../xet-write-token/... for a new one")
     payload = json.loads(base64.urlsafe_b64decode(claims))
     if payload["exp"] <= time.time():
@@ -340,14 +341,20 @@ def check_cas_token(store: HubStore, secret: bytes, token: str | None, needed: s
     payload = _token_claims(secret, token)
     if needed == WRITE and payload["scope"] != WRITE:
         raise Forbidden("This Xet token is read-only: ask /api/.../xet-write-token/... for a write token")
+    return current_grant(store, payload["repo"], payload.get("sub"), payload["scope"], needed)
+
+
+def current_grant(store: HubStore, repo_pk: int, token_hash: str | None, scope: str, needed: str) -> CasGrant:
+    """What a grant issued to the Hub token `token_hash` (None: anonymous) on a repo allows now: 401 once that token
+    is revoked, 404 once the repo is gone or unreadable to it, 403 when it may no longer write."""
     identity = None
-    if payload.get("sub") is not None:
-        identity = store.identity_by_token_hash(payload["sub"])
+    if token_hash is not None:
+        identity = store.identity_by_token_hash(token_hash)
         if identity is None:
             raise Unauthorized("The Hub token this Xet token was issued for is revoked: log in again")
-    repo = store.get_repo_by_pk(payload["repo"])
+    repo = store.get_repo_by_pk(repo_pk)
     if repo is None or not can_read(identity, repo):
         raise RepoNotFound("The repository this Xet token was issued for no longer exists")
     if needed == WRITE and (identity is None or identity.read_only or not (identity.belongs_to(repo.namespace) or may_contribute(identity, repo))):
         raise Forbidden(f"The Hub token this Xet token was issued for can no longer write to {repo.repo_id}")
-    return CasGrant(repo, payload["scope"], identity)
+    return CasGrant(repo, scope, identity, token_hash)

@@ -2,7 +2,9 @@
 
 `GET /v1/reconstructions/{file_hash}` answers the file's terms, for a byte range when asked, with `fetch_info`:
 for each term a signed URL to its chunks (`/xet-cas/v1/xorb-ranges/{xorb}/{start}-{end}`) and the HTTP byte range
-to ask for. The URL's signature binds the xorb, the chunk range and an expiry, so it reveals no other chunk.
+to ask for. The URL's signature binds the xorb, the chunk range, an expiry, the repo and the hash of the Hub token
+of the CAS token that asked (empty: anonymous), so it reveals no other chunk and dies with that token or the
+caller's access to the repo (checked on every fetch, `xet_cas.current_grant`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hmac
 import re
 from dataclasses import dataclass
 
+from hubtools.hub.auth import signatures_match
 from hubtools.hub.errors import Forbidden, InvalidRequest, RangeNotSatisfiable
 from hubtools.hub.xet_files import XetFile, XetFiles, virtual_offsets
 
@@ -42,24 +45,35 @@ def parse_range(header: str | None, size: int) -> tuple[int, int]:
     return start, end
 
 
-def fetch_signature(secret: bytes, span: ChunkSpan, expires: int) -> str:
-    message = f"xorb-range:{span.xorb}:{span.start}:{span.end}:{expires}".encode()
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+@dataclass(frozen=True)
+class FetchGrant:
+    """Who a fetch URL was signed for: a repo and a Hub token's hash ("" when anonymous), until `expires`."""
+
+    repo_pk: int
+    token_hash: str
+    expires: int
+
+    def query(self, secret: bytes, span: ChunkSpan) -> str:
+        return f"expires={self.expires}&repo={self.repo_pk}&sub={self.token_hash}&sig={fetch_signature(secret, span, self)}"
 
 
-def check_fetch_signature(secret: bytes, span: ChunkSpan, expires: int, signature: str, now: float) -> None:
-    if not hmac.compare_digest(signature, fetch_signature(secret, span, expires)):
+def fetch_signature(secret: bytes, span: ChunkSpan, grant: FetchGrant) -> str:
+    message = f"xorb-range:{span.xorb}:{span.start}:{span.end}:{grant.expires}:{grant.repo_pk}:{grant.token_hash}"
+    return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
+
+
+def check_fetch_signature(secret: bytes, span: ChunkSpan, grant: FetchGrant, signature: str, now: float) -> None:
+    if not signatures_match(signature, fetch_signature(secret, span, grant)):
         raise Forbidden("Invalid xorb range URL: ask /v1/reconstructions again")
-    if expires <= now:
+    if grant.expires <= now:
         raise Forbidden("Expired xorb range URL: ask /v1/reconstructions again")
 
 
 def reconstruction(
-    files: XetFiles, file: XetFile, byte_range: tuple[int, int], secret: bytes, cas_url: str, now: int
+    files: XetFiles, file: XetFile, byte_range: tuple[int, int], secret: bytes, cas_url: str, grant: FetchGrant
 ) -> dict:
-    """The `QueryReconstructionResponse` (v1) for bytes [start, end) of `file`."""
+    """The `QueryReconstructionResponse` (v1) for bytes [start, end) of `file`, its URLs signed for `grant`."""
     start, end = byte_range
-    expires = now + FETCH_URL_LIFETIME_S
     terms: list[dict] = []
     fetch_info: dict[str, list[dict]] = {}
     offset_into_first_range = 0
@@ -82,7 +96,7 @@ def reconstruction(
         span = ChunkSpan(term.xorb, first, last)
         offsets = virtual_offsets(sizes)
         terms.append({"hash": term.xorb, "unpacked_length": sum(sizes[first:last]), "range": {"start": first, "end": last}})
-        url = f"{cas_url}/v1/xorb-ranges/{span.xorb}/{first}-{last}?expires={expires}&sig={fetch_signature(secret, span, expires)}"
+        url = f"{cas_url}/v1/xorb-ranges/{span.xorb}/{first}-{last}?{grant.query(secret, span)}"
         info = {"range": {"start": first, "end": last}, "url": url,
                 "url_range": {"start": offsets[first], "end": offsets[last] - 1}}
         if info not in fetch_info.setdefault(term.xorb, []):

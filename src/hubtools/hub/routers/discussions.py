@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from hubtools.hub.auth import may_contribute, require_write
 from hubtools.hub.deps import ReadableRepo, State, Store, WriteToken, base_url, json_body
 from hubtools.hub.errors import InvalidRequest
-from hubtools.hub.payloads import NewDiscussion, documented, parse
+from hubtools.hub.payloads import EditedComment, Merge, NewComment, NewDiscussion, NewStatus, NewTitle, documented, parse
 from hubtools.hub.limits import (
     DISCUSSIONS_PAGE_SIZE,
     MAX_COMMENT_CHARS,
@@ -102,18 +102,20 @@ def discussion_details(num: Num, repo: ReadableRepo, store: Store) -> JSONRespon
     return JSONResponse(details_json(repo, store.discussion(repo, num)))
 
 
-@router.post(BASE + "/{num}/comment")
+@router.post(BASE + "/{num}/comment", openapi_extra=documented(NewComment))
 async def comment(request: Request, num: Num, identity: WriteToken, repo: ReadableRepo, store: Store) -> JSONResponse:
-    text = checked_text((await json_body(request)).get("comment"), "comment", 1, MAX_COMMENT_CHARS)
+    payload = parse(NewComment, await json_body(request), f"Comment on #{num} of {repo.repo_id}")
+    text = checked_text(payload.comment, "comment", 1, MAX_COMMENT_CHARS)
     event = await run_in_threadpool(store.comment_discussion, repo, num, identity.user, text)
     return JSONResponse({"newMessage": event_json(event)})
 
 
-@router.post(BASE + "/{num}/comment/{comment_id}/edit")
+@router.post(BASE + "/{num}/comment/{comment_id}/edit", openapi_extra=documented(EditedComment))
 async def edit_comment(
     request: Request, num: Num, comment_id: str, identity: WriteToken, repo: ReadableRepo, store: Store
 ) -> JSONResponse:
-    text = checked_text((await json_body(request)).get("content"), "comment", 1, MAX_COMMENT_CHARS)
+    payload = parse(EditedComment, await json_body(request), f"Comment edit on #{num} of {repo.repo_id}")
+    text = checked_text(payload.content, "comment", 1, MAX_COMMENT_CHARS)
     event = await run_in_threadpool(store.edit_comment, repo, num, comment_id, identity.user, text)
     return JSONResponse({"updatedComment": event_json(event)})
 
@@ -124,30 +126,29 @@ def require_author_or_writer(store: HubStore, repo: Repo, num: int, identity: Id
         require_write(identity, repo.namespace)
 
 
-@router.post(BASE + "/{num}/title")
+@router.post(BASE + "/{num}/title", openapi_extra=documented(NewTitle))
 async def rename(request: Request, num: Num, identity: WriteToken, repo: ReadableRepo, store: Store) -> JSONResponse:
     await run_in_threadpool(require_author_or_writer, store, repo, num, identity)
-    title = checked_text((await json_body(request)).get("title"), "title", MIN_DISCUSSION_TITLE_CHARS, MAX_DISCUSSION_TITLE_CHARS)
+    payload = parse(NewTitle, await json_body(request), f"Title of #{num} of {repo.repo_id}")
+    title = checked_text(payload.title, "title", MIN_DISCUSSION_TITLE_CHARS, MAX_DISCUSSION_TITLE_CHARS)
     event = await run_in_threadpool(store.rename_discussion, repo, num, title, identity.user)
     return JSONResponse({"newTitle": event_json(event)})
 
 
-@router.post(BASE + "/{num}/status")
+@router.post(BASE + "/{num}/status", openapi_extra=documented(NewStatus))
 async def change_status(request: Request, num: Num, identity: WriteToken, repo: ReadableRepo, store: Store) -> JSONResponse:
     await run_in_threadpool(require_author_or_writer, store, repo, num, identity)
-    payload = await json_body(request)
-    remark = checked_text(payload.get("comment") or "", "comment", 0, MAX_COMMENT_CHARS) or None
-    event = await run_in_threadpool(
-        store.set_discussion_status, repo, num, str(payload.get("status")), identity.user, remark
-    )
+    payload = parse(NewStatus, await json_body(request), f"Status of #{num} of {repo.repo_id}")
+    remark = checked_text(payload.comment or "", "comment", 0, MAX_COMMENT_CHARS) or None
+    event = await run_in_threadpool(store.set_discussion_status, repo, num, payload.status, identity.user, remark)
     return JSONResponse({"newStatus": event_json(event)})
 
 
-@router.post(BASE + "/{num}/merge")
+@router.post(BASE + "/{num}/merge", openapi_extra=documented(Merge, required=False))
 async def merge(request: Request, num: Num, identity: WriteToken, repo: ReadableRepo, state: State) -> JSONResponse:
     require_write(identity, repo.namespace)
-    payload = await json_body(request, allow_empty=True)
-    remark = checked_text(payload.get("comment") or "", "comment", 0, MAX_COMMENT_CHARS) or None
+    payload = parse(Merge, await json_body(request, allow_empty=True), f"Merge of #{num} of {repo.repo_id}")
+    remark = checked_text(payload.comment or "", "comment", 0, MAX_COMMENT_CHARS) or None
     await run_in_threadpool(state.store.merge_pull_request, repo, num, identity.user, remark)
     await run_in_threadpool(state.spaces.sync, repo)  # main moved: a Space runs the merged commit
     return JSONResponse({})

@@ -66,4 +66,5 @@ def resolve_file(request: Request, repo: ReadableRepo, state: State) -> Response
 
 
 for _prefix in ROUTE_PREFIXES:
-    router.add_api_route(_prefix + "/{namespace}/{name}/resolve/{rest:path}", resolve_file, methods=["GET", "HEAD"])
+    for _method in ("GET", "HEAD"):  # one route per method: one operation id each in the OpenAPI schema
+        router.add_api_route(_prefix + "/{namespace}/{name}/resolve/{rest:path}", resolve_file, methods=[_method])

@@ -14,7 +14,6 @@ from hubtools.hub.repo_types import from_plural
 router = APIRouter()
 
 
-@router.api_route("/api/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
 def unsupported(request: Request, rest: str, identity: Caller, store: Store) -> JSONResponse:
     parts = rest.split("/")
     feature = "/".join(parts[:2])
@@ -25,3 +24,7 @@ def unsupported(request: Request, rest: str, identity: Caller, store: Store) -> 
         find_readable(store, identity, repo_type, parts[1], parts[2])
         feature = "/".join(parts[3:]) or f"{request.method} on a repo"
     raise not_supported(request, feature)
+
+
+for _method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):  # one route per method: one operation id each
+    router.add_api_route("/api/{rest:path}", unsupported, methods=[_method])

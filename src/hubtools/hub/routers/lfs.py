@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from hubtools.hub import lfs
-from hubtools.hub.auth import require_upload
+from hubtools.hub.auth import bearer_token, require_upload
 from hubtools.hub.deps import (
     Authenticated,
     Caller,
@@ -21,7 +21,9 @@ from hubtools.hub.deps import (
     repo_type_in,
 )
 from hubtools.hub.errors import InvalidRequest, NotFound, NotSupported
+from hubtools.hub.payloads import LfsBatch, LfsFilesDeletion, LfsObject, documented
 from hubtools.hub.store import iso
+from hubtools.hub.store.identity import hash_token
 from hubtools.hub.repo_types import ROUTE_PREFIXES
 
 router = APIRouter()
@@ -33,21 +35,25 @@ async def lfs_batch(request: Request, namespace: str, name_git: str, caller: Cal
     repo = find_readable(state.store, caller, repo_type_in(request), namespace, name_git[: -len(".git")])
     identity = require_upload(caller, repo)
     payload = await json_body(request)
-    answer = await run_in_threadpool(lfs.batch_response, state.store, state.secret, base_url(request), payload, repo, identity)
+    token_hash = hash_token(bearer_token(request) or "")  # require_upload: a token was sent
+    answer = await run_in_threadpool(
+        lfs.batch_response, state.store, state.secret, base_url(request), payload, repo, identity, token_hash
+    )
     return JSONResponse(answer, media_type="application/vnd.git-lfs+json")
 
 
 for _prefix in ROUTE_PREFIXES:
-    router.add_api_route(_prefix + "/{namespace}/{name_git}/info/lfs/objects/batch", lfs_batch, methods=["POST"])
+    router.add_api_route(_prefix + "/{namespace}/{name_git}/info/lfs/objects/batch", lfs_batch, methods=["POST"],
+                         openapi_extra=documented(LfsBatch))
 
 
-@router.put("/api/lfs-objects/{repo_pk}/{oid}/{size}/{signature}")
-async def lfs_upload(request: Request, repo_pk: int, oid: str, size: int, signature: str, state: State) -> Response:
-    await lfs.receive_object(state.store, state.secret, request, repo_pk, oid, size, signature)
+@router.put("/api/lfs-objects/{repo_pk}/{oid}/{size}/{grant}")
+async def lfs_upload(request: Request, repo_pk: int, oid: str, size: int, grant: str, state: State) -> Response:
+    await lfs.receive_object(state.store, state.secret, request, repo_pk, oid, size, grant)
     return Response(status_code=200)
 
 
-@router.post("/api/lfs-verify")
+@router.post("/api/lfs-verify", openapi_extra=documented(LfsObject))
 async def lfs_verify(request: Request, identity: Authenticated, state: State) -> JSONResponse:
     lfs.verify_object(state.store, await json_body(request), identity)
     return JSONResponse({"success": True})
@@ -62,7 +68,7 @@ def list_lfs_files(repo: ReadableRepo, store: Store) -> JSONResponse:
     ])
 
 
-@router.post("/api/{plural}/{namespace}/{name}/lfs-files/batch")
+@router.post("/api/{plural}/{namespace}/{name}/lfs-files/batch", openapi_extra=documented(LfsFilesDeletion))
 async def delete_lfs_files(request: Request, repo: WritableRepo, store: Store) -> JSONResponse:
     """Permanently delete LFS files: they leave every commit (rewriteHistory); their blobs become collectable."""
     deletions = (await json_body(request)).get("deletions")

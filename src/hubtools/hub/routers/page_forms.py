@@ -53,7 +53,7 @@ async def widget_run(request: Request, repo: ReadableRepo, state: State, identit
     if not can_run(card or {}, files):
         raise EntryNotFound(f"{repo.repo_id} has no inference widget: it needs pipeline_tag: text-classification in"
                             " its card, config.json and *.safetensors weights")
-    run = await state.widget.classify(state.store, commit_id, files, text)
+    run = await state.widget.classify(state.store, repo.repo_id, commit_id, files, text)
     html = await run_in_threadpool(repo_page_html, state, identity, repo, run)
     return pages.page_response(html, run.status)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from hubtools.hub.auth import can_read, require_write
@@ -26,9 +26,9 @@ from hubtools.hub.deps import (
     split_revision,
 )
 from hubtools.hub.errors import Conflict, InvalidRequest
-from hubtools.hub.payloads import CreateRepo, RepoSettings, documented, parse
+from hubtools.hub.payloads import CreateRepo, DeleteRepo, MoveRepo, RepoSettings, YamlToValidate, documented, parse
 from hubtools.hub.model_size import model_card_fields, parameter_counts
-from hubtools.hub.repo_types import REPO_TYPES, from_plural, url_prefix
+from hubtools.hub.repo_types import from_plural, url_prefix
 from hubtools.hub.store import DEFAULT_BRANCH, Repo, iso
 from hubtools.hub.validation import validate_repo_name
 
@@ -64,7 +64,10 @@ async def create_repo(request: Request, identity: Authenticated, store: Store) -
     sdk = payload.sdk
     if repo_type == "space" and sdk not in SPACE_SDKS:
         raise InvalidRequest(f"Invalid Space sdk {sdk!r}: use one of {', '.join(SPACE_SDKS)}")
-    private = bool(payload.private) or payload.visibility == "private"
+    if payload.private is None and payload.visibility is None:
+        private = await run_in_threadpool(store.is_private_by_default, namespace)
+    else:
+        private = bool(payload.private) or payload.visibility == "private"
     url = f"{base_url(request)}/{url_prefix(repo_type)}{namespace}/{name}"
     try:
         repo = await run_in_threadpool(
@@ -75,26 +78,24 @@ async def create_repo(request: Request, identity: Authenticated, store: Store) -
     return JSONResponse({"url": url, "name": repo.repo_id, "id": repo.repo_id})
 
 
-@router.delete("/api/repos/delete")
+@router.delete("/api/repos/delete", openapi_extra=documented(DeleteRepo))
 async def delete_repo(request: Request, identity: Authenticated, state: State) -> Response:
-    payload = await json_body(request)
-    namespace = payload.get("organization") or identity.user
-    repo = find_readable(state.store, identity, payload.get("type") or "model", namespace, str(payload.get("name")))
+    payload = parse(DeleteRepo, await json_body(request), "Delete repo")
+    repo = find_readable(state.store, identity, payload.type, payload.organization or identity.user, payload.name)
     require_write(identity, repo.namespace)
     await run_in_threadpool(state.store.delete_repo, repo)
     await run_in_threadpool(state.spaces.forget, repo)  # stops the Space's app: a process wait
     return Response(status_code=200)
 
 
-@router.post("/api/repos/move")
+@router.post("/api/repos/move", openapi_extra=documented(MoveRepo))
 async def move_repo(request: Request, identity: Authenticated, state: State) -> JSONResponse:
     """Rename or transfer a repo (write rights on both namespaces); the old id redirects to the new one."""
-    payload = await json_body(request)
-    repo_type = payload.get("type") or "model"
-    source, target = payload.get("fromRepo"), payload.get("toRepo")
-    if repo_type not in REPO_TYPES or not all(isinstance(i, str) and i.count("/") == 1 for i in (source, target)):
-        raise InvalidRequest("Moving a repo needs 'fromRepo' and 'toRepo' as namespace/name and a valid 'type'")
-    repo = find_readable(state.store, identity, repo_type, *source.split("/"))
+    payload = parse(MoveRepo, await json_body(request), "Move repo")
+    source, target = payload.fromRepo, payload.toRepo
+    if not all(i.count("/") == 1 for i in (source, target)):
+        raise InvalidRequest("Moving a repo needs 'fromRepo' and 'toRepo' as namespace/name")
+    repo = find_readable(state.store, identity, payload.type, *source.split("/"))
     namespace, name = target.split("/")
     validate_repo_name(namespace, name)
     require_write(identity, repo.namespace)
@@ -127,10 +128,12 @@ async def update_settings(request: Request, repo: WritableRepo, store: Store) ->
     return JSONResponse({})
 
 
-@router.post("/api/validate-yaml")
+@router.post("/api/validate-yaml", openapi_extra=documented(YamlToValidate))
 async def validate_yaml(request: Request) -> JSONResponse:
     payload = await json_body(request)
     errors, warnings = await run_in_threadpool(front_matter_problems, payload.get("content"))
+    if errors and "text/plain" in request.headers.get("accept", ""):  # RepoCard.validate shows this text as is
+        return PlainTextResponse("\n".join(f"- Error: {error['message']}" for error in errors), status_code=400)
     if errors:
         return JSONResponse({"errors": errors}, status_code=400)
     return JSONResponse({"errors": [], "warnings": warnings})

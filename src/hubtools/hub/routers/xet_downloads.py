@@ -13,9 +13,11 @@ from hubtools.hub import xet
 from hubtools.hub.auth import bearer_token
 from hubtools.hub.deps import State, base_url
 from hubtools.hub.errors import InvalidRequest, NotFound, RangeNotSatisfiable
-from hubtools.hub.xet_cas import CAS_PATH, READ, check_cas_token
+from hubtools.hub.xet_cas import CAS_PATH, READ, check_cas_token, current_grant
 from hubtools.hub.xet_files import virtual_offsets, virtual_xorb_blocks
-from hubtools.hub.xet_reconstruction import ChunkSpan, check_fetch_signature, parse_range, reconstruction
+from hubtools.hub.xet_reconstruction import (
+    FETCH_URL_LIFETIME_S, ChunkSpan, FetchGrant, check_fetch_signature, parse_range, reconstruction,
+)
 
 CHUNK_SPAN = re.compile(r"^(\d{1,9})-(\d{1,9})$")
 
@@ -25,24 +27,29 @@ router = APIRouter()
 @router.get(CAS_PATH + "/v1/reconstructions/{file_hash}")
 def get_reconstruction(request: Request, file_hash: str, state: State) -> JSONResponse:
     """The file's terms; the same 404 whether the file is unknown or not in the token's repo."""
-    repo = check_cas_token(state.store, state.secret, bearer_token(request), READ).repo  # 404 once deleted
+    grant = check_cas_token(state.store, state.secret, bearer_token(request), READ)  # 404 once deleted
     xet.hash_from_hex(file_hash)
     file = state.cas.files.file(file_hash)
-    if file is None or not state.store.repo_holds_blob(repo, file.sha256):
+    if file is None or not state.store.repo_holds_blob(grant.repo, file.sha256):
         raise NotFound(f"File {file_hash} is not in the repository this Xet token was issued for")
     byte_range = parse_range(request.headers.get("range"), file.size)
-    answer = reconstruction(state.cas.files, file, byte_range, state.secret, base_url(request) + CAS_PATH, int(time.time()))
+    fetch = FetchGrant(grant.repo.pk, grant.token_hash or "", int(time.time()) + FETCH_URL_LIFETIME_S)
+    answer = reconstruction(state.cas.files, file, byte_range, state.secret, base_url(request) + CAS_PATH, fetch)
     return JSONResponse(answer)
 
 
 @router.get(CAS_PATH + "/v1/xorb-ranges/{xorb_hex}/{chunks}")
-def get_xorb_range(request: Request, xorb_hex: str, chunks: str, expires: int, sig: str, state: State) -> StreamingResponse:
-    """Chunks [start, end) of a xorb, uncompressed, at the byte range the reconstruction answer gave."""
+def get_xorb_range(
+    request: Request, xorb_hex: str, chunks: str, expires: int, repo: int, sig: str, state: State, sub: str = ""
+) -> StreamingResponse:
+    """Chunks [start, end) of a xorb, uncompressed, at the byte range the reconstruction answer gave, while the
+    token it was signed for may still read the repo."""
     match = CHUNK_SPAN.match(chunks)
     if match is None:
         raise InvalidRequest(f"Invalid chunk range {chunks[:40]!r}: expected start-end")
     span = ChunkSpan(xorb_hex, int(match[1]), int(match[2]))
-    check_fetch_signature(state.secret, span, expires, sig, time.time())
+    check_fetch_signature(state.secret, span, FetchGrant(repo, sub, expires), sig, time.time())
+    current_grant(state.store, repo, sub or None, READ, READ)
     sizes = state.cas.files.chunk_sizes(xorb_hex)
     if not 0 <= span.start < span.end <= len(sizes):
         raise NotFound(f"Xorb {xorb_hex} has no chunks {chunks}")

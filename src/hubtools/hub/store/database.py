@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS discussion_events (
 CREATE TABLE IF NOT EXISTS uploads (
     repo_id INTEGER NOT NULL, sha256 TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (repo_id, sha256));
 CREATE TABLE IF NOT EXISTS full_names (name TEXT PRIMARY KEY, full_name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS private_by_default (namespace TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS repo_redirects (
     type TEXT NOT NULL, namespace TEXT NOT NULL COLLATE NOCASE, name TEXT NOT NULL COLLATE NOCASE,
     repo_id INTEGER NOT NULL, PRIMARY KEY (type, namespace, name));

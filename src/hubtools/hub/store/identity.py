@@ -62,3 +62,15 @@ class IdentityStore(Database):
             ).fetchall()
         known = {row["name"]: row["full_name"] for row in rows}
         return {name: known.get(name, name) for name in names}
+
+    def set_private_by_default(self, namespace: str, private: bool) -> None:
+        """Whether repos created in `namespace` without a visibility are private (an Enterprise org's setting)."""
+        with self._write() as db:
+            if private:
+                db.execute("INSERT OR IGNORE INTO private_by_default VALUES (?)", (namespace,))
+            else:
+                db.execute("DELETE FROM private_by_default WHERE namespace = ?", (namespace,))
+
+    def is_private_by_default(self, namespace: str) -> bool:
+        with self._connect() as db:
+            return db.execute("SELECT 1 FROM private_by_default WHERE namespace = ?", (namespace,)).fetchone() is not None
