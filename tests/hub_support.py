@@ -1,8 +1,9 @@
 """Helpers shared by the embedded Hub's test modules: an org, unique repo ids, a writer token, a fresh repo,
-whether a Space app answers, and a server process's memory figures."""
+whether a Space app answers, whether processes are gone, and a server process's memory figures."""
 
 from __future__ import annotations
 
+import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -35,6 +36,24 @@ def serves(url: str) -> bool:
             return response.status == 200
     except OSError:
         return False
+def alive(pid: int) -> bool:
+    """A process that exists and is not a zombie (a container's init may never reap orphans)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def gone_within(pids: list[int], seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not any(alive(pid) for pid in pids):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def proc_status_kb(pid: int, field: str) -> int:
     """A kB figure of /proc/PID/status: VmRSS, VmHWM (the peak; writing 5 to /proc/PID/clear_refs resets it), RssAnon..."""
     line = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith(f"{field}:"))

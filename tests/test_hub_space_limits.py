@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from huggingface_hub import CommitOperationAdd
 
+from hub_support import alive, gone_within
+
 from hubtools.hub import BackgroundHub
 from hubtools.hub.space_limits import SpaceLimits
 
@@ -95,24 +97,6 @@ BLOCKING = "import time\nprint('BLOCKING', flush=True)\ntime.sleep(3600)\n"
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="a Space has a uid of its own only when the Hub is root")
 
 
-def alive(pid: int) -> bool:
-    """A process that exists and is not a zombie (a container's init may never reap orphans)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
-def gone_within(pid: int, seconds: float = 15) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not alive(pid):
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def wait_for_the_reapers_of(root: Path, seconds: float = 15) -> None:
     from hubtools.hub.space_reaper import space_uids
 
@@ -162,6 +146,14 @@ class Spaces:
             time.sleep(0.2)
         raise AssertionError(f"no line {prefix!r} in the log of {space_id}: {self.log(space_id)[-2000:]}")
 
+    def stopped_at_limit(self, space_id: str, reason: str) -> str:
+        """The app's log, once the Space is in RUNTIME_ERROR for `reason`, which its log also gives."""
+        runtime = self.api.wait_for_space(space_id, timeout=120)
+        assert runtime.stage == "RUNTIME_ERROR" and f"the app was stopped: {reason}" in runtime.raw["errorMessage"]
+        log = self.log(space_id)
+        assert f"hubtools: the app was stopped: {reason}" in log
+        return log
+
     def escaped_pid(self, space_id: str) -> int:
         _, pid, session, app_session = self.wait_for_line(space_id, "ESCAPED ").split()
         assert alive(int(pid)) and session != app_session  # it left the app's session
@@ -185,12 +177,12 @@ def test_a_double_forked_setsid_process_ends_when_its_space_is_replaced_or_delet
     assert spaces.api.wait_for_space(space_id, timeout=120).stage == "RUNNING"
     first = spaces.escaped_pid(space_id)
     spaces.commit(space_id, ESCAPE + "\n# a new commit replaces the app\n")
-    assert gone_within(first)
+    assert gone_within([first], 15)
     assert spaces.api.wait_for_space(space_id, timeout=120).stage == "RUNNING"
     second = spaces.escaped_pid(space_id)
     assert second != first
     spaces.api.delete_repo(space_id, repo_type="space")
-    assert gone_within(second)
+    assert gone_within([second], 15)
 
 
 @needs_root
@@ -199,7 +191,7 @@ def test_a_killed_hub_takes_escaped_processes_with_it_and_the_restarted_hub_owns
     assert spaces.api.wait_for_space(space_id, timeout=120).stage == "RUNNING"
     escaped = spaces.escaped_pid(space_id)
     spaces.server.kill()  # SIGKILL: the Hub runs no clean-up; its reaper ends what its Spaces' uids run
-    assert gone_within(escaped)
+    assert gone_within([escaped], 15)
     spaces.server.start()  # answers with its own instance header: this Hub, not a process on its port
     assert spaces.api.wait_for_space(space_id, timeout=120).stage == "RUNNING"
     spaces.api.delete_repo(space_id, repo_type="space")
@@ -222,25 +214,18 @@ def test_a_hub_ends_what_its_space_uids_left_running_before_it_listens(spaces: S
 
 def test_an_app_past_its_memory_limit_is_stopped_with_a_line_in_its_log(spaces: Spaces) -> None:
     space_id = spaces.create(MEMORY)
-    runtime = spaces.api.wait_for_space(space_id, timeout=120)
-    reason = "the app was stopped: its processes hold"
-    assert runtime.stage == "RUNTIME_ERROR" and reason in runtime.raw["errorMessage"]
-    assert "the Space memory limit is 100 MiB" in runtime.raw["errorMessage"]
-    held = [int(line.split()[1]) for line in spaces.log(space_id).splitlines() if line.startswith("held ")]
+    log = spaces.stopped_at_limit(space_id, "its processes hold")
+    assert "MiB of memory: the Space memory limit is 100 MiB" in log
+    held = [int(line.split()[1]) for line in log.splitlines() if line.startswith("held ")]
     assert 100 - 24 <= held[-1] < 2 * 100  # stopped by the Hub's check near the limit, before the kernel's backstop
-    assert f"hubtools: {reason}" in spaces.log(space_id)
     spaces.api.delete_repo(space_id, repo_type="space")
 
 
 def test_an_app_past_its_process_limit_is_stopped_with_a_line_in_its_log(spaces: Spaces) -> None:
     space_id = spaces.create(PROCESSES)
-    runtime = spaces.api.wait_for_space(space_id, timeout=120)
-    reason = "the app was stopped: it reached the Space limit of 24 processes and threads"
-    assert runtime.stage == "RUNTIME_ERROR" and reason in runtime.raw["errorMessage"]
-    log = spaces.log(space_id)
-    assert f"hubtools: {reason}" in log
+    log = spaces.stopped_at_limit(space_id, "it reached the Space limit of 24 processes and threads")
     children = [int(line.split()[1]) for line in log.splitlines() if line.startswith("CHILD ")]
-    assert len(children) <= 24 and all(gone_within(pid) for pid in children)
+    assert len(children) <= 24 and gone_within(children, 15)
     if os.geteuid() == 0:  # RLIMIT_NPROC, per uid: the kernel refused the fork past the limit (EAGAIN)
         assert "fork refused: 11" in log
     spaces.api.delete_repo(space_id, repo_type="space")
@@ -248,12 +233,8 @@ def test_an_app_past_its_process_limit_is_stopped_with_a_line_in_its_log(spaces:
 
 def test_an_app_past_its_file_size_limit_is_stopped_with_a_line_in_its_log(spaces: Spaces) -> None:
     space_id = spaces.create(FILE_SIZE)
-    runtime = spaces.api.wait_for_space(space_id, timeout=120)
-    reason = "the app was stopped: a file it wrote reached the Space file-size limit of 1 MiB"
-    assert runtime.stage == "RUNTIME_ERROR" and reason in runtime.raw["errorMessage"]
-    log = spaces.log(space_id)
+    log = spaces.stopped_at_limit(space_id, "a file it wrote reached the Space file-size limit of 1 MiB")
     assert "write refused: errno 27" in log  # EFBIG: RLIMIT_FSIZE stopped the file at the limit
-    assert f"hubtools: {reason}" in log
     spaces.api.delete_repo(space_id, repo_type="space")
 
 
