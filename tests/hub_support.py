@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -45,13 +46,18 @@ def alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def gone_within(pids: list[int], seconds: float = 60) -> bool:
+def within(condition: Callable[[], bool], seconds: float = 60) -> bool:
+    """Whether `condition` holds within `seconds` (checked every 0.1 s)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if not any(alive(pid) for pid in pids):
+        if condition():
             return True
         time.sleep(0.1)
     return False
+
+
+def gone_within(pids: list[int], seconds: float = 60) -> bool:
+    return within(lambda: not any(alive(pid) for pid in pids), seconds)
 
 
 def proc_status_kb(pid: int, field: str) -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from huggingface_hub import CommitOperationAdd
 
-from hub_support import alive, gone_within
+from hub_support import alive, gone_within, within
 
 from hubtools.hub import BackgroundHub
 from hubtools.hub.space_limits import SpaceLimits
@@ -38,7 +38,7 @@ app_session = os.getsid(0)
 if os.fork() == 0:
     os.setsid()
     if os.fork() == 0:
-        print(f"ESCAPED {os.getpid()} {os.getsid(0)} {app_session}", flush=True)
+        print(f"ESCAPED {os.getpid()} {os.getsid(0)} {app_session} {os.getcwd()}", flush=True)
         while True:
             time.sleep(1)
             try:
@@ -154,10 +154,11 @@ class Spaces:
         assert f"hubtools: the app was stopped: {reason}" in log
         return log
 
-    def escaped_pid(self, space_id: str) -> int:
-        _, pid, session, app_session = self.wait_for_line(space_id, "ESCAPED ").split()
+    def escaped(self, space_id: str) -> tuple[int, Path]:
+        """The escaped process and the app's work folder."""
+        _, pid, session, app_session, folder = self.wait_for_line(space_id, "ESCAPED ").split()
         assert alive(int(pid)) and session != app_session  # it left the app's session
-        return int(pid)
+        return int(pid), Path(folder)
 
 
 @pytest.fixture(scope="module")
@@ -175,11 +176,11 @@ def spaces(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Spaces]:
 def test_a_double_forked_setsid_process_ends_when_its_space_is_replaced_or_deleted(spaces: Spaces) -> None:
     space_id = spaces.create(ESCAPE)
     assert spaces.api.wait_for_space(space_id, timeout=120).stage == "RUNNING"
-    first = spaces.escaped_pid(space_id)
+    first, _ = spaces.escaped(space_id)
     spaces.commit(space_id, ESCAPE + "\n# a new commit replaces the app\n")
     assert gone_within([first], 15)
     assert spaces.api.wait_for_space(space_id, timeout=120).stage == "RUNNING"
-    second = spaces.escaped_pid(space_id)
+    second, _ = spaces.escaped(space_id)
     assert second != first
     spaces.api.delete_repo(space_id, repo_type="space")
     assert gone_within([second], 15)
@@ -189,9 +190,10 @@ def test_a_double_forked_setsid_process_ends_when_its_space_is_replaced_or_delet
 def test_a_killed_hub_takes_escaped_processes_with_it_and_the_restarted_hub_owns_its_port(spaces: Spaces) -> None:
     space_id = spaces.create(ESCAPE)
     assert spaces.api.wait_for_space(space_id, timeout=120).stage == "RUNNING"
-    escaped = spaces.escaped_pid(space_id)
+    escaped, folder = spaces.escaped(space_id)
     spaces.server.kill()  # SIGKILL: the Hub runs no clean-up; its reaper ends what its Spaces' uids run
     assert gone_within([escaped], 15)
+    assert within(lambda: not folder.parent.exists(), 15)  # and removes the apps' work folders
     spaces.server.start()  # answers with its own instance header: this Hub, not a process on its port
     assert spaces.api.wait_for_space(space_id, timeout=120).stage == "RUNNING"
     spaces.api.delete_repo(space_id, repo_type="space")

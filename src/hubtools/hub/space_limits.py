@@ -26,10 +26,10 @@ class SpaceLimits:
     """Per-Space limits and how Space starts are scheduled (`hubtools hub serve --space-...` overrides each)."""
 
     memory_mb: int = 2048  # anonymous memory of all the Space's processes together (proportional set size)
-    processes: int = 256  # processes and threads of the Space (RLIMIT_NPROC counts both)
+    processes: int = 1024  # processes and threads (RLIMIT_NPROC counts both; torch starts one per core, twice)
     open_files: int = 1024  # per process
-    file_size_mb: int = 256  # any file the app writes
-    disk_mb: int = 2048  # its work folder, the Space's own files included
+    file_size_mb: int = 2048  # any file the app writes: a demo Space downloads its model's weights into its folder
+    disk_mb: int = 4096  # its work folder (HOME, TMPDIR and HF_HOME are in it), the Space's own files included
     start_slots: int = 2  # apps starting at once; one more waits for a slot
     start_timeout_s: float = 300  # an app not answering by then is stopped (RUNTIME_ERROR) and frees its slot
 

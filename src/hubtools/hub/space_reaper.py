@@ -7,14 +7,16 @@ process that uid runs (`end_processes`). The Hub sweeps its Spaces' uids when it
 reach) sweeps them the moment the Hub exits, even by SIGKILL. A Hub that is not root runs apps as itself: then the
 processes of an app are those of its session, which a `setsid` leaves (docs/hub.md, "What a Space can and cannot do").
 
-`python -m hubtools.hub.space_reaper FIRST_UID LAST_UID` is the reaper: it waits for end of file on its standard
-input (the Hub holds the only write end) and then ends every process whose uid is in FIRST_UID..LAST_UID.
+`python -m hubtools.hub.space_reaper FIRST_UID LAST_UID WORK_ROOT` is the reaper: it waits for end of file on its
+standard input (the Hub holds the only write end), ends every process whose uid is in FIRST_UID..LAST_UID, and then
+removes WORK_ROOT, the apps' work folders (which a Hub killed by SIGKILL could not).
 """
 
 from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import signal
 import subprocess
 import sys
@@ -124,23 +126,25 @@ def end_leftovers(root: Path) -> bool:
     return uids is None or end_processes(uids)
 
 
-def start_reaper(uids: range) -> int:
-    """Start the reaper for `uids`; returns the write end of its pipe, which the caller keeps open while it lives."""
+def start_reaper(uids: range, work_root: Path) -> int:
+    """Start the reaper for `uids` and `work_root`; returns the write end of its pipe, which the caller keeps open
+    while it lives."""
     read_end, write_end = os.pipe()
     subprocess.Popen(
-        [sys.executable, "-m", "hubtools.hub.space_reaper", str(uids.start), str(uids.stop - 1)],
+        [sys.executable, "-m", "hubtools.hub.space_reaper", str(uids.start), str(uids.stop - 1), str(work_root)],
         stdin=read_end, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     os.close(read_end)
     return write_end
 
 
-def main(first_uid: str, last_uid: str) -> None:
+def main(first_uid: str, last_uid: str, work_root: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl+C meant for the Hub reaches its session only; be safe anyway
     while sys.stdin.buffer.read(4096):
         pass
     end_processes(range(int(first_uid), int(last_uid) + 1))
+    shutil.rmtree(work_root, ignore_errors=True)  # no symlink followed; nothing of the apps runs any more
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(*sys.argv[1:4])

@@ -96,7 +96,7 @@ class SpacesRuntime:
             uids = space_uids(store.root)
             if uids is not None:
                 end_leftovers(store.root)
-                self._reaper_fd = start_reaper(uids)
+                self._reaper_fd = start_reaper(uids, self._work_root)
 
     @property
     def enabled(self) -> bool:
