@@ -92,6 +92,25 @@ except OSError as error:
     print("write refused: errno", error.errno, flush=True)
 time.sleep(600)
 """
+DISK = """
+import time
+for number in range(64):
+    with open(f"part-{number}.bin", "wb") as handle:
+        handle.write(b"x" * 512 * 1024)  # each below the file-size limit; 16 of them fill the folder's 8 MiB
+    print("wrote", number + 1, "parts", flush=True)
+    time.sleep(0.05)
+time.sleep(600)
+"""
+OPEN_FILES = """
+import time
+held = []
+try:
+    while True:
+        held.append(open("app.py", "rb"))
+except OSError as error:
+    print("open refused: errno", error.errno, flush=True)
+time.sleep(600)
+"""
 BLOCKING = "import time\nprint('BLOCKING', flush=True)\ntime.sleep(3600)\n"
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="a Space has a uid of its own only when the Hub is root")
@@ -248,3 +267,18 @@ def test_an_app_that_never_answers_does_not_delay_another_spaces_start(spaces: S
     assert spaces.api.get_space_runtime(blocking).stage == "BUILDING"
     for space_id in (blocking, quick):
         spaces.api.delete_repo(space_id, repo_type="space")
+
+
+def test_an_app_that_fills_its_work_folder_is_stopped_with_a_line_in_its_log(spaces: Spaces) -> None:
+    space_id = spaces.create(DISK)
+    log = spaces.stopped_at_limit(space_id, "its work folder reached the Space disk limit of 8 MiB (or 100000 entries)")
+    parts = [int(line.split()[1]) for line in log.splitlines() if line.startswith("wrote ")]
+    assert 16 <= parts[-1] < 64  # stopped once 8 MiB were there, long before its 32 MiB
+    spaces.api.delete_repo(space_id, repo_type="space")
+
+
+def test_an_app_at_its_open_files_limit_is_stopped_with_a_line_in_its_log(spaces: Spaces) -> None:
+    space_id = spaces.create(OPEN_FILES)
+    log = spaces.stopped_at_limit(space_id, "a process reached the Space limit of 64 open files")
+    assert "open refused: errno 24" in log  # EMFILE: RLIMIT_NOFILE
+    spaces.api.delete_repo(space_id, repo_type="space")
