@@ -282,3 +282,47 @@ def test_an_app_at_its_open_files_limit_is_stopped_with_a_line_in_its_log(spaces
     log = spaces.stopped_at_limit(space_id, "a process reached the Space limit of 64 open files")
     assert "open refused: errno 24" in log  # EMFILE: RLIMIT_NOFILE
     spaces.api.delete_repo(space_id, repo_type="space")
+
+
+SESSION_AND_ESCAPE = """
+import os, time
+if os.fork() == 0:  # leaves the app's process group, not its session
+    os.setpgid(0, 0)
+    time.sleep(600)
+    os._exit(0)
+""" + ESCAPE
+
+
+def test_without_a_uid_of_its_own_an_app_ends_with_its_session_and_a_setsid_process_outlives_it(tmp_path: Path) -> None:
+    """What a Hub that is not root can do (docs/hub.md): the launcher without a uid, as such a Hub runs it."""
+    import signal
+
+    from hubtools.hub.space_process import Interpreter, IsolatedLauncher, RotatingLog
+    from hubtools.ports import free_port
+    from hubtools.space import LocalSpace
+
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "README.md").write_text(README)
+    (folder / "app.py").write_text(SESSION_AND_ESCAPE)
+    log = RotatingLog(tmp_path / "logs" / "app.log")
+    interpreter = Interpreter.open()
+    watchdog_read, watchdog_write = os.pipe()
+    launcher = IsolatedLauncher(log=log, environment={}, uid=None, interpreter=interpreter, watchdog_fd=watchdog_read, limits=LIMITS)
+    space = LocalSpace(folder, port=free_port(), endpoint="http://127.0.0.1:9", log_path=log.path, launcher=launcher)
+    escaped = None
+    try:
+        space.start(timeout=60)
+        assert space.process is not None
+        in_session = [int(pid) for pid in Path(f"/proc/{space.process.pid}/task/{space.process.pid}/children").read_text().split()]
+        assert within(lambda: "ESCAPED " in log.tail(), 15)
+        escaped = int(next(line for line in log.tail().splitlines() if line.startswith("ESCAPED ")).split()[1])
+        space.stop()
+        assert gone_within([space.process.pid, *in_session], 15)  # the app and its child in another group, same session
+        assert alive(escaped)  # setsid left the session: only a uid of its own (a root Hub) ends it
+    finally:
+        if escaped is not None:
+            os.kill(escaped, signal.SIGKILL)
+        os.close(watchdog_write)
+        os.close(watchdog_read)
+        interpreter.close()

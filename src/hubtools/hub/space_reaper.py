@@ -77,7 +77,7 @@ def process_uids(pid: int) -> tuple[int, ...] | None:
 
 def session_id(pid: int) -> int | None:
     try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[4])
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3])  # state, ppid, pgrp, session
     except (OSError, IndexError, ValueError):
         return None
 
