@@ -1,10 +1,12 @@
 """Helpers shared by the embedded Hub's test modules: an org, unique repo ids, a writer token, a fresh repo,
-whether a Space app answers, and a server process's memory figures."""
+whether a Space app answers, whether processes are gone, and a server process's memory figures."""
 
 from __future__ import annotations
 
+import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,29 @@ def serves(url: str) -> bool:
             return response.status == 200
     except OSError:
         return False
+def alive(pid: int) -> bool:
+    """A process that exists and is not a zombie (a container's init may never reap orphans)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def within(condition: Callable[[], bool], seconds: float = 60) -> bool:
+    """Whether `condition` holds within `seconds` (checked every 0.1 s)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def gone_within(pids: list[int], seconds: float = 60) -> bool:
+    return within(lambda: not any(alive(pid) for pid in pids), seconds)
+
+
 def proc_status_kb(pid: int, field: str) -> int:
     """A kB figure of /proc/PID/status: VmRSS, VmHWM (the peak; writing 5 to /proc/PID/clear_refs resets it), RssAnon..."""
     line = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith(f"{field}:"))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import hubtools.cards as cards
-import hubtools.space as space
+import hubtools.space.render as space
 from hubtools.cards import CardError, render_dataset_card, render_model_card
 from hubtools.dataset_repo import label_order, read_named_splits, write_hub_splits
 from hubtools.rundir import RunDir

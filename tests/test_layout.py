@@ -110,3 +110,37 @@ def test_hub_routers_and_store_modules_are_layered_without_circle() -> None:
         assert not graph[name] & (routers - {name}), f"{name} imports another router"
     importers = {name for name, targets in graph.items() if targets & routers} - routers
     assert importers == {"hubtools.hub.app"}, f"only the app includes routers, not {sorted(importers - {'hubtools.hub.app'})}"
+
+
+def private_names(path: Path) -> set[str]:
+    """Names a module keeps to itself: `_function`, `_Class`, `_method` and `obj._attribute` (not dunders)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+    return {name for name in names if name.startswith("_") and not name.startswith("__")}
+
+
+def test_the_hub_runs_spaces_through_the_public_interface_of_the_space_runner() -> None:
+    """The Hub's Space runtime builds on `hubtools.space`'s public names: it subclasses none of its classes,
+    imports no private name from it, and defines, reads or calls none of its private names (`_process`, ...)."""
+    modules = library_modules()
+    runner = {name: path for name, path in modules.items() if name == "hubtools.space" or name.startswith("hubtools.space.")}
+    assert {"hubtools.space.render", "hubtools.space.run"} <= set(runner)
+    runner_private = set().union(*(private_names(path) for path in runner.values()))
+    assert "_process" in runner_private
+    for name, path in modules.items():
+        if not name.startswith("hubtools.hub."):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        from_runner = {
+            alias.asname or alias.name for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[:2] == ["hubtools", "space"]
+            for alias in node.names
+        }
+        bases = {base.id for node in ast.walk(tree) if isinstance(node, ast.ClassDef) for base in node.bases if isinstance(base, ast.Name)}
+        assert not bases & from_runner, f"{name} subclasses {sorted(bases & from_runner)} of hubtools.space: compose it instead"
+        assert private_names(path) & runner_private == set(), f"{name} uses private names of hubtools.space"
+        assert {imported for imported in from_runner if imported.startswith("_")} == set()

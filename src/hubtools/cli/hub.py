@@ -9,12 +9,20 @@ from typing import Annotated
 import typer
 
 from hubtools.hub.server import DEFAULT_HOST, DEFAULT_PORT
+from hubtools.hub.space_limits import SpaceLimits
 from hubtools.hub.store import default_root
 
 hub_app = typer.Typer(
     help="The embedded Hugging Face Hub: `serve` it, mint a `token`, set a `full-name` or a `default-visibility`, `seed-base-models`, `gc` unreferenced blobs.",
     no_args_is_help=True,
 )
+
+LIMITS = SpaceLimits()
+
+
+def space_limit(help_text: str) -> typer.models.OptionInfo:
+    return typer.Option(min=1, help=help_text, rich_help_panel="Limits of each Space")
+
 
 RootOption = Annotated[
     Path,
@@ -37,6 +45,13 @@ def serve_command(
             help="Serve beyond loopback with Spaces on although the Hub is not root (apps then run as its user).",
         ),
     ] = False,
+    space_memory_mb: Annotated[int, space_limit("Memory of all of a Space's processes together, MiB.")] = LIMITS.memory_mb,
+    space_processes: Annotated[int, space_limit("Processes and threads of a Space.")] = LIMITS.processes,
+    space_open_files: Annotated[int, space_limit("Open files of each process of a Space.")] = LIMITS.open_files,
+    space_file_size_mb: Annotated[int, space_limit("Size of any file a Space app writes, MiB.")] = LIMITS.file_size_mb,
+    space_disk_mb: Annotated[int, space_limit("A Space's work folder (its files included), MiB.")] = LIMITS.disk_mb,
+    space_start_slots: Annotated[int, space_limit("Spaces starting at once.")] = LIMITS.start_slots,
+    space_start_timeout_s: Annotated[float, space_limit("Seconds an app has to answer before it is stopped.")] = LIMITS.start_timeout_s,
     fd: Annotated[int | None, typer.Option(hidden=True, help="Serve on this inherited, bound TCP socket (BackgroundHub).")] = None,
     instance: Annotated[str | None, typer.Option(hidden=True, help="Name sent in X-Hubtools-Instance (BackgroundHub).")] = None,
 ) -> None:
@@ -44,13 +59,18 @@ def serve_command(
     import socket
 
     from hubtools.hub.server import bind, bound_port, check_exposure, listen, serve
+    from hubtools.hub.space_reaper import end_leftovers
 
+    limits = SpaceLimits(
+        space_memory_mb, space_processes, space_open_files, space_file_size_mb, space_disk_mb, space_start_slots, space_start_timeout_s
+    )
+    end_leftovers(root)  # a Space process a killed Hub left must not hold this port or answer on it
     sock = socket.socket(fileno=fd) if fd is not None else bind(host, port)
     host = sock.getsockname()[0]
     check_exposure(host, spaces, allow_untrusted_spaces)
     listen(sock)  # from here on, clients wait in the backlog until the app answers
     typer.echo(f"Embedded Hub on http://{host}:{bound_port(sock)} (data in {root}; Spaces {'run' if spaces else 'off'})", err=True)
-    serve(root, sock, spaces, instance, allow_untrusted_spaces)
+    serve(root, sock, spaces, instance, allow_untrusted_spaces, limits)
 
 
 @hub_app.command("token")

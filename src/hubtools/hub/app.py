@@ -29,6 +29,7 @@ from hubtools.hub.routers import (
     commits, discussions, downloads, fallback, listing, page_forms, pages, refs, repos, spaces, xet, xet_downloads,
 )
 from hubtools.hub.routers import lfs as lfs_routes
+from hubtools.hub.space_limits import SpaceLimits
 from hubtools.hub.spaces import SpacesRuntime
 from hubtools.hub.store import HubStore
 from hubtools.hub.xet_cas import CAS_PATH, XetCas, cas_instance
@@ -115,12 +116,13 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, str(exc.detail))
 
 
-def create_app(root: Path, spaces_endpoint: str | None = None) -> FastAPI:
-    """The Hub's routes; with `spaces_endpoint` (this Hub's URL, for the apps) it also runs Gradio Spaces."""
+def create_app(root: Path, spaces_endpoint: str | None = None, space_limits: SpaceLimits | None = None) -> FastAPI:
+    """The Hub's routes; with `spaces_endpoint` (this Hub's URL, for the apps) it also runs Gradio Spaces (within
+    `space_limits`, default `SpaceLimits()`)."""
     store = HubStore(Path(root))
     store.clear_temp(TEMP_UPLOAD_GRACE_SECONDS)
     store.collect_garbage(UNREFERENCED_BLOB_GRACE_SECONDS)
-    state = HubState(store, SpacesRuntime(store, spaces_endpoint), XetCas(store), lfs.load_secret(Path(root)))
+    state = HubState(store, SpacesRuntime(store, spaces_endpoint, space_limits), XetCas(store), lfs.load_secret(Path(root)))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

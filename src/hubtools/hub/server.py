@@ -7,6 +7,7 @@ an `X-Hubtools-Instance` header naming the instance, so a starter knows the answ
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import signal
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from hubtools.errors import HubtoolsError
+from hubtools.hub.space_limits import SpaceLimits
+from hubtools.hub.space_reaper import end_leftovers
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -99,7 +102,8 @@ def identified(app: ASGIApp, instance: str) -> ASGIApp:
 
 
 def serve(
-    root: Path, sock: socket.socket, spaces: bool = True, instance: str | None = None, allow_untrusted_spaces: bool = False
+    root: Path, sock: socket.socket, spaces: bool = True, instance: str | None = None, allow_untrusted_spaces: bool = False,
+    space_limits: SpaceLimits | None = None,
 ) -> None:
     """Serve on SOCK (bound by `bind`) in the foreground until interrupted (SIGINT or SIGTERM stop the Spaces too)."""
     import uvicorn
@@ -110,7 +114,7 @@ def serve(
     check_exposure(host, spaces, allow_untrusted_spaces)
     loopback = DEFAULT_HOST if host in ("0.0.0.0", "::", "") else host
     spaces_endpoint = f"http://{loopback}:{port}" if spaces else None
-    app = identified(create_app(root, spaces_endpoint), instance or secrets.token_hex(8))
+    app = identified(create_app(root, spaces_endpoint, space_limits), instance or secrets.token_hex(8))
     # h11 reads headers up to 1 MiB so the app answers oversize ones with a clean 431 (MAX_HEADER_BYTES); a smaller
     # parser limit closes the socket mid-request and the client sees a connection reset instead.
     config = uvicorn.Config(app, http="h11", h11_max_incomplete_event_size=1024 * 1024, log_level="warning", access_log=False)
@@ -135,13 +139,16 @@ class BackgroundHub:
     The port is bound here, when the handle is made (port 0: a free one, in `.port` and `.endpoint` at once), and
     stays reserved for the handle's lifetime: the child serves on the inherited socket. While stopped, the port is
     bound but not listening, so clients are refused as by a stopped server. `close()` releases it.
-    Unlike `hubtools hub serve`, it runs no Spaces unless asked (`spaces=True`).
+    Unlike `hubtools hub serve`, it runs no Spaces unless asked (`spaces=True`, within `space_limits`).
     """
 
-    def __init__(self, root: Path, host: str = DEFAULT_HOST, port: int = 0, spaces: bool = False) -> None:
+    def __init__(
+        self, root: Path, host: str = DEFAULT_HOST, port: int = 0, spaces: bool = False, space_limits: SpaceLimits | None = None
+    ) -> None:
         self.root = Path(root)
         self.host = host
         self.spaces = spaces
+        self.space_limits = space_limits or SpaceLimits()
         self.process: subprocess.Popen | None = None
         self.instance = ""
         self._socket: socket.socket | None = bind(host, port)
@@ -157,11 +164,12 @@ class BackgroundHub:
         if self._socket is None:
             raise HubStartError(f"the embedded Hub on port {self.port} was closed: make a new BackgroundHub")
         self.root.mkdir(parents=True, exist_ok=True)
+        end_leftovers(self.root)  # a Space process a killed Hub left must not answer on, or take, this port
         listen(self._socket)
         self.instance = secrets.token_hex(8)
         fd = self._socket.fileno()
         command = [sys.executable, "-m", "hubtools.cli", "hub", "serve", "--root", str(self.root), "--fd", str(fd),
-                   "--instance", self.instance, "--spaces" if self.spaces else "--no-spaces"]
+                   "--instance", self.instance, "--spaces" if self.spaces else "--no-spaces", *space_options(self.space_limits)]
         with open(self.root / "server.log", "ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(), pass_fds=(fd,))
         deadline = time.monotonic() + timeout
@@ -215,6 +223,16 @@ class BackgroundHub:
         self.close()
 
 
-def serve_in_background(root: Path, host: str = DEFAULT_HOST, port: int = 0, spaces: bool = False) -> BackgroundHub:
+def space_options(limits: SpaceLimits) -> list[str]:
+    """`hubtools hub serve` options that give these limits (`--space-memory-mb 2048`, ...)."""
+    options = []
+    for name, value in dataclasses.asdict(limits).items():
+        options += [f"--space-{name.replace('_', '-')}", str(value)]
+    return options
+
+
+def serve_in_background(
+    root: Path, host: str = DEFAULT_HOST, port: int = 0, spaces: bool = False, space_limits: SpaceLimits | None = None
+) -> BackgroundHub:
     """Start the embedded Hub in a child process on PORT (0: a free one, see `.endpoint`) and wait until it answers."""
-    return BackgroundHub(root, host, port, spaces).start()
+    return BackgroundHub(root, host, port, spaces, space_limits).start()

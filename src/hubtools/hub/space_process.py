@@ -1,4 +1,4 @@
-"""How the embedded Hub runs one Space app apart from itself: its own OS user, environment, folder, process group, log.
+"""How the embedded Hub runs one Space app apart from itself: its own OS user, environment, folder, limits, log.
 
 - User: when the Hub runs as root, each Space runs under a uid/gid of its own (`space_uid`, no /etc/passwd entry
   needed), so apps can read neither the Hub root (0700) nor one another's folders or `/proc/PID/environ`. When the
@@ -9,41 +9,44 @@
   (pyenv under /root, 0700), and nothing else in that folder.
 - Environment: the Space's own secrets and variables, the Hub endpoint, and what Python and Gradio need (PATH,
   HOME = its work folder, TMPDIR, locale); never the Hub's environment.
-- Process group: the app leads a session of its own and stopping it kills the whole group. A watchdog pipe whose
-  write end only the Hub holds, and PR_SET_PDEATHSIG (SIGHUP), make the app kill its group when the Hub dies, even
-  by SIGKILL.
+- Processes: stopping the app ends every process of its uid (`space_reaper`; when the Hub is not root, of its
+  session), however it forked. A watchdog pipe whose write end only the Hub holds, and PR_SET_PDEATHSIG (SIGHUP),
+  make the app empty its folder and kill its group when the Hub dies, even by SIGKILL; the Hub's reaper ends the rest.
+- Limits: the launcher sets the kernel's per-process limits before the app runs; a thread of the Hub checks the
+  Space's total use and stops the app at its first limit, with a line in its log (`space_limits`).
 - Log: the app writes into a pipe; the Hub keeps at most LOG_MAX_BYTES of it in two rotating files in its own root.
 """
 
 from __future__ import annotations
 
 import os
-import pwd
 import signal
 import site
 import subprocess
 import sys
 import threading
-import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from hubtools.errors import HubtoolsError
-from hubtools.space import LocalSpace
+from hubtools.hub.space_limits import CHECK_INTERVAL_S, SpaceLimits, exceeded, measure, snapshot_files
+from hubtools.hub.space_reaper import end_all, processes_of_session, processes_of_uids
 
 LOG_MAX_BYTES = 256 * 1024  # per file; the Hub keeps the current file and one older one
 LOG_CHUNK_BYTES = 64 * 1024
 STOP_GRACE_S = 10
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
-SPACE_UID_BASE = 1 << 20  # far above the uids distributions hand out
-UIDS_PER_HUB = 1 << 16
 
-# Runs as the app's user with `python -S -c LAUNCHER WATCHDOG_FD HUB_PID APP_FILE SITE_DIR...`, then runs the app.
+# Runs as the app's user with `python -S -c LAUNCHER WATCHDOG_FD HUB_PID RLIMITS APP_FILE SITE_DIR...`, then runs the app.
 LAUNCHER = """
-import ctypes, os, runpy, shutil, signal, site, sys, threading
-watchdog, hub_pid, app_file, *site_dirs = sys.argv[1:]
+import ctypes, os, resource, runpy, shutil, signal, site, sys, threading
+watchdog, hub_pid, rlimits, app_file, *site_dirs = sys.argv[1:]
 work_folder = os.getcwd()
+for limit in filter(None, rlimits.split(",")):  # soft and hard alike: the app cannot raise them again
+    name, value = limit.split("=")
+    resource.setrlimit(getattr(resource, name), (int(value), int(value)))
 
 
 def end_group(*_):  # the Hub is gone: empty the work folder (the Hub cannot now), end the app and all it started
@@ -70,22 +73,6 @@ sys.argv = [app_file]
 sys.path[0] = os.path.dirname(os.path.abspath(app_file))  # as `python APP_FILE` sets it (in place of -c's '')
 runpy.run_path(app_file, run_name="__main__")
 """
-
-
-def space_uid(root: Path, repo_pk: int) -> int | None:
-    """The uid (and gid) a Space's app runs as: None when the Hub is not root and cannot switch users.
-
-    One block of uids per Hub root, one uid per Space in it, so two Hubs on a machine rarely share a uid.
-    """
-    if os.geteuid() != 0:
-        return None
-    block = zlib.crc32(str(Path(root).resolve()).encode()) % 2048
-    uid = SPACE_UID_BASE + block * UIDS_PER_HUB + repo_pk % UIDS_PER_HUB
-    try:
-        account = pwd.getpwuid(uid)
-    except KeyError:
-        return uid
-    raise HubtoolsError(f"uid {uid}, meant for Space apps of {root}, belongs to the account {account.pw_name}; remove it")
 
 
 def give_to(folder: Path, uid: int | None) -> None:
@@ -188,6 +175,13 @@ class RotatingLog:
                 break
         return b"".join(parts).decode("utf-8", errors="replace")
 
+    def note(self, line: str) -> None:
+        """Add a line of the Hub's own to the app's log (unless the log was removed)."""
+        with self._files:
+            if not self._removed:
+                with self.path.open("ab") as handle:
+                    handle.write(f"\n{line}\n".encode())
+
     def written(self) -> float:
         try:
             return self.path.stat().st_mtime
@@ -201,59 +195,86 @@ class RotatingLog:
             self.older.unlink(missing_ok=True)
 
 
-class IsolatedSpace(LocalSpace):
-    """A Gradio Space started by the Hub: another user, a clean environment, its own process group, a capped log."""
+class IsolatedLauncher:
+    """Starts a Space app apart from the Hub (another user, a clean environment, limits, a capped log) and ends all
+    it started; `hubtools.space.LocalSpace` drives it. `limit_reached` names the limit it was stopped at, if any."""
 
     def __init__(
-        self, space_dir: Path, *, port: int, endpoint: str, log: RotatingLog, environment: dict[str, str],
-        uid: int | None, interpreter: Interpreter, watchdog_fd: int,
+        self, *, log: RotatingLog, environment: Mapping[str, str], uid: int | None, interpreter: Interpreter,
+        watchdog_fd: int, limits: SpaceLimits,
     ) -> None:
-        super().__init__(space_dir, port=port, endpoint=endpoint, token=None, log_path=log.path, environment=environment)
         self.log = log
+        self.environment = dict(environment)
         self.uid = uid
         self.interpreter = interpreter
         self.watchdog_fd = watchdog_fd
+        self.limits = limits
+        self.limit_reached: str | None = None
 
-    def _environment(self) -> dict[str, str]:
-        home = str(self.space_dir)
-        environment = dict(self.extra_environment)
+    def app_environment(self, space_dir: Path, settings: Mapping[str, str]) -> dict[str, str]:
+        home = str(space_dir)
+        environment = dict(self.environment)
         environment.update(
             PATH=SAFE_PATH, HOME=home, TMPDIR=os.path.join(home, ".tmp"), LANG="C.UTF-8",
             USER=environment.get("SPACE_ID", "space").replace("/", "-"), HF_HOME=os.path.join(home, ".cache", "huggingface"),
             PYTHONHOME=self.interpreter.home, LD_LIBRARY_PATH=self.interpreter.library_path,
         )
         environment["LOGNAME"] = environment["USER"]
-        environment.update(self.app_settings())
+        environment.update(settings)
         return environment
 
-    def _spawn(self, app_file: Path) -> subprocess.Popen[bytes]:
-        (self.space_dir / ".tmp").mkdir(exist_ok=True)
-        give_to(self.space_dir, self.uid)
+    def spawn(self, space_dir: Path, app_file: Path, settings: Mapping[str, str]) -> subprocess.Popen[bytes]:
+        (space_dir / ".tmp").mkdir(exist_ok=True)
+        give_to(space_dir, self.uid)
+        own_files = snapshot_files(space_dir)
+        rlimits = ",".join(f"{name}={value}" for name, value in self.limits.rlimits(own_uid=self.uid is not None).items())
         command = [
-            self.interpreter.executable, "-S", "-c", LAUNCHER, str(self.watchdog_fd), str(os.getpid()),
-            str(app_file.relative_to(self.space_dir)), *self.interpreter.site_dirs,
+            self.interpreter.executable, "-S", "-c", LAUNCHER, str(self.watchdog_fd), str(os.getpid()), rlimits,
+            str(app_file.relative_to(space_dir)), *self.interpreter.site_dirs,
         ]
         process = subprocess.Popen(
-            command, cwd=self.space_dir, env=self._environment(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(*self.interpreter.fds, self.watchdog_fd),
+            command, cwd=space_dir, env=self.app_environment(space_dir, settings), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            pass_fds=(*self.interpreter.fds, self.watchdog_fd),
             user=self.uid, group=self.uid, extra_groups=[] if self.uid is not None else None, umask=0o077,
         )
         assert process.stdout is not None
-        threading.Thread(target=self.log.pump, args=(process.stdout,), name=f"log-{self.port}", daemon=True).start()
+        threading.Thread(target=self.log.pump, args=(process.stdout,), name=f"log-{process.pid}", daemon=True).start()
+        threading.Thread(
+            target=self._enforce_limits, args=(process, space_dir, own_files), name=f"limits-{process.pid}", daemon=True
+        ).start()
         return process
 
-    def stop(self) -> None:
-        """SIGTERM to the app's whole process group, then SIGKILL to whatever of it is left."""
-        process = self._process
-        if process is None:
-            return
+    def processes(self, process: subprocess.Popen[bytes]) -> list[int]:
+        """Every live process of the app: all its uid runs, or (the Hub not root) all of its session."""
+        if self.uid is not None:
+            return processes_of_uids(range(self.uid, self.uid + 1))
+        return processes_of_session(process.pid)
+
+    def _enforce_limits(self, process: subprocess.Popen[bytes], space_dir: Path, own_files: dict[str, tuple[int, int]]) -> None:
+        while process.poll() is None:
+            reached = exceeded(self.limits, measure(self.processes(process), space_dir, own_files))
+            if reached is not None:
+                self.limit_reached = reached
+                self.log.note(f"hubtools: the app was stopped: {reached}")
+                end_all(lambda: self.processes(process))
+                return
+            try:
+                process.wait(timeout=CHECK_INTERVAL_S)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def stop(self, process: subprocess.Popen[bytes]) -> None:
+        """SIGTERM to the app's process group, then SIGKILL to every process of the app (`processes`), wherever it went."""
         if process.poll() is None:
             signal_group(process.pid, signal.SIGTERM)
             try:
                 process.wait(timeout=STOP_GRACE_S)
             except subprocess.TimeoutExpired:
                 pass
-        signal_group(process.pid, signal.SIGKILL)
+        if process.poll() is None:  # once reaped, its pid may be another's
+            signal_group(process.pid, signal.SIGKILL)
+        end_all(lambda: self.processes(process))
         process.wait()
 
 

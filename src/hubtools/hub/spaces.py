@@ -3,9 +3,10 @@
 When `main` of a Gradio Space moves (a commit, a merge) or its secrets or variables change, the app is (re)started:
 the Space's files at that commit are copied into a work folder of its own and `python APP_FILE` runs there on a free
 loopback port, with HF_ENDPOINT = this Hub and the Space's secrets and variables as environment, apart from the Hub
-(another OS user when the Hub is root, its own environment and process group, a capped log: see `space_process`).
+(another OS user when the Hub is root, its own environment, limits, a capped log: see `space_process`).
+Apps start in parallel, at most `SpaceLimits.start_slots` at once, each given `start_timeout_s` to answer.
 Stages follow huggingface.co: BUILDING while the app starts, RUNNING once it answers, RUNTIME_ERROR (with
-`errorMessage`) when it exits or never answers. Reading a Space (API or page) never starts or restarts its app. The app
+`errorMessage`) when it exits, reaches a limit or never answers. Reading a Space (API or page) never starts or restarts its app. The app
 runs in the Hub's own Python environment: requirements.txt is not installed (nothing can be downloaded here).
 """
 
@@ -20,12 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hubtools.errors import HubtoolsError
-from hubtools.ports import free_port
-from hubtools.hub.space_process import Interpreter, IsolatedSpace, RotatingLog, space_uid
+from hubtools.hub.space_limits import SpaceLimits
+from hubtools.hub.space_process import Interpreter, IsolatedLauncher, RotatingLog
+from hubtools.hub.space_reaper import end_leftovers, space_uid, space_uids, start_reaper
 from hubtools.hub.space_secrets import SecretBox
 from hubtools.hub.store import DEFAULT_BRANCH, FileEntry, HubStore, Repo
+from hubtools.ports import free_port
+from hubtools.space import LocalSpace
 
-START_TIMEOUT_S = 600
 LOG_TAIL_CHARS = 2000
 
 
@@ -39,12 +42,19 @@ class SpaceApp:
     log: RotatingLog
     stage: str = "BUILDING"
     error: str | None = None
-    process: IsolatedSpace | None = None
+    process: LocalSpace | None = None
+    launcher: IsolatedLauncher | None = None
     stopped: threading.Event = field(default_factory=threading.Event)
 
     @property
     def host(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def interrupt(self) -> None:
+        """End its main process alone (a start in progress then fails at once); never another process that reused
+        its pid, and none of its Space's uid, which a newer app of the Space may run by now."""
+        if self.process is not None and self.process.process is not None:
+            self.process.process.kill()  # a no-op once the process was reaped
 
 
 def stored_runtime(files: dict[str, FileEntry]) -> dict:
@@ -56,11 +66,14 @@ class SpacesRuntime:
     """Runs the Hub's Gradio Spaces; `endpoint` None means Spaces are stored but never run (`--no-spaces`).
 
     The Hub root becomes private to the Hub's OS user (0700) either way: it holds hub.sqlite, the blobs and the keys.
+    When the Hub is root, it first ends what its Spaces' uids left running and starts the reaper that ends their
+    processes when the Hub exits, however it exits (`space_reaper`).
     """
 
-    def __init__(self, store: HubStore, endpoint: str | None) -> None:
+    def __init__(self, store: HubStore, endpoint: str | None, limits: SpaceLimits | None = None) -> None:
         self.store = store
         self.endpoint = endpoint
+        self.limits = limits or SpaceLimits()
         store.root.chmod(0o700)
         self.secret_box = SecretBox(store.root)
         self.secret_box.encrypt_plaintext_secrets(store)
@@ -68,8 +81,10 @@ class SpacesRuntime:
         shutil.rmtree(self.logs_root, ignore_errors=True)  # the logs of a previous run's apps
         self._apps: dict[int, SpaceApp] = {}
         self._lock = threading.Lock()
-        self._one_start_at_a_time = threading.Semaphore(1)  # two CPUs here: apps start one after another
+        self._start_slots = threading.Semaphore(self.limits.start_slots)
+        self._space_turns: dict[int, threading.Lock] = {}  # one start or stop at a time per Space: they share its uid
         self._closing = False
+        self._reaper_fd: int | None = None
         self._work_root: Path | None = None
         self._interpreter: Interpreter | None = None
         self._watchdog: tuple[int, int] | None = None
@@ -78,6 +93,10 @@ class SpacesRuntime:
             self._work_root.chmod(0o711)  # each app may enter its own folder in it, and list none
             self._interpreter = Interpreter.open()
             self._watchdog = os.pipe()  # apps read one end; the Hub's end closes when it exits, however it exits
+            uids = space_uids(store.root)
+            if uids is not None:
+                end_leftovers(store.root)
+                self._reaper_fd = start_reaper(uids, self._work_root)
 
     @property
     def enabled(self) -> bool:
@@ -168,8 +187,11 @@ class SpacesRuntime:
         """Stop the app of a deleted Space, or of one whose head is no Gradio app any more."""
         with self._lock:
             app = self._apps.pop(repo.pk, None)
-        if app is not None:
-            self._stop(app)
+        if app is None:
+            return
+        app.interrupt()
+        with self._space_turn(repo):
+            self._stop(app, everything=self.current(repo) is None)
 
     def start_all(self) -> None:
         """Start every Gradio Space the Hub holds (when the Hub starts)."""
@@ -183,11 +205,16 @@ class SpacesRuntime:
             apps = list(self._apps.values())
             self._apps.clear()
         for app in apps:
-            self._stop(app)
+            app.interrupt()
+        for app in apps:
+            self._stop(app, everything=True)  # no app starts any more: `_current` is False once closing
         if self._watchdog is not None:
             for fd in self._watchdog:
                 os.close(fd)
             self._watchdog = None
+        if self._reaper_fd is not None:
+            os.close(self._reaper_fd)  # the reaper sweeps (nothing is left by now) and exits
+            self._reaper_fd = None
         if self._interpreter is not None:
             self._interpreter.close()
             self._interpreter = None
@@ -221,31 +248,60 @@ class SpacesRuntime:
         with self._lock:
             return self._apps.get(repo.pk) is app and not self._closing
 
+    def _space_turn(self, repo: Repo) -> threading.Lock:
+        with self._lock:
+            return self._space_turns.setdefault(repo.pk, threading.Lock())
+
     def _run(self, repo: Repo, app: SpaceApp, previous: SpaceApp | None) -> None:
+        """Start `app` in place of `previous`, then wait for it to exit.
+
+        All of a Space's apps share its uid, so ending "every process of the Space" is safe only where no newer app
+        of it can have started: in the Space's turn, while `app` is still its current app. Outside it, only
+        `SpaceApp.interrupt`.
+        """
         if previous is not None:
-            self._stop(previous)
-        with self._one_start_at_a_time:
-            if not self._current(repo, app) or self._interpreter is None or self._watchdog is None:
-                return
-            try:
-                self._snapshot(app)
-                app.process = IsolatedSpace(
-                    app.folder, port=app.port, endpoint=self.endpoint or "", log=app.log,
-                    environment=self._environment(repo), uid=space_uid(self.store.root, repo.pk),
-                    interpreter=self._interpreter, watchdog_fd=self._watchdog[0],
-                )
-                app.process.start(timeout=START_TIMEOUT_S)
-            except (HubtoolsError, OSError) as error:
-                self._fail(repo, app, str(error))
-                self._end(app)
-                return
-            if not self._current(repo, app):  # replaced while starting: free the port before the next start
-                self._stop(app)  # also its log, which the new app's `_stop(previous)` removed before this app's pump reopened it
+            previous.interrupt()  # one still starting gives up the turn now, not at its start timeout
+        with self._space_turn(repo):
+            if previous is not None:
+                self._stop(previous, everything=self._current(repo, app))
+            if not self._start(repo, app):
                 return
         app.stage = "RUNNING"
         status = app.process.wait()
-        self._fail(repo, app, f"the app exited with status {status}")
-        self._end(app)
+        with self._space_turn(repo):
+            if app.stopped.is_set():
+                return  # what stopped it (a newer app, a delete, the Hub) ended it
+            self._fail(repo, app, self._limit_reached(app) or f"the app exited with status {status}")
+            self._end(app, everything=True)
+
+    def _start(self, repo: Repo, app: SpaceApp) -> bool:
+        """Start `app` in a free slot, in its Space's turn; False if it failed, or was replaced or stopped meanwhile
+        (then it is ended: no newer app of the Space can have started while this one holds the turn)."""
+        with self._start_slots:
+            if not self._current(repo, app) or self._interpreter is None or self._watchdog is None:
+                return False
+            try:
+                self._snapshot(app)
+                app.launcher = IsolatedLauncher(
+                    log=app.log, environment=self._environment(repo), uid=space_uid(self.store.root, repo.pk),
+                    interpreter=self._interpreter, watchdog_fd=self._watchdog[0], limits=self.limits,
+                )
+                app.process = LocalSpace(app.folder, port=app.port, endpoint=self.endpoint or "", log_path=app.log.path, launcher=app.launcher)
+                app.process.start(timeout=self.limits.start_timeout_s)
+            except (HubtoolsError, OSError) as error:
+                self._fail(repo, app, self._limit_reached(app) or str(error))
+                self._end(app, everything=True)
+                return False
+            if not self._current(repo, app):  # replaced while starting: free the port before the next start
+                self._stop(app, everything=True)  # also its log
+                return False
+        return True
+
+    @staticmethod
+    def _limit_reached(app: SpaceApp) -> str | None:
+        if app.launcher is None or app.launcher.limit_reached is None:
+            return None
+        return f"the app was stopped: {app.launcher.limit_reached}"
 
     def _fail(self, repo: Repo, app: SpaceApp, reason: str) -> None:
         """RUNTIME_ERROR with the reason and the end of the app's output, unless the Hub stopped the app itself."""
@@ -269,14 +325,17 @@ class SpacesRuntime:
         return environment
 
     @staticmethod
-    def _end(app: SpaceApp) -> None:
-        """What is left of an app that exited or was replaced: its process group, its work folder."""
-        if app.process is not None:
+    def _end(app: SpaceApp, everything: bool) -> None:
+        """What is left of an app that exited or was replaced: every process of its Space (`everything`, see `_run`)
+        or its main process alone, and its work folder."""
+        if everything and app.process is not None:
             app.process.stop()
+        else:
+            app.interrupt()
         shutil.rmtree(app.folder, ignore_errors=True)
 
-    def _stop(self, app: SpaceApp) -> None:
-        """Stop an app the Hub no longer shows: process group, work folder and log."""
+    def _stop(self, app: SpaceApp, everything: bool) -> None:
+        """Stop an app the Hub no longer shows: processes (see `_end`), work folder and log."""
         app.stopped.set()
-        self._end(app)
+        self._end(app, everything)
         app.log.remove()
