@@ -158,3 +158,20 @@ def test_the_worker_cache_is_bounded_by_the_weights_bytes_not_a_count(tmp_path) 
     for name, folder in zip("abca", folders + folders[:1]):
         tight.get(name, f"{ORG}/{name}", folder)
     assert tight.keys == ["c", "a"]  # two fit: c evicted a (least recently used), then a evicted b
+
+
+def test_labels_too_long_to_answer_are_a_422_not_a_500(hub, writer, tmp_path) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    write_tiny_bert(folder)
+    config = json.loads((folder / "config.json").read_text())
+    names = ["\u00e9" * 100_000 + "neg", "\u00e9" * 100_000 + "pos"]  # config.json 0.8 MB; 1.2 MB JSON-escaped
+    config["id2label"], config["label2id"] = dict(enumerate(names)), {name: i for i, name in enumerate(names)}
+    (folder / "config.json").write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+    (folder / "README.md").write_bytes(CARD)
+    repo_id = f"{ORG}/long-labels-{uuid.uuid4().hex[:6]}"
+    hub.api(writer).create_repo(repo_id)
+    hub.api(writer).upload_folder(repo_id=repo_id, folder_path=folder)
+    page = post_widget(hub.endpoint, repo_id)
+    assert page.status_code == 422
+    assert shown_error(page) == f"{repo_id}: the model's label names are too long to show"

@@ -115,10 +115,6 @@ class InferenceWidget:
         self._lock = asyncio.Lock()  # one request in the worker at a time
         self._admitted = 0
 
-    @property
-    def worker_pid(self) -> int | None:
-        return self._process.pid if self._process is not None and self._process.returncode is None else None
-
     async def classify(self, store: HubStore, repo_id: str, commit_id: str, files: dict[str, FileEntry], text: str) -> WidgetRun:
         """The scores of every label, best first, or the reason there are none with the page's status."""
         if not text.strip():
@@ -156,9 +152,15 @@ class InferenceWidget:
 
     async def _exchange(self, process: asyncio.subprocess.Process, request: dict) -> dict:
         assert process.stdin is not None and process.stdout is not None
-        process.stdin.write(json.dumps(request).encode() + b"\n")
-        await process.stdin.drain()
-        line = await process.stdout.readline()
+        try:
+            process.stdin.write(json.dumps(request).encode() + b"\n")
+            await process.stdin.drain()
+            line = await process.stdout.readline()
+        except (BrokenPipeError, ConnectionResetError):  # it died before reading the request
+            line = b""
+        except ValueError:  # an answer line past MAX_ANSWER_BYTES: the labels' names are that long
+            await self._end_worker()
+            return {"status": 422, "error": f"{request['repo']}: the model's label names are too long to show"}
         if not line:
             status = await process.wait()
             self._process = None
