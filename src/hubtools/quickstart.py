@@ -29,9 +29,6 @@ def _format_metrics(metrics: dict[str, float]) -> str:
     return "  ".join(f"{key}={metrics[key]:.3f}" for key in keys if key in metrics)
 
 
-VERDICT_WORDS = {"better": "beats", "worse": "scores below", "tie": "cannot be told apart from"}
-
-
 def command(program: str, *arguments: str | Path) -> str:
     """A command line that runs as printed in a fresh shell: `program` from this interpreter's bin folder
     (the venv's), so no `activate` is needed."""
@@ -43,6 +40,7 @@ def baseline_summary(report: dict[str, Any], predictions: Any, majority_accuracy
     """The card's verdict in one sentence: the model against the TF-IDF baseline (paired test) and the majority class."""
     from hubtools.formatting import format_p
     from hubtools.metrics import metric_name
+    from hubtools.metrics.uncertainty import VERDICT_WORDS
 
     versus = report["vs_baseline"]
     key = versus["metric"]
