@@ -23,6 +23,8 @@ from hubtools.rundir import SPLITS, RunDir, write_json_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from hubtools.downloads import HubDownloads
     from datasets import DatasetDict
     from transformers import PreTrainedTokenizerBase, Trainer, TrainerCallback, TrainingArguments
 
@@ -49,6 +51,7 @@ class TrainingData:
     tokenized: DatasetDict
     label_names: list[str]
     tokenizer: PreTrainedTokenizerBase
+    model_source: str | None = None  # the folder the base model loads from when downloaded from another Hub; None: config.model
 
 
 # ---- run directory ----------------------------------------------------------------------------
@@ -89,26 +92,38 @@ def last_checkpoint(folder: Path) -> str | None:
 # ---- data -------------------------------------------------------------------------------------
 
 
-def prepare_training_data(config: RunConfig, run: RunDir, state: Any) -> TrainingData:
+def prepare_training_data(config: RunConfig, run: RunDir, state: Any, downloads: HubDownloads | None = None) -> TrainingData:
     """Validate and split the data (or reuse the splits a resumed run already wrote), then tokenize.
 
     A new run writes config.yaml and its splits only once the model's tokenizer and the data passed
     every check, so a rejected input leaves no run directory behind.
+
+    Args:
+        config: the run's config.
+        run: the run directory (its splits are reused when a resumed run already wrote them).
+        state: accelerate's `PartialState` (the main process downloads and writes first).
+        downloads: the Hub the base model and a `data.hub_id` dataset come from; None: the process's HF_ENDPOINT.
+
+    Raises:
+        InputError: the base model or its tokenizer cannot be loaded (HubUnreachableError when the Hub is down).
+        DataError: the data fails a check (`hubtools.data.prepare_data`).
     """
     from hubtools.data import prepare_data, read_splits, write_splits
     from hubtools.metrics import positive_index
 
-    tokenizer = load_tokenizer(config.model)
+    with state.main_process_first():
+        model_source = base_model_source(config.model, downloads)
+    tokenizer = load_tokenizer(model_source or config.model)
     # Saved with the model, so `pipeline(..., truncation=True)` cuts only what the model cannot read; training and
     # the report cut at `training.max_length`, passed explicitly (it stays in config.yaml and the card).
-    tokenizer.model_max_length = token_limit(tokenizer, config.model)
+    tokenizer.model_max_length = token_limit(tokenizer, model_source or config.model)
     if all(run.split(name).exists() for name in SPLITS) and run.dataset_stats.exists():
         splits = read_splits(run)
         label_names = run.read_json(run.dataset_stats)["label_names"]
     else:
         with state.main_process_first():
             ensure_sample_data(config)
-            prepared = prepare_data(config.data)
+            prepared = prepare_data(config.data, downloads)
         splits, label_names = prepared.splits, prepared.label_names
         positive_index(label_names, config.data.positive_label)  # a wrong positive_label fails before the run is written
         if state.is_main_process:
@@ -116,7 +131,25 @@ def prepare_training_data(config: RunConfig, run: RunDir, state: Any) -> Trainin
             write_splits(splits, run)
             prepared.stats["tokens"] = token_length_stats(splits["train"], tokenizer, config.training.max_length)
             write_json_atomic(run.dataset_stats, prepared.stats)
-    return TrainingData(splits, tokenize_splits(splits, label_names, tokenizer, config.training.max_length), label_names, tokenizer)
+    tokenized = tokenize_splits(splits, label_names, tokenizer, config.training.max_length)
+    return TrainingData(splits, tokenized, label_names, tokenizer, model_source)
+
+
+def base_model_source(model: str, downloads: HubDownloads | None) -> str | None:
+    """The snapshot folder of Hub model `model` downloaded from `downloads`' Hub; None when `from_pretrained(model)`
+    loads it as it is (a local folder, or no other Hub than the process's HF_ENDPOINT).
+
+    Raises:
+        InputError: the repo is missing or cannot be read there (HubUnreachableError when the Hub is down).
+    """
+    from hubtools.hubclient import model_load_error
+
+    if downloads is None or Path(model).is_dir():
+        return None
+    try:
+        return str(downloads.snapshot(model))
+    except (OSError, ValueError) as error:
+        raise model_load_error(model, error, downloads.endpoint) from error
 
 
 def ensure_sample_data(config: RunConfig) -> None:
@@ -218,23 +251,62 @@ def resolve_precision(config: RunConfig) -> str:
     return resolve_mixed_precision(config.training.mixed_precision)
 
 
-def load_model(config: RunConfig, label_names: list[str]) -> Any:
+def load_model(config: RunConfig, label_names: list[str], source: str | None = None) -> Any:
+    """The base model with a classification head for `label_names`, initialised from the training seed.
+
+    A base that is no classifier gets a new head. A classifier on the same labels keeps its head (training
+    goes on from it). A classifier on other labels (other names, order or count, e.g. a hubtools run on another
+    task) keeps every tensor of its encoder and gets a new head: exactly its head is replaced, said in one log line.
+
+    Args:
+        config: the run's config (`model`, the training seed).
+        label_names: the task's labels, in class id order.
+        source: the folder to load from instead of `config.model` (a snapshot from another Hub).
+
+    Raises:
+        InputError: the model cannot be loaded (HubUnreachableError when the Hub is down), or a tensor other than
+            the head does not fit.
+    """
     from huggingface_hub import constants
-    from transformers import AutoModelForSequenceClassification, set_seed
+    from transformers import AutoConfig, AutoModelForSequenceClassification, set_seed
 
     from hubtools.hubclient import model_load_error
 
+    location = source or config.model
+    labels = {"num_labels": len(label_names), "id2label": dict(enumerate(label_names)), "label2id": {name: index for index, name in enumerate(label_names)}}
     set_seed(config.training.seed)  # the classification head is initialised from the seed
     try:
-        return AutoModelForSequenceClassification.from_pretrained(
-            config.model,
-            num_labels=len(label_names),
-            id2label=dict(enumerate(label_names)),
-            label2id={name: index for index, name in enumerate(label_names)},
-            ignore_mismatched_sizes=True,  # a classifier as base (e.g. a hubtools run on other labels): its head is replaced
-        )
+        base_config = AutoConfig.from_pretrained(location)
+        if not is_classifier(base_config) or list(base_config.id2label.values()) == list(label_names):
+            return AutoModelForSequenceClassification.from_pretrained(location, **labels)
+        base = AutoModelForSequenceClassification.from_pretrained(location)
+        return with_new_head(base, AutoConfig.from_pretrained(location, **labels), config.model)
     except (OSError, ValueError) as error:
         raise model_load_error(config.model, error, constants.ENDPOINT) from error
+
+
+def is_classifier(model_config: Any) -> bool:
+    """Whether a model config describes a sequence classifier (it then has labels and a head of its own)."""
+    return any(name.endswith("ForSequenceClassification") for name in model_config.architectures or ())
+
+
+def with_new_head(base: Any, new_config: Any, model: str) -> Any:
+    """`base`, a classifier on other labels, with a new (seeded) head for `new_config`'s labels: every tensor under
+    the base model's own prefix (the encoder) is copied, and only the tensors outside it (the head) are new."""
+    from transformers import AutoModelForSequenceClassification
+
+    model_with_new_head = AutoModelForSequenceClassification.from_config(new_config)
+    prefix = f"{base.base_model_prefix}."
+    encoder = {key: tensor for key, tensor in base.state_dict().items() if key.startswith(prefix)}
+    missing, unexpected = model_with_new_head.load_state_dict(encoder, strict=False)
+    head = sorted(key for key in model_with_new_head.state_dict() if not key.startswith(prefix))
+    if unexpected or sorted(missing) != head:
+        raise ValueError(f"the encoder's tensors do not fit a classifier of {new_config.model_type} ({(unexpected or missing)[0]})")
+    logger.warning(
+        "base model %s is a classifier on other labels (%s): its classification head (%s) is replaced by a new one for %s",
+        model, ", ".join(base.config.id2label.values()), ", ".join(head), ", ".join(new_config.id2label.values()),
+    )
+    return model_with_new_head
 
 
 def training_arguments(config: RunConfig, output_dir: Path, **overrides: Any) -> TrainingArguments:
@@ -303,7 +375,7 @@ def build_trainer(
     board = TensorBoardCallback()
     board.logging_dir = str(tensorboard)  # RUN/runs rather than transformers' default inside output_dir
     return without_printed_logs(Trainer(
-        model=load_model(config, data.label_names),
+        model=load_model(config, data.label_names, data.model_source),
         args=trainer_arguments(config, checkpoints, greater_is_better),
         train_dataset=data.tokenized["train"],
         eval_dataset=data.tokenized["validation"],
