@@ -95,8 +95,8 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
     from hubtools.report import evaluate_run
     from hubtools.reproduce import ReproduceOptions, reproduce
     from hubtools.resources import configs_dir
+    from hubtools.downloads import HubDownloads
     from hubtools.fit import run_training
-    from hubtools.process_endpoint import point_process_at
 
     started = time.monotonic()
     bound_xet_uploads(None)  # before training downloads the base model: the process's Xet session keeps its first settings
@@ -105,14 +105,14 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
         raise HubtoolsError(f"{run.root}: a quickstart run is already there; pass another --root")
     hub = serve_in_background(root / "hub", port=port or 0)  # 0: a free one, bound by the Hub itself
     try:
-        point_process_at(hub.endpoint, root / "hf-cache")  # training loads the base model by Hub id
+        downloads = HubDownloads(hub.endpoint, root / "hf-cache")  # training loads the base model by Hub id from this Hub
         echo(f"[1/5] Embedded Hub at {hub.endpoint} (data in {root / 'hub'}); seeding the base model")
         seed_base_models(hub.root)
         token = issue_token(hub.root, USER, [ORG])
 
         echo("[2/5] Training configs/quickstart.yaml")
         config = load_config(configs_dir() / "quickstart.yaml", [f"data.path={root / 'data' / 'comments.csv'}", *overrides])
-        run_training(config, run.root)
+        run_training(config, run.root, downloads=downloads)
 
         echo("[3/5] Evaluating")
         evaluate_run(run.root, slice_by=config.data.extra_columns)
