@@ -9,12 +9,14 @@ from typing import Annotated
 import typer
 
 from hubtools.cli.errors import EXIT_INPUT
+from hubtools.cli.output import HELP_MARKUP
 from hubtools.hub.server import DEFAULT_HOST, DEFAULT_PORT
 from hubtools.hub.store import default_root
 
 hub_app = typer.Typer(
     help="The embedded Hugging Face Hub: `serve` it, mint a `token`, set a `full-name`, `seed-base-models`, `gc` unreferenced blobs.",
     no_args_is_help=True,
+    rich_markup_mode=HELP_MARKUP,
 )
 
 RootOption = Annotated[
