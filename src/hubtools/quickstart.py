@@ -88,6 +88,18 @@ def run_summary(run: RunDir, endpoint: str) -> tuple[dict[str, float], str]:
 
 
 def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[str] = (), echo: Callable[[str], None] = print) -> dict[str, float]:
+    """The whole loop in `root` (hub/, hf-cache/, run/, reproduction/); returns the run's test metrics.
+
+    Args:
+        root: an empty or new folder for everything the quickstart writes.
+        port: the embedded Hub's port (None: a free one).
+        serve: keep the Hub and the demo Space running until Ctrl+C at the end.
+        overrides: config overrides ("training.num_train_epochs=1").
+        echo: where progress lines go.
+
+    Raises:
+        HubtoolsError: `root` already holds a quickstart run; any step's own error (DataError, VerifyError, ...).
+    """
     from hubtools.config import load_config
     from hubtools.hub import issue_token, serve_in_background
     from hubtools.hub.seed import seed_base_models
