@@ -204,14 +204,18 @@ def test_source_errors(tmp_path: Path) -> None:
         prepare_data(DataConfig(path=str(write_csv(tmp_path, frame())), split_ratios=(0.5, 0.1, 0.1)))
 
 
-def test_hub_dataset_id_through_the_embedded_hub(hub, tmp_path: Path) -> None:
+def publish_csv_splits(hub, repo_id: str, folder: Path) -> None:
+    """A dataset repo on the embedded Hub with train/validation/test CSVs of 60/15/15 rows."""
     api = hub.api(hub.token("trainer", ["acme"]))
-    api.create_repo("acme/comments", repo_type="dataset")
-    folder = tmp_path / "upload"
+    api.create_repo(repo_id, repo_type="dataset")
     folder.mkdir()
     for split, rows in {"train": 60, "validation": 15, "test": 15}.items():
         frame(rows).to_csv(folder / f"{split}.csv", index=False)
-    api.upload_folder(repo_id="acme/comments", repo_type="dataset", folder_path=folder)
+    api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=folder)
+
+
+def test_hub_dataset_id_through_the_embedded_hub(hub, tmp_path: Path) -> None:
+    publish_csv_splits(hub, "acme/comments", tmp_path / "upload")
     prepared = prepare_data(DataConfig(hub_id="acme/comments"))
     assert {name: len(split) for name, split in prepared.splits.items()} == {"train": 60, "validation": 15, "test": 15}
     assert prepared.stats["splits"]["test"]["source"] == "acme/comments[test]"
@@ -223,13 +227,7 @@ def test_hub_dataset_from_an_endpoint_given_per_call(hub, tmp_path: Path) -> Non
     """`HubDownloads`: the snapshot comes from the endpoint and into the cache given, not the process's."""
     from hubtools.downloads import HubDownloads
 
-    api = hub.api(hub.token("trainer", ["acme"]))
-    api.create_repo("acme/per-call", repo_type="dataset")
-    folder = tmp_path / "upload"
-    folder.mkdir()
-    for split, rows in {"train": 60, "validation": 15, "test": 15}.items():
-        frame(rows).to_csv(folder / f"{split}.csv", index=False)
-    api.upload_folder(repo_id="acme/per-call", repo_type="dataset", folder_path=folder)
+    publish_csv_splits(hub, "acme/per-call", tmp_path / "upload")
     prepared = prepare_data(DataConfig(hub_id="acme/per-call"), HubDownloads(hub.endpoint, tmp_path / "cache"))
     assert {name: len(split) for name, split in prepared.splits.items()} == {"train": 60, "validation": 15, "test": 15}
     assert sorted(path.name for path in (tmp_path / "cache").glob("datasets--acme--per-call/snapshots/*/*.csv")) == ["test.csv", "train.csv", "validation.csv"]
