@@ -272,7 +272,7 @@ def test_a_classifier_on_other_labels_gets_a_new_head_and_keeps_every_encoder_te
     assert encoder.keys() == base_encoder.keys() and all(torch.equal(encoder[key], base_encoder[key]) for key in encoder)
     assert sorted(head) == ["classifier.bias", "classifier.weight"]
     assert not torch.equal(head["classifier.weight"][:2], base_head["classifier.weight"][: len(labels)][:2])
-    assert [record.getMessage() for record in caplog.records if record.name == "hubtools.train"] == [
+    assert [record.getMessage() for record in caplog.records if record.name == "hubtools.train.base_model"] == [
         f"base model {tmp_path / 'binary'} is a classifier on other labels (negative, positive): its classification head "
         f"(classifier.bias, classifier.weight) is replaced by a new one for {', '.join(labels)}"
     ]
@@ -290,7 +290,7 @@ def test_a_classifier_on_the_same_labels_keeps_its_head(tmp_path: Path, caplog) 
     with caplog.at_level("WARNING", logger="hubtools.train"):
         model = load_model(config, ["negative", "positive"])
     assert all(torch.equal(value, binary.state_dict()[key]) for key, value in model.state_dict().items())
-    assert [record for record in caplog.records if record.name == "hubtools.train"] == []
+    assert [record for record in caplog.records if record.name == "hubtools.train.base_model"] == []
 
 
 @pytest.mark.slow
