@@ -1,4 +1,5 @@
-"""README's exit-status table and the CLI agree: every status it names is the one a command of that family exits with."""
+"""README's exit-status table and the CLI agree: every status it names is the one a command of that family exits with
+(2, 3, 4 and 7 run as commands; 5 and 6 through the error table; 130 is tests/test_cli_errors.py's Ctrl+C test)."""
 
 from __future__ import annotations
 
@@ -72,6 +73,14 @@ def test_an_unreachable_hub_is_exit_4(tmp_path: Path) -> None:
     result = hubtools("verify", "--repo", "acme/none", "--run", str(local_run(tmp_path)), "--endpoint", endpoint, cwd=tmp_path)
     assert result.returncode == 4, result.stderr
     assert f"cannot reach the Hub at {endpoint}" in result.stderr
+
+
+def test_a_repo_without_what_reproduce_needs_is_exit_7(hub, tmp_path: Path) -> None:
+    token = hub.token("owner", ["acme"])
+    hub.api(token).create_repo("acme/bare-model")
+    result = hubtools("reproduce", "acme/bare-model", "--evaluate-only", "--out", str(tmp_path / "out"), "--endpoint", hub.endpoint,
+                      "--token", token, cwd=tmp_path)
+    assert result.returncode == 7, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(("error", "status"), [
