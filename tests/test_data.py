@@ -204,19 +204,47 @@ def test_source_errors(tmp_path: Path) -> None:
         prepare_data(DataConfig(path=str(write_csv(tmp_path, frame())), split_ratios=(0.5, 0.1, 0.1)))
 
 
-def test_hub_dataset_id_through_the_embedded_hub(hub, tmp_path: Path) -> None:
+def publish_csv_splits(hub, repo_id: str, folder: Path) -> None:
+    """A dataset repo on the embedded Hub with train/validation/test CSVs of 60/15/15 rows."""
     api = hub.api(hub.token("trainer", ["acme"]))
-    api.create_repo("acme/comments", repo_type="dataset")
-    folder = tmp_path / "upload"
+    api.create_repo(repo_id, repo_type="dataset")
     folder.mkdir()
     for split, rows in {"train": 60, "validation": 15, "test": 15}.items():
         frame(rows).to_csv(folder / f"{split}.csv", index=False)
-    api.upload_folder(repo_id="acme/comments", repo_type="dataset", folder_path=folder)
+    api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=folder)
+
+
+def test_hub_dataset_id_through_the_embedded_hub(hub, tmp_path: Path) -> None:
+    publish_csv_splits(hub, "acme/comments", tmp_path / "upload")
     prepared = prepare_data(DataConfig(hub_id="acme/comments"))
     assert {name: len(split) for name, split in prepared.splits.items()} == {"train": 60, "validation": 15, "test": 15}
     assert prepared.stats["splits"]["test"]["source"] == "acme/comments[test]"
     with pytest.raises(DataError, match=r"acme/missing: could not load the Hub dataset"):
         prepare_data(DataConfig(hub_id="acme/missing"))
+
+
+def test_hub_dataset_from_an_endpoint_given_per_call(hub, tmp_path: Path) -> None:
+    """`HubDownloads`: the snapshot comes from the endpoint and into the cache given, not the process's."""
+    from hubtools.downloads import HubDownloads
+
+    publish_csv_splits(hub, "acme/per-call", tmp_path / "upload")
+    prepared = prepare_data(DataConfig(hub_id="acme/per-call"), HubDownloads(hub.endpoint, tmp_path / "cache"))
+    assert {name: len(split) for name, split in prepared.splits.items()} == {"train": 60, "validation": 15, "test": 15}
+    assert sorted(path.name for path in (tmp_path / "cache").glob("datasets--acme--per-call/snapshots/*/*.csv")) == ["test.csv", "train.csv", "validation.csv"]
+    with pytest.raises(DataError, match=r"acme/absent: could not load the Hub dataset"):
+        prepare_data(DataConfig(hub_id="acme/absent"), HubDownloads(hub.endpoint, tmp_path / "cache"))
+
+
+def test_dataset_info_yaml_is_what_datasets_writes_into_a_card(tmp_path: Path) -> None:
+    from hubtools.dataset_repo import dataset_info_yaml, write_hub_splits
+
+    data = frame(60, ("neg", "pos"))
+    info = write_hub_splits({"train": data, "validation": data, "test": data}, ["pos", "neg"], tmp_path / "data")
+    block = dataset_info_yaml(info)
+    assert block == info._to_yaml_dict()  # what hubtools wrote before (datasets' private helper), the same YAML
+    assert block["features"][-1] == {"name": "label", "dtype": {"class_label": {"names": {"0": "pos", "1": "neg"}}}}
+    assert [(split["name"], split["num_examples"]) for split in block["splits"]] == [("train", 60), ("validation", 60), ("test", 60)]
+    assert "config_name" not in block
 
 
 def test_a_published_class_label_dataset_trains_by_label_name(tmp_path: Path) -> None:

@@ -362,7 +362,7 @@ def test_revoking_a_token_on_the_command_line_ends_its_hub_and_xet_cas_access(hu
 
     again = subprocess.run([sys.executable, "-m", "hubtools.cli", "hub", "token", "--revoke", "--root", str(hub.root)],
                            input=token + "\n", capture_output=True, text=True, timeout=120)
-    assert again.returncode == 1 and "nothing revoked" in again.stderr
+    assert again.returncode == 2 and "nothing revoked" in again.stderr
 
 
 

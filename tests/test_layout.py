@@ -140,7 +140,109 @@ def test_the_hub_runs_spaces_through_the_public_interface_of_the_space_runner() 
             if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[:2] == ["hubtools", "space"]
             for alias in node.names
         }
+        if not from_runner:
+            continue  # a module that gets nothing from the runner cannot reach into it (its own `_process` is its own)
         bases = {base.id for node in ast.walk(tree) if isinstance(node, ast.ClassDef) for base in node.bases if isinstance(base, ast.Name)}
         assert not bases & from_runner, f"{name} subclasses {sorted(bases & from_runner)} of hubtools.space: compose it instead"
         assert private_names(path) & runner_private == set(), f"{name} uses private names of hubtools.space"
         assert {imported for imported in from_runner if imported.startswith("_")} == set()
+
+
+# ---- no library's private names, no library module state assigned --------------------------------------
+
+# Until audit.py and reproduce.py stop importing it (their owner removes that use), the one module that still
+# repoints huggingface_hub/datasets/transformers in-process; it is deleted once nothing imports it.
+LIBRARY_STATE_EXEMPT = {"process_endpoint.py"}
+
+
+def own_names(trees: list[ast.AST]) -> set[str]:
+    """Every name hubtools itself defines: functions, classes, variables, arguments, keywords, `self.x`/`cls.x`.
+    A private attribute of one of these is hubtools' own (`space._process`)."""
+    names = set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+            elif isinstance(node, ast.arg):
+                names.add(node.arg)
+            elif isinstance(node, ast.keyword) and node.arg:
+                names.add(node.arg)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+                names.add(node.attr)
+    return names
+
+
+def is_module(package: str, name: str) -> bool:
+    import importlib
+
+    try:
+        return importlib.import_module(f"{package}.{name}") is not None
+    except ImportError:
+        return False
+
+
+def imported_library_modules(tree: ast.AST) -> set[str]:
+    """Local names bound to a module of another package (`import datasets.config as c`, `from huggingface_hub
+    import constants`) or fetched from `sys.modules`."""
+    bound = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            bound.update(alias.asname or alias.name.split(".")[0] for alias in node.names if not alias.name.startswith("hubtools"))
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and not node.module.startswith(("hubtools", "__future__")):
+            bound.update(alias.asname or alias.name for alias in node.names if is_module(node.module, alias.name))
+        elif isinstance(node, ast.Assign) and "sys.modules" in ast.unparse(node.value):
+            bound.update(target.id for target in node.targets if isinstance(target, ast.Name))
+    return bound
+
+
+def reaches_into_libraries(sources: dict[str, str]) -> list[str]:
+    """`file:line what` for each use of a private name hubtools does not define (`info._to_yaml_dict()`,
+    `from huggingface_hub._x import y`, `from m import _y`) and each assignment to another package's module
+    (`constants.ENDPOINT = ...`)."""
+    trees = {name: ast.parse(text) for name, text in sources.items()}
+    own = own_names(list(trees.values()))
+    found = []
+    for name, tree in trees.items():
+        modules = imported_library_modules(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__") and node.attr not in own:
+                found.append(f"{name}:{node.lineno} private .{node.attr}")
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and not node.module.startswith("hubtools"):
+                private = [part for part in node.module.split(".") if part.startswith("_") and not part.startswith("__")]
+                private += [alias.name for alias in node.names if alias.name.startswith("_") and not alias.name.startswith("__")]
+                found.extend(f"{name}:{node.lineno} private {part} of {node.module}" for part in private)
+            if isinstance(node, ast.Attribute) and isinstance(node.ctx, (ast.Store, ast.Del)):
+                base = node.value
+                while isinstance(base, ast.Attribute):
+                    base = base.value
+                if isinstance(base, ast.Name) and base.id in modules:
+                    found.append(f"{name}:{node.lineno} assigns {ast.unparse(node)}")
+    return sorted(found)
+
+
+def test_the_guard_catches_private_names_and_assigned_library_state() -> None:
+    caught = reaches_into_libraries({
+        "a.py": "def card(info):\n    return info._to_yaml_dict()\n",
+        "b.py": "from huggingface_hub import constants\nconstants.ENDPOINT = 'http://x'\n",
+        "c.py": "import sys\nhub = sys.modules.get('transformers.utils.hub')\nhub._hf_api = None\n",
+        "d.py": "import datasets.config\ndatasets.config.HF_ENDPOINT = 'http://x'\n",
+        "e.py": "from huggingface_hub._commit_api import CommitOperationAdd\nfrom transformers.utils.hub import _hf_api\n",
+        "f.py": "class Space:\n    def __init__(self):\n        self._process = None\n    def stop(self):\n        return self._process\n",
+    })
+    assert caught == [
+        "a.py:2 private ._to_yaml_dict",
+        "b.py:2 assigns constants.ENDPOINT",
+        "c.py:3 assigns hub._hf_api",
+        "c.py:3 private ._hf_api",
+        "d.py:2 assigns datasets.config.HF_ENDPOINT",
+        "e.py:1 private _commit_api of huggingface_hub._commit_api",
+        "e.py:2 private _hf_api of transformers.utils.hub",
+    ]
+
+
+def test_hubtools_uses_no_private_library_name_and_assigns_no_library_state() -> None:
+    sources = {str(path.relative_to(PACKAGE)): path.read_text(encoding="utf-8") for path in sorted(PACKAGE.rglob("*.py"))}
+    found = reaches_into_libraries(sources)
+    assert [line for line in found if line.split(":")[0] not in LIBRARY_STATE_EXEMPT] == []

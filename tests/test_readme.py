@@ -30,6 +30,13 @@ def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one() -> Non
     assert tests.endswith("pytest -ra --durations=20"), "CI reports its 20 slowest tests"
 
 
+def test_readme_setup_commands_keep_pip_quiet() -> None:
+    """pip's hundreds of lines would bury the quickstart's ~50 (and CI's log): both installs run `pip install -q`."""
+    for command in bash_blocks("## Set-up on a fresh machine"):
+        installs = re.findall(r"\.venv/bin/pip install( -q)? ", command)
+        assert installs == [" -q"], command
+
+
 def test_readme_commands_never_rely_on_an_activated_venv() -> None:
     """Each command line starts with `.venv/bin/`, or follows `source .venv/bin/activate` in its block; so do the
     commands that produced the measured figures (the "What you get" table names subcommands, not command lines)."""
@@ -60,3 +67,9 @@ def test_step_by_step_block_runs_as_written_in_a_fresh_shell(tmp_path: Path) -> 
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert re.search(r"^\[\{'label': '\w+', 'score': 0\.\d+\}\]$", done.stdout, re.MULTILINE), done.stdout[-2000:]
+
+
+def test_a_link_that_names_a_file_points_to_that_file() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\[`?([\w./-]+\.(?:md|yaml|py))`?\]\(([^)#]+)", readme)
+    assert links and [(text, target) for text, target in links if not target.endswith(text)] == []

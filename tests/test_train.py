@@ -243,21 +243,54 @@ def test_resume_after_kill_ends_with_the_same_results(seeded_hub, tmp_path: Path
         assert pd.read_parquet(run.split(split)).equals(pd.read_parquet(expected.split(split)))
 
 
-def test_a_classifier_on_other_labels_is_a_base_model(tmp_path: Path) -> None:
-    """A fine-tuned binary classifier (e.g. an intermediate Sentiment140 run) as the base of a 5-label task: its
-    encoder is kept and its 2-row head replaced (transformers refuses the mismatched head unless told)."""
+def encoder_and_head(model) -> tuple[dict, dict]:
+    state = model.state_dict()
+    return ({key: value for key, value in state.items() if key.startswith("bert.")},
+            {key: value for key, value in state.items() if not key.startswith("bert.")})
+
+
+@pytest.mark.parametrize("labels", [
+    ["Argumentative", "Opinion", "Informational", "Expressive", "Neutral"],  # another count: transformers alone refuses the head
+    ["Opinion", "Neutral"],  # the same count: transformers alone would keep the foreign head silently
+])
+def test_a_classifier_on_other_labels_gets_a_new_head_and_keeps_every_encoder_tensor(tmp_path: Path, caplog, labels) -> None:
+    """A fine-tuned binary classifier (e.g. an intermediate Sentiment140 run) as the base of another task: exactly its
+    head (classifier.weight, classifier.bias) is new, every other tensor is the base's, and one log line says so."""
     import torch
     from transformers import AutoModelForSequenceClassification
 
     from hubtools.train import load_model
 
-    binary = AutoModelForSequenceClassification.from_pretrained(base_model_path(), num_labels=2)
+    binary = AutoModelForSequenceClassification.from_pretrained(base_model_path(), id2label={0: "negative", 1: "positive"})
     binary.save_pretrained(tmp_path / "binary")
     config = load_config(CONFIGS / "quickstart.yaml", overrides=[f"model={tmp_path / 'binary'}"])
-    labels = ["Argumentative", "Opinion", "Informational", "Expressive", "Neutral"]
-    model = load_model(config, labels)
-    assert model.config.id2label == dict(enumerate(labels)) and model.classifier.out_features == 5
-    assert torch.equal(model.bert.encoder.layer[5].output.dense.weight, binary.bert.encoder.layer[5].output.dense.weight)
+    with caplog.at_level("WARNING", logger="hubtools.train"):
+        model = load_model(config, labels)
+    assert model.config.id2label == dict(enumerate(labels)) and model.classifier.out_features == len(labels)
+    encoder, head = encoder_and_head(model)
+    base_encoder, base_head = encoder_and_head(binary)
+    assert encoder.keys() == base_encoder.keys() and all(torch.equal(encoder[key], base_encoder[key]) for key in encoder)
+    assert sorted(head) == ["classifier.bias", "classifier.weight"]
+    assert not torch.equal(head["classifier.weight"][:2], base_head["classifier.weight"][: len(labels)][:2])
+    assert [record.getMessage() for record in caplog.records if record.name == "hubtools.train.base_model"] == [
+        f"base model {tmp_path / 'binary'} is a classifier on other labels (negative, positive): its classification head "
+        f"(classifier.bias, classifier.weight) is replaced by a new one for {', '.join(labels)}"
+    ]
+
+
+def test_a_classifier_on_the_same_labels_keeps_its_head(tmp_path: Path, caplog) -> None:
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from hubtools.train import load_model
+
+    binary = AutoModelForSequenceClassification.from_pretrained(base_model_path(), id2label={0: "negative", 1: "positive"})
+    binary.save_pretrained(tmp_path / "binary")
+    config = load_config(CONFIGS / "quickstart.yaml", overrides=[f"model={tmp_path / 'binary'}"])
+    with caplog.at_level("WARNING", logger="hubtools.train"):
+        model = load_model(config, ["negative", "positive"])
+    assert all(torch.equal(value, binary.state_dict()[key]) for key, value in model.state_dict().items())
+    assert [record for record in caplog.records if record.name == "hubtools.train.base_model"] == []
 
 
 @pytest.mark.slow

@@ -115,7 +115,14 @@ def _run_scores(run: RunDir) -> tuple[RunScores, np.ndarray, np.ndarray]:
 
 
 def compare_runs(run_dirs: Sequence[str | Path]) -> Comparison:
-    """Score every run on the shared test split and test each against the best (paired bootstrap on F1 macro)."""
+    """Score every run on the shared test split and test each against the best (paired bootstrap on F1 macro).
+
+    Args:
+        run_dirs: two or more run directories, each trained and evaluated on the same test split.
+
+    Raises:
+        CompareError: fewer than two runs, or runs whose test splits differ.
+    """
     runs = [RunDir(Path(path)) for path in run_dirs]
     if len(runs) < 2:
         raise CompareError("compare needs at least two run directories")
@@ -183,7 +190,16 @@ def render_comparison_markdown(comparison: Comparison) -> str:
 
 
 def write_comparison(comparison: Comparison, out_dir: str | Path, overwrite: bool = False) -> Path:
-    """Write comparison.json, comparison.md and comparison.png into `out_dir`; returns comparison.md."""
+    """Write comparison.json, comparison.md and comparison.png into `out_dir`; returns comparison.md.
+
+    Args:
+        comparison: from `compare_runs`.
+        out_dir: the folder to write into (created).
+        overwrite: replace a comparison already there.
+
+    Raises:
+        CompareError: `out_dir` holds a comparison and `overwrite` is False.
+    """
     out = Path(out_dir)
     markdown = out / COMPARISON_FILES["markdown"]
     if markdown.exists() and not overwrite:
@@ -196,5 +212,6 @@ def write_comparison(comparison: Comparison, out_dir: str | Path, overwrite: boo
 
 
 def comparison_from_dict(payload: dict[str, Any]) -> Comparison:
+    """A `Comparison` back from its comparison.json (`Comparison.as_dict`)."""
     runs = [RunScores(**run) for run in payload["runs"]]
     return Comparison(**{**payload, "runs": runs})

@@ -13,13 +13,16 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from hubtools.config import DataConfig
 from hubtools.errors import InputError, InputFileError, one_line
 from hubtools.rundir import SPLITS, RunDir
+
+if TYPE_CHECKING:
+    from hubtools.downloads import HubDownloads
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +55,18 @@ class PreparedData:
         return DatasetDict({name: Dataset.from_pandas(frame, preserve_index=False) for name, frame in self.splits.items()})
 
 
-def prepare_data(config: DataConfig) -> PreparedData:
-    sources = load_sources(config)
+def prepare_data(config: DataConfig, downloads: HubDownloads | None = None) -> PreparedData:
+    """Load, clean, label, split and check the data a config names.
+
+    Args:
+        config: the config's `data` section.
+        downloads: the Hub a `data.hub_id` dataset comes from; None: the process's HF_ENDPOINT.
+
+    Raises:
+        DataError: a file, column, label or split that cannot be used (the message names it and the fix).
+        InputFileError: a data file that does not exist.
+    """
+    sources = load_sources(config, downloads)
     cleaned, dropped = {}, {}
     for key, source in sources.items():
         cleaned[key], dropped[key] = clean_source(source, config)
@@ -71,12 +84,12 @@ def prepare_data(config: DataConfig) -> PreparedData:
 # ---- loading ----------------------------------------------------------------------------------
 
 
-def load_sources(config: DataConfig) -> dict[str, Source]:
+def load_sources(config: DataConfig, downloads: HubDownloads | None = None) -> dict[str, Source]:
     given = [name for name in ("path", "files", "hub_id") if getattr(config, name)]
     if len(given) != 1:
         raise DataError(f"data: set exactly one of data.path, data.files or data.hub_id (got {given or 'none'})")
     if config.hub_id:
-        return load_hub_dataset(config)
+        return load_hub_dataset(config, downloads)
     if config.files:
         return {_split_name(split, "data.files"): load_file(Path(path)) for split, path in config.files.items()}
     path = Path(config.path)
@@ -191,11 +204,18 @@ def load_folder(folder: Path) -> dict[str, Source]:
     return found
 
 
-def load_hub_dataset(config: DataConfig) -> dict[str, Source]:
+def load_hub_dataset(config: DataConfig, downloads: HubDownloads | None = None) -> dict[str, Source]:
+    """The splits of Hub dataset `data.hub_id` (config `data.hub_config`), from `downloads`' Hub when given (its
+    snapshot, loaded from the folder), else through the process's HF_ENDPOINT.
+
+    Raises:
+        DataError: the dataset cannot be loaded or has no train split.
+    """
     from datasets import load_dataset
 
     try:
-        dataset = load_dataset(config.hub_id, config.hub_config)
+        location = str(downloads.snapshot(config.hub_id, "dataset")) if downloads is not None else config.hub_id
+        dataset = load_dataset(location, config.hub_config)
     except Exception as error:  # network, missing repo, bad config name
         raise DataError(f"{config.hub_id}: could not load the Hub dataset ({one_line(error)}); check data.hub_id and HF_ENDPOINT") from error
     sources = {}

@@ -8,11 +8,14 @@ whether it reads the files or the card first. Label names follow the model's `id
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from hubtools.rundir import SPLITS, RunDir
+
+if TYPE_CHECKING:
+    from datasets import DatasetInfo
 
 LABEL = "label"
 
@@ -43,8 +46,14 @@ def _arrow_schema(frame: pd.DataFrame):
     return pa.Schema.from_pandas(frame, preserve_index=False)
 
 
-def write_hub_splits(splits: dict[str, pd.DataFrame], label_names: list[str], data_dir: Path):
-    """Write data/{split}.parquet with ClassLabel labels; return the DatasetInfo (features, split sizes) for the card."""
+def write_hub_splits(splits: dict[str, pd.DataFrame], label_names: list[str], data_dir: Path) -> DatasetInfo:
+    """Write data/{split}.parquet with ClassLabel labels; return the DatasetInfo (features, split sizes) for the card.
+
+    Args:
+        splits: train, validation and test frames, `label` holding label names.
+        label_names: the ClassLabel's names, in the model's id order (`label_order`).
+        data_dir: the folder the Parquet files go into (created).
+    """
     from datasets import Dataset, DatasetInfo, SplitDict, SplitInfo
 
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -61,9 +70,18 @@ def write_hub_splits(splits: dict[str, pd.DataFrame], label_names: list[str], da
     )
 
 
-def dataset_info_yaml(info) -> dict[str, Any]:
-    """The card's `dataset_info:` block, as `datasets` itself writes it."""
-    return info._to_yaml_dict()
+def dataset_info_yaml(info: DatasetInfo) -> dict[str, Any]:
+    """The card's `dataset_info:` block, as `datasets` itself writes it into a card (`push_to_hub`).
+
+    Args:
+        info: the features and split sizes `write_hub_splits` returned (one config, "default").
+    """
+    from datasets.info import DatasetInfosDict
+    from huggingface_hub import DatasetCardData
+
+    card_data = DatasetCardData()
+    DatasetInfosDict({"default": info}).to_dataset_card_data(card_data)
+    return card_data["dataset_info"]
 
 
 def read_named_split(path: Path) -> pd.DataFrame:

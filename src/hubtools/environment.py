@@ -8,6 +8,7 @@ import platform
 import subprocess
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 LIBRARIES = ("hubtools", "torch", "transformers", "datasets", "accelerate", "optuna", "huggingface_hub", "tokenizers", "safetensors")
@@ -54,15 +55,20 @@ def collect_environment(mixed_precision: str, optimizer: str, world_size: int, b
     }
 
 
-def base_model_revision(model: str) -> str | None:
-    """The Hub commit of the base model this process loaded (the cached snapshot `main` pointed to); None for a local folder."""
+def base_model_revision(model: str, cache_dir: Path | None = None) -> str | None:
+    """The Hub commit of the base model this process loaded (the cached snapshot `main` pointed to); None for a local folder.
+
+    Args:
+        model: the config's `model`, a Hub id or a folder.
+        cache_dir: the Hub cache it was downloaded into (None: the process's).
+    """
     from huggingface_hub import try_to_load_from_cache
     from huggingface_hub.errors import HFValidationError
 
     if os.path.exists(model):
         return None
     try:
-        cached = try_to_load_from_cache(model, "config.json")
+        cached = try_to_load_from_cache(model, "config.json", cache_dir=cache_dir)
     except HFValidationError:
         return None
     return os.path.basename(os.path.dirname(cached)) if isinstance(cached, str) else None

@@ -9,6 +9,7 @@ to an exit status:
         InputFileError (FileNotFoundError)  2  a file or folder the command needs is missing
       HubRefusedError          3  the Hub answered no: a rejected token, a refused commit
       HubUnreachableError (ConnectionError)  4  no answer or repeated failures after the retries
+      ClaimsDifferError        6  what a published repo claims does not hold (`verify`; `reproduce`, `audit` say so by status)
 """
 
 
@@ -30,6 +31,10 @@ class HubRefusedError(HubtoolsError):
 
 class HubUnreachableError(HubtoolsError, ConnectionError):
     """The Hub cannot be reached, or kept failing, after the retries."""
+
+
+class ClaimsDifferError(HubtoolsError):
+    """What a published repo claims does not hold: its model's predictions or its card's numbers differ from the run."""
 
 
 def one_line(text: object, limit: int = 240) -> str:

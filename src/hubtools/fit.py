@@ -1,6 +1,6 @@
 """One run end to end: train once (`hubtools.train`) or search (`hubtools.search`), then evaluate the saved model.
 
-Python API: `run_training(config, output_dir=None, resume=False) -> RunDir`. Search builds on training,
+Python API: `run_training(config, output_dir=None, resume=False, downloads=None) -> RunDir`. Search builds on training,
 so this module is where the two meet: `train` never imports `search`.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 from hubtools.config import ConfigError, RunConfig
@@ -23,11 +24,28 @@ from hubtools.train import (
     train_once,
 )
 
+if TYPE_CHECKING:
+    from hubtools.downloads import HubDownloads
+
 logger = logging.getLogger(__name__)
 
 
-def run_training(config: RunConfig, output_dir: str | Path | None = None, resume: bool = False) -> RunDir:
-    """Train (or search, with `hp_search.enabled`) and fill the run directory; returns it."""
+def run_training(
+    config: RunConfig, output_dir: str | Path | None = None, resume: bool = False, downloads: HubDownloads | None = None
+) -> RunDir:
+    """Train (or search, with `hp_search.enabled`) and fill the run directory; returns it.
+
+    Args:
+        config: the run's config.
+        output_dir: the run directory (default `config.output_dir`).
+        resume: continue the run already in `output_dir` from its last checkpoint.
+        downloads: the Hub the base model (and a `data.hub_id` dataset) come from; None: the process's HF_ENDPOINT.
+
+    Raises:
+        ConfigError: a search asked for in several processes.
+        RunDirError: `output_dir` holds another run, or `resume` finds none or a different config.
+        InputError: the data or the base model cannot be used (DataError, HubUnreachableError, ...).
+    """
     run = RunDir(Path(output_dir or config.output_dir))
     config = dataclasses.replace(config, output_dir=str(run.root))
     state = distributed_state()
@@ -40,7 +58,7 @@ def run_training(config: RunConfig, output_dir: str | Path | None = None, resume
         logger.info("%s is already complete; nothing to resume", run.root)
         return run
     threads_reason = configure_torch_threads(config.training.threads)  # once there is training to do
-    data = prepare_training_data(config, run, state)
+    data = prepare_training_data(config, run, state, downloads)
     precision = resolve_precision(config)
     if state.is_main_process:
         from hubtools.environment import collect_environment
@@ -57,7 +75,7 @@ def run_training(config: RunConfig, output_dir: str | Path | None = None, resume
     if state.is_main_process:
         from hubtools.environment import base_model_revision
 
-        environment = run.read_json(run.environment) | {"training": summary, "base_model_revision": base_model_revision(config.model)}
+        environment = run.read_json(run.environment) | {"training": summary, "base_model_revision": base_model_revision(config.model, downloads and downloads.cache_dir)}
         write_json_atomic(run.environment, environment)
         write_json_atomic(run.metrics, metrics)
     return run

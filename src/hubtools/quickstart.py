@@ -29,9 +29,6 @@ def _format_metrics(metrics: dict[str, float]) -> str:
     return "  ".join(f"{key}={metrics[key]:.3f}" for key in keys if key in metrics)
 
 
-VERDICT_WORDS = {"better": "beats", "worse": "scores below", "tie": "cannot be told apart from"}
-
-
 def command(program: str, *arguments: str | Path) -> str:
     """A command line that runs as printed in a fresh shell: `program` from this interpreter's bin folder
     (the venv's), so no `activate` is needed."""
@@ -43,6 +40,7 @@ def baseline_summary(report: dict[str, Any], predictions: Any, majority_accuracy
     """The card's verdict in one sentence: the model against the TF-IDF baseline (paired test) and the majority class."""
     from hubtools.formatting import format_p
     from hubtools.metrics import metric_name
+    from hubtools.metrics.uncertainty import VERDICT_WORDS
 
     versus = report["vs_baseline"]
     key = versus["metric"]
@@ -90,6 +88,18 @@ def run_summary(run: RunDir, endpoint: str) -> tuple[dict[str, float], str]:
 
 
 def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[str] = (), echo: Callable[[str], None] = print) -> dict[str, float]:
+    """The whole loop in `root` (hub/, hf-cache/, run/, reproduction/); returns the run's test metrics.
+
+    Args:
+        root: an empty or new folder for everything the quickstart writes.
+        port: the embedded Hub's port (None: a free one).
+        serve: keep the Hub and the demo Space running until Ctrl+C at the end.
+        overrides: config overrides ("training.num_train_epochs=1").
+        echo: where progress lines go.
+
+    Raises:
+        HubtoolsError: `root` already holds a quickstart run; any step's own error (DataError, VerifyError, ...).
+    """
     from hubtools.config import load_config
     from hubtools.hub import issue_token, serve_in_background
     from hubtools.hub.seed import seed_base_models
@@ -97,8 +107,8 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
     from hubtools.report import evaluate_run
     from hubtools.reproduce import ReproduceOptions, reproduce
     from hubtools.resources import configs_dir
+    from hubtools.downloads import HubDownloads
     from hubtools.fit import run_training
-    from hubtools.process_endpoint import point_process_at
 
     started = time.monotonic()
     run = RunDir(root / "run")
@@ -106,14 +116,14 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
         raise HubtoolsError(f"{run.root}: a quickstart run is already there; pass another --root")
     hub = serve_in_background(root / "hub", port=port or 0)  # 0: a free one, bound by the Hub itself
     try:
-        point_process_at(hub.endpoint, root / "hf-cache")  # training loads the base model by Hub id
+        downloads = HubDownloads(hub.endpoint, root / "hf-cache")  # training loads the base model by Hub id from this Hub
         echo(f"[1/5] Embedded Hub at {hub.endpoint} (data in {root / 'hub'}); seeding the base model")
         seed_base_models(hub.root)
         token = issue_token(hub.root, USER, [ORG])
 
         echo("[2/5] Training configs/quickstart.yaml")
         config = load_config(configs_dir() / "quickstart.yaml", [f"data.path={root / 'data' / 'comments.csv'}", *overrides])
-        run_training(config, run.root)
+        run_training(config, run.root, downloads=downloads)
 
         echo("[3/5] Evaluating")
         evaluate_run(run.root, slice_by=config.data.extra_columns)

@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hubtools.errors import HubtoolsError
+from hubtools.errors import ClaimsDifferError
 from hubtools.rundir import RunDir
 
 SCORE_TOLERANCE = 1e-5  # same weights, same inputs: only float noise
@@ -21,7 +21,7 @@ VERIFY_SPLIT = "test"
 DEFAULT_SAMPLE = 2000  # rows of a larger test split checked when the card was scored on all of them
 
 
-class VerifyError(HubtoolsError):
+class VerifyError(ClaimsDifferError):
     """The published model or card disagrees with the run."""
 
 

@@ -19,7 +19,7 @@ from hubtools.cli.errors import DEBUG_ENV, run_cli
 from hubtools.cli.evaluate import evaluate_command
 from hubtools.cli.export import export_command
 from hubtools.cli.hub import hub_app
-from hubtools.cli.output import VERBOSE_ENV, configure_logging
+from hubtools.cli.output import HELP_MARKUP, VERBOSE_ENV, configure_logging
 from hubtools.cli.publish import publish_command
 from hubtools.cli.quickstart import quickstart_command
 from hubtools.cli.reproduce import reproduce_command
@@ -37,8 +37,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=HELP_MARKUP,
 )
-
 
 
 @app.callback()

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import typer
 
+from hubtools.cli.output import HELP_MARKUP
 from hubtools.errors import InputError
 
-dataset_app = typer.Typer(help="Build a labelled dataset and its card.", no_args_is_help=True)
+dataset_app = typer.Typer(help="Build a labelled dataset and its card.", no_args_is_help=True, rich_markup_mode=HELP_MARKUP)
 
 
 def parse_split_ratios(text: str) -> tuple[float, float, float]:

@@ -19,7 +19,7 @@ from typing import NoReturn
 import click
 import typer
 
-from hubtools.errors import HubRefusedError, HubtoolsError, HubUnreachableError, one_line
+from hubtools.errors import ClaimsDifferError, HubRefusedError, HubtoolsError, HubUnreachableError, one_line
 
 EXIT_BUG = 1  # not foreseen: a traceback with --debug is worth a bug report
 EXIT_INPUT = 2  # the command, a file or the config needs fixing (also click's usage errors)
@@ -162,6 +162,7 @@ def error_table() -> list[Row]:
         ((KeyboardInterrupt, click.exceptions.Abort), _interrupted),
         ((HubUnreachableError,), _hubtools(EXIT_HUB_UNREACHABLE)),
         ((HubRefusedError,), _hubtools(EXIT_HUB_REFUSED)),
+        ((ClaimsDifferError,), _hubtools(EXIT_CLAIMS_DIFFER)),
         ((HubtoolsError,), _hubtools(EXIT_INPUT)),  # InputError, InputFileError and every family without its own row
         (connection_error_types(), _unreachable),
         (timeout_types(), _timed_out),

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from hubtools.cli.errors import EXIT_INPUT
+from hubtools.cli.output import HELP_MARKUP
 from hubtools.hub.server import DEFAULT_HOST, DEFAULT_PORT
 from hubtools.hub.space_limits import SpaceLimits
 from hubtools.hub.store import default_root
@@ -15,6 +17,7 @@ from hubtools.hub.store import default_root
 hub_app = typer.Typer(
     help="The embedded Hugging Face Hub: `serve` it, mint a `token`, set a `full-name` or a `default-visibility`, `seed-base-models`, `gc` unreferenced blobs.",
     no_args_is_help=True,
+    rich_markup_mode=HELP_MARKUP,
 )
 
 LIMITS = SpaceLimits()
@@ -94,12 +97,12 @@ def token_command(
     if revoke:
         if not revoke_token(root, sys.stdin.readline().strip()):
             typer.echo(f"Error: the token on standard input is not a token of the Hub in {root}: nothing revoked", err=True)
-            raise typer.Exit(1)
+            raise typer.Exit(EXIT_INPUT)
         typer.echo("Token revoked: requests and Xet transfers using it are refused from now on", err=True)
         return
     if user is None:
         typer.echo("Error: pass --user NAME for a new token (or --revoke with the token on standard input)", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_INPUT)
     token = issue_token(root, user, org, read_only, value)
     if value is None:
         typer.echo(token)

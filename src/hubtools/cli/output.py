@@ -14,6 +14,9 @@ from typing import Any
 import typer
 
 VERBOSE_ENV = "HUBTOOLS_VERBOSE"
+# Every Typer's help: click's plain formatter, which wraps to any width and never cuts an option name or a default
+# (rich's boxed tables cut them with "…" below about 100 columns, e.g. `--replace-edited-ca…` without a terminal).
+HELP_MARKUP = None
 
 
 class OutputFormat(str, Enum):

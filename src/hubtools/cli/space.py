@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-space_app = typer.Typer(help="Render and run the demo Space.", no_args_is_help=True)
+from hubtools.cli.output import HELP_MARKUP
+
+space_app = typer.Typer(help="Render and run the demo Space.", no_args_is_help=True, rich_markup_mode=HELP_MARKUP)
 
 
 @space_app.command("run")

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from hubtools.cli.errors import run_cli
-from hubtools.cli.output import FormatOption, OutputFormat, emit_json, stdout_reserved_for_json
+from hubtools.cli.output import HELP_MARKUP, FormatOption, OutputFormat, emit_json, stdout_reserved_for_json
 
 TRAIN_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -44,6 +44,6 @@ def train_command(
 
 def main() -> None:
     """`python -m hubtools.train`: the train command alone, for accelerate launch."""
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=HELP_MARKUP)
     app.command(context_settings=TRAIN_CONTEXT)(train_command)
     run_cli(app)

@@ -39,7 +39,11 @@ DETAIL_MODULES = ("per_class", "confusion_matrix")
 
 @functools.lru_cache(maxsize=None)
 def load_metric(name: str) -> Any:
-    """Load one shipped module by name (e.g. "accuracy") with `evaluate.load`; works offline."""
+    """Load one shipped module by name (e.g. "accuracy") with `evaluate.load`; works offline.
+
+    Args:
+        name: a module file of `metrics/modules/` without ".py".
+    """
     import evaluate
 
     return evaluate.load(str(MODULES_DIR / f"{name}.py"), keep_in_memory=True)
@@ -54,7 +58,15 @@ def combined_metrics(detailed: bool = False) -> Any:
 
 
 def positive_index(label_names: Sequence[str], positive_label: str | None = None) -> int | None:
-    """Class id of the positive class of a binary task (default the second label); None with more classes."""
+    """Class id of the positive class of a binary task (default the second label); None with more classes.
+
+    Args:
+        label_names: the labels in class id order.
+        positive_label: the config's `data.positive_label`, or None.
+
+    Raises:
+        HubtoolsError: `positive_label` is not one of `label_names`.
+    """
     if positive_label is not None and positive_label not in label_names:
         raise HubtoolsError(f"data.positive_label {positive_label!r} is not one of the labels ({', '.join(label_names)}); set it to one of them")
     if len(label_names) != 2:
@@ -63,7 +75,12 @@ def positive_index(label_names: Sequence[str], positive_label: str | None = None
 
 
 def metric_name(key: str, positive_label: str | None = None) -> str:
-    """`f1_macro` -> "F1 (macro)"; the binary `f1` -> "F1 (irony)" for positive class irony."""
+    """The one name people read for a metrics.json key: `f1_macro` -> "F1 (macro)"; the binary `f1` -> "F1 (irony)".
+
+    Args:
+        key: a key of METRIC_NAMES.
+        positive_label: the positive class that binary metrics name (default "positive class").
+    """
     return METRIC_NAMES[key].format(positive=positive_label or "positive class")
 
 
@@ -75,6 +92,16 @@ def compute_classification_metrics(
 
     With `detailed=True` it also holds `per_class` ({label name: {precision, recall, f1, support}})
     and `confusion_matrix` (rows = reference, columns = prediction, in `label_names` order).
+
+    Args:
+        predictions: predicted class id per row.
+        references: true class id per row.
+        label_names: the labels in class id order.
+        detailed: add `per_class` and `confusion_matrix`.
+        positive_label: the positive class of a binary task (default the second label).
+
+    Raises:
+        HubtoolsError: `positive_label` is not one of `label_names`.
     """
     results = combined_metrics(detailed).compute(
         predictions=[int(p) for p in predictions],

@@ -1,12 +1,15 @@
 """How far a test-split score can be trusted: bootstrap intervals, a paired test against another model, calibration.
 
-Everything is vectorised numpy over all resamples at once: each resample's confusion matrix is one
-`bincount`, and accuracy / F1 come from the stacked matrices (F1 of a class never predicted is 0, as
-in `precision_recall_f1`). The resamples are seeded, so the same predictions always give the same interval.
+Resampling is `scipy.stats.bootstrap` (`paired=True`: every sample is resampled on the same rows; `vectorized=True`:
+one call scores a whole batch of resamples; percentile intervals; a fixed seed, so the same predictions always
+give the same interval). Each resample's scores come from its confusion matrix, one `bincount` for the batch (a
+class never predicted scores 0, scikit-learn's `zero_division=0`, as in `precision_recall_f1`). Reliability bins
+are scikit-learn's `calibration_curve` (equal-width bins).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -18,20 +21,42 @@ SEED = 42
 CALIBRATION_BINS = 10
 SIGNIFICANCE = 0.05
 INTERVAL_METRICS = ("accuracy", "f1_macro", "f1_weighted")
-_CHUNK_CELLS = 20_000_000  # resample rows x test rows held in memory at once
+BATCH_CELLS = 20_000_000  # resampled rows x test rows held in memory at once
+# How a paired test's verdict reads in a sentence: "the model beats the TF-IDF baseline".
+VERDICT_WORDS = {"better": "beats", "worse": "scores below", "tie": "cannot be told apart from"}
 
 
 def confusion_matrices(predictions: np.ndarray, references: np.ndarray, classes: int) -> np.ndarray:
-    """(resamples, classes, classes) confusion matrices of index rows `predictions`/`references` (rows true, columns predicted)."""
+    """Stacked confusion matrices of index rows, one per row of `predictions`/`references`.
+
+    Args:
+        predictions: (resamples, rows) predicted class ids.
+        references: (resamples, rows) true class ids.
+        classes: number of classes.
+
+    Returns:
+        (resamples, classes, classes) counts, rows true and columns predicted.
+    """
     resamples = predictions.shape[0]
     offsets = (np.arange(resamples) * classes * classes)[:, None]
     cells = offsets + references * classes + predictions
     return np.bincount(cells.ravel(), minlength=resamples * classes * classes).reshape(resamples, classes, classes)
 
 
-def scores_from_confusion(matrices: np.ndarray, positive: int | None = None) -> dict[str, np.ndarray]:
-    """accuracy and f1/precision/recall (macro and weighted; binary of class `positive` when given) for each
-    stacked confusion matrix; a class never predicted (or absent) scores 0, as scikit-learn's zero_division=0."""
+def scores_from_confusion(
+    matrices: np.ndarray, positive: int | None = None, label_names: Sequence[str] | None = None
+) -> dict[str, np.ndarray]:
+    """Every score of each stacked confusion matrix.
+
+    Args:
+        matrices: (resamples, classes, classes) from `confusion_matrices`.
+        positive: class id whose binary `f1`/`precision`/`recall` are added (binary tasks), or None.
+        label_names: when given, `per_class/LABEL/{precision,recall,f1}` are added (the claims a card may make).
+
+    Returns:
+        {score name: (resamples,) values}: accuracy and precision/recall/F1 macro and weighted; a class never
+        predicted (or absent) scores 0, as scikit-learn's `zero_division=0`.
+    """
     true_positives = np.diagonal(matrices, axis1=1, axis2=2).astype(float)
     support = matrices.sum(axis=2).astype(float)
     predicted = matrices.sum(axis=1).astype(float)
@@ -40,98 +65,94 @@ def scores_from_confusion(matrices: np.ndarray, positive: int | None = None) -> 
     def ratio(denominator: np.ndarray, numerator: np.ndarray = true_positives) -> np.ndarray:
         return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
 
-    per_class = {"f1": ratio(support + predicted, 2 * true_positives), "precision": ratio(predicted), "recall": ratio(support)}
+    per_class = {"precision": ratio(predicted), "recall": ratio(support), "f1": ratio(support + predicted, 2 * true_positives)}
     scores = {"accuracy": true_positives.sum(axis=1) / total}
     for name, values in per_class.items():
         scores[f"{name}_macro"] = values.mean(axis=1)
         scores[f"{name}_weighted"] = (values * support).sum(axis=1) / total
         if positive is not None:
             scores[name] = values[:, positive]
+        for index, label in enumerate(label_names or ()):
+            scores[f"per_class/{label}/{name}"] = values[:, index]
     return scores
 
 
-def _resample_indices(rows: int, resamples: int, seed: int) -> list[np.ndarray]:
-    generator = np.random.default_rng(seed)
-    per_chunk = max(1, _CHUNK_CELLS // max(rows, 1))
-    chunks, left = [], resamples
-    while left > 0:
-        size = min(per_chunk, left)
-        chunks.append(generator.integers(0, rows, size=(size, rows)))
-        left -= size
-    return chunks
+def _bootstrap(samples: Sequence[np.ndarray], statistic: Callable[..., np.ndarray], resamples: int, seed: int):
+    """`scipy.stats.bootstrap` over paired samples of equal length, percentile intervals, in batches that hold
+    at most BATCH_CELLS resampled rows."""
+    from scipy.stats import bootstrap
+
+    rows = len(samples[0])
+    return bootstrap(
+        tuple(np.asarray(sample) for sample in samples), statistic, n_resamples=resamples, batch=max(1, BATCH_CELLS // max(rows, 1)),
+        vectorized=True, paired=True, confidence_level=CONFIDENCE, method="percentile", rng=np.random.default_rng(seed),
+    )
 
 
-def bootstrap_scores(
-    predictions: Sequence[int], references: Sequence[int], classes: int, positive: int | None = None,
-    resamples: int = RESAMPLES, seed: int = SEED, paired_with: Sequence[int] | None = None,
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]:
-    """Scores of every resample; with `paired_with`, the other model's scores on the very same resamples."""
-    predictions, references = np.asarray(predictions), np.asarray(references)
-    other = np.asarray(paired_with) if paired_with is not None else None
-    ours, theirs = [], []
-    for indices in _resample_indices(len(references), resamples, seed):
-        truth = references[indices]
-        ours.append(scores_from_confusion(confusion_matrices(predictions[indices], truth, classes), positive))
-        if other is not None:
-            theirs.append(scores_from_confusion(confusion_matrices(other[indices], truth, classes), positive))
+def _score_table(classes: int, positive: int | None, label_names: Sequence[str] | None) -> tuple[list[str], Callable[..., np.ndarray]]:
+    """The score names and a vectorised bootstrap statistic: (batch, rows) predictions and references -> (scores, batch)."""
+    names = list(scores_from_confusion(np.ones((1, classes, classes), dtype=int), positive, label_names))
 
-    def stack(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-        return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+    def statistic(predictions: np.ndarray, references: np.ndarray, axis: int = -1) -> np.ndarray:
+        predictions, references = np.atleast_2d(predictions), np.atleast_2d(references)
+        scores = scores_from_confusion(confusion_matrices(predictions, references, classes), positive, label_names)
+        return np.stack([scores[name] for name in names])
 
-    return stack(ours), (stack(theirs) if other is not None else None)
+    return names, statistic
+
+
+def _intervals(
+    predictions: Sequence[int], references: Sequence[int], classes: int, positive: int | None, label_names: Sequence[str] | None,
+    resamples: int, seed: int,
+) -> dict[str, tuple[float, float]]:
+    names, statistic = _score_table(classes, positive, label_names)
+    interval = _bootstrap((predictions, references), statistic, resamples, seed).confidence_interval
+    return {name: (float(low), float(high)) for name, low, high in zip(names, interval.low, interval.high)}
 
 
 def bootstrap_intervals(
     predictions: Sequence[int], references: Sequence[int], classes: int, positive: int | None = None,
     resamples: int = RESAMPLES, seed: int = SEED,
 ) -> dict[str, dict[str, float]]:
-    """Percentile 95% intervals: {metric: {"low", "high"}} for every score of `scores_from_confusion`."""
-    scores, _ = bootstrap_scores(predictions, references, classes, positive, resamples, seed)
-    tail = (1 - CONFIDENCE) / 2 * 100
-    return {key: {"low": float(np.percentile(values, tail)), "high": float(np.percentile(values, 100 - tail))} for key, values in scores.items()}
+    """Percentile 95% bootstrap intervals of every score of `scores_from_confusion` (resampled test rows).
 
+    Args:
+        predictions: predicted class id per test row.
+        references: true class id per test row.
+        classes: number of classes.
+        positive: class id of a binary task's positive class (adds `f1`, `precision`, `recall`), or None.
+        resamples: bootstrap resamples.
+        seed: seed of the resampling, so the same predictions always give the same interval.
 
-def claim_scores_from_confusion(matrices: np.ndarray, label_names: Sequence[str], positive: int | None = None) -> dict[str, np.ndarray]:
-    """Every score a card may claim, per stacked confusion matrix: accuracy, precision/recall/F1 macro and weighted,
-    the binary ones of class `positive`, and `per_class/LABEL/{precision,recall,f1}` (0 where undefined, as in
-    `precision_recall_f1`)."""
-    true_positives = np.diagonal(matrices, axis1=1, axis2=2).astype(float)
-    support = matrices.sum(axis=2).astype(float)
-    predicted = matrices.sum(axis=1).astype(float)
-    total = support.sum(axis=1)
-    precision = np.divide(true_positives, predicted, out=np.zeros_like(true_positives), where=predicted > 0)
-    recall = np.divide(true_positives, support, out=np.zeros_like(true_positives), where=support > 0)
-    f1 = np.divide(2 * true_positives, support + predicted, out=np.zeros_like(true_positives), where=support + predicted > 0)
-    scores = {"accuracy": true_positives.sum(axis=1) / total}
-    for name, values in (("precision", precision), ("recall", recall), ("f1", f1)):
-        scores[f"{name}_macro"] = values.mean(axis=1)
-        scores[f"{name}_weighted"] = (values * support).sum(axis=1) / total
-        if positive is not None:
-            scores[name] = values[:, positive]
-        for index, label in enumerate(label_names):
-            scores[f"per_class/{label}/{name}"] = values[:, index]
-    return scores
+    Returns:
+        {metric: {"low", "high"}}.
+    """
+    intervals = _intervals(predictions, references, classes, positive, None, resamples, seed)
+    return {name: {"low": low, "high": high} for name, (low, high) in intervals.items()}
 
 
 def claim_intervals(
     predictions: Sequence[int], references: Sequence[int], label_names: Sequence[str], positive: int | None = None,
     resamples: int = RESAMPLES, seed: int = SEED,
 ) -> dict[str, tuple[float, float]]:
-    """Percentile 95% bootstrap intervals of every score in `claim_scores_from_confusion` (resampled test rows)."""
-    predictions, references = np.asarray(predictions), np.asarray(references)
-    parts = [
-        claim_scores_from_confusion(confusion_matrices(predictions[indices], references[indices], len(label_names)), label_names, positive)
-        for indices in _resample_indices(len(references), resamples, seed)
-    ]
-    tail = (1 - CONFIDENCE) / 2 * 100
-    intervals = {}
-    for key in parts[0]:
-        values = np.concatenate([part[key] for part in parts])
-        intervals[key] = (float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail)))
-    return intervals
+    """Percentile 95% bootstrap intervals of every score a card may claim, per-class ones included.
+
+    Args:
+        predictions: predicted class id per test row.
+        references: true class id per test row.
+        label_names: the class names, in class id order (they name the `per_class/LABEL/...` keys).
+        positive: class id of a binary task's positive class, or None.
+        resamples: bootstrap resamples.
+        seed: seed of the resampling.
+
+    Returns:
+        {metric: (low, high)} for every key of `scores_from_confusion(..., label_names=label_names)`.
+    """
+    return _intervals(predictions, references, len(label_names), positive, label_names, resamples, seed)
 
 
 def interval_summary(resamples: int = RESAMPLES, seed: int = SEED) -> dict[str, float | int | str]:
+    """How the intervals were made, for metrics.json and the card."""
     return {"method": "percentile bootstrap", "confidence": CONFIDENCE, "resamples": resamples, "seed": seed}
 
 
@@ -164,48 +185,84 @@ def paired_bootstrap_test(
     predictions: Sequence[int], other_predictions: Sequence[int], references: Sequence[int], classes: int,
     metric: str = "f1_macro", positive: int | None = None, resamples: int = RESAMPLES, seed: int = SEED,
 ) -> PairedTest:
-    """Is the model's `metric` different from the other model's on the same rows? Two-sided p-value from the
-    share of resamples on which the difference changes sign (each side doubled, capped at 1)."""
-    ours, theirs = bootstrap_scores(predictions, references, classes, positive, resamples, seed, paired_with=other_predictions)
-    differences = ours[metric] - theirs[metric]
-    full_ours = scores_from_confusion(confusion_matrices(np.asarray([predictions]), np.asarray([references]), classes), positive)
-    full_theirs = scores_from_confusion(confusion_matrices(np.asarray([other_predictions]), np.asarray([references]), classes), positive)
-    observed = float(full_ours[metric][0] - full_theirs[metric][0])
-    at_or_below, at_or_above = float(np.mean(differences <= 0)), float(np.mean(differences >= 0))
-    p_value = min(1.0, 2 * min(at_or_below, at_or_above))
-    tail = (1 - CONFIDENCE) / 2 * 100
-    return PairedTest(
-        metric, observed, float(np.percentile(differences, tail)), float(np.percentile(differences, 100 - tail)), p_value, resamples
-    )
+    """Is the model's `metric` different from the other model's on the same rows?
+
+    Args:
+        predictions: the model's class id per test row.
+        other_predictions: the other model's class id per test row (e.g. the TF-IDF baseline).
+        references: true class id per test row.
+        classes: number of classes.
+        metric: a score of `scores_from_confusion` (e.g. "f1_macro", or the binary "f1" with `positive`).
+        positive: class id of a binary task's positive class, or None.
+        resamples: bootstrap resamples, both models scored on each.
+        seed: seed of the resampling.
+
+    Returns:
+        The difference on the full split, its 95% percentile interval and a two-sided p-value: the share of
+        resamples on which the difference changes sign, each side doubled, capped at 1.
+    """
+
+    def difference(ours: np.ndarray, theirs: np.ndarray, truth: np.ndarray, axis: int = -1) -> np.ndarray:
+        ours, theirs, truth = np.atleast_2d(ours), np.atleast_2d(theirs), np.atleast_2d(truth)
+        return (
+            scores_from_confusion(confusion_matrices(ours, truth, classes), positive)[metric]
+            - scores_from_confusion(confusion_matrices(theirs, truth, classes), positive)[metric]
+        )
+
+    result = _bootstrap((predictions, other_predictions, references), difference, resamples, seed)
+    differences = result.bootstrap_distribution
+    observed = float(difference(np.asarray(predictions), np.asarray(other_predictions), np.asarray(references))[0])
+    p_value = min(1.0, 2 * min(float(np.mean(differences <= 0)), float(np.mean(differences >= 0))))
+    interval = result.confidence_interval
+    return PairedTest(metric, observed, float(interval.low), float(interval.high), p_value, resamples)
 
 
 def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = CALIBRATION_BINS) -> float:
-    """Top-label ECE: sum over equal-width confidence bins of |accuracy - mean confidence| x share of rows."""
+    """Top-label ECE: sum over equal-width confidence bins of |accuracy - mean confidence| x share of rows.
+
+    Args:
+        confidences: the predicted class's probability per row.
+        correct: whether each row's prediction is right.
+        bins: equal-width bins over [0, 1].
+    """
     table = reliability_table(confidences, correct, bins)
     rows = sum(row["rows"] for row in table)
     return float(sum(row["rows"] / rows * abs(row["accuracy"] - row["confidence"]) for row in table if row["rows"]))
 
 
 def reliability_table(confidences: Sequence[float], correct: Sequence[bool], bins: int = CALIBRATION_BINS) -> list[dict[str, float]]:
-    """Per equal-width confidence bin: its edges, rows, mean confidence and accuracy (0 for an empty bin)."""
-    confidences, correct = np.asarray(confidences, dtype=float), np.asarray(correct, dtype=float)
+    """Per equal-width confidence bin: its edges, rows, mean confidence and accuracy (0 for an empty bin).
+
+    Args:
+        confidences: the predicted class's probability per row.
+        correct: whether each row's prediction is right.
+        bins: equal-width bins over [0, 1] (a value on an edge falls in the lower bin, as in `calibration_curve`).
+    """
+    from sklearn.calibration import calibration_curve
+
+    confidences = np.clip(np.asarray(confidences, dtype=float), 0.0, 1.0)  # float32 softmax may pass 1 by an ulp
+    correct = np.asarray(correct, dtype=int)
     edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(confidences, edges[1:-1], right=True), 0, bins - 1)
-    rows = np.bincount(which, minlength=bins)
-    confidence_sum = np.bincount(which, weights=confidences, minlength=bins)
-    correct_sum = np.bincount(which, weights=correct, minlength=bins)
+    # calibration_curve returns the non-empty bins only; its own binning tells which they are
+    rows = np.bincount(np.searchsorted(edges[1:-1], confidences), minlength=bins)
+    accuracy, confidence = np.zeros(bins), np.zeros(bins)
+    if len(confidences):
+        accuracy[rows > 0], confidence[rows > 0] = calibration_curve(correct, confidences, n_bins=bins, strategy="uniform", pos_label=1)
     return [
-        {
-            "low": float(edges[index]), "high": float(edges[index + 1]), "rows": int(rows[index]),
-            "confidence": float(confidence_sum[index] / rows[index]) if rows[index] else 0.0,
-            "accuracy": float(correct_sum[index] / rows[index]) if rows[index] else 0.0,
-        }
+        {"low": float(edges[index]), "high": float(edges[index + 1]), "rows": int(rows[index]),
+         "confidence": float(confidence[index]), "accuracy": float(accuracy[index])}
         for index in range(bins)
     ]
 
 
 def uncertainty_summary(probabilities: np.ndarray, references: Sequence[int], positive: int | None = None) -> dict[str, object]:
-    """What metrics.json stores next to a split's scores: 95% intervals, how they were made, and the ECE."""
+    """What metrics.json stores next to a split's scores: 95% intervals, how they were made, and the ECE.
+
+    Args:
+        probabilities: (rows, classes) predicted probabilities.
+        references: true class id per row.
+        positive: class id of a binary task's positive class, or None.
+    """
     probabilities = np.asarray(probabilities, dtype=float)
     predictions = probabilities.argmax(axis=1)
     correct = predictions == np.asarray(references)

@@ -21,9 +21,12 @@ from hubtools.atomic_folder import replace_folder, staging_folder
 from hubtools.config import RunConfig, config_to_dict, load_config, save_config
 from hubtools.errors import InputError
 from hubtools.rundir import SPLITS, RunDir, write_json_atomic
+from hubtools.train.base_model import base_model_source, load_model
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from hubtools.downloads import HubDownloads
     from datasets import DatasetDict
     from transformers import PreTrainedTokenizerBase, Trainer, TrainerCallback, TrainingArguments
 
@@ -50,6 +53,7 @@ class TrainingData:
     tokenized: DatasetDict
     label_names: list[str]
     tokenizer: PreTrainedTokenizerBase
+    model_source: str | None = None  # the folder the base model loads from when downloaded from another Hub; None: config.model
 
 
 # ---- run directory ----------------------------------------------------------------------------
@@ -90,26 +94,38 @@ def last_checkpoint(folder: Path) -> str | None:
 # ---- data -------------------------------------------------------------------------------------
 
 
-def prepare_training_data(config: RunConfig, run: RunDir, state: Any) -> TrainingData:
+def prepare_training_data(config: RunConfig, run: RunDir, state: Any, downloads: HubDownloads | None = None) -> TrainingData:
     """Validate and split the data (or reuse the splits a resumed run already wrote), then tokenize.
 
     A new run writes config.yaml and its splits only once the model's tokenizer and the data passed
     every check, so a rejected input leaves no run directory behind.
+
+    Args:
+        config: the run's config.
+        run: the run directory (its splits are reused when a resumed run already wrote them).
+        state: accelerate's `PartialState` (the main process downloads and writes first).
+        downloads: the Hub the base model and a `data.hub_id` dataset come from; None: the process's HF_ENDPOINT.
+
+    Raises:
+        InputError: the base model or its tokenizer cannot be loaded (HubUnreachableError when the Hub is down).
+        DataError: the data fails a check (`hubtools.data.prepare_data`).
     """
     from hubtools.data import prepare_data, read_splits, write_splits
     from hubtools.metrics import positive_index
 
-    tokenizer = load_tokenizer(config.model)
+    with state.main_process_first():
+        model_source = base_model_source(config.model, downloads)
+    tokenizer = load_tokenizer(model_source or config.model)
     # Saved with the model, so `pipeline(..., truncation=True)` cuts only what the model cannot read; training and
     # the report cut at `training.max_length`, passed explicitly (it stays in config.yaml and the card).
-    tokenizer.model_max_length = token_limit(tokenizer, config.model)
+    tokenizer.model_max_length = token_limit(tokenizer, model_source or config.model)
     if all(run.split(name).exists() for name in SPLITS) and run.dataset_stats.exists():
         splits = read_splits(run)
         label_names = run.read_json(run.dataset_stats)["label_names"]
     else:
         with state.main_process_first():
             ensure_sample_data(config)
-            prepared = prepare_data(config.data)
+            prepared = prepare_data(config.data, downloads)
         splits, label_names = prepared.splits, prepared.label_names
         positive_index(label_names, config.data.positive_label)  # a wrong positive_label fails before the run is written
         if state.is_main_process:
@@ -117,7 +133,8 @@ def prepare_training_data(config: RunConfig, run: RunDir, state: Any) -> Trainin
             write_splits(splits, run)
             prepared.stats["tokens"] = token_length_stats(splits["train"], tokenizer, config.training.max_length)
             write_json_atomic(run.dataset_stats, prepared.stats)
-    return TrainingData(splits, tokenize_splits(splits, label_names, tokenizer, config.training.max_length), label_names, tokenizer)
+    tokenized = tokenize_splits(splits, label_names, tokenizer, config.training.max_length)
+    return TrainingData(splits, tokenized, label_names, tokenizer, model_source)
 
 
 def ensure_sample_data(config: RunConfig) -> None:
@@ -219,25 +236,6 @@ def resolve_precision(config: RunConfig) -> str:
     return resolve_mixed_precision(config.training.mixed_precision)
 
 
-def load_model(config: RunConfig, label_names: list[str]) -> Any:
-    from huggingface_hub import constants
-    from transformers import AutoModelForSequenceClassification, set_seed
-
-    from hubtools.hubclient import model_load_error
-
-    set_seed(config.training.seed)  # the classification head is initialised from the seed
-    try:
-        return AutoModelForSequenceClassification.from_pretrained(
-            config.model,
-            num_labels=len(label_names),
-            id2label=dict(enumerate(label_names)),
-            label2id={name: index for index, name in enumerate(label_names)},
-            ignore_mismatched_sizes=True,  # a classifier as base (e.g. a hubtools run on other labels): its head is replaced
-        )
-    except (OSError, ValueError) as error:
-        raise model_load_error(config.model, error, constants.ENDPOINT) from error
-
-
 def training_arguments(config: RunConfig, output_dir: Path, **overrides: Any) -> TrainingArguments:
     """The TrainingArguments every hubtools Trainer starts from (training, evaluation, the throughput benchmark):
     the config's optimisation settings and this machine's precision, optimizer and device. `overrides` set
@@ -304,7 +302,7 @@ def build_trainer(
     board = TensorBoardCallback()
     board.logging_dir = str(tensorboard)  # RUN/runs rather than transformers' default inside output_dir
     return without_printed_logs(Trainer(
-        model=load_model(config, data.label_names),
+        model=load_model(config, data.label_names, data.model_source),
         args=trainer_arguments(config, checkpoints, greater_is_better),
         train_dataset=data.tokenized["train"],
         eval_dataset=data.tokenized["validation"],

@@ -9,8 +9,6 @@ the token is checked and dropped, never echoed back into a page or logged.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -33,9 +31,11 @@ router = APIRouter()
 
 
 async def form_fields(request: Request) -> dict[str, str]:
-    """An `application/x-www-form-urlencoded` body as {field: first value}."""
-    body = (await request.body()).decode("utf-8", errors="replace")
-    return {key: values[0] for key, values in parse_qs(body, keep_blank_values=True).items()}
+    """An `application/x-www-form-urlencoded` body as {field: first value} (Starlette's parser); uploaded files,
+    which these forms never post, are left out."""
+    form = await request.form()
+    first_values = {key: form.getlist(key)[0] for key in form}
+    return {key: value for key, value in first_values.items() if isinstance(value, str)}
 
 
 def main_view(store: HubStore, repo: Repo) -> tuple[pages.RepoView, str]:
