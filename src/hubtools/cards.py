@@ -30,6 +30,7 @@ import yaml
 
 from hubtools.config import RunConfig, TrainingConfig, load_config, read_yaml_mapping, shareable_config_dict
 from hubtools.errors import HubtoolsError, one_line
+from hubtools.formatting import format_p_clause
 from hubtools.resources import cards_dir
 from hubtools.rundir import SPLITS, RunDir, write_json_atomic
 
@@ -217,11 +218,21 @@ MISCLASSIFIED_IN_CARD = 5
 CONFUSION_SHARE = 0.10  # a confusion is "main" when at least this share of a class goes to one other class
 CONFUSED_WARNING = 0.5  # a class with more than this share predicted as one other class is a warning
 ECE_WARNING = 0.15  # calibration error above this: the top score is not a usable probability (docs/reporting.md)
+BALANCE_SHIFT = 0.05  # a label's share of test this far from its share of train (and beyond chance, p < BALANCE_SHIFT_P) is a warning
+BALANCE_SHIFT_P = 0.01
+LOSS_RISE = 0.10  # validation loss this far above its lowest at the last epoch, with the selection metric flat, is a warning
+FLAT_METRIC = 0.01
 MAIN_CONFUSIONS = 3
 EXAMPLE_CHARACTERS = 160
 MODEL_SELECTION_PLOT = "model_selection.png"
 BENCHMARK_FILE = "eval.yaml"  # a dataset repo holding it declares itself a benchmark (task ids for .eval_results)
 EVAL_RESULTS_FILE = ".eval_results/hubtools.yaml"  # in the card folder: this model's entries for a benchmark's tasks
+
+
+def card_metric_keys(positive_label: str | None) -> list[str]:
+    """CARD_METRICS keys in the card's order: a binary task leads with its own metric, the positive class's F1, then F1 (macro)."""
+    lead = ["f1", "f1_macro"] if positive_label else []
+    return lead + [key for key in CARD_METRICS if key not in lead]
 
 
 def metric_key(result: Any) -> str:
@@ -245,12 +256,12 @@ def eval_results(test: dict[str, Any], links: Links, dataset_name: str, positive
             dataset_name=dataset_name,
             dataset_split="test",
             dataset_revision=links.dataset_revision,
-            metric_type=metric_type,
+            metric_type=CARD_METRICS[key][0],
             metric_name=f"Test {metric_name(key, positive_label)}",
-            metric_args={"average": average} if average else None,
+            metric_args={"average": CARD_METRICS[key][1]} if CARD_METRICS[key][1] else None,
             metric_value=round(float(test[key]), CARD_DECIMALS),
         )
-        for key, (metric_type, average, _) in CARD_METRICS.items()
+        for key in card_metric_keys(positive_label)
         if key in test
     ]
 
@@ -338,6 +349,38 @@ def published_config(config: RunConfig, label_names: list[str]) -> dict[str, Any
     return shared
 
 
+def key_hyperparameters(config: RunConfig, checkpoint: dict[str, Any] | None) -> list[tuple[str, Any]]:
+    """The values a reader looks for first (the rest is in training_config.yaml)."""
+    training = config.training
+    return [
+        ("learning_rate", training.learning_rate),
+        ("train_batch_size", training.per_device_train_batch_size),
+        ("num_epochs", f"{training.num_train_epochs:g}" + (f" (max_steps {training.max_steps})" if training.max_steps > 0 else "")),
+        ("warmup_steps", training.warmup_steps),
+        ("weight_decay", training.weight_decay),
+        ("max_length", training.max_length),
+        ("seed", training.seed),
+        ("metric_for_best_model", (checkpoint or {}).get("metric") or training.metric_for_best_model),
+    ]
+
+
+def example_test_text(run: RunDir) -> str:
+    """A text of the task for the usage snippet: the first test text, on one line."""
+    text = pd.read_parquet(run.split("test"), columns=["text"])["text"].iloc[0]
+    return " ".join(str(text).split())[:EXAMPLE_CHARACTERS]
+
+
+def dataset_card_contents(run: RunDir, stats: dict[str, Any], prose: dict[str, Any]) -> list[str]:
+    """What the dataset card (cards/dataset_card.md.j2, rendered from the same run) holds: never a section it lacks."""
+    columns = pd.read_parquet(run.split("train")).columns
+    source_column = next((name for name in SOURCE_COLUMNS if name in columns), None)
+    return [
+        "the label distribution",
+        *([f"rows per {source_column}"] if source_column else []),
+        *(["the labelling"] if prose.get("labelling") or stats.get("labelling") else []),
+    ]
+
+
 def changed_settings(training: TrainingConfig) -> list[str]:
     defaults = TrainingConfig()
     return [item.name for item in dataclasses.fields(TrainingConfig) if getattr(training, item.name) != getattr(defaults, item.name)]
@@ -381,13 +424,14 @@ def table_cell(text: Any, limit: int = EXAMPLE_CHARACTERS) -> str:
 
 
 def hardware(environment: dict[str, Any]) -> str:
-    """"1 × NVIDIA H100 80GB HBM3" or "2 CPU cores (x86_64), no GPU"."""
+    """"1 × NVIDIA H100 80GB HBM3", "2 CPU cores (x86_64), no GPU" or, trained on fewer threads, "1 of 2 CPU cores (x86_64), no GPU"."""
     gpus = environment.get("gpus") or []
     if gpus:
         names = sorted(set(gpus))
         return ", ".join(f"{gpus.count(name)} × {name}" for name in names)
-    threads = environment.get("torch_threads") or environment.get("cpu_count")
-    return f"{threads} CPU cores ({environment.get('cpu') or 'unknown CPU'}), no GPU"
+    threads, cores = environment.get("torch_threads"), environment.get("cpu_count")
+    used = f"{threads} of {cores}" if threads and cores and threads < cores else f"{cores or threads}"
+    return f"{used} CPU cores ({environment.get('cpu') or 'unknown CPU'}), no GPU"
 
 
 def main_confusions(report: dict[str, Any]) -> list[str]:
@@ -547,6 +591,11 @@ class ModelCardContext:
     libraries: list[tuple[str, str]]
     python: str
     changed_settings: list[str]
+    hyperparameters: list[tuple[str, Any]]  # the key settings' values, as Trainer's and SetFit's cards list them
+    task_metric: str  # metrics.json key of the task's metric (hubtools.metrics.task_metric): the card leads with it
+    task_metric_name: str  # its name for people: "F1 (irony)"
+    snippet_text: str  # the text the usage snippet classifies: a widget example, else a test text
+    dataset_card_has: list[str]  # what the published dataset card holds beyond its splits
     config_yaml: str
     max_length: int
     facts: dict[str, Any]
@@ -569,7 +618,7 @@ def headline_rows(metrics: dict[str, dict[str, Any]], positive_label: str | None
             metric_name(key, positive_label), test[key], intervals.get(key, {}).get("low"), intervals.get(key, {}).get("high"),
             validation.get(key),
         )
-        for key in CARD_METRICS
+        for key in card_metric_keys(positive_label)
         if key in test
     ]
 
@@ -637,6 +686,75 @@ def validation_test_gap(metrics: dict[str, Any], key: str, positive_label: str |
     )
 
 
+def balance_shift(stats: dict[str, Any]) -> str | None:
+    """A warning when a label's share of test differs from its share of train by more than BALANCE_SHIFT and by more
+    than chance allows for the split sizes (chi-square test of the label counts, p < BALANCE_SHIFT_P)."""
+    from scipy.stats import chi2_contingency
+
+    train, test = stats["splits"].get("train"), stats["splits"].get("test")
+    if not train or not test or not train["rows"] or not test["rows"]:
+        return None
+    labels = [label for label in stats["label_names"] if train["labels"].get(label, 0) + test["labels"].get(label, 0)]
+    shares = {label: (train["labels"].get(label, 0) / train["rows"], test["labels"].get(label, 0) / test["rows"]) for label in labels}
+    label, (in_train, in_test) = max(shares.items(), key=lambda item: abs(item[1][0] - item[1][1]))
+    if abs(in_train - in_test) <= BALANCE_SHIFT or len(labels) < 2:
+        return None
+    p_value = chi2_contingency([[train["labels"].get(name, 0) for name in labels], [test["labels"].get(name, 0) for name in labels]]).pvalue
+    if p_value >= BALANCE_SHIFT_P:
+        return None
+    return (
+        f"The class balance shifts between splits: {label} is {in_train:.1%} of train but {in_test:.1%} of test (more than "
+        f"{BALANCE_SHIFT * 100:.0f} percentage points apart, chi-square {format_p_clause(p_value)}): scores such as F1 depend on a class's "
+        "share, so expect different numbers on data mixed like train."
+    )
+
+
+def rising_validation_loss(log_history: list[dict[str, Any]], metric: str, positive_label: str | None) -> str | None:
+    """A warning when validation loss at the last epoch is LOSS_RISE above its lowest while the selection metric moved
+    by at most FLAT_METRIC: more epochs made the model more confident in its errors, not better."""
+    rows = [row for row in log_history if all(isinstance(row.get(key), (int, float)) for key in ("validation_loss", metric))]
+    if len(rows) < 2:
+        return None
+    lowest, last = min(rows, key=lambda row: row["validation_loss"]), rows[-1]
+    if last["validation_loss"] <= lowest["validation_loss"] * (1 + LOSS_RISE) or abs(last[metric] - lowest[metric]) > FLAT_METRIC:
+        return None
+    return (
+        f"Validation loss rises from {lowest['validation_loss']:.4f} (epoch {lowest['epoch']:g}) to {last['validation_loss']:.4f} "
+        f"(epoch {last['epoch']:g}) while validation {shown_metric(metric, positive_label)} stays flat ({lowest[metric]:.4f} → "
+        f"{last[metric]:.4f}): the extra epochs made the model more confident in its errors, not better; fewer epochs would likely score the same."
+    )
+
+
+def selection_differs(checkpoint: dict[str, Any] | None, task_key: str, positive_label: str | None) -> str | None:
+    """A warning when the checkpoint was chosen by another metric than the one the card leads with."""
+    if not checkpoint or checkpoint["metric"] == task_key:
+        return None
+    return (
+        f"The checkpoint was chosen by validation {shown_metric(checkpoint['metric'], positive_label)}, but this card leads with "
+        f"{shown_metric(task_key, positive_label)}, the task's metric: another epoch may score higher on it. Leave "
+        f"`training.metric_for_best_model` unset (or set it to `{task_key}`) to choose by it."
+    )
+
+
+def fewer_threads(environment: dict[str, Any]) -> str | None:
+    """A warning when CPU training used fewer threads than the machine has cores: the training time is not the machine's."""
+    threads, cores = environment.get("torch_threads"), environment.get("cpu_count")
+    if environment.get("gpus") or not threads or not cores or threads >= cores:
+        return None
+    reason = environment.get("torch_threads_reason")
+    return (
+        f"Training used {threads} of the machine's {cores} CPU cores{f' ({reason})' if reason else ''}: the training time "
+        "below is for that many threads, not for the whole machine."
+    )
+
+
+def shown_metric(key: str, positive_label: str | None) -> str:
+    """A selection or metrics.json key for people: `validation_loss` -> "loss", `f1` -> "F1 (irony)"."""
+    from hubtools.metrics import METRIC_NAMES, metric_name
+
+    return metric_name(key, positive_label) if key in METRIC_NAMES else key.replace("validation_", "").replace("_", " ")
+
+
 def card_warnings(
     run: RunDir, metrics: dict[str, Any], report: dict[str, Any], stats: dict[str, Any], majority: MajorityVerdict, key: str
 ) -> list[str]:
@@ -672,7 +790,16 @@ def card_warnings(
                 f"{shared} test texts also appear in train ({disagreeing} of them with a different label there): the test scores "
                 "partly measure memorised texts; set `data.remove_leakage: true` to drop them."
             )
-    return warnings
+    positive_label = report.get("positive_label")
+    checkpoint = read_optional_json(run, run.checkpoint_selection)
+    selection_metric = checkpoint["metric"] if checkpoint else key
+    found = (
+        balance_shift(stats),
+        rising_validation_loss(read_optional_json(run, run.log_history) or [], selection_metric, positive_label),
+        selection_differs(checkpoint, key, positive_label),
+        fewer_threads(run.read_json(run.environment)),
+    )
+    return warnings + [warning for warning in found if warning]
 
 
 def model_selection_rows(run: RunDir) -> tuple[list[SelectionRow], int | None]:
@@ -707,6 +834,7 @@ def prose_for_model_card(prose: Prose) -> dict[str, Any]:
 def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Prose) -> ModelCardContext:
     from hubtools.citations import base_model_citation
     from hubtools.formatting import format_duration
+    from hubtools.metrics import task_metric
     from hubtools.report import load_report
 
     metrics = run.read_json(run.metrics)
@@ -720,7 +848,7 @@ def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Pros
     prose_values = prose_for_model_card(prose)
     rows = headline_rows(metrics, positive_label)
     majority = majority_verdict(report, metrics["test"])
-    task_metric = "f1" if positive_label else (checkpoint or {}).get("metric", config.training.metric_for_best_model)
+    task_key = task_metric(report["label_names"], positive_label)
     return ModelCardContext(
         model_name=links.model_repo_id.split("/")[-1] if links.model_repo_id else run.root.name,
         model_id=links.model_repo_id,
@@ -734,7 +862,7 @@ def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Pros
         positive_label=positive_label,
         headline=[row for row in rows if row.low is not None],
         unbounded=[row for row in rows if row.low is None],
-        warnings=card_warnings(run, metrics, report, stats, majority, task_metric),
+        warnings=card_warnings(run, metrics, report, stats, majority, task_key),
         majority=majority,
         same_predictions=report.get("baseline", {}).get("same_predictions"),
         label_noise=report["label_noise"],
@@ -766,6 +894,11 @@ def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Pros
         libraries=[(name, version) for name, version in environment.get("libraries", {}).items() if version],
         python=environment.get("python", "?"),
         changed_settings=changed_settings(config.training),
+        hyperparameters=key_hyperparameters(config, checkpoint),
+        task_metric=task_key,
+        task_metric_name=shown_metric(task_key, positive_label),
+        snippet_text=(config.card.widget_examples or [example_test_text(run)])[0],
+        dataset_card_has=dataset_card_contents(run, stats, prose_values),
         config_yaml=yaml.safe_dump(published_config(config, report["label_names"]), sort_keys=False).strip(),
         max_length=config.training.max_length,
         facts=model_facts(run),
@@ -900,8 +1033,12 @@ def set_dataset_revision(card_dir: Path, revision: str) -> list[Path]:
     return rewritten
 
 
+PROSE_EXAMPLE = "configs/quickstart.card.yaml"  # a complete card prose file to copy the keys from
+
+
 def card_gaps(run_dir: str | Path, prose: str | Path | None = None) -> list[str]:
-    """Prose keys the model card of this run leaves out (for `hubtools card` to list on stderr)."""
+    """What only a person can write and the model card of this run lacks, as one line naming the file to write
+    (for `hubtools card` and `publish` to print on stderr); [] when nothing is missing."""
     run = RunDir(Path(run_dir))
     config = load_config(run.config)
     loaded = load_prose(config, run, prose)
@@ -911,9 +1048,16 @@ def card_gaps(run_dir: str | Path, prose: str | Path | None = None) -> list[str]
     missing = [key for key in MODEL_PROSE_KEYS if key != "citation" and not values[key]]
     if not (values["citation"] or config.card.citation or base_model_citation(config.model)):
         missing.append("citation")
+    if not missing:
+        return []
+    where = (
+        f"add them to {loaded.source}"
+        if config.card.prose or prose
+        else "write them in a YAML file (e.g. card.yaml beside the config) and set `card.prose: card.yaml` in the config or pass --prose"
+    )
     return [
-        f"{key}: not in {loaded.source}; " + ("the card says something generic instead" if key in DEFAULTED_PROSE else "its section is left out of the card")
-        for key in missing
+        f"{len(missing)} card section(s) only you can write are missing ({', '.join(missing)}): {where}; "
+        f"{PROSE_EXAMPLE} shows every key (docs/reporting.md, Card prose)"
     ]
 
 
