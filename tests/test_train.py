@@ -350,3 +350,5 @@ def test_the_recorded_command_is_the_one_typed():
     ]
     assert command_as_typed([main, "--config", "c.yaml"], ["bash"]) == ["python", "-m", "hubtools.train", "--config", "c.yaml"]
     assert command_as_typed(["/venv/bin/hubtools", "train", "--config", "c.yaml"], accelerate) == ["hubtools", "train", "--config", "c.yaml"]
+    cli = "/venv/lib/python3.11/site-packages/hubtools/cli/__main__.py"
+    assert command_as_typed([cli, "train", "--config", "c.yaml"], ["bash"]) == ["hubtools", "train", "--config", "c.yaml"]

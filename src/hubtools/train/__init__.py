@@ -95,9 +95,11 @@ def launch_command() -> list[str]:
 
 def command_as_typed(argv: list[str], parent: list[str]) -> list[str]:
     """`accelerate launch [its options] -m hubtools.train ...` when accelerate started this process (its command line is
-    `parent`), `python -m hubtools.train ...` for the module run directly, else the program and its arguments
-    (`hubtools train ...`). Python sees only `.../hubtools/train/__main__.py` as argv[0] in the first two cases."""
+    `parent`), `python -m hubtools.train ...` for the module run directly, `hubtools train ...` for the CLI (as a
+    script or `python -m hubtools.cli`). Python sees only a package's `__main__.py` as argv[0] for `-m`."""
     program = Path(argv[0])
+    if program.name == "__main__.py" and program.parent.name == "cli":  # `python -m hubtools.cli train ...`
+        return ["hubtools", *argv[1:]]
     if not (program.name == "__main__.py" and program.parent.name == "train"):
         return [program.name, *argv[1:]]
     launch = next((index for index, part in enumerate(parent[:-1]) if Path(part).name == "accelerate" and parent[index + 1] == "launch"), None)
