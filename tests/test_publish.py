@@ -123,7 +123,7 @@ def test_a_new_dataset_commit_alone_uploads_the_card_pinned_to_it(hub, token, tm
     publish_run(run, f"{ORG}/repin", token, dataset_repo_id=f"{ORG}/repin-data", space_repo_id=None)
     api.upload_file(path_or_fileobj=b"not from the run\n", path_in_repo="notes.txt", repo_id=f"{ORG}/repin-data", repo_type="dataset")
 
-    result = publish_run(run, f"{ORG}/repin", token, dataset_repo_id=f"{ORG}/repin-data", space_repo_id=None)
+    result = publish_run(run, f"{ORG}/repin", token, dataset_repo_id=f"{ORG}/repin-data", space_repo_id=None, mirror=True)
 
     dataset_commit, model_commit = result.commits
     assert [(change.path, change.status) for change in dataset_commit.plan.pending()] == [("notes.txt", "deleted")]

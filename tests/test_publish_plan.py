@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
 from hubtools.errors import HubtoolsError
-from hubtools.publish import XET_UPLOAD_STREAMS_ENV, bound_xet_uploads, check_repo_id, diff_tree, model_tree, scan_and_hash
+from hubtools.manifest import MANIFEST_FILE, NO_MANIFEST, PreviousPublish, manifest_bytes, parse_manifest, write_manifest
+from hubtools.publish import XET_UPLOAD_STREAMS_ENV, check_repo_id, diff_tree, model_tree, scan_and_hash, xet_upload_streams
 from hubtools.rundir import RunDir
 
 
@@ -80,24 +82,64 @@ def test_secret_scan_finds_a_token_across_chunk_boundaries(tmp_path: Path, monke
 
 
 def test_a_benchmark_declaration_on_the_hub_is_never_deleted(tmp_path: Path) -> None:
-    """Publishing a run's splits into a dataset repo that declares itself a benchmark keeps its eval.yaml."""
+    """Publishing a run's splits into a dataset repo that declares itself a benchmark keeps its eval.yaml, even as a mirror."""
     from huggingface_hub.hf_api import RepoSibling
 
     local = tmp_path / "README.md"
     local.write_text("card\n", encoding="utf-8")
     files = {"README.md": local}
     remote = [RepoSibling(rfilename=name, size=10) for name in ("README.md", "eval.yaml", ".gitattributes", "old.parquet")]
-    changes = {change.path: change.status for change in diff_tree(files, scan_and_hash(files, token=None), remote)}
-    assert changes == {"README.md": "changed", "old.parquet": "deleted"}
+    published_before = PreviousPublish(frozenset({"README.md", "old.parquet", "eval.yaml"}))
+    for mirror in (False, True):
+        changes = diff_tree(files, scan_and_hash(files, token=None), remote, published_before, mirror=mirror)
+        assert {change.path: change.status for change in changes} == {"README.md": "changed", "old.parquet": "deleted"}
+
+
+def test_only_files_the_previous_manifest_names_are_deleted(tmp_path: Path) -> None:
+    from huggingface_hub.hf_api import RepoSibling
+
+    files = {"README.md": _write(tmp_path / "README.md", b"card\n")}
+    remote = [RepoSibling(rfilename=name, size=10) for name in ("README.md", "old.parquet", "notes/bob.txt")]
+    digests = scan_and_hash(files, token=None)
+
+    def statuses(previous: PreviousPublish, mirror: bool = False) -> dict[str, tuple[str, str | None]]:
+        return {change.path: (change.status, change.why_kept) for change in diff_tree(files, digests, remote, previous, mirror=mirror)}
+
+    ours = PreviousPublish(frozenset({"README.md", "old.parquet"}))
+    assert statuses(ours) == {"README.md": ("changed", None), "old.parquet": ("deleted", None), "notes/bob.txt": ("kept", "added by another commit")}
+    assert statuses(ours, mirror=True)["notes/bob.txt"] == ("deleted", None)
+    no_manifest = statuses(PreviousPublish(None))
+    assert no_manifest["old.parquet"] == no_manifest["notes/bob.txt"] == ("kept", NO_MANIFEST)
+    assert NO_MANIFEST == "no hubtools_published.json in the repo, so no proof that hubtools published it (--mirror deletes it)"
+
+
+@pytest.mark.parametrize("content", [b"not json", b'{"paths": "README.md"}', b'{"paths": [1]}', b"\xff\xfe", b"[]"])
+def test_a_manifest_someone_broke_deletes_nothing(content: bytes) -> None:
+    previous = parse_manifest(content, "hubtools_published.json at 0123456789ab")
+    assert previous.paths is None
+    assert previous.why_kept("old.parquet").startswith("hubtools_published.json at 0123456789ab does not ")
+
+
+def test_the_manifest_lists_the_tree_and_itself_in_a_stable_order(tmp_path: Path) -> None:
+    tree = {"b.txt": _write(tmp_path / "b.txt"), "a/c.txt": _write(tmp_path / "a" / "c.txt")}
+    with_manifest = write_manifest(tree, tmp_path / "manifest")
+    assert sorted(with_manifest) == ["a/c.txt", "b.txt", MANIFEST_FILE]
+    assert json.loads(with_manifest[MANIFEST_FILE].read_bytes())["paths"] == ["a/c.txt", "b.txt", MANIFEST_FILE]
+    assert manifest_bytes(["b.txt", "a/c.txt"]) == with_manifest[MANIFEST_FILE].read_bytes()
 
 
 def test_xet_upload_streams_default_to_two_and_an_explicit_count_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     """hf_xet's own limit (64 xorbs of up to 64 MB in flight) held ~0.7-1 GB while publishing 1.4 GB (benchmarks/publish_large.py)."""
     monkeypatch.delenv(XET_UPLOAD_STREAMS_ENV, raising=False)
-    assert bound_xet_uploads(None) == 2 and os.environ[XET_UPLOAD_STREAMS_ENV] == "2"
+    with xet_upload_streams(None) as streams:
+        assert streams == 2 and os.environ[XET_UPLOAD_STREAMS_ENV] == "2"
+    assert XET_UPLOAD_STREAMS_ENV not in os.environ  # nothing left set for the rest of the process (issue 29)
     monkeypatch.setenv(XET_UPLOAD_STREAMS_ENV, "8")
-    assert bound_xet_uploads(None) == 8  # the user's setting
-    assert bound_xet_uploads(3) == 3 and os.environ[XET_UPLOAD_STREAMS_ENV] == "3"  # --upload-streams
+    with xet_upload_streams(None) as streams:
+        assert streams == 8  # the user's setting
+    with xet_upload_streams(3) as streams:
+        assert streams == 3 and os.environ[XET_UPLOAD_STREAMS_ENV] == "3"  # --upload-streams
+    assert os.environ[XET_UPLOAD_STREAMS_ENV] == "8"  # the user's setting again
 
 
 @pytest.mark.parametrize(("streams", "variable", "message"), [
@@ -110,5 +152,6 @@ def test_impossible_upload_streams_are_one_line_errors(monkeypatch: pytest.Monke
     else:
         monkeypatch.setenv(XET_UPLOAD_STREAMS_ENV, variable)
     with pytest.raises(HubtoolsError) as raised:
-        bound_xet_uploads(streams)
+        with xet_upload_streams(streams):
+            pass
     assert str(raised.value) == message

@@ -285,24 +285,30 @@ def corrected_card(card, audit: Audit) -> str:
 
 
 def open_pull_request(api, options: AuditOptions, card, audit: Audit) -> str:
+    """Open the pull request with the corrected card, once: a re-run, or a retry after a lost answer, finds the open
+    pull request carrying the same marker (same repo, audited commit and corrected card) instead of opening another."""
+    import hashlib
+
     from huggingface_hub import CommitOperationAdd
 
-    from hubtools.hubclient import with_retries
+    from hubtools.safe_commit import commit_marker, commit_once
 
     content = corrected_card(card, audit).encode("utf-8")
     flagged = len(audit.flagged)
-    info = with_retries(
-        lambda: api.create_commit(
-            options.repo_id,
-            [CommitOperationAdd(path_in_repo=CARD_FILE, path_or_fileobj=content)],
-            commit_message=f"Audit: {flagged} model-index claim(s) corrected" if flagged else "Audit: add the audit section",
-            commit_description=f"Opened by `hubtools audit --pr` on commit {audit.commit}.\n\n{audit.summary()}",
-            create_pr=True,
-        ),
-        f"opening a pull request on {options.repo_id}",
-        api.endpoint,
+    landed = commit_once(
+        api,
+        options.repo_id,
+        [CommitOperationAdd(path_in_repo=CARD_FILE, path_or_fileobj=content)],
+        repo_type="model",
+        revision="main",
+        commit_message=f"Audit: {flagged} model-index claim(s) corrected" if flagged else "Audit: add the audit section",
+        description=f"Opened by `hubtools audit --pr` on commit {audit.commit}.\n\n{audit.summary()}",
+        marker=commit_marker("audit", options.repo_id, audit.commit, hashlib.sha256(content).hexdigest()),
+        parent_commit=None,
+        create_pr=True,
+        describe=f"opening a pull request on {options.repo_id}",
     )
-    return info.pr_url
+    return landed.pr_url
 
 
 def audit_repo(options: AuditOptions) -> Audit:

@@ -169,18 +169,36 @@ class CardFiles:
     absent: tuple[str, ...] = ()
 
     def write(self, out_dir: Path, overwrite: bool) -> Path:
-        """Write README.md (validated offline) and the files into `out_dir`; return the README's path."""
+        """Write README.md (validated offline) and the files into `out_dir`; return the README's path.
+
+        Everything is written and validated in a folder beside `out_dir` first, then renamed into place file by
+        file, README.md last: a failed or interrupted render leaves the previous card as it was. Other files in
+        `out_dir` (the folder may be a dataset's source folder, or hold the author's additions) are left alone."""
+        import os
+        import shutil
+
+        from hubtools.atomic_folder import staging_folder
+
         readme = out_dir / "README.md"
         if readme.exists() and not overwrite:
             raise CardError(f"{readme}: a card already exists; pass --overwrite to replace it or --out to write elsewhere")
-        out_dir.mkdir(parents=True, exist_ok=True)
-        self.card_class(self.readme).save(readme)
-        validate_card(readme, self.card_class)
-        for path, content in self.files.items():
-            (out_dir / path).parent.mkdir(parents=True, exist_ok=True)
-            (out_dir / path).write_bytes(content)
-        for path in self.absent:
-            (out_dir / path).unlink(missing_ok=True)
+        staged = staging_folder(out_dir)
+        try:
+            self.card_class(self.readme).save(staged / "README.md")
+            try:
+                validate_card(staged / "README.md", self.card_class)
+            except CardError as error:
+                raise CardError(f"{readme}: not replaced, the new render is invalid ({one_line(error)})") from error
+            for path, content in self.files.items():
+                (staged / path).parent.mkdir(parents=True, exist_ok=True)
+                (staged / path).write_bytes(content)
+            for path in [*self.files, "README.md"]:  # the README last: it never links a file not yet in place
+                (out_dir / path).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staged / path, out_dir / path)
+            for path in self.absent:
+                (out_dir / path).unlink(missing_ok=True)
+        finally:
+            shutil.rmtree(staged, ignore_errors=True)
         return readme
 
 

@@ -75,28 +75,37 @@ def causes(error: BaseException) -> list[BaseException]:
     return chain
 
 
-def connection_error_types() -> tuple[type[BaseException], ...]:
-    """A refused or dropped connection, as the socket, httpx and requests raise it."""
-    import httpx
+def _library_errors(names: tuple[tuple[str, str], ...]) -> tuple[type[BaseException], ...]:
+    """The exception classes `module.Class` of the HTTP libraries installed (each is optional)."""
+    import importlib
 
-    types: tuple[type[BaseException], ...] = (ConnectionError, httpx.NetworkError, httpx.RemoteProtocolError)
-    try:
-        import requests
-    except ImportError:  # huggingface_hub speaks httpx; requests is only there when something else needs it
-        return types
-    return (*types, requests.ConnectionError)
+    found = []
+    for module_name, class_name in names:
+        try:
+            found.append(getattr(importlib.import_module(module_name), class_name))
+        except ImportError:
+            continue
+    return tuple(found)
+
+
+# A refused or dropped connection, as each HTTP client hubtools' dependencies use raises it: httpx2 (huggingface_hub
+# 2.x), httpx, requests and urllib3 (transformers, datasets' fsspec), aiohttp (datasets' streaming).
+CONNECTION_ERRORS = (
+    ("httpx2", "NetworkError"), ("httpx2", "RemoteProtocolError"), ("httpx", "NetworkError"), ("httpx", "RemoteProtocolError"),
+    ("requests", "ConnectionError"), ("urllib3.exceptions", "ProtocolError"), ("urllib3.exceptions", "NewConnectionError"),
+    ("aiohttp", "ClientConnectionError"),
+)
+TIMEOUTS = (("httpx2", "TimeoutException"), ("httpx", "TimeoutException"), ("requests", "Timeout"), ("urllib3.exceptions", "TimeoutError"))
+
+
+def connection_error_types() -> tuple[type[BaseException], ...]:
+    """A refused or dropped connection, as the socket and every HTTP client library installed raise it."""
+    return (ConnectionError, *_library_errors(CONNECTION_ERRORS))
 
 
 def timeout_types() -> tuple[type[BaseException], ...]:
-    """No answer in time, as the socket, httpx and requests raise it."""
-    import httpx
-
-    types: tuple[type[BaseException], ...] = (TimeoutError, httpx.TimeoutException)
-    try:
-        import requests
-    except ImportError:
-        return types
-    return (*types, requests.Timeout)
+    """No answer in time, as the socket and every HTTP client library installed raise it."""
+    return (TimeoutError, *_library_errors(TIMEOUTS))
 
 
 def is_connection_error(error: BaseException) -> bool:

@@ -3,8 +3,8 @@
 Everything that can fail is checked before the first byte is uploaded: repo ids, the run directory,
 the card, the token's rights, repo types and a scan for secrets. Each repo then gets one atomic
 `create_commit` holding only the files whose content differs from the repo now (sha256 for LFS
-files, git blob ids otherwise), plus deletions of files the run no longer has. An unchanged run
-makes no commit at all.
+files, git blob ids otherwise), plus deletions of files hubtools published there before (its manifest,
+`hubtools.manifest`) that the run no longer has; every other file is kept. An unchanged run makes no commit.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -24,17 +25,19 @@ from hubtools.cards import BENCHMARK_FILE
 from hubtools.errors import HubRefusedError, HubtoolsError
 from hubtools.formatting import format_size
 from hubtools.hubclient import with_retries
+from hubtools.manifest import PreviousPublish, read_previous_publish, write_manifest
 from hubtools.rundir import MODEL_FILE_PATTERNS, SPLITS, RunDir
+from hubtools.safe_commit import commit_marker, commit_once
 from hubtools.space import DEFAULT_HARDWARE, check_hardware
 
 if TYPE_CHECKING:
     from hubtools.verify import VerifyReport
 
 RepoType = Literal["model", "dataset", "space"]
-Status = Literal["added", "changed", "deleted", "unchanged"]
+Status = Literal["added", "changed", "deleted", "unchanged", "kept"]
 
-# Never deleted by a publish: .gitattributes is the Hub's own; a benchmark declaration (eval.yaml) is the
-# dataset owner's, and models scored on it point their .eval_results at it.
+# Never deleted by a publish, even a mirror, nor listed as kept: .gitattributes is the Hub's own; a benchmark
+# declaration (eval.yaml) is the dataset owner's, and models scored on it point their .eval_results at it.
 KEPT_REMOTE_FILES = {".gitattributes", BENCHMARK_FILE}
 
 SECRET_FILE_PATTERNS = (".env", ".env.*", "*.pem", "id_rsa*", "id_ed25519*", ".netrc", ".git-credentials", "*token*.txt")
@@ -51,7 +54,9 @@ CARD_FILE = "README.md"
 PUBLISH_MARK = "Published with `hubtools publish`."  # commit description: how a later publish knows its own commits
 
 # hf_xet uploads large files as xorbs of up to 64 MB; its adaptive concurrency lets up to 64 be in flight, which
-# held ~1 GB in the publishing process for a 1.4 GB model (benchmarks/publish_large.py). hubtools bounds it.
+# held ~1 GB in the publishing process for a 1.4 GB model (benchmarks/publish_large.py). hubtools bounds it, through
+# the variable: hf_xet takes a per-session XetConfig, but huggingface_hub opens its one process-wide XetSession itself
+# (utils._xet.get_xet_session, from the environment) and takes no session or config per call.
 XET_UPLOAD_STREAMS_ENV = "HF_XET_CLIENT_AC_MAX_UPLOAD_CONCURRENCY"
 DEFAULT_UPLOAD_STREAMS = 2
 
@@ -71,8 +76,9 @@ def repo_url(endpoint: str, repo_type: RepoType, repo_id: str) -> str:
 class FileChange:
     path: str
     status: Status
-    size: int | None  # local size (None when deleted)
+    size: int | None  # local size (None when deleted or kept)
     remote_size: int | None  # size in the repo now (None when added)
+    why_kept: str | None = None  # a remote file the run lacks and publish leaves alone: why
 
 
 @dataclass
@@ -88,9 +94,13 @@ class RepoPlan:
     private: bool | None = None
     space_hardware: str | None = None  # asked for when the Space is created
     digests: dict[str, FileDigest] = field(default_factory=dict)  # path in repo -> hashes from the one read
+    mirror: bool = False  # delete every file the run lacks, not only those hubtools published
 
     def pending(self) -> list[FileChange]:
-        return [change for change in self.changes if change.status != "unchanged"]
+        return [change for change in self.changes if change.status not in ("unchanged", "kept")]
+
+    def kept(self) -> list[FileChange]:
+        return [change for change in self.changes if change.status == "kept"]
 
     def operations(self) -> list:
         from huggingface_hub import CommitOperationAdd, CommitOperationDelete
@@ -126,8 +136,12 @@ def _same_content(local: Path, digest: FileDigest, remote) -> bool:
     return remote.blob_id is not None and (digest.git_blob_id or _git_blob_id(local)) == remote.blob_id
 
 
-def diff_tree(files: dict[str, Path], digests: dict[str, FileDigest], remote_siblings: list) -> list[FileChange]:
-    """File-by-file difference between the local tree (hashed by `scan_and_hash`) and the repo's files."""
+def diff_tree(
+    files: dict[str, Path], digests: dict[str, FileDigest], remote_siblings: list, previous: PreviousPublish, *, mirror: bool = False
+) -> list[FileChange]:
+    """File-by-file difference between the local tree (hashed by `scan_and_hash`) and the repo's files. A remote file
+    the run lacks is deleted when `previous` (the repo's manifest) says hubtools published it, or with `mirror`;
+    otherwise it is kept, with the reason."""
     remote = {sibling.rfilename: sibling for sibling in remote_siblings}
     changes = []
     for path, local in sorted(files.items()):
@@ -138,7 +152,8 @@ def diff_tree(files: dict[str, Path], digests: dict[str, FileDigest], remote_sib
             status: Status = "unchanged" if _same_content(local, digests[path], remote[path]) else "changed"
             changes.append(FileChange(path, status, size, remote[path].size))
     for path in sorted(set(remote) - set(files) - KEPT_REMOTE_FILES):
-        changes.append(FileChange(path, "deleted", None, remote[path].size))
+        why_kept = None if mirror else previous.why_kept(path)
+        changes.append(FileChange(path, "kept" if why_kept else "deleted", None, remote[path].size, why_kept))
     return changes
 
 
@@ -150,7 +165,8 @@ def format_plan(plan: RepoPlan, endpoint: str, revision: str) -> str:
         was = f" (was {format_size(change.remote_size)})" if change.status == "changed" else ""
         shown = change.remote_size if change.status == "deleted" else change.size
         lines.append(f"  {marks[change.status]} {change.path}  {format_size(shown)}{was}")
-    counts = {status: sum(1 for change in plan.changes if change.status == status) for status in ("added", "changed", "deleted", "unchanged")}
+    lines.extend(f"  kept: {change.path}, {change.why_kept}" for change in plan.kept())
+    counts = {status: sum(1 for change in plan.changes if change.status == status) for status in ("added", "changed", "deleted", "unchanged", "kept")}
     lines.append("  " + ", ".join(f"{count} {status}" for status, count in counts.items()))
     return "\n".join(lines)
 
@@ -353,10 +369,12 @@ def read_remote(api, plan: RepoPlan, revision: str) -> None:
     try:
         info = with_retries(fetch, f"reading {plan.repo_type} repo {plan.repo_id}", api.endpoint)
     except RepositoryNotFoundError:
-        plan.changes = diff_tree(plan.files, plan.digests, [])
+        plan.changes = diff_tree(plan.files, plan.digests, [], PreviousPublish(frozenset()))
         return
     plan.exists, plan.parent_commit, plan.private = True, info.sha, bool(info.private)
-    plan.changes = diff_tree(plan.files, plan.digests, info.siblings or [])
+    siblings = info.siblings or []
+    previous = read_previous_publish(api, plan.repo_id, plan.repo_type, info.sha, {sibling.rfilename for sibling in siblings})
+    plan.changes = diff_tree(plan.files, plan.digests, siblings, previous, mirror=plan.mirror)
 
 
 @dataclass
@@ -397,24 +415,29 @@ def _create_repo_and_commit(
     if revision != "main" and not create_pr:
         with_retries(lambda: api.create_branch(plan.repo_id, repo_type=plan.repo_type, branch=revision, exist_ok=True), describe, api.endpoint)
     try:
-        info = with_retries(
-            lambda: api.create_commit(
-                plan.repo_id,
-                plan.operations(),
-                repo_type=plan.repo_type,
-                revision=revision,
-                create_pr=create_pr,
-                commit_message=commit_message,
-                commit_description=PUBLISH_MARK,
-                parent_commit=plan.parent_commit if plan.exists and not create_pr else None,
-            ),
-            describe,
-            api.endpoint,
+        landed = commit_once(
+            api,
+            plan.repo_id,
+            plan.operations(),
+            repo_type=plan.repo_type,
+            revision=revision,
+            commit_message=commit_message,
+            description=PUBLISH_MARK,
+            marker=plan_marker(plan, revision, create_pr),
+            parent_commit=plan.parent_commit if plan.exists and not create_pr else None,
+            create_pr=create_pr,
+            describe=describe,
         )
     except HubtoolsError as error:
         state = f"still at {plan.parent_commit[:12]}" if plan.parent_commit else "without this commit"
         raise type(error)(f"{error}; {plan.repo_id} is {state}; run the same command again to finish") from error  # keeps the family (exit status)
-    return CommitResult(plan, url, commit_id=info.oid, pr_url=info.pr_url)
+    return CommitResult(plan, url, commit_id=landed.oid, pr_url=landed.pr_url)
+
+
+def plan_marker(plan: RepoPlan, revision: str, create_pr: bool) -> str:
+    """The same for the same planned commit, in this run or a re-run of the command (see `hubtools.safe_commit`)."""
+    changes = [(change.path, change.status, plan.digests[change.path].sha256 if change.path in plan.files else None) for change in plan.pending()]
+    return commit_marker(plan.repo_type, plan.repo_id, revision, create_pr, plan.parent_commit, changes)
 
 
 # ----------------------------------------------------------------------------- the command
@@ -438,13 +461,16 @@ class PublishOptions:
     space_hardware: str = DEFAULT_HARDWARE
     space_token: str | None = None  # read-only token given to a private model's Space as its HF_TOKEN secret
     replace_edited_cards: bool = False
+    mirror: bool = False  # delete every file of the repos the run lacks, not only those hubtools published there
     upload_streams: int | None = None  # xorbs in flight per Xet upload; None: HF_XET_CLIENT_AC_MAX_UPLOAD_CONCURRENCY, else 2
 
 
-def bound_xet_uploads(streams: int | None) -> int:
-    """Cap hf_xet's upload streams for this process (`streams`, else the variable already set, else 2) and return
-    the cap. hf_xet reads it when huggingface_hub opens the process's Xet session (its first Xet upload or download):
-    a process that already used Xet keeps the cap it had."""
+@contextmanager
+def xet_upload_streams(streams: int | None) -> Iterator[int]:
+    """Cap hf_xet's upload streams while the block runs (`streams`, else the variable already set, else 2), yielding
+    the cap; the variable is restored afterwards, so nothing is left set for the rest of the process. hf_xet reads it
+    when huggingface_hub opens the process's Xet session (its first Xet upload or download) inside the block: a
+    process that already used Xet keeps the cap it had."""
     if streams is None:
         value = os.environ.get(XET_UPLOAD_STREAMS_ENV, "").strip() or str(DEFAULT_UPLOAD_STREAMS)
         if not value.isdigit() or int(value) < 1:
@@ -452,8 +478,15 @@ def bound_xet_uploads(streams: int | None) -> int:
         streams = int(value)
     if streams < 1:
         raise HubtoolsError(f"--upload-streams {streams}: at least 1 upload stream is needed (hubtools' default is {DEFAULT_UPLOAD_STREAMS})")
+    before = os.environ.get(XET_UPLOAD_STREAMS_ENV)
     os.environ[XET_UPLOAD_STREAMS_ENV] = str(streams)
-    return streams
+    try:
+        yield streams
+    finally:
+        if before is None:
+            os.environ.pop(XET_UPLOAD_STREAMS_ENV, None)
+        else:
+            os.environ[XET_UPLOAD_STREAMS_ENV] = before
 
 
 @dataclass
@@ -556,6 +589,8 @@ def plan_publish(options: PublishOptions, api, work_dir: Path) -> list[RepoPlan]
     if options.space_repo_id:
         plans.append(RepoPlan(options.space_repo_id, "space", _space_files(run, options, api.endpoint, work_dir), space_hardware=options.space_hardware))
     for plan in plans:
+        plan.mirror = options.mirror
+        plan.files = write_manifest(plan.files, work_dir / "manifests" / plan.repo_type)
         plan.digests = scan_and_hash(plan.files, api.token, options.space_token)
         read_remote(api, plan, options.revision)
         if plan.exists and not options.replace_edited_cards:
@@ -609,9 +644,13 @@ def card_gaps_to_publish(options: PublishOptions) -> list[str]:
 
 
 def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> PublishResult:
+    with xet_upload_streams(options.upload_streams):
+        return _publish(options, echo)
+
+
+def _publish(options: PublishOptions, echo: Callable[[str], None]) -> PublishResult:
     from hubtools.hubclient import hub_api, resolve_endpoint, resolve_token
 
-    bound_xet_uploads(options.upload_streams)
     endpoint = resolve_endpoint(options.endpoint)
     api = hub_api(endpoint, resolve_token(options.token))
     with tempfile.TemporaryDirectory(prefix="hubtools-publish-") as work:

@@ -97,7 +97,7 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
     from hubtools.config import load_config
     from hubtools.hub import issue_token, serve_in_background
     from hubtools.hub.seed import seed_base_models
-    from hubtools.publish import PublishOptions, bound_xet_uploads, publish
+    from hubtools.publish import PublishOptions, publish
     from hubtools.report import evaluate_run
     from hubtools.reproduce import ReproduceOptions, reproduce
     from hubtools.resources import configs_dir
@@ -105,7 +105,6 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
     from hubtools.process_endpoint import point_process_at
 
     started = time.monotonic()
-    bound_xet_uploads(None)  # before training downloads the base model: the process's Xet session keeps its first settings
     run = RunDir(root / "run")
     if run.root.exists():
         raise HubtoolsError(f"{run.root}: a quickstart run is already there; pass another --root")

@@ -24,6 +24,7 @@ def publish_command(
     dry_run: Path | None = typer.Option(None, "--dry-run", help="Write the trees that would be uploaded to DIR and print the diff; upload nothing."),
     render_card: bool = typer.Option(False, "--render-card", help="Re-render RUN/card for these repos even if it exists."),
     replace_edited_cards: bool = typer.Option(False, "--replace-edited-cards", help="Overwrite a README.md edited on the Hub since the last publish (refused otherwise)."),
+    mirror: bool = typer.Option(False, "--mirror", help="Also delete repo files the run lacks that hubtools did not publish (others' files are kept otherwise)."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Round-trip check through pipeline() after publishing."),
     upload_streams: int | None = typer.Option(None, "--upload-streams", help="Large-file (Xet) upload streams in flight, up to 64 MB of memory each (default: HF_XET_CLIENT_AC_MAX_UPLOAD_CONCURRENCY, else 2).", show_default=False),
     endpoint: str | None = typer.Option(None, "--endpoint", help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."),
@@ -54,6 +55,7 @@ def publish_command(
                 space_hardware=space_hardware,
                 space_token=space_token,
                 replace_edited_cards=replace_edited_cards,
+                mirror=mirror,
                 upload_streams=upload_streams,
             ),
             echo=echo_for(output_format),
@@ -75,7 +77,8 @@ def publish_document(result, endpoint: str, revision: str) -> dict:
                 "url": repo_url(endpoint, plan.repo_type, plan.repo_id),
                 "revision": revision,
                 "parent_commit": plan.parent_commit,
-                "changes": [{"path": c.path, "status": c.status, "size": c.size} for c in plan.changes if c.status != "unchanged"],
+                "changes": [{"path": c.path, "status": c.status, "size": c.size} for c in plan.pending()],
+                "kept": [{"path": c.path, "why": c.why_kept} for c in plan.kept()],
                 "unchanged": sum(c.status == "unchanged" for c in plan.changes),
             }
             for plan in result.plans

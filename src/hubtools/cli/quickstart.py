@@ -21,8 +21,10 @@ def quickstart_command(
     overrides: list[str] = typer.Option([], "--set", help="Override the quickstart config, e.g. --set training.num_train_epochs=1 (repeatable)."),
 ) -> None:
     """Run the whole loop locally: embedded Hub, train, evaluate, cards, publish (model, dataset, Space), verify."""
+    from hubtools.publish import xet_upload_streams
     from hubtools.quickstart import run_quickstart
 
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     root = root or Path(tempfile.mkdtemp(prefix="hubtools-quickstart-"))
-    run_quickstart(root, port, interactive if serve is None else serve, overrides, echo=typer.echo)
+    with xet_upload_streams(None):  # from the start: training's base-model download opens the process's Xet session
+        run_quickstart(root, port, interactive if serve is None else serve, overrides, echo=typer.echo)

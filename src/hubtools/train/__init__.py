@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hubtools.atomic_folder import replace_folder, staging_folder
 from hubtools.config import RunConfig, config_to_dict, load_config, save_config
 from hubtools.errors import InputError
 from hubtools.rundir import SPLITS, RunDir, write_json_atomic
@@ -407,20 +408,21 @@ def choose_checkpoint(trainer: Trainer) -> Any:
 
 
 def save_best_model(trainer: Trainer, destination: Path, weights_from: Path | None = None) -> None:
-    """Save the best weights (`weights_from`, a checkpoint, when Trainer reloaded another) and tokenizer
-    through a temporary folder so a crash leaves no half model."""
+    """Save the best weights (`weights_from`, a checkpoint, when Trainer reloaded another) and tokenizer into a
+    folder beside `destination`, then swap it in (`replace_folder`): a failure or a kill leaves the previous model whole."""
     if not trainer.is_world_process_zero():
         return
     model = trainer.accelerator.unwrap_model(trainer.model)
     loaded = Path(trainer.state.best_model_checkpoint or "")
     if weights_from is not None and loaded.name != weights_from.name:
         model = type(model).from_pretrained(weights_from)
-    partial = destination.with_name(f".{destination.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    model.save_pretrained(partial)
-    trainer.processing_class.save_pretrained(partial)
-    shutil.rmtree(destination, ignore_errors=True)
-    os.replace(partial, destination)
+    partial = staging_folder(destination)
+    try:
+        model.save_pretrained(partial)
+        trainer.processing_class.save_pretrained(partial)
+        replace_folder(partial, destination)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 def training_summary(trainer: Trainer, train_metrics: dict[str, float], resumed_from: str | None) -> dict[str, Any]:

@@ -39,8 +39,11 @@ class BlobStore(Database):
         `older_than_s` are left alone: another process on the same root may be writing them."""
         cutoff = time.time() - older_than_s
         for leftover in self.tmp_dir.iterdir():
-            if leftover.stat().st_mtime < cutoff:
-                leftover.unlink(missing_ok=True)
+            try:
+                if leftover.stat().st_mtime < cutoff:
+                    leftover.unlink(missing_ok=True)
+            except FileNotFoundError:  # renamed into the blob store by a concurrent upload since the listing
+                continue
 
     def new_temp_file(self) -> tuple[int, Path]:
         fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix="upload-")
