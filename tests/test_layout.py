@@ -110,3 +110,20 @@ def test_hub_routers_and_store_modules_are_layered_without_circle() -> None:
         assert not graph[name] & (routers - {name}), f"{name} imports another router"
     importers = {name for name, targets in graph.items() if targets & routers} - routers
     assert importers == {"hubtools.hub.app"}, f"only the app includes routers, not {sorted(importers - {'hubtools.hub.app'})}"
+
+
+# The card package's pure steps read what the run directory holds: no model, no metric computation, no Hub.
+CARD_PURE_MODULES = ("hubtools.card.facts", "hubtools.card.warnings")
+EVALUATION_OR_NETWORK = (
+    "huggingface_hub", "httpx", "requests", "urllib.request", "transformers", "torch", "evaluate", "datasets",
+    "hubtools.report", "hubtools.compare", "hubtools.fit", "hubtools.train", "hubtools.hubclient", "hubtools.publish",
+    "hubtools.verify", "hubtools.cards",
+)
+
+
+def test_the_card_packages_facts_and_warnings_evaluate_and_fetch_nothing() -> None:
+    modules = all_modules()
+    for name in CARD_PURE_MODULES:
+        imported = imported_modules(modules[name])
+        forbidden = sorted(module for module in imported if any(module == bad or module.startswith(f"{bad}.") for bad in EVALUATION_OR_NETWORK))
+        assert not forbidden, f"{name} imports {forbidden}: it may only read what the run directory holds"

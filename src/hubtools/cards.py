@@ -30,7 +30,17 @@ import yaml
 
 from hubtools.config import RunConfig, TrainingConfig, load_config, read_yaml_mapping, shareable_config_dict
 from hubtools.errors import HubtoolsError, one_line
-from hubtools.formatting import format_p_clause
+from hubtools.card.facts import (
+    CARD_METRICS,
+    BaselineVerdict,
+    HeadlineRow,
+    MajorityVerdict,
+    baseline_verdicts,
+    card_metric_keys,
+    headline_rows,
+    majority_verdict,
+)
+from hubtools.card.warnings import RunRecord, card_warnings, shown_metric
 from hubtools.resources import cards_dir
 from hubtools.rundir import SPLITS, RunDir, write_json_atomic
 
@@ -45,19 +55,6 @@ DATASET_PROSE_KEYS = (
     "personal_and_sensitive_information", "dataset_recommendations", "dataset_card_authors", "dataset_card_contact",
     "dataset_license", "dataset_tags", "annotations_creators", "language_creators", "source_datasets",
 )
-# Metric key in metrics.json -> (model-index metric type, average, pretty name); names for people: metrics.metric_name.
-CARD_METRICS = {
-    "accuracy": ("accuracy", None, "Accuracy"),
-    "f1_macro": ("f1", "macro", "F1 (macro)"),
-    "f1_weighted": ("f1", "weighted", "F1 (weighted)"),
-    "precision_macro": ("precision", "macro", "Precision (macro)"),
-    "recall_macro": ("recall", "macro", "Recall (macro)"),
-    "precision_weighted": ("precision", "weighted", "Precision (weighted)"),
-    "recall_weighted": ("recall", "weighted", "Recall (weighted)"),
-    "f1": ("f1", "binary", "F1 (binary)"),
-    "precision": ("precision", "binary", "Precision (binary)"),
-    "recall": ("recall", "binary", "Recall (binary)"),
-}
 SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"))
 SOURCE_COLUMNS = ("source", "platform")
 DATE_COLUMNS = ("date", "created_at", "timestamp")
@@ -234,23 +231,11 @@ DEFAULTED_PROSE = ("model_out_of_scope_use", "model_card_contact")  # template s
 TRAIN_EXAMPLES_PER_LABEL = 2
 MISCLASSIFIED_IN_CARD = 5
 CONFUSION_SHARE = 0.10  # a confusion is "main" when at least this share of a class goes to one other class
-CONFUSED_WARNING = 0.5  # a class with more than this share predicted as one other class is a warning
-ECE_WARNING = 0.15  # calibration error above this: the top score is not a usable probability (docs/reporting.md)
-BALANCE_SHIFT = 0.05  # a label's share of test this far from its share of train (and beyond chance, p < BALANCE_SHIFT_P) is a warning
-BALANCE_SHIFT_P = 0.01
-LOSS_RISE = 0.10  # validation loss this far above its lowest at the last epoch, with the selection metric flat, is a warning
-FLAT_METRIC = 0.01
 MAIN_CONFUSIONS = 3
 EXAMPLE_CHARACTERS = 160
 MODEL_SELECTION_PLOT = "model_selection.png"
 BENCHMARK_FILE = "eval.yaml"  # a dataset repo holding it declares itself a benchmark (task ids for .eval_results)
 EVAL_RESULTS_FILE = ".eval_results/hubtools.yaml"  # in the card folder: this model's entries for a benchmark's tasks
-
-
-def card_metric_keys(positive_label: str | None) -> list[str]:
-    """CARD_METRICS keys in the card's order: a binary task leads with its own metric, the positive class's F1, then F1 (macro)."""
-    lead = ["f1", "f1_macro"] if positive_label else []
-    return lead + [key for key in CARD_METRICS if key not in lead]
 
 
 def metric_key(result: Any) -> str:
@@ -513,43 +498,6 @@ def label_noise_texts(run: RunDir, report: dict[str, Any]) -> set[str]:
 
 
 @dataclass(frozen=True)
-class HeadlineRow:
-    name: str
-    test: float
-    low: float | None
-    high: float | None
-    validation: float | None
-
-
-@dataclass(frozen=True)
-class BaselineVerdict:
-    """How the model compares with the TF-IDF baseline on the test split (paired bootstrap) on one metric."""
-
-    baseline_name: str
-    metric: str
-    model_value: float
-    baseline_value: float
-    difference: float
-    low: float
-    high: float
-    p_value: float
-    verdict: str  # better | worse | tie
-
-
-@dataclass(frozen=True)
-class MajorityVerdict:
-    """The model's test accuracy against always predicting the most frequent test label."""
-
-    label: str
-    rate: float  # accuracy of the majority class
-    f1_macro: float
-    accuracy: float
-    low: float | None
-    high: float | None
-    verdict: str  # better (interval above the rate) | tie | worse (at or below the rate)
-
-
-@dataclass(frozen=True)
 class SelectionRow:
     name: str
     base_model: str
@@ -626,200 +574,6 @@ class ModelCardContext:
         return {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}
 
 
-def headline_rows(metrics: dict[str, dict[str, Any]], positive_label: str | None) -> list[HeadlineRow]:
-    from hubtools.metrics import metric_name
-
-    test, validation = metrics["test"], metrics.get("validation", {})
-    intervals = test.get("intervals", {})
-    return [
-        HeadlineRow(
-            metric_name(key, positive_label), test[key], intervals.get(key, {}).get("low"), intervals.get(key, {}).get("high"),
-            validation.get(key),
-        )
-        for key in card_metric_keys(positive_label)
-        if key in test
-    ]
-
-
-def baseline_verdicts(report: dict[str, Any]) -> list[BaselineVerdict]:
-    """The paired tests against the baseline, the task's own metric first: binary F1 of the positive label when the
-    task has one, then F1 (macro)."""
-    from hubtools.metrics import metric_name
-
-    if "baseline" not in report:
-        return []
-    tests = [report[key] for key in ("vs_baseline_binary", "vs_baseline") if key in report]
-    return [
-        BaselineVerdict(
-            baseline_name=report["baseline"]["name"], metric=metric_name(test["metric"], report.get("positive_label")),
-            model_value=report[test["metric"]], baseline_value=report["baseline"][test["metric"]], difference=test["difference"],
-            low=test["low"], high=test["high"], p_value=test["p_value"], verdict=test["verdict"],
-        )
-        for test in tests
-    ]
-
-
-def majority_verdict(report: dict[str, Any], test: dict[str, Any]) -> MajorityVerdict:
-    majority = report["majority_class"]
-    interval = test.get("intervals", {}).get("accuracy", {})
-    low, high = interval.get("low"), interval.get("high")
-    if test["accuracy"] <= majority["accuracy"]:
-        verdict = "worse"
-    elif low is None or low > majority["accuracy"]:
-        verdict = "better"
-    else:
-        verdict = "tie"
-    return MajorityVerdict(majority["label"], majority["accuracy"], majority["f1_macro"], test["accuracy"], low, high, verdict)
-
-
-def shared_test_texts(run: RunDir) -> tuple[int, int]:
-    """(test rows whose text is also in train, how many of those carry a label train never gives that text)."""
-    from hubtools.data import text_key
-
-    train = pd.read_parquet(run.split("train"), columns=["text", "label"])
-    test = pd.read_parquet(run.split("test"), columns=["text", "label"])
-    train_labels = train.groupby(train["text"].map(text_key))["label"].agg(lambda labels: set(labels.astype(str)))
-    keys = test["text"].map(text_key)
-    shared = test[keys.isin(train_labels.index)]
-    disagreeing = sum(str(label) not in train_labels[text_key(text)] for text, label in zip(shared["text"], shared["label"]))
-    return len(shared), disagreeing
-
-
-def validation_test_gap(metrics: dict[str, Any], key: str, positive_label: str | None) -> str | None:
-    """A warning when the validation score of `key` lies outside the test 95% interval (or, when validation has
-    intervals too, the two intervals do not overlap)."""
-    from hubtools.metrics import metric_name
-
-    test, validation = metrics["test"], metrics.get("validation", {})
-    interval = test.get("intervals", {}).get(key)
-    if interval is None or key not in validation:
-        return None
-    own = validation.get("intervals", {}).get(key, {"low": validation[key], "high": validation[key]})
-    if own["high"] >= interval["low"] and own["low"] <= interval["high"]:
-        return None
-    return (
-        f"Validation and test disagree: validation {metric_name(key, positive_label)} {validation[key]:.4f} is outside the test "
-        f"95% interval {interval['low']:.4f} – {interval['high']:.4f} (test {test[key]:.4f}). The validation split chose the "
-        "checkpoint, so its score is optimistic; expect the test score, and check whether the splits differ."
-    )
-
-
-def balance_shift(stats: dict[str, Any]) -> str | None:
-    """A warning when a label's share of test differs from its share of train by more than BALANCE_SHIFT and by more
-    than chance allows for the split sizes (chi-square test of the label counts, p < BALANCE_SHIFT_P)."""
-    from scipy.stats import chi2_contingency
-
-    train, test = stats["splits"].get("train"), stats["splits"].get("test")
-    if not train or not test or not train["rows"] or not test["rows"]:
-        return None
-    labels = [label for label in stats["label_names"] if train["labels"].get(label, 0) + test["labels"].get(label, 0)]
-    shares = {label: (train["labels"].get(label, 0) / train["rows"], test["labels"].get(label, 0) / test["rows"]) for label in labels}
-    label, (in_train, in_test) = max(shares.items(), key=lambda item: abs(item[1][0] - item[1][1]))
-    if abs(in_train - in_test) <= BALANCE_SHIFT or len(labels) < 2:
-        return None
-    p_value = chi2_contingency([[train["labels"].get(name, 0) for name in labels], [test["labels"].get(name, 0) for name in labels]]).pvalue
-    if p_value >= BALANCE_SHIFT_P:
-        return None
-    return (
-        f"The class balance shifts between splits: {label} is {in_train:.1%} of train but {in_test:.1%} of test (more than "
-        f"{BALANCE_SHIFT * 100:.0f} percentage points apart, chi-square {format_p_clause(p_value)}): scores such as F1 depend on a class's "
-        "share, so expect different numbers on data mixed like train."
-    )
-
-
-def rising_validation_loss(log_history: list[dict[str, Any]], metric: str, positive_label: str | None) -> str | None:
-    """A warning when validation loss at the last epoch is LOSS_RISE above its lowest while the selection metric moved
-    by at most FLAT_METRIC: more epochs made the model more confident in its errors, not better."""
-    rows = [row for row in log_history if all(isinstance(row.get(key), (int, float)) for key in ("validation_loss", metric))]
-    if len(rows) < 2:
-        return None
-    lowest, last = min(rows, key=lambda row: row["validation_loss"]), rows[-1]
-    if last["validation_loss"] <= lowest["validation_loss"] * (1 + LOSS_RISE) or abs(last[metric] - lowest[metric]) > FLAT_METRIC:
-        return None
-    return (
-        f"Validation loss rises from {lowest['validation_loss']:.4f} (epoch {lowest['epoch']:g}) to {last['validation_loss']:.4f} "
-        f"(epoch {last['epoch']:g}) while validation {shown_metric(metric, positive_label)} stays flat ({lowest[metric]:.4f} → "
-        f"{last[metric]:.4f}): the extra epochs made the model more confident in its errors, not better; fewer epochs would likely score the same."
-    )
-
-
-def selection_differs(checkpoint: dict[str, Any] | None, task_key: str, positive_label: str | None) -> str | None:
-    """A warning when the checkpoint was chosen by another metric than the one the card leads with."""
-    if not checkpoint or checkpoint["metric"] == task_key:
-        return None
-    return (
-        f"The checkpoint was chosen by validation {shown_metric(checkpoint['metric'], positive_label)}, but this card leads with "
-        f"{shown_metric(task_key, positive_label)}, the task's metric: another epoch may score higher on it. Leave "
-        f"`training.metric_for_best_model` unset (or set it to `{task_key}`) to choose by it."
-    )
-
-
-def fewer_threads(environment: dict[str, Any]) -> str | None:
-    """A warning when CPU training used fewer threads than the machine has cores: the training time is not the machine's."""
-    threads, cores = environment.get("torch_threads"), environment.get("cpu_count")
-    if environment.get("gpus") or not threads or not cores or threads >= cores:
-        return None
-    reason = environment.get("torch_threads_reason")
-    return (
-        f"Training used {threads} of the machine's {cores} CPU cores{f' ({reason})' if reason else ''}: the training time "
-        "below is for that many threads, not for the whole machine."
-    )
-
-
-def shown_metric(key: str, positive_label: str | None) -> str:
-    """A selection or metrics.json key for people: `validation_loss` -> "loss", `f1` -> "F1 (irony)"."""
-    from hubtools.metrics import METRIC_NAMES, metric_name
-
-    return metric_name(key, positive_label) if key in METRIC_NAMES else key.replace("validation_", "").replace("_", " ")
-
-
-def card_warnings(
-    run: RunDir, metrics: dict[str, Any], report: dict[str, Any], stats: dict[str, Any], majority: MajorityVerdict, key: str
-) -> list[str]:
-    """What a reader must know before trusting the headline: each check and threshold is in docs/reporting.md."""
-    warnings = []
-    if majority.verdict == "worse":
-        warnings.append(
-            f"Accuracy {majority.accuracy:.4f} is at or below the majority class rate {majority.rate:.4f} (always predicting "
-            f"{majority.label}): the model does not beat the simplest guess."
-        )
-    gap = validation_test_gap(metrics, key, report.get("positive_label"))
-    if gap:
-        warnings.append(gap)
-    if report.get("ece") is not None and report["ece"] > ECE_WARNING:
-        warnings.append(
-            f"Calibration error (ECE) is {report['ece']:.4f}, above {ECE_WARNING}: the scores are not probabilities of being right; "
-            "do not threshold on them without recalibrating."
-        )
-    names, matrix = report["label_names"], report["confusion_matrix"]
-    for row, true_label in enumerate(names):
-        total = sum(matrix[row])
-        for column, predicted in enumerate(names):
-            if column != row and total and matrix[row][column] / total > CONFUSED_WARNING:
-                warnings.append(
-                    f"{matrix[row][column] / total:.0%} of {true_label} test texts ({matrix[row][column]} of {total}) are predicted "
-                    f"{predicted}: the model mostly fails to recognise {true_label}."
-                )
-    leakage = stats.get("leakage") or {}
-    if leakage.get("test") and not leakage.get("removed"):
-        shared, disagreeing = shared_test_texts(run)
-        if shared:
-            warnings.append(
-                f"{shared} test texts also appear in train ({disagreeing} of them with a different label there): the test scores "
-                "partly measure memorised texts; set `data.remove_leakage: true` to drop them."
-            )
-    positive_label = report.get("positive_label")
-    checkpoint = read_optional_json(run, run.checkpoint_selection)
-    selection_metric = checkpoint["metric"] if checkpoint else key
-    found = (
-        balance_shift(stats),
-        rising_validation_loss(read_optional_json(run, run.log_history) or [], selection_metric, positive_label),
-        selection_differs(checkpoint, key, positive_label),
-        fewer_threads(run.read_json(run.environment)),
-    )
-    return warnings + [warning for warning in found if warning]
-
-
 def model_selection_rows(run: RunDir) -> tuple[list[SelectionRow], int | None]:
     """The "Model selection" table from RUN/model_selection.json (`hubtools card --compare` writes it)."""
     from hubtools.compare import comparison_from_dict
@@ -862,6 +616,7 @@ def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Pros
     positive_label = report.get("positive_label")
     training = environment.get("training") or {}
     checkpoint = read_optional_json(run, run.checkpoint_selection)
+    log_history = read_optional_json(run, run.log_history) or []
     selection, selection_rows = model_selection_rows(run)
     prose_values = prose_for_model_card(prose)
     rows = headline_rows(metrics, positive_label)
@@ -880,7 +635,7 @@ def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Pros
         positive_label=positive_label,
         headline=[row for row in rows if row.low is not None],
         unbounded=[row for row in rows if row.low is None],
-        warnings=card_warnings(run, metrics, report, stats, majority, task_key),
+        warnings=card_warnings(run, metrics, report, majority, task_key, RunRecord(stats, checkpoint, log_history, environment)),
         majority=majority,
         same_predictions=report.get("baseline", {}).get("same_predictions"),
         label_noise=report["label_noise"],
@@ -899,7 +654,7 @@ def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Pros
         examples=train_examples(run, stats["label_names"]),
         misclassified=misclassified_examples(run, report, label_noise_texts(run, report)),
         checkpoint=checkpoint,
-        log_history=read_optional_json(run, run.log_history) or [],
+        log_history=log_history,
         trials=read_optional_json(run, run.trials),
         hp_search_pruner=config.hp_search.pruner,
         hp_search_metric=config.hp_search.objective_metric(config.training),
