@@ -195,9 +195,10 @@ def test_dataset_card_has_citation_contact_creators_and_says_its_gaps(run, tmp_p
     text = dataset_card.text
     assert "## Citation" in text and "## Dataset Card Contact" in text and "127.0.0.1" not in readme.read_text()
     assert "#### Likely label errors" in text and (tmp_path / "dataset" / "label_issues.csv").is_file()
-    gaps = dataset_card_gaps(run)
-    assert [gap.split(":")[0] for gap in gaps] == [
-        "dataset license is `other`", "direct_use / out_of_scope_use", "language_creators",
+    assert dataset_card_gaps(run) == [
+        "the dataset card lacks dataset_license (the card says `other`; or pass --license); direct_use / out_of_scope_use "
+        "(no Uses section); language_creators (the metadata says `found`: texts collected as people wrote them): add them to "
+        "quickstart.card.yaml; configs/quickstart.card.yaml shows every key"
     ]
 
 

@@ -920,17 +920,19 @@ def dataset_card_inputs(
 
 
 def dataset_card_gaps(source_dir: str | Path, prose: str | Path | None = None, license: str | None = None) -> list[str]:
-    """What the dataset card lacks that only a person can add (for `dataset build` and `publish` to list)."""
+    """What the dataset card lacks that only a person can add, as one line naming the file to write (for `dataset
+    build` and `publish` to print); [] when nothing is missing."""
     _, _, loaded, license = dataset_card_inputs(RunDir(Path(source_dir)), prose, license)
     values = loaded.values
-    gaps = [f"dataset license is `other`: set `dataset_license` in {loaded.source} or pass --license"] if license == "other" else []
-    if not (values.get("direct_use") or values.get("out_of_scope_use")):
-        gaps.append(f"direct_use / out_of_scope_use: not in {loaded.source}; the dataset card has no Uses section")
-    if not values.get("dataset_limitations"):
-        gaps.append(f"dataset_limitations: not in {loaded.source}; the dataset card has no Bias, Risks, and Limitations section")
-    if not values.get("language_creators"):
-        gaps.append(f"language_creators: not in {loaded.source}; the metadata says `found` (texts collected as people wrote them)")
-    return gaps
+    missing = [
+        *(["dataset_license (the card says `other`; or pass --license)"] if license == "other" else []),
+        *([] if values.get("direct_use") or values.get("out_of_scope_use") else ["direct_use / out_of_scope_use (no Uses section)"]),
+        *([] if values.get("dataset_limitations") else ["dataset_limitations (no Bias, Risks, and Limitations section)"]),
+        *([] if values.get("language_creators") else ["language_creators (the metadata says `found`: texts collected as people wrote them)"]),
+    ]
+    if not missing:
+        return []
+    return [f"the dataset card lacks {'; '.join(missing)}: add them to {loaded.source}; {PROSE_EXAMPLE} shows every key"]
 
 
 def render_dataset_card(
