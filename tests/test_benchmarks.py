@@ -45,7 +45,7 @@ def test_reference_setups_share_trainings_arguments_but_batch_order_and_saving(t
     from hubtools.train import trainer_arguments
 
     benchmark = load_benchmark()
-    config = RunConfig(training=TrainingConfig(learning_rate=3e-5, per_device_eval_batch_size=48, warmup_steps=7, weight_decay=0.01))
+    config = RunConfig(training=TrainingConfig(learning_rate=3e-5, per_device_eval_batch_size=48, warmup_steps=7, weight_decay=0.01, metric_for_best_model="f1_macro"))
     reference = benchmark.reference_arguments(config, tmp_path)
     training = trainer_arguments(config, tmp_path / "checkpoints")
     differing = {field.name for field in fields(training) if getattr(reference, field.name) != getattr(training, field.name)}

@@ -26,10 +26,11 @@ from hubtools.config import load_config
 
 LINKS = {"model_repo_id": "acme/quick", "dataset_repo_id": "acme/quick-data", "space_repo_id": "acme/quick-demo"}
 MODEL_SECTIONS = (
-    "## Results", "## Model description", "## Uses", "### Intended uses", "### Out-of-Scope Use", "### Limitations and bias",
-    "### Label definitions", "## How to use", "## Training and evaluation data", "<summary>Training examples</summary>",
-    "## Evaluation", "<summary>Per class</summary>", "<summary>Most confident errors</summary>", "<summary>Calibration</summary>",
-    "<summary>Baseline comparison</summary>", "## Training procedure", "<summary>Training results</summary>",
+    "## Results", "## Model Details", "### Model Description", "## Uses", "### Direct Use", "### Out-of-Scope Use",
+    "### Label definitions", "## Bias, Risks, and Limitations", "## How to Get Started with the Model", "## Training Details",
+    "### Training Data", "<summary>Training examples</summary>", "### Training Procedure", "#### Training Hyperparameters",
+    "<summary>Training results</summary>", "## Evaluation", "<summary>Per class</summary>", "<summary>Most confident errors</summary>",
+    "<summary>Calibration</summary>", "<summary>Baseline comparison</summary>",
     "## Environmental Impact", "## Technical Specifications", "<summary>Software</summary>", "## Citation", "## Model Card Contact",
 )
 
@@ -224,15 +225,16 @@ def test_missing_prose_is_said_plainly(run, tmp_path):
     text = ModelCard.load(write_model_card(copy)).text
     assert "Only a description." in text
     assert "Not provided" not in text and "_not defined_" not in text  # no author to-do is ever published
-    for heading in ("### Intended uses", "### Limitations and bias", "### Label definitions", "**Labelling.**"):
+    for heading in ("### Direct Use", "### Label definitions", "**Labelling.**"):
         assert heading not in text
+    limitations = text.split("## Bias, Risks, and Limitations\n", 1)[1].split("\n## ", 1)[0]
+    assert limitations.strip().startswith("Its trainer described none in words; what was measured is below")
     assert "## Citation" in text and "Sentence-BERT" in text  # the base model's BibTeX (config.model is all-MiniLM-L6-v2)
-    gaps = card_gaps(copy)
-    assert [gap.split(":")[0] for gap in gaps] == [
-        "intended_uses", "model_out_of_scope_use", "limitations", "label_definitions", "data_description", "labelling",
-        "model_card_contact",
+    assert card_gaps(copy) == [
+        "7 card section(s) only you can write are missing (intended_uses, model_out_of_scope_use, limitations, label_definitions, "
+        "data_description, labelling, model_card_contact): add them to partial.card.yaml; configs/quickstart.card.yaml shows every "
+        "key (docs/reporting.md, Card prose)"
     ]
-    assert all("partial.card.yaml" in gap for gap in gaps)
     trial_table = [table for table in tables(text) if table[0].startswith("| trial |")][0]
     assert len(trial_table) == 4 and "PRUNED" in trial_table[3]
     assert_tables_well_formed(text)
@@ -324,3 +326,44 @@ def test_published_files_name_no_local_folder(run, card_dir):
     shared = yaml.safe_load((card_dir / "training_config.yaml").read_text(encoding="utf-8"))
     assert shared["data"]["path"] is None and shared["card"]["prose"] is None  # the prose file is not published
     assert shared["data"]["files"] == {name: f"data/{name}.parquet" for name in ("train", "validation", "test")}
+
+
+def test_a_binary_card_and_evaluate_lead_with_the_positive_class_f1(tmp_path_factory):
+    """labels hateful/neutral, `positive_label: hateful` (it sorts first): the task's metric is hateful's F1, and the
+    card's table, its model-index, `evaluate`'s line and the warnings all say so; the run chose its checkpoint by
+    F1 (macro) (configs/quickstart.yaml sets it), which the card must state."""
+    from sklearn.metrics import f1_score
+    from typer.testing import CliRunner
+
+    from hubtools.cli import app
+    from hubtools.rundir import RunDir
+    from trained_run import POSITIVE_FIRST, binary_trained_run
+
+    run = RunDir(tmp_path_factory.mktemp("binary-card") / "run")
+    shutil.copytree(binary_trained_run(tmp_path_factory).root, run.root)
+    result = CliRunner().invoke(app, ["evaluate", "--run", str(run.root)])
+    assert result.exit_code == 0, result.output
+    predictions = pd.read_parquet(run.report / "predictions.parquet")
+    f1 = f1_score(predictions["label"], predictions["predicted"], pos_label=POSITIVE_FIRST)
+    macro = f1_score(predictions["label"], predictions["predicted"], average="macro")
+    baseline = f1_score(predictions["label"], predictions["baseline_predicted"], pos_label=POSITIVE_FIRST)
+    assert f"F1 ({POSITIVE_FIRST}) {f1:.4f}, F1 (macro) {macro:.4f}, accuracy " in result.output
+    assert f"(TF-IDF baseline: F1 ({POSITIVE_FIRST}) {baseline:.4f}, F1 (macro) " in result.output
+
+    card = ModelCard.load(write_model_card(run.root))
+    table = [line for line in card.text.splitlines() if line.startswith("| ") and " – " in line]
+    assert table[0].startswith(f"| F1 ({POSITIVE_FIRST}) | {f1:.4f} |") and table[1].startswith(f"| F1 (macro) | {macro:.4f} |")
+    first = card.data.eval_results[0]
+    assert (first.metric_type, first.metric_args, first.metric_name) == ("f1", {"average": "binary"}, f"Test F1 ({POSITIVE_FIRST})")
+    assert f"The checkpoint was chosen by validation F1 (macro), but this card leads with F1 ({POSITIVE_FIRST}), the task's metric" in card.text
+
+
+def test_an_unset_selection_metric_is_the_tasks_metric():
+    from hubtools.config import RunConfig, TrainingConfig
+    from hubtools.train import with_selection_metric
+
+    binary, five = ["hateful", "neutral"], ["a", "b", "c", "d", "e"]
+    assert with_selection_metric(RunConfig(), binary).training.metric_for_best_model == "f1"
+    assert with_selection_metric(RunConfig(), five).training.metric_for_best_model == "f1_macro"
+    chosen = RunConfig(training=TrainingConfig(metric_for_best_model="accuracy"))
+    assert with_selection_metric(chosen, binary).training.metric_for_best_model == "accuracy"

@@ -26,7 +26,7 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["quickstart", "bertweet-large-self-labeling", "roberta-base-sentiment140", "tweeteval-emotion"])
+@pytest.mark.parametrize("name", ["quickstart", "bertweet-large-self-labeling", "roberta-base-sentiment140", "tweeteval-emotion", "sentiment140-binary"])
 def test_shipped_configs_load(name: str) -> None:
     config = load_config(CONFIGS / f"{name}.yaml")
     assert isinstance(config, RunConfig)

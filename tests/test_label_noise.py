@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from huggingface_hub import DatasetCard
 
 from hubtools.label_noise import find_label_noise
@@ -27,9 +28,33 @@ def test_the_quickstart_samples_mislabelled_rows_are_flagged_and_clean_rows_are_
     assert recall >= 0.8, f"only {recall:.0%} of the {len(mislabelled)} mislabelled rows flagged"
     assert precision >= 0.8, f"{len(flagged - mislabelled)} of {len(flagged)} flagged rows are clean"
     assert len(flagged - mislabelled) <= 0.02 * (len(frame) - len(mislabelled))
-    assert abs(noise.summary["estimated_noise_rate"] - len(mislabelled) / len(frame)) < 0.03
+    assert abs(len(flagged) / len(frame) - len(mislabelled) / len(frame)) < 0.03
+    assert "estimated_noise_rate" not in noise.summary  # one number: the flagged rows are the estimate
+    assert noise.summary["scorer"]["f1_macro"] >= 0.75  # good enough to judge, and said
     first = noise.flagged.iloc[0]
     assert first["suggested"] != first["label"] and first["label_quality"] < 0.5
+
+
+def test_a_scorer_too_weak_to_judge_flags_nothing_and_says_how_weak_it_is():
+    """An irony-like task the TF-IDF scorer cannot learn: every text is built from the same words whatever its label,
+    so the out-of-fold scores are near chance and a disagreement says nothing about the label."""
+    import random
+
+    from sklearn.metrics import f1_score
+
+    from hubtools.label_noise import FOLDS, out_of_fold_probabilities
+
+    rng = random.Random(3)
+    words = ["great", "love", "monday", "rain", "again", "#not", "traffic", "yay", "meeting", "wonderful"]
+    frame = pd.DataFrame(
+        {"text": [" ".join(rng.choices(words, k=6)) for _ in range(300)], "label": [rng.choice(["irony", "non_irony"]) for _ in range(300)]}
+    )
+    noise = find_label_noise({"train": frame}, ["irony", "non_irony"])
+    labels = (frame["label"] == "non_irony").astype(int).to_numpy()
+    expected = f1_score(labels, out_of_fold_probabilities(frame["text"].tolist(), labels, FOLDS, 42).argmax(axis=1), average="macro")
+    assert noise.flagged.empty and "flagged" not in noise.summary
+    assert noise.summary["scorer"]["f1_macro"] == pytest.approx(expected) and expected < 0.6
+    assert f"out-of-fold F1 (macro) against the given labels is {expected:.2f}, below 0.75" in noise.summary["skipped"]
 
 
 def test_a_class_too_small_to_cross_validate_is_said_not_searched():

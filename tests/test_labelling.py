@@ -121,7 +121,7 @@ def test_cli_dataset_build(tmp_path):
     assert result.exit_code == 0, result.output
     assert "37 rows kept, 2 ties set aside, 1 duplicates removed" in result.output
     assert "likely label errors: " in result.output and "label_issues.csv" in result.output
-    assert "dataset license is `other`" in result.output  # the card's gaps, on stderr (mixed into output here)
+    assert "the dataset card lacks dataset_license (the card says `other`" in result.output  # the card's gaps, on stderr (mixed into output here)
 
 
 def test_benchmark_declaration_only_when_asked(tmp_path):

@@ -246,3 +246,20 @@ def test_hubtools_uses_no_private_library_name_and_assigns_no_library_state() ->
     sources = {str(path.relative_to(PACKAGE)): path.read_text(encoding="utf-8") for path in sorted(PACKAGE.rglob("*.py"))}
     found = reaches_into_libraries(sources)
     assert [line for line in found if line.split(":")[0] not in LIBRARY_STATE_EXEMPT] == []
+
+
+# The card package's pure steps read what the run directory holds: no model, no metric computation, no Hub.
+CARD_PURE_MODULES = ("hubtools.card.facts", "hubtools.card.warnings")
+EVALUATION_OR_NETWORK = (
+    "huggingface_hub", "httpx", "requests", "urllib.request", "transformers", "torch", "evaluate", "datasets",
+    "hubtools.report", "hubtools.compare", "hubtools.fit", "hubtools.train", "hubtools.hubclient", "hubtools.publish",
+    "hubtools.verify", "hubtools.cards",
+)
+
+
+def test_the_card_packages_facts_and_warnings_evaluate_and_fetch_nothing() -> None:
+    modules = all_modules()
+    for name in CARD_PURE_MODULES:
+        imported = imported_modules(modules[name])
+        forbidden = sorted(module for module in imported if any(module == bad or module.startswith(f"{bad}.") for bad in EVALUATION_OR_NETWORK))
+        assert not forbidden, f"{name} imports {forbidden}: it may only read what the run directory holds"

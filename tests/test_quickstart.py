@@ -106,3 +106,17 @@ def test_quickstart_is_short_without_a_terminal_and_its_printed_commands_run_in_
         assert min(top_scores) > 0.5, top_scores  # the epoch-1 checkpoint once published gave near-uniform 0.24
     finally:
         stop(hub)
+
+
+def test_the_closing_lines_try_pipeline_on_a_text_of_the_task(tmp_path_factory):
+    """The `pipeline()` line classifies a political comment (the config's first widget example), not a product review."""
+    from hubtools.quickstart import run_summary
+    from publishing_support import copy_of_trained_run
+
+    run = copy_of_trained_run(tmp_path_factory, "quickstart-summary")
+    _, lines = run_summary(run, "http://127.0.0.1:9")
+    import shlex
+
+    printed = shlex.split(next(line for line in lines.splitlines() if "pipeline(" in line))
+    program = printed[printed.index("-c") + 1]  # the Python the user's shell hands to `python -c`
+    assert program.endswith(""")('If the carbon tax passes, prices will rise, because companies pass the costs on.'))""")

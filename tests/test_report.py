@@ -37,7 +37,7 @@ def test_report_files(run, report):
     assert f"Majority class ({report['majority_class']['label']} for every row)" in markdown
     assert f"same label as the model on {report['baseline']['same_predictions']} of the {report['rows']} rows" in markdown
     noise = report["label_noise"]
-    assert noise["flagged"] == len(pd.read_csv(run.report / "label_issues.csv")) and 0 <= noise["estimated_noise_rate"] <= 1
+    assert noise["flagged"] == len(pd.read_csv(run.report / "label_issues.csv")) and noise["rows"] == len(pd.read_parquet(run.split("train"))) + len(pd.read_parquet(run.split("test")))
     assert "likely_label_noise" in pd.read_csv(run.report / "misclassified.csv")
 
 
@@ -158,7 +158,7 @@ def test_cli_evaluate_run(run, report, tmp_path):
 
     result = CliRunner().invoke(app, ["evaluate", "--run", str(run.root), "--out", str(tmp_path / "again")])
     assert result.exit_code == 0, result.output
-    assert f"F1 macro {report['f1_macro']:.4f}" in result.output
+    assert f"F1 (macro) {report['f1_macro']:.4f}, accuracy {report['accuracy']:.4f} (TF-IDF baseline: F1 (macro) {report['baseline']['f1_macro']:.4f})" in result.output
     assert (tmp_path / "again" / "report.md").is_file()
 
 

@@ -369,3 +369,19 @@ def watch_for_second_epoch(process: subprocess.Popen, seen: threading.Event) -> 
     for line in process.stdout:
         if (logged := re.search(r"'epoch': '?([0-9.]+)", line)) and float(logged.group(1)) > 1:
             seen.set()
+
+
+def test_the_recorded_command_is_the_one_typed():
+    """Under `accelerate launch -m hubtools.train` (or `python -m`), Python's argv[0] is the package's __main__.py: the
+    run records the launcher's command line instead (environment.json, the card's "The run was started with")."""
+    from hubtools.train import command_as_typed
+
+    main = "/venv/lib/python3.11/site-packages/hubtools/train/__main__.py"
+    accelerate = ["/venv/bin/python", "/venv/bin/accelerate", "launch", "--config_file", "accelerate_config.yaml", "-m", "hubtools.train", "--config", "c.yaml"]
+    assert command_as_typed([main, "--config", "c.yaml"], accelerate) == [
+        "accelerate", "launch", "--config_file", "accelerate_config.yaml", "-m", "hubtools.train", "--config", "c.yaml",
+    ]
+    assert command_as_typed([main, "--config", "c.yaml"], ["bash"]) == ["python", "-m", "hubtools.train", "--config", "c.yaml"]
+    assert command_as_typed(["/venv/bin/hubtools", "train", "--config", "c.yaml"], accelerate) == ["hubtools", "train", "--config", "c.yaml"]
+    cli = "/venv/lib/python3.11/site-packages/hubtools/cli/__main__.py"
+    assert command_as_typed([cli, "train", "--config", "c.yaml"], ["bash"]) == ["hubtools", "train", "--config", "c.yaml"]

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -109,3 +110,65 @@ def test_a_verify_failure_after_publish_says_what_is_committed_and_does_not_blam
     assert "as the run's metrics.json does" in message and "re-render" not in message
     assert f"publish had already committed: {hub.endpoint}/{ORG}/changed-split at " in message
     assert "\n" not in message
+
+
+def other_run(tmp_path_factory, name: str, change_model) -> RunDir:
+    """A copy of the published run whose model was changed after publishing: the run someone passes by mistake."""
+    from transformers import AutoModelForSequenceClassification
+
+    run = copy_of_trained_run(tmp_path_factory, name)
+    model = AutoModelForSequenceClassification.from_pretrained(run.model)
+    change_model(model)
+    model.save_pretrained(run.model)
+    return run
+
+
+def test_verify_against_another_run_names_that_run_and_agrees_with_its_own_numbers(hub, published, tmp_path_factory) -> None:
+    import torch
+    from transformers import pipeline
+
+    _, token = published
+
+    def favour_the_last_label(model) -> None:
+        with torch.no_grad():
+            model.classifier.bias[-1] += 1.5
+
+    other = other_run(tmp_path_factory, "verify-other-run", favour_the_last_label)
+    texts = pd.read_parquet(other.split("test"))["text"].tolist()
+    published_model = hub.api(token).snapshot_download(f"{ORG}/tiny")
+    scores = [
+        [{row["label"]: row["score"] for row in output} for output in pipeline("text-classification", model=str(folder))(texts, top_k=None, truncation=True, max_length=32)]
+        for folder in (published_model, other.model)
+    ]
+    differing = sum(max(a, key=a.get) != max(b, key=b.get) for a, b in zip(*scores))
+    largest = max(abs(a[label] - b[label]) for a, b in zip(*scores) for label in a)
+    assert 0 < differing < len(texts)
+
+    with pytest.raises(VerifyError) as error:
+        verify_repo(f"{ORG}/tiny", other, endpoint=hub.endpoint, token=token)
+    message = str(error.value)
+    assert f"compared with {other.model} on {len(texts)} rows of {other.split('test')}" in message
+    assert f"pipeline() predicts a different label on {differing} of them and scores differ by up to {largest:.2e}" in message
+    assert f"if {other.root} is the run published to {ORG}/tiny, re-publish it; otherwise pass --run with the run that was" in message
+
+
+def test_verify_against_a_run_of_other_labels_says_it_is_not_the_published_run(hub, published, tmp_path_factory) -> None:
+    _, token = published
+
+    def rename_labels(model) -> None:
+        model.config.id2label = {index: f"class_{index}" for index in model.config.id2label}
+        model.config.label2id = {name: index for index, name in model.config.id2label.items()}
+
+    other = other_run(tmp_path_factory, "verify-other-labels", rename_labels)
+    with pytest.raises(VerifyError, match=rf"{ORG}/tiny: its model's labels \(Argumentative, .*\) are not those of {other.model} "
+                       rf"\(class_0, .*\): {other.root} is not the run published there; pass --run with the run that was"):
+        verify_repo(f"{ORG}/tiny", other, endpoint=hub.endpoint, token=token)
+
+
+def test_verify_cli_requires_the_run_it_compares_with(hub, published) -> None:
+    _, token = published
+    done = subprocess.run(
+        [sys.executable, "-m", "hubtools.cli", "verify", "--repo", f"{ORG}/tiny"],
+        env={**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_TOKEN": token}, capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 2 and "Missing option '--run'" in done.stderr

@@ -30,6 +30,17 @@ import yaml
 
 from hubtools.config import RunConfig, TrainingConfig, load_config, read_yaml_mapping, shareable_config_dict
 from hubtools.errors import HubtoolsError, one_line
+from hubtools.card.facts import (
+    CARD_METRICS,
+    BaselineVerdict,
+    HeadlineRow,
+    MajorityVerdict,
+    baseline_verdicts,
+    card_metric_keys,
+    headline_rows,
+    majority_verdict,
+)
+from hubtools.card.warnings import RunRecord, card_warnings, shown_metric
 from hubtools.resources import cards_dir
 from hubtools.rundir import SPLITS, RunDir, write_json_atomic
 
@@ -44,19 +55,6 @@ DATASET_PROSE_KEYS = (
     "personal_and_sensitive_information", "dataset_recommendations", "dataset_card_authors", "dataset_card_contact",
     "dataset_license", "dataset_tags", "annotations_creators", "language_creators", "source_datasets",
 )
-# Metric key in metrics.json -> (model-index metric type, average, pretty name); names for people: metrics.metric_name.
-CARD_METRICS = {
-    "accuracy": ("accuracy", None, "Accuracy"),
-    "f1_macro": ("f1", "macro", "F1 (macro)"),
-    "f1_weighted": ("f1", "weighted", "F1 (weighted)"),
-    "precision_macro": ("precision", "macro", "Precision (macro)"),
-    "recall_macro": ("recall", "macro", "Recall (macro)"),
-    "precision_weighted": ("precision", "weighted", "Precision (weighted)"),
-    "recall_weighted": ("recall", "weighted", "Recall (weighted)"),
-    "f1": ("f1", "binary", "F1 (binary)"),
-    "precision": ("precision", "binary", "Precision (binary)"),
-    "recall": ("recall", "binary", "Recall (binary)"),
-}
 SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"))
 SOURCE_COLUMNS = ("source", "platform")
 DATE_COLUMNS = ("date", "created_at", "timestamp")
@@ -233,8 +231,6 @@ DEFAULTED_PROSE = ("model_out_of_scope_use", "model_card_contact")  # template s
 TRAIN_EXAMPLES_PER_LABEL = 2
 MISCLASSIFIED_IN_CARD = 5
 CONFUSION_SHARE = 0.10  # a confusion is "main" when at least this share of a class goes to one other class
-CONFUSED_WARNING = 0.5  # a class with more than this share predicted as one other class is a warning
-ECE_WARNING = 0.15  # calibration error above this: the top score is not a usable probability (docs/reporting.md)
 MAIN_CONFUSIONS = 3
 EXAMPLE_CHARACTERS = 160
 MODEL_SELECTION_PLOT = "model_selection.png"
@@ -263,12 +259,12 @@ def eval_results(test: dict[str, Any], links: Links, dataset_name: str, positive
             dataset_name=dataset_name,
             dataset_split="test",
             dataset_revision=links.dataset_revision,
-            metric_type=metric_type,
+            metric_type=CARD_METRICS[key][0],
             metric_name=f"Test {metric_name(key, positive_label)}",
-            metric_args={"average": average} if average else None,
+            metric_args={"average": CARD_METRICS[key][1]} if CARD_METRICS[key][1] else None,
             metric_value=round(float(test[key]), CARD_DECIMALS),
         )
-        for key, (metric_type, average, _) in CARD_METRICS.items()
+        for key in card_metric_keys(positive_label)
         if key in test
     ]
 
@@ -356,6 +352,38 @@ def published_config(config: RunConfig, label_names: list[str]) -> dict[str, Any
     return shared
 
 
+def key_hyperparameters(config: RunConfig, checkpoint: dict[str, Any] | None) -> list[tuple[str, Any]]:
+    """The values a reader looks for first (the rest is in training_config.yaml)."""
+    training = config.training
+    return [
+        ("learning_rate", training.learning_rate),
+        ("train_batch_size", training.per_device_train_batch_size),
+        ("num_epochs", f"{training.num_train_epochs:g}" + (f" (max_steps {training.max_steps})" if training.max_steps > 0 else "")),
+        ("warmup_steps", training.warmup_steps),
+        ("weight_decay", training.weight_decay),
+        ("max_length", training.max_length),
+        ("seed", training.seed),
+        ("metric_for_best_model", (checkpoint or {}).get("metric") or training.metric_for_best_model),
+    ]
+
+
+def example_test_text(run: RunDir) -> str:
+    """A text of the task for the usage snippet: the first test text, on one line."""
+    text = pd.read_parquet(run.split("test"), columns=["text"])["text"].iloc[0]
+    return " ".join(str(text).split())[:EXAMPLE_CHARACTERS]
+
+
+def dataset_card_contents(run: RunDir, stats: dict[str, Any], prose: dict[str, Any]) -> list[str]:
+    """What the dataset card (cards/dataset_card.md.j2, rendered from the same run) holds: never a section it lacks."""
+    columns = pd.read_parquet(run.split("train")).columns
+    source_column = next((name for name in SOURCE_COLUMNS if name in columns), None)
+    return [
+        "the label distribution",
+        *([f"rows per {source_column}"] if source_column else []),
+        *(["the labelling"] if prose.get("labelling") or stats.get("labelling") else []),
+    ]
+
+
 def changed_settings(training: TrainingConfig) -> list[str]:
     defaults = TrainingConfig()
     return [item.name for item in dataclasses.fields(TrainingConfig) if getattr(training, item.name) != getattr(defaults, item.name)]
@@ -399,13 +427,14 @@ def table_cell(text: Any, limit: int = EXAMPLE_CHARACTERS) -> str:
 
 
 def hardware(environment: dict[str, Any]) -> str:
-    """"1 × NVIDIA H100 80GB HBM3" or "2 CPU cores (x86_64), no GPU"."""
+    """"1 × NVIDIA H100 80GB HBM3", "2 CPU cores (x86_64), no GPU" or, trained on fewer threads, "1 of 2 CPU cores (x86_64), no GPU"."""
     gpus = environment.get("gpus") or []
     if gpus:
         names = sorted(set(gpus))
         return ", ".join(f"{gpus.count(name)} × {name}" for name in names)
-    threads = environment.get("torch_threads") or environment.get("cpu_count")
-    return f"{threads} CPU cores ({environment.get('cpu') or 'unknown CPU'}), no GPU"
+    threads, cores = environment.get("torch_threads"), environment.get("cpu_count")
+    used = f"{threads} of {cores}" if threads and cores and threads < cores else f"{cores or threads}"
+    return f"{used} CPU cores ({environment.get('cpu') or 'unknown CPU'}), no GPU"
 
 
 def main_confusions(report: dict[str, Any]) -> list[str]:
@@ -469,43 +498,6 @@ def label_noise_texts(run: RunDir, report: dict[str, Any]) -> set[str]:
 
 
 @dataclass(frozen=True)
-class HeadlineRow:
-    name: str
-    test: float
-    low: float | None
-    high: float | None
-    validation: float | None
-
-
-@dataclass(frozen=True)
-class BaselineVerdict:
-    """How the model compares with the TF-IDF baseline on the test split (paired bootstrap) on one metric."""
-
-    baseline_name: str
-    metric: str
-    model_value: float
-    baseline_value: float
-    difference: float
-    low: float
-    high: float
-    p_value: float
-    verdict: str  # better | worse | tie
-
-
-@dataclass(frozen=True)
-class MajorityVerdict:
-    """The model's test accuracy against always predicting the most frequent test label."""
-
-    label: str
-    rate: float  # accuracy of the majority class
-    f1_macro: float
-    accuracy: float
-    low: float | None
-    high: float | None
-    verdict: str  # better (interval above the rate) | tie | worse (at or below the rate)
-
-
-@dataclass(frozen=True)
 class SelectionRow:
     name: str
     base_model: str
@@ -565,6 +557,11 @@ class ModelCardContext:
     libraries: list[tuple[str, str]]
     python: str
     changed_settings: list[str]
+    hyperparameters: list[tuple[str, Any]]  # the key settings' values, as Trainer's and SetFit's cards list them
+    task_metric: str  # metrics.json key of the task's metric (hubtools.metrics.task_metric): the card leads with it
+    task_metric_name: str  # its name for people: "F1 (irony)"
+    snippet_text: str  # the text the usage snippet classifies: a widget example, else a test text
+    dataset_card_has: list[str]  # what the published dataset card holds beyond its splits
     config_yaml: str
     max_length: int
     facts: dict[str, Any]
@@ -575,122 +572,6 @@ class ModelCardContext:
 
     def variables(self) -> dict[str, Any]:
         return {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}
-
-
-def headline_rows(metrics: dict[str, dict[str, Any]], positive_label: str | None) -> list[HeadlineRow]:
-    from hubtools.metrics import metric_name
-
-    test, validation = metrics["test"], metrics.get("validation", {})
-    intervals = test.get("intervals", {})
-    return [
-        HeadlineRow(
-            metric_name(key, positive_label), test[key], intervals.get(key, {}).get("low"), intervals.get(key, {}).get("high"),
-            validation.get(key),
-        )
-        for key in CARD_METRICS
-        if key in test
-    ]
-
-
-def baseline_verdicts(report: dict[str, Any]) -> list[BaselineVerdict]:
-    """The paired tests against the baseline, the task's own metric first: binary F1 of the positive label when the
-    task has one, then F1 (macro)."""
-    from hubtools.metrics import metric_name
-
-    if "baseline" not in report:
-        return []
-    tests = [report[key] for key in ("vs_baseline_binary", "vs_baseline") if key in report]
-    return [
-        BaselineVerdict(
-            baseline_name=report["baseline"]["name"], metric=metric_name(test["metric"], report.get("positive_label")),
-            model_value=report[test["metric"]], baseline_value=report["baseline"][test["metric"]], difference=test["difference"],
-            low=test["low"], high=test["high"], p_value=test["p_value"], verdict=test["verdict"],
-        )
-        for test in tests
-    ]
-
-
-def majority_verdict(report: dict[str, Any], test: dict[str, Any]) -> MajorityVerdict:
-    majority = report["majority_class"]
-    interval = test.get("intervals", {}).get("accuracy", {})
-    low, high = interval.get("low"), interval.get("high")
-    if test["accuracy"] <= majority["accuracy"]:
-        verdict = "worse"
-    elif low is None or low > majority["accuracy"]:
-        verdict = "better"
-    else:
-        verdict = "tie"
-    return MajorityVerdict(majority["label"], majority["accuracy"], majority["f1_macro"], test["accuracy"], low, high, verdict)
-
-
-def shared_test_texts(run: RunDir) -> tuple[int, int]:
-    """(test rows whose text is also in train, how many of those carry a label train never gives that text)."""
-    from hubtools.data import text_key
-
-    train = pd.read_parquet(run.split("train"), columns=["text", "label"])
-    test = pd.read_parquet(run.split("test"), columns=["text", "label"])
-    train_labels = train.groupby(train["text"].map(text_key))["label"].agg(lambda labels: set(labels.astype(str)))
-    keys = test["text"].map(text_key)
-    shared = test[keys.isin(train_labels.index)]
-    disagreeing = sum(str(label) not in train_labels[text_key(text)] for text, label in zip(shared["text"], shared["label"]))
-    return len(shared), disagreeing
-
-
-def validation_test_gap(metrics: dict[str, Any], key: str, positive_label: str | None) -> str | None:
-    """A warning when the validation score of `key` lies outside the test 95% interval (or, when validation has
-    intervals too, the two intervals do not overlap)."""
-    from hubtools.metrics import metric_name
-
-    test, validation = metrics["test"], metrics.get("validation", {})
-    interval = test.get("intervals", {}).get(key)
-    if interval is None or key not in validation:
-        return None
-    own = validation.get("intervals", {}).get(key, {"low": validation[key], "high": validation[key]})
-    if own["high"] >= interval["low"] and own["low"] <= interval["high"]:
-        return None
-    return (
-        f"Validation and test disagree: validation {metric_name(key, positive_label)} {validation[key]:.4f} is outside the test "
-        f"95% interval {interval['low']:.4f} – {interval['high']:.4f} (test {test[key]:.4f}). The validation split chose the "
-        "checkpoint, so its score is optimistic; expect the test score, and check whether the splits differ."
-    )
-
-
-def card_warnings(
-    run: RunDir, metrics: dict[str, Any], report: dict[str, Any], stats: dict[str, Any], majority: MajorityVerdict, key: str
-) -> list[str]:
-    """What a reader must know before trusting the headline: each check and threshold is in docs/reporting.md."""
-    warnings = []
-    if majority.verdict == "worse":
-        warnings.append(
-            f"Accuracy {majority.accuracy:.4f} is at or below the majority class rate {majority.rate:.4f} (always predicting "
-            f"{majority.label}): the model does not beat the simplest guess."
-        )
-    gap = validation_test_gap(metrics, key, report.get("positive_label"))
-    if gap:
-        warnings.append(gap)
-    if report.get("ece") is not None and report["ece"] > ECE_WARNING:
-        warnings.append(
-            f"Calibration error (ECE) is {report['ece']:.4f}, above {ECE_WARNING}: the scores are not probabilities of being right; "
-            "do not threshold on them without recalibrating."
-        )
-    names, matrix = report["label_names"], report["confusion_matrix"]
-    for row, true_label in enumerate(names):
-        total = sum(matrix[row])
-        for column, predicted in enumerate(names):
-            if column != row and total and matrix[row][column] / total > CONFUSED_WARNING:
-                warnings.append(
-                    f"{matrix[row][column] / total:.0%} of {true_label} test texts ({matrix[row][column]} of {total}) are predicted "
-                    f"{predicted}: the model mostly fails to recognise {true_label}."
-                )
-    leakage = stats.get("leakage") or {}
-    if leakage.get("test") and not leakage.get("removed"):
-        shared, disagreeing = shared_test_texts(run)
-        if shared:
-            warnings.append(
-                f"{shared} test texts also appear in train ({disagreeing} of them with a different label there): the test scores "
-                "partly measure memorised texts; set `data.remove_leakage: true` to drop them."
-            )
-    return warnings
 
 
 def model_selection_rows(run: RunDir) -> tuple[list[SelectionRow], int | None]:
@@ -725,6 +606,7 @@ def prose_for_model_card(prose: Prose) -> dict[str, Any]:
 def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Prose) -> ModelCardContext:
     from hubtools.citations import base_model_citation
     from hubtools.formatting import format_duration
+    from hubtools.metrics import task_metric
     from hubtools.report import load_report
 
     metrics = run.read_json(run.metrics)
@@ -734,11 +616,12 @@ def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Pros
     positive_label = report.get("positive_label")
     training = environment.get("training") or {}
     checkpoint = read_optional_json(run, run.checkpoint_selection)
+    log_history = read_optional_json(run, run.log_history) or []
     selection, selection_rows = model_selection_rows(run)
     prose_values = prose_for_model_card(prose)
     rows = headline_rows(metrics, positive_label)
     majority = majority_verdict(report, metrics["test"])
-    task_metric = "f1" if positive_label else (checkpoint or {}).get("metric", config.training.metric_for_best_model)
+    task_key = task_metric(report["label_names"], positive_label)
     return ModelCardContext(
         model_name=links.model_repo_id.split("/")[-1] if links.model_repo_id else run.root.name,
         model_id=links.model_repo_id,
@@ -752,7 +635,7 @@ def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Pros
         positive_label=positive_label,
         headline=[row for row in rows if row.low is not None],
         unbounded=[row for row in rows if row.low is None],
-        warnings=card_warnings(run, metrics, report, stats, majority, task_metric),
+        warnings=card_warnings(run, metrics, report, majority, task_key, RunRecord(stats, checkpoint, log_history, environment)),
         majority=majority,
         same_predictions=report.get("baseline", {}).get("same_predictions"),
         label_noise=report["label_noise"],
@@ -771,7 +654,7 @@ def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Pros
         examples=train_examples(run, stats["label_names"]),
         misclassified=misclassified_examples(run, report, label_noise_texts(run, report)),
         checkpoint=checkpoint,
-        log_history=read_optional_json(run, run.log_history) or [],
+        log_history=log_history,
         trials=read_optional_json(run, run.trials),
         hp_search_pruner=config.hp_search.pruner,
         hp_search_metric=config.hp_search.objective_metric(config.training),
@@ -784,6 +667,11 @@ def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Pros
         libraries=[(name, version) for name, version in environment.get("libraries", {}).items() if version],
         python=environment.get("python", "?"),
         changed_settings=changed_settings(config.training),
+        hyperparameters=key_hyperparameters(config, checkpoint),
+        task_metric=task_key,
+        task_metric_name=shown_metric(task_key, positive_label),
+        snippet_text=(config.card.widget_examples or [example_test_text(run)])[0],
+        dataset_card_has=dataset_card_contents(run, stats, prose_values),
         config_yaml=yaml.safe_dump(published_config(config, report["label_names"]), sort_keys=False).strip(),
         max_length=config.training.max_length,
         facts=model_facts(run),
@@ -918,8 +806,12 @@ def set_dataset_revision(card_dir: Path, revision: str) -> list[Path]:
     return rewritten
 
 
+PROSE_EXAMPLE = "configs/quickstart.card.yaml"  # a complete card prose file to copy the keys from
+
+
 def card_gaps(run_dir: str | Path, prose: str | Path | None = None) -> list[str]:
-    """Prose keys the model card of this run leaves out (for `hubtools card` to list on stderr)."""
+    """What only a person can write and the model card of this run lacks, as one line naming the file to write
+    (for `hubtools card` and `publish` to print on stderr); [] when nothing is missing."""
     run = RunDir(Path(run_dir))
     config = load_config(run.config)
     loaded = load_prose(config, run, prose)
@@ -929,9 +821,16 @@ def card_gaps(run_dir: str | Path, prose: str | Path | None = None) -> list[str]
     missing = [key for key in MODEL_PROSE_KEYS if key != "citation" and not values[key]]
     if not (values["citation"] or config.card.citation or base_model_citation(config.model)):
         missing.append("citation")
+    if not missing:
+        return []
+    where = (
+        f"add them to {loaded.source}"
+        if config.card.prose or prose
+        else "write them in a YAML file (e.g. card.yaml beside the config) and set `card.prose: card.yaml` in the config or pass --prose"
+    )
     return [
-        f"{key}: not in {loaded.source}; " + ("the card says something generic instead" if key in DEFAULTED_PROSE else "its section is left out of the card")
-        for key in missing
+        f"{len(missing)} card section(s) only you can write are missing ({', '.join(missing)}): {where}; "
+        f"{PROSE_EXAMPLE} shows every key (docs/reporting.md, Card prose)"
     ]
 
 
@@ -1021,17 +920,19 @@ def dataset_card_inputs(
 
 
 def dataset_card_gaps(source_dir: str | Path, prose: str | Path | None = None, license: str | None = None) -> list[str]:
-    """What the dataset card lacks that only a person can add (for `dataset build` and `publish` to list)."""
+    """What the dataset card lacks that only a person can add, as one line naming the file to write (for `dataset
+    build` and `publish` to print); [] when nothing is missing."""
     _, _, loaded, license = dataset_card_inputs(RunDir(Path(source_dir)), prose, license)
     values = loaded.values
-    gaps = [f"dataset license is `other`: set `dataset_license` in {loaded.source} or pass --license"] if license == "other" else []
-    if not (values.get("direct_use") or values.get("out_of_scope_use")):
-        gaps.append(f"direct_use / out_of_scope_use: not in {loaded.source}; the dataset card has no Uses section")
-    if not values.get("dataset_limitations"):
-        gaps.append(f"dataset_limitations: not in {loaded.source}; the dataset card has no Bias, Risks, and Limitations section")
-    if not values.get("language_creators"):
-        gaps.append(f"language_creators: not in {loaded.source}; the metadata says `found` (texts collected as people wrote them)")
-    return gaps
+    missing = [
+        *(["dataset_license (the card says `other`; or pass --license)"] if license == "other" else []),
+        *([] if values.get("direct_use") or values.get("out_of_scope_use") else ["direct_use / out_of_scope_use (no Uses section)"]),
+        *([] if values.get("dataset_limitations") else ["dataset_limitations (no Bias, Risks, and Limitations section)"]),
+        *([] if values.get("language_creators") else ["language_creators (the metadata says `found`: texts collected as people wrote them)"]),
+    ]
+    if not missing:
+        return []
+    return [f"the dataset card lacks {'; '.join(missing)}: add them to {loaded.source}; {PROSE_EXAMPLE} shows every key"]
 
 
 def render_dataset_card(

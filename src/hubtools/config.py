@@ -61,7 +61,7 @@ class TrainingConfig:
     seed: int = 42
     max_steps: int = -1  # > 0 stops early (smoke tests); -1 = train num_train_epochs
     mixed_precision: str = "auto"  # auto | no | fp16 | bf16 ; auto = fp16/bf16 only on a GPU that supports it
-    metric_for_best_model: str = "f1_macro"
+    metric_for_best_model: str | None = None  # None: the task's metric, the card's headline (F1 of data.positive_label for two classes, else f1_macro)
     save_total_limit: int = 2
     logging_steps: int = 10
     dataloader_num_workers: int = 0
@@ -74,7 +74,7 @@ class HPSearchConfig:
     n_trials: int = 8
     learning_rate: tuple[float, float] = (1e-5, 5e-5)  # log-uniform
     batch_sizes: list[int] = field(default_factory=lambda: [16, 32])
-    metric: str | None = None  # None = training.metric_for_best_model
+    metric: str | None = None  # None = training.metric_for_best_model (as resolved for the task)
     direction: str = "maximize"
     pruner: str = "median"  # median | none ; median prunes a trial whose epoch score is below the median
     pruner_startup_trials: int = 1  # trials that finish before the pruner may stop others
@@ -82,7 +82,7 @@ class HPSearchConfig:
     first_trials: list[dict[str, Any]] = field(default_factory=list)
     seed: int = 42
 
-    def objective_metric(self, training: TrainingConfig) -> str:
+    def objective_metric(self, training: TrainingConfig) -> str | None:
         return self.metric or training.metric_for_best_model
 
 

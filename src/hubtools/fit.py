@@ -19,9 +19,11 @@ from hubtools.train import (
     configure_torch_threads,
     distributed_state,
     evaluate_saved_model,
+    launch_command,
     prepare_training_data,
     resolve_precision,
     train_once,
+    with_selection_metric,
 )
 
 if TYPE_CHECKING:
@@ -59,11 +61,13 @@ def run_training(
         return run
     threads_reason = configure_torch_threads(config.training.threads)  # once there is training to do
     data = prepare_training_data(config, run, state, downloads)
+    config = with_selection_metric(config, data.label_names)  # config.yaml keeps what was asked (unset: the task's metric)
     precision = resolve_precision(config)
     if state.is_main_process:
         from hubtools.environment import collect_environment
 
-        write_json_atomic(run.environment, collect_environment(precision, OPTIMIZER, state.num_processes, state.backend, threads_reason))
+        environment = collect_environment(precision, OPTIMIZER, state.num_processes, state.backend, threads_reason)
+        write_json_atomic(run.environment, environment | {"command": launch_command()})
     if config.hp_search.enabled:
         from hubtools.search import run_search
 

@@ -42,7 +42,7 @@ def baseline_summary(report: dict[str, Any], predictions: Any, majority_accuracy
     from hubtools.metrics import metric_name
     from hubtools.metrics.uncertainty import VERDICT_WORDS
 
-    versus = report["vs_baseline"]
+    versus = report.get("vs_baseline_binary") or report["vs_baseline"]  # the task's metric first, as the card leads with it
     key = versus["metric"]
     same = int((predictions["predicted"] == predictions["baseline_predicted"]).sum())
     p_value = format_p(versus["p_value"])
@@ -55,8 +55,9 @@ def baseline_summary(report: dict[str, Any], predictions: Any, majority_accuracy
     )
 
 
-def what_to_open(endpoint: str, metrics: dict[str, float], verdict: str, space_port: int) -> str:
-    snippet = f'from transformers import pipeline; print(pipeline("text-classification", model="{MODEL_REPO}")("I love this new phone"))'
+def what_to_open(endpoint: str, metrics: dict[str, float], verdict: str, space_port: int, example: str) -> str:
+    """The closing lines; `example` is a text of the task (the config's first widget example) for the pipeline() line."""
+    snippet = f'from transformers import pipeline; print(pipeline("text-classification", model="{MODEL_REPO}")({example!r}))'
     return "\n".join(
         [
             "",
@@ -78,13 +79,16 @@ def run_summary(run: RunDir, endpoint: str) -> tuple[dict[str, float], str]:
     """The run's test metrics and what to open, from the files train and evaluate wrote."""
     import pandas as pd
 
+    from hubtools.config import load_config
     from hubtools.ports import free_port
     from hubtools.report import REPORT_FILES, load_report
 
     metrics = run.read_json(run.metrics)["test"]
     predictions = pd.read_parquet(run.report / REPORT_FILES["predictions"])
     majority = float(pd.read_parquet(run.split("test"), columns=["label"])["label"].value_counts(normalize=True).max())
-    return metrics, what_to_open(endpoint, metrics, baseline_summary(load_report(run.root), predictions, majority), free_port())
+    example = load_config(run.config).card.widget_examples[0]  # configs/quickstart.yaml: political comments, like its labels
+    verdict = baseline_summary(load_report(run.root), predictions, majority)
+    return metrics, what_to_open(endpoint, metrics, verdict, free_port(), example)
 
 
 def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[str] = (), echo: Callable[[str], None] = print) -> dict[str, float]:

@@ -337,6 +337,27 @@ def render_report_markdown(report: dict[str, Any]) -> str:
     return environment.get_template("report.md.j2").render(report=report, scalar_keys=SCALAR_KEYS, metric_name=metric_name)
 
 
+def describe_scores(scores: dict[str, Any], positive_label: str | None, baseline: dict[str, Any] | None = None) -> str:
+    """The scores `train` and `evaluate` print, the task's metric first (as the card leads with it): "F1 (irony) 0.5926,
+    F1 (macro) 0.6809, accuracy 0.7003 (TF-IDF baseline: F1 (irony) 0.6012, F1 (macro) 0.6462)"."""
+    shown = ["f1", "f1_macro"] if "f1" in scores else ["f1_macro"]  # only binary tasks have the positive class's `f1`
+
+    def listed(values: dict[str, Any]) -> str:
+        return ", ".join(f"{metric_name(key, positive_label)} {values[key]:.4f}" for key in shown)
+
+    line = f"{listed(scores)}, accuracy {scores['accuracy']:.4f}"
+    return line + (f" (TF-IDF baseline: {listed(baseline)})" if baseline else "")
+
+
+def run_positive_label(run: RunDir) -> str | None:
+    """The class a binary run's `f1`/`precision`/`recall` are about (`data.positive_label`, else the second label); None with more classes."""
+    from hubtools.config import load_config
+
+    names = run.read_json(run.dataset_stats)["label_names"]
+    positive = positive_index(names, load_config(run.config).data.positive_label)
+    return None if positive is None else names[positive]
+
+
 def load_report(run_dir: str | Path) -> dict[str, Any]:
     run = RunDir(Path(run_dir))
     return run.read_json(run.report / "metrics.json")

@@ -68,13 +68,29 @@ def _top_predictions(classifier, texts: list[str], max_length: int) -> list[dict
 
 
 def _compare_predictions(local: list[dict[str, float]], published: list[dict[str, float]]) -> tuple[int, float]:
+    """(rows whose top label differs, the largest difference of any label's score on any row); both sides name the same labels."""
     mismatches, largest = 0, 0.0
     for mine, theirs in zip(local, published, strict=True):
-        if max(mine, key=mine.get) != max(theirs, key=theirs.get) or mine.keys() != theirs.keys():
-            mismatches += 1
-            continue
+        mismatches += max(mine, key=mine.get) != max(theirs, key=theirs.get)
         largest = max(largest, max(abs(mine[label] - theirs[label]) for label in mine))
     return mismatches, largest
+
+
+def prediction_mismatch(repo_id: str, run: RunDir, rows: int, mismatches: int, largest: float) -> VerifyError:
+    """A true account of predictions that differ from the run's model, naming the run they were compared with."""
+    labels = f"a different label on {mismatches} of them" if mismatches else "the same label on every one"
+    return VerifyError(
+        f"{repo_id}: compared with {run.model} on {rows} rows of {run.split(VERIFY_SPLIT)}, pipeline() predicts {labels} and scores "
+        f"differ by up to {largest:.2e} (tolerance {SCORE_TOLERANCE:.0e}): if {run.root} is the run published to {repo_id}, "
+        "re-publish it; otherwise pass --run with the run that was"
+    )
+
+
+def label_mismatch(repo_id: str, run: RunDir, published: list[str], local: list[str]) -> VerifyError:
+    return VerifyError(
+        f"{repo_id}: its model's labels ({', '.join(published)}) are not those of {run.model} ({', '.join(local)}): {run.root} is "
+        "not the run published there; pass --run with the run that was"
+    )
 
 
 def card_metric_checks(card_path: Path, recomputed: dict[str, float]) -> list[MetricCheck]:
@@ -211,14 +227,14 @@ def verify_repo(
         except (OSError, ValueError) as error:
             raise model_load_error(repo_id, error, endpoint) from error
         positive_label, max_length = published_settings(folder, run)
+        published_labels, local_labels = sorted(published.model.config.label2id), sorted(local.model.config.label2id)
+        if published_labels != local_labels:
+            raise label_mismatch(repo_id, run, published_labels, local_labels)
         local_predictions, published_predictions = _top_predictions(local, texts, max_length), _top_predictions(published, texts, max_length)
         mismatches, largest = _compare_predictions(local_predictions, published_predictions)
         report = VerifyReport(repo_id, len(texts), mismatches, largest)
         if mismatches or largest > SCORE_TOLERANCE:
-            raise VerifyError(
-                f"{repo_id}: pipeline() predictions differ from {run.model} on {mismatches} of {len(texts)} rows "
-                f"(max score difference {largest:.2e}); re-publish the run"
-            )
+            raise prediction_mismatch(repo_id, run, len(texts), mismatches, largest)
         if not check_metrics:
             report.metrics_skipped = SAMPLE_SKIPS_METRICS.format(rows=len(texts))
             return report

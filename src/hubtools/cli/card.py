@@ -21,7 +21,7 @@ def card_command(
 ) -> None:
     """Render the model card (README.md, its PNGs, .eval_results/ for a benchmark dataset) for review before publishing.
 
-    Sections whose prose is missing are left out; each missing prose key is listed on stderr."""
+    Sections whose prose is missing are left out; one line on stderr lists them and the file to write them in."""
     from hubtools.cards import card_gaps, write_model_card
 
     if model_repo_id and not space_repo_id and not no_space:

@@ -31,6 +31,9 @@ EXIT_CANNOT_REPRODUCE = 7  # `reproduce`: the repo lacks what reproducing needs 
 EXIT_INTERRUPTED = 130  # Ctrl+C / SIGINT, as shells report it
 
 DEBUG_ENV = "HUBTOOLS_DEBUG"
+# typer raises its own vendored click's exceptions (a missing required option included), not click's: its
+# ClickException is reached through the public typer.BadParameter
+USAGE_ERRORS = (click.ClickException, next(base for base in typer.BadParameter.__mro__ if base.__name__ == "ClickException"))
 
 
 @dataclass(frozen=True)
@@ -198,7 +201,7 @@ def run_cli(app: typer.Typer) -> None:
     try:
         status = app(standalone_mode=False)
     except (Exception, KeyboardInterrupt) as error:
-        if isinstance(error, click.ClickException):  # usage errors: typer's own message (with the usage) and status 2
+        if isinstance(error, USAGE_ERRORS):  # usage errors: typer's own message (with the usage) and status 2
             error.show()
             sys.exit(error.exit_code)
         fail(explain(error), error)

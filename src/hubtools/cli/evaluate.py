@@ -27,7 +27,7 @@ def evaluate_command(
     if (run is None) == (model is None) or (model is not None and data is None):
         raise InputError("pass either --run DIR, or --model PATH_OR_REPO_ID with --data FILE")
     from hubtools.label_noise import describe_label_noise
-    from hubtools.report import evaluate_model, evaluate_run
+    from hubtools.report import describe_scores, evaluate_model, evaluate_run
     from hubtools.rundir import RunDir
 
     with stdout_reserved_for_json(output_format):
@@ -40,8 +40,5 @@ def evaluate_command(
     if output_format == OutputFormat.json:
         emit_json({"report_dir": str(destination), "report": report})
         return
-    line = f"{destination}: accuracy {report['accuracy']:.4f}, F1 macro {report['f1_macro']:.4f}"
-    if "baseline" in report:
-        line += f" (TF-IDF baseline: F1 macro {report['baseline']['f1_macro']:.4f})"
-    typer.echo(line)
+    typer.echo(f"{destination}: {describe_scores(report, report['positive_label'], report.get('baseline'))}")
     typer.echo(describe_label_noise(report["label_noise"], destination))

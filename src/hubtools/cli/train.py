@@ -38,8 +38,9 @@ def train_command(
     if output_format == OutputFormat.json:
         emit_json({"run_dir": str(run.root), "metrics": metrics})
     else:
-        test = metrics["test"]
-        typer.echo(f"{run.root}: test accuracy {test['accuracy']:.4f}, F1 macro {test['f1_macro']:.4f}")
+        from hubtools.report import describe_scores, run_positive_label
+
+        typer.echo(f"{run.root}: test {describe_scores(metrics['test'], run_positive_label(run))}")
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from hubtools.cli.output import FormatOption, OutputFormat, emit_json, stdout_re
 
 def verify_command(
     repo: str = typer.Option(..., "--repo", help="Model repo ORG/NAME to check."),
-    run: Path = typer.Option(Path("runs/quickstart"), "--run", help="The run directory it was published from."),
+    run: Path = typer.Option(..., "--run", help="The run directory it was published from (its test split, model and metrics are what the repo is checked against)."),
     revision: str | None = typer.Option(None, "--revision", help="Branch, tag or commit to check."),
     sample: int | None = typer.Option(
         None,

@@ -74,6 +74,11 @@ def positive_index(label_names: Sequence[str], positive_label: str | None = None
     return list(label_names).index(positive_label) if positive_label is not None else 1
 
 
+def task_metric(label_names: Sequence[str], positive_label: str | None = None) -> str:
+    """The metrics.json key a task is judged by: the positive class's F1 (`f1`) for a binary task, else `f1_macro`."""
+    return "f1" if positive_index(label_names, positive_label) is not None else "f1_macro"
+
+
 def metric_name(key: str, positive_label: str | None = None) -> str:
     """The one name people read for a metrics.json key: `f1_macro` -> "F1 (macro)"; the binary `f1` -> "F1 (irony)".
 
@@ -142,6 +147,7 @@ __all__ = [
     "combined_metrics",
     "load_metric",
     "positive_index",
+    "task_metric",
     "metric_name",
     "METRIC_NAMES",
 ]

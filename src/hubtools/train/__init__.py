@@ -10,9 +10,11 @@ The building blocks of one training run (data, Trainer, best model, evaluation o
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,6 +91,34 @@ def last_checkpoint(folder: Path) -> str | None:
     from transformers.trainer_utils import get_last_checkpoint
 
     return get_last_checkpoint(str(folder)) if folder.is_dir() else None
+
+
+def launch_command() -> list[str]:
+    """The command line that started this training, as typed (hide_local_folders trims paths before publishing)."""
+    return command_as_typed(sys.argv, parent_command_line())
+
+
+def command_as_typed(argv: list[str], parent: list[str]) -> list[str]:
+    """`accelerate launch [its options] -m hubtools.train ...` when accelerate started this process (its command line is
+    `parent`), `python -m hubtools.train ...` for the module run directly, `hubtools train ...` for the CLI (as a
+    script or `python -m hubtools.cli`). Python sees only a package's `__main__.py` as argv[0] for `-m`."""
+    program = Path(argv[0])
+    if program.name == "__main__.py" and program.parent.name == "cli":  # `python -m hubtools.cli train ...`
+        return ["hubtools", *argv[1:]]
+    if not (program.name == "__main__.py" and program.parent.name == "train"):
+        return [program.name, *argv[1:]]
+    launch = next((index for index, part in enumerate(parent[:-1]) if Path(part).name == "accelerate" and parent[index + 1] == "launch"), None)
+    if launch is not None:
+        return ["accelerate", *parent[launch + 1 :]]
+    return ["python", "-m", "hubtools.train", *argv[1:]]
+
+
+def parent_command_line() -> list[str]:
+    """The parent process's arguments (Linux /proc); [] where they cannot be read."""
+    try:
+        return Path(f"/proc/{os.getppid()}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+    except OSError:
+        return []
 
 
 # ---- data -------------------------------------------------------------------------------------
@@ -202,6 +232,17 @@ def token_length_stats(train: pd.DataFrame, tokenizer: Any, max_length: int) -> 
 # ---- training ---------------------------------------------------------------------------------
 
 
+def with_selection_metric(config: RunConfig, label_names: list[str]) -> RunConfig:
+    """`training.metric_for_best_model` left unset chooses the checkpoint by the task's metric, the one the card leads
+    with (`hubtools.metrics.task_metric`), so the published checkpoint is the best by the number the card reports."""
+    from hubtools.metrics import task_metric
+
+    if config.training.metric_for_best_model is not None:
+        return config
+    training = dataclasses.replace(config.training, metric_for_best_model=task_metric(label_names, config.data.positive_label))
+    return dataclasses.replace(config, training=training)
+
+
 def runs_on_cpu() -> bool:
     """No CUDA device, or accelerate was told to use the CPU (`use_cpu: true` / `--cpu`)."""
     import torch
@@ -275,6 +316,8 @@ def training_arguments(config: RunConfig, output_dir: Path, **overrides: Any) ->
 def trainer_arguments(config: RunConfig, checkpoints: Path, greater_is_better: bool | None = None) -> TrainingArguments:
     """Training's arguments: evaluate and save every epoch, keep the best checkpoint by `metric_for_best_model`."""
     metric = config.training.metric_for_best_model
+    if metric is None:
+        raise ValueError("training.metric_for_best_model is unset: resolve it with with_selection_metric first")
     return training_arguments(
         config,
         checkpoints,
@@ -299,6 +342,7 @@ def build_trainer(
 
     from hubtools.metrics import trainer_compute_metrics
 
+    config = with_selection_metric(config, data.label_names)
     board = TensorBoardCallback()
     board.logging_dir = str(tensorboard)  # RUN/runs rather than transformers' default inside output_dir
     return without_printed_logs(Trainer(
