@@ -160,22 +160,26 @@ def test_a_model_index_without_dataset_is_a_finding_not_the_auditors_input_error
 
 
 def test_dataset_types_csv_and_a_local_path_never_reach_a_local_loader(hub, stranger, run, tmp_path: Path, monkeypatch) -> None:
-    secret = tmp_path / "private" / "secret.csv"
-    secret.parent.mkdir()
-    secret.write_text("text,label\nmy bank pin is 4321,SECRET-LABEL-77\n")
-    monkeypatch.chdir(secret.parent)
-    for name, dataset in (("csv-type", "csv"), ("path-type", str(secret)), ("relative-type", "./secret.csv")):
+    """`datasets.load_dataset` reads a local folder named like the card's dataset (here `private/test.csv` in the
+    auditor's working directory): its rows must not be read, let alone quoted in the report."""
+    private = tmp_path / "private"
+    private.mkdir()
+    (private / "test.csv").write_text("text,label\nmy bank pin is 4321,SECRET-LABEL-77\n")
+    monkeypatch.chdir(tmp_path)
+    not_on_hub = f"is not on the Hub at {hub.endpoint} (or is private to this token)"
+    cases = {
+        "path-type": (str(private), f"dataset type {str(private)!r} is not a Hub dataset id (a local path or file?); only Hub datasets are evaluated"),
+        "folder-type": ("private", f"dataset private {not_on_hub}"),
+        "csv-type": ("csv", f"dataset csv {not_on_hub}"),
+    }
+    for name, (dataset, reason) in cases.items():
         repo_id = push_repo(hub, stranger, name, run.model, trainer_card(dataset))
         out = tmp_path / name
         status, output = audit_cli(repo_id, "--out", str(out))
-        assert status == 8, output
         written = (out / "audit.md").read_text() + (out / "audit.json").read_text()
         assert "SECRET-LABEL-77" not in written and "4321" not in written
-        reasons = {item["reason"] for item in json.loads((out / "audit.json").read_text())["unverified"]}
-        if dataset == "csv":
-            assert reasons == {f"dataset csv is not on the Hub at {hub.endpoint} (or is private to this token)"}
-        else:
-            assert reasons == {f"dataset type {dataset!r} is not a Hub dataset id (a local path or file?); only Hub datasets are evaluated"}
+        assert status == 8, output
+        assert {item["reason"] for item in json.loads((out / "audit.json").read_text())["unverified"]} == {reason}
 
 
 def test_repo_code_is_refused_naming_its_files_and_never_run(hub, stranger, run, tmp_path: Path) -> None:
