@@ -195,6 +195,21 @@ def test_repo_code_is_refused_naming_its_files_and_never_run(hub, stranger, run,
     assert not ran.exists()
 
 
+def test_evaluate_of_a_published_model_refuses_repo_code_too(hub, stranger, run, tmp_path: Path) -> None:
+    from hubtools.model_files import UntrustedModelError
+    from hubtools.report import load_classifier
+
+    ran = tmp_path / "code-ran"
+    code = f"open({str(ran)!r}, 'w').write('ran')\nfrom transformers import BertConfig as EvilConfig\n".encode()
+    repo_id = push_repo(
+        hub, stranger, "evaluate-code", run.model, trainer_card("strangers/x"), files={"configuration_evil.py": code},
+        config={"auto_map": {"AutoConfig": "configuration_evil.EvilConfig"}},
+    )
+    with pytest.raises(UntrustedModelError, match=r"the model needs its own code \(configuration_evil.py\)"):
+        load_classifier(repo_id)
+    assert not ran.exists()
+
+
 def test_a_config_bomb_is_refused_before_building_the_model(hub, stranger, run, tmp_path: Path) -> None:
     repo_id = push_repo(hub, stranger, "config-bomb", run.model, trainer_card("strangers/x"), config={"intermediate_size": 40_000})
     status, output = audit_cli(repo_id, "--out", str(tmp_path))
