@@ -182,13 +182,17 @@ def test_dataset_types_csv_and_a_local_path_never_reach_a_local_loader(hub, stra
         assert {item["reason"] for item in json.loads((out / "audit.json").read_text())["unverified"]} == {reason}
 
 
+def push_repo_with_code(hub, token: str, run, name: str, module: str, auto_class: str, imported: str, marker: Path) -> str:
+    """A repo whose config.json maps `auto_class` to the repo's own `module`.py, which writes `marker` when run."""
+    code = f"open({str(marker)!r}, 'w').write('ran')\nfrom transformers import {imported} as Evil\n".encode()
+    return push_repo(
+        hub, token, name, run.model, trainer_card("strangers/x"), files={f"{module}.py": code}, config={"auto_map": {auto_class: f"{module}.Evil"}},
+    )
+
+
 def test_repo_code_is_refused_naming_its_files_and_never_run(hub, stranger, run, tmp_path: Path) -> None:
     ran = tmp_path / "code-ran"
-    code = f"open({str(ran)!r}, 'w').write('ran')\nfrom transformers import BertForSequenceClassification as Evil\n".encode()
-    repo_id = push_repo(
-        hub, stranger, "remote-code", run.model, trainer_card("strangers/x"), files={"modeling_evil.py": code},
-        config={"auto_map": {"AutoModelForSequenceClassification": "modeling_evil.Evil"}},
-    )
+    repo_id = push_repo_with_code(hub, stranger, run, "remote-code", "modeling_evil", "AutoModelForSequenceClassification", "BertForSequenceClassification", ran)
     status, output = audit_cli(repo_id, "--out", str(tmp_path / "audit"))
     assert status == 2, output
     assert f"Error: {repo_id}: the model needs its own code (modeling_evil.py), which hubtools never runs" in output
@@ -200,11 +204,7 @@ def test_evaluate_of_a_published_model_refuses_repo_code_too(hub, stranger, run,
     from hubtools.report import load_classifier
 
     ran = tmp_path / "code-ran"
-    code = f"open({str(ran)!r}, 'w').write('ran')\nfrom transformers import BertConfig as EvilConfig\n".encode()
-    repo_id = push_repo(
-        hub, stranger, "evaluate-code", run.model, trainer_card("strangers/x"), files={"configuration_evil.py": code},
-        config={"auto_map": {"AutoConfig": "configuration_evil.EvilConfig"}},
-    )
+    repo_id = push_repo_with_code(hub, stranger, run, "evaluate-code", "configuration_evil", "AutoConfig", "BertConfig", ran)
     with pytest.raises(UntrustedModelError, match=r"the model needs its own code \(configuration_evil.py\)"):
         load_classifier(repo_id)
     assert not ran.exists()
