@@ -171,7 +171,7 @@ class Audit:
             return [f"- **{severity}**: {escape_markdown(text)}" for severity, text in items] or [f"_{empty}_"]
 
         widgets = [
-            f"- `{escape_markdown(row['text'][:60]).replace('`', '')}` -> "
+            f"- \"{escape_markdown(row['text'][:60])}\" -> "
             + escape_markdown(f"error: {row['error']}" if row.get("error") else f"{row['label']} ({row['score']:.3f})")
             for row in self.widgets
         ] or ["_The card has no widget examples._"]
