@@ -233,6 +233,13 @@ def test_pickled_weights_are_refused_by_name_before_any_download(hub, stranger, 
     assert f"Error: {repo_id}: no *.safetensors weights (only pytorch_model.bin: pickles, which hubtools never loads)" in output
 
 
+def test_a_card_without_claims_is_unverifiable_not_clean(hub, stranger, run, tmp_path: Path) -> None:
+    repo_id = push_repo(hub, stranger, "no-claims", run.model, "---\nlicense: mit\n---\n# A model\n\nIt classifies comments.\n")
+    status, output = audit_cli(repo_id, "--out", str(tmp_path))
+    assert status == 8, output
+    assert ": 0 model-index claim(s), 0 checked (0 within their 95% interval); unverifiable: the card states no model-index claim; " in output
+
+
 def test_every_failure_has_a_documented_status_not_unexpected() -> None:
     import pickle
 
@@ -261,10 +268,10 @@ def test_reports_go_to_the_cache_not_the_working_directory(hub, stranger, run, t
     monkeypatch.chdir(work)
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     status, output = audit_cli(repo_id)
-    assert status == 8, output
     report = cache / "hubtools" / "audit" / "strangers--default-out" / "audit.md"
-    assert f"Report: {report}" in output and report.is_file()
     assert list(work.iterdir()) == []
+    assert f"Report: {report}" in output and report.is_file()
+    assert status == 8, output
 
 
 def test_card_strings_are_escaped_in_the_audit_report(hub, stranger, run, tmp_path: Path) -> None:

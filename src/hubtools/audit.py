@@ -158,7 +158,7 @@ class Audit:
     def summary(self) -> str:
         verdicts = {
             "problems": lambda: f"{len(self.problems)} problem(s), first: {self.problems[0]}",
-            "unverifiable": lambda: "unverifiable: no claim of the card could be re-evaluated",
+            "unverifiable": lambda: "unverifiable: " + ("no claim of the card could be re-evaluated" if self.unverified else "the card states no model-index claim"),
             "no problems": lambda: "no problems",
         }
         warnings = f"; {len(self.warnings)} warning(s)" if self.warnings else ""
