@@ -331,3 +331,18 @@ def test_card_strings_are_escaped_in_the_reproduction_report(hostile_published, 
     table = [line for line in markdown.splitlines() if line.startswith("| ")]
     assert len(table) == len(result.checks) + 1  # the header and one row per claim: no forged row
     assert "Adjusted to this machine" in markdown
+
+
+def test_reproduce_takes_no_local_path_for_a_dataset_or_base_model(tmp_path: Path) -> None:
+    """What `reproduce` would download is named by the repo: a path is listed as missing, never read or sent to the Hub."""
+    from hubtools.claims import Claim
+    from hubtools.config import RunConfig
+    from hubtools.reproduce import Published, missing_for
+
+    claim = Claim("model-index", "accuracy", 0.9, "test", "/home/me/private-data", "0" * 40)
+    provenance = {"base_model": {"id": "../../models/mine", "revision": "0" * 40}}
+    published = Published(tmp_path, "0" * 40, card="a card", label_names=["a", "b"], config=RunConfig(), clamped=[], provenance=provenance, claims=[claim])
+    assert missing_for(None, published, evaluate_only=False) == [
+        "the model-index's dataset type '/home/me/private-data' is not a Hub dataset id: only Hub datasets are downloaded",
+        "reproduce.json names the base model '../../models/mine', which is not a Hub repo id",
+    ]
