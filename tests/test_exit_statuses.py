@@ -23,7 +23,7 @@ def readme_statuses() -> dict[int, str]:
     """{status: its family's words} from README's "Errors are one line ..." paragraph."""
     paragraph = next(block for block in README.read_text(encoding="utf-8").split("\n\n") if block.startswith("Errors are one line"))
     flat = " ".join(paragraph.split())
-    return {int(status): words for status, words in re.findall(r"(?:status by family: |, |\), )(\d+) ([a-zC][^,(]*)", flat)}
+    return {int(status): words for status, words in re.findall(r"(?:status by family: |, |\), )(\d+) ([a-zC`][^,(]*)", flat)}
 
 
 def hubtools(*args: str, cwd: Path, stdin: str = "", endpoint: str | None = None) -> subprocess.CompletedProcess:
@@ -38,7 +38,8 @@ def test_readme_names_every_status_the_cli_uses() -> None:
     statuses = readme_statuses()
     assert statuses == {
         2: "input to fix ", 3: "the Hub refused ", 4: "the Hub unreachable or failing ", 5: "this machine ",
-        6: "a card's claim did not reproduce or the audit found a problem", 7: "the repo lacks what `reproduce` needs", 130: "Ctrl+C; `hubtools --debug ...` ",
+        6: "a card's claim did not reproduce or the audit found a problem", 7: "the repo lacks what `reproduce` needs",
+        8: "`audit` could check none of the card's claims ", 130: "Ctrl+C; `hubtools --debug ...` ",
     }
     constants = {value for name, value in vars(cli_errors).items() if name.startswith("EXIT_") and name != "EXIT_BUG"}
     assert constants == set(statuses)

@@ -150,10 +150,6 @@ def test_the_hub_runs_spaces_through_the_public_interface_of_the_space_runner() 
 
 # ---- no library's private names, no library module state assigned --------------------------------------
 
-# Until audit.py and reproduce.py stop importing it (their owner removes that use), the one module that still
-# repoints huggingface_hub/datasets/transformers in-process; it is deleted once nothing imports it.
-LIBRARY_STATE_EXEMPT = {"process_endpoint.py"}
-
 
 def own_names(trees: list[ast.AST]) -> set[str]:
     """Every name hubtools itself defines: functions, classes, variables, arguments, keywords, `self.x`/`cls.x`.
@@ -245,7 +241,7 @@ def test_the_guard_catches_private_names_and_assigned_library_state() -> None:
 def test_hubtools_uses_no_private_library_name_and_assigns_no_library_state() -> None:
     sources = {str(path.relative_to(PACKAGE)): path.read_text(encoding="utf-8") for path in sorted(PACKAGE.rglob("*.py"))}
     found = reaches_into_libraries(sources)
-    assert [line for line in found if line.split(":")[0] not in LIBRARY_STATE_EXEMPT] == []
+    assert found == []
 
 
 # The card package's pure steps read what the run directory holds: no model, no metric computation, no Hub.

@@ -66,7 +66,7 @@ def test_audit_flags_exactly_the_hand_edited_claim(hub, token, wrong_claim, tmp_
     repo_id, accuracy = wrong_claim
     audit = audit_repo(AuditOptions(repo_id, tmp_path, token=token))
     assert [(check.claim.where, check.claim.metric) for check in audit.flagged] == [("model-index", "accuracy")]
-    assert len(audit.checks) >= 5 and not audit.unresolved
+    assert len(audit.checks) >= 5 and not audit.unverified
     (flagged,) = audit.flagged
     assert flagged.claim.claimed == far_from(accuracy) and flagged.value == pytest.approx(accuracy, abs=1e-4)
     assert audit.problems == [f"accuracy on {repo_id}-data[test]: {flagged.reason}"]

@@ -12,6 +12,8 @@ each metric a value and a 95% bootstrap interval over the test rows. A claim is 
 
 from __future__ import annotations
 
+import html
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -195,8 +197,23 @@ def check_claims(claims: Sequence[Claim], scores: Scores, exact: bool) -> list[C
 # ---- writing the outcome ----------------------------------------------------------------------------
 
 
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
+
+
 def fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.4f}"
+
+
+def escape_markdown(text: object) -> str:
+    """`text` as one line of literal Markdown: HTML and Markdown syntax escaped, so a repo's string can neither add a
+    table row, a heading or a link nor inject `<script>`."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(" ".join(str(text).split()), quote=False))
+
+
+def default_out_dir(command: str, repo_id: str) -> Path:
+    """Where `audit`/`reproduce` write when not told (--out): hubtools' cache, never the working directory."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "hubtools" / command / repo_id.replace("/", "--")
 
 
 def claims_table(checks: Sequence[ClaimCheck]) -> str:
@@ -211,10 +228,8 @@ def claims_table(checks: Sequence[ClaimCheck]) -> str:
         new_interval = f"{fmt(check.low)} – {fmt(check.high)}" if check.low is not None else "–"
         difference = "–" if check.difference is None else f"{check.difference:+.4f}"
         verdict = check.status if not check.reason else f"{check.status}: {check.reason}"
-        lines.append(
-            f"| {claim.where} | {claim.metric} | {claim.split or '–'} | {claim.claimed:g} | {published} | {fmt(check.value)} | "
-            f"{new_interval} | {difference} | {verdict.replace('|', '/')} |"
-        )
+        cells = (claim.where, claim.metric, claim.split or "–", f"{claim.claimed:g}", published, fmt(check.value), new_interval, difference, verdict)
+        lines.append("| " + " | ".join(escape_markdown(cell) for cell in cells) + " |")
     return "\n".join(lines)
 
 

@@ -74,17 +74,24 @@ class LabelledText:
 
 
 def load_classifier(model: str | Path) -> Classifier:
-    """Load a sequence classifier from a folder or a Hub id (through HF_ENDPOINT); it must name its labels."""
-    from huggingface_hub import constants
+    """Load a sequence classifier from a folder or a Hub id (through HF_ENDPOINT); it must name its labels.
+
+    A Hub id is someone else's repo: its model files are downloaded and checked (`hubtools.untrusted`) first."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from hubtools.hubclient import model_load_error
+    from hubtools.hubclient import hub_api, model_load_error, resolve_endpoint
+    from hubtools.model_files import UntrustedModelError
+    from hubtools.untrusted import download_model
 
+    endpoint = resolve_endpoint(None)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(model))
-        network = AutoModelForSequenceClassification.from_pretrained(str(model))
+        folder = model if Path(model).is_dir() else download_model(hub_api(endpoint), str(model), None)
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
+        network = AutoModelForSequenceClassification.from_pretrained(str(folder), trust_remote_code=False)
+    except UntrustedModelError:  # already one line naming the repo and the file
+        raise
     except (OSError, ValueError) as error:
-        raise model_load_error(str(model), error, constants.ENDPOINT) from error
+        raise model_load_error(str(model), error, endpoint) from error
     id2label = network.config.id2label or {}
     label_names = [str(id2label[index]) for index in sorted(id2label)]
     if not label_names or all(DEFAULT_LABEL.fullmatch(name) for name in label_names):

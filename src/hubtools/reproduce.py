@@ -19,7 +19,9 @@ from typing import Any, Literal
 
 import yaml
 
-from hubtools.claims import ROUNDING, Claim, ClaimCheck, Outcome, check_claims, claims_table, model_index_claims, table_claims
+from hubtools.claims import (
+    ROUNDING, Claim, ClaimCheck, Outcome, check_claims, claims_table, default_out_dir, escape_markdown, model_index_claims, table_claims,
+)
 from hubtools.provenance import PROVENANCE_FILE
 from hubtools.rundir import SPLITS
 
@@ -40,6 +42,8 @@ class Reproduction:
     checks: list[ClaimCheck] = field(default_factory=list)
     rows: int | None = None
     notes: list[str] = field(default_factory=list)  # differences of environment (library versions) between then and now
+    clamped: list[str] = field(default_factory=list)  # settings of the published config lowered to this machine's
+    report: Path | None = None  # reproduction.md, once written
 
     @property
     def verdict(self) -> Verdict:
@@ -71,13 +75,16 @@ class Reproduction:
     def outcome(self) -> Outcome:
         document = {
             "repo_id": self.repo_id, "commit": self.commit, "mode": self.mode, "verdict": self.verdict, "rows": self.rows,
-            "exact": self.exact, "missing": self.missing, "notes": self.notes, "claims": [check.as_dict() for check in self.checks],
+            "exact": self.exact, "missing": self.missing, "notes": self.notes, "clamped": self.clamped,
+            "claims": [check.as_dict() for check in self.checks],
         }
-        lines = [f"# Reproduction of {self.repo_id}", "", f"Commit `{self.commit}`, mode `{self.mode}`: **{self.verdict}**.", "", self.summary(), ""]
-        if self.missing:
-            lines += ["## What the repo lacks", "", *[f"- {item}" for item in self.missing], ""]
-        if self.notes:
-            lines += ["## Environment differences", "", *[f"- {note}" for note in self.notes], ""]
+        lines = [
+            f"# Reproduction of {escape_markdown(self.repo_id)}", "", f"Commit `{self.commit}`, mode `{self.mode}`: **{self.verdict}**.", "",
+            escape_markdown(self.summary()), "",
+        ]
+        for heading, items in (("What the repo lacks", self.missing), ("Environment differences", self.notes), ("Adjusted to this machine", self.clamped)):
+            if items:
+                lines += [f"## {heading}", "", *[f"- {escape_markdown(item)}" for item in items], ""]
         if self.checks:
             lines += ["## Claims", "", claims_table(self.checks), ""]
         return Outcome(document, "\n".join(lines))
@@ -89,7 +96,7 @@ class Reproduction:
 @dataclass
 class ReproduceOptions:
     repo_id: str
-    out_dir: Path = Path("reproduction")
+    out_dir: Path | None = None  # default: hubtools' cache (`claims.default_out_dir`)
     revision: str | None = None
     evaluate_only: bool = False
     endpoint: str | None = None
@@ -98,32 +105,32 @@ class ReproduceOptions:
 
 @dataclass
 class Published:
-    """The model repo at one commit, downloaded (weights only for --evaluate-only)."""
+    """The model repo at one commit: its card and what `publish` stored for reproducing."""
 
     folder: Path
     commit: str
     card: Any
     label_names: list[str]
-    config: Any | None  # RunConfig from training_config.yaml
+    config: Any | None  # RunConfig from training_config.yaml, clamped to this machine
+    clamped: list[str]  # what the clamping changed
     provenance: dict[str, Any] | None
     claims: list[Claim]
 
 
-def download_published(api, options: ReproduceOptions, commit: str) -> Published:
+def download_published(api, repo_id: str, commit: str, out_dir: Path) -> Published:
+    """The card, config.json and what `publish` stored for reproducing (never weights or code: `untrusted.download_model`)."""
     from huggingface_hub import ModelCard
 
     from hubtools.cards import TRAINING_CONFIG_FILE
     from hubtools.config import config_from_dict
     from hubtools.hubclient import with_retries
-    from hubtools.publish import MODEL_FILE_PATTERNS
+    from hubtools.untrusted import clamp_to_machine
 
     patterns = [CARD_FILE, TRAINING_CONFIG_FILE, PROVENANCE_FILE, "config.json"]
-    if options.evaluate_only:
-        patterns += list(MODEL_FILE_PATTERNS)
     folder = Path(
         with_retries(
-            lambda: api.snapshot_download(options.repo_id, revision=commit, local_dir=options.out_dir / "published", allow_patterns=patterns),
-            f"downloading model repo {options.repo_id}",
+            lambda: api.snapshot_download(repo_id, revision=commit, local_dir=out_dir / "published", allow_patterns=patterns),
+            f"downloading model repo {repo_id}",
             api.endpoint,
         )
     )
@@ -132,9 +139,11 @@ def download_published(api, options: ReproduceOptions, commit: str) -> Published
     id2label = model_config.get("id2label") or {}
     label_names = [str(id2label[key]) for key in sorted(id2label, key=int)]
     config_path = folder / TRAINING_CONFIG_FILE
-    config = config_from_dict(yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}, source=str(config_path)) if config_path.is_file() else None
+    config, clamped = None, []
+    if config_path.is_file():
+        config, clamped = clamp_to_machine(config_from_dict(yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}, source=str(config_path)))
     claims = (model_index_claims(card) + table_claims(card.text, label_names)) if card else []
-    return Published(folder, commit, card, label_names, config, _read_json(folder / PROVENANCE_FILE), claims)
+    return Published(folder, commit, card, label_names, config, clamped, _read_json(folder / PROVENANCE_FILE), claims)
 
 
 def _read_json(path: Path) -> Any:
@@ -154,8 +163,8 @@ def scored_dataset(claims: list[Claim]) -> tuple[str | None, str | None]:
 def missing_for(api, published: Published, evaluate_only: bool) -> list[str]:
     """Everything the repo lacks to reproduce its card, one sentence each (empty: it can be attempted)."""
     from hubtools.cards import TRAINING_CONFIG_FILE
+    from hubtools.untrusted import is_hub_repo_id
 
-    repo = published.folder
     missing = []
     if published.card is None:
         return [f"{CARD_FILE} is missing from the repo, so there are no claims to check"]
@@ -168,6 +177,8 @@ def missing_for(api, published: Published, evaluate_only: bool) -> list[str]:
     dataset, revision = scored_dataset(published.claims)
     if not dataset or dataset == "custom":
         missing.append("the model-index names no dataset repo (dataset type `custom`): the test split it was scored on is not on the Hub")
+    elif not is_hub_repo_id(dataset):
+        missing.append(f"the model-index's dataset type {dataset[:80]!r} is not a Hub dataset id: only Hub datasets are downloaded")
     elif not revision:
         missing.append(f"the model-index does not pin a revision of dataset {dataset}, so the exact test split is unknown")
     else:
@@ -180,6 +191,8 @@ def missing_for(api, published: Published, evaluate_only: bool) -> list[str]:
     base = published.provenance.get("base_model") or {}
     if not base.get("id"):
         missing.append(f"the base model was a local folder (`{base.get('local_folder')}`), not a Hub repo: it cannot be downloaded")
+    elif not is_hub_repo_id(str(base["id"])):
+        missing.append(f"{PROVENANCE_FILE} names the base model {str(base['id'])[:80]!r}, which is not a Hub repo id")
     elif not base.get("revision"):
         missing.append(f"{PROVENANCE_FILE} does not record which revision of the base model {base['id']} was trained from")
     else:
@@ -227,14 +240,10 @@ def retrain(api, published: Published, data_dir: Path, out_dir: Path) -> Path:
     import pyarrow.parquet as pq
 
     from hubtools.fit import run_training
-    from hubtools.hubclient import with_retries
+    from hubtools.untrusted import download_model
 
     base = published.provenance["base_model"]
-    base_folder = with_retries(
-        lambda: api.snapshot_download(base["id"], revision=base["revision"], local_dir=out_dir / "base-model"),
-        f"downloading base model {base['id']}",
-        api.endpoint,
-    )
+    base_folder = download_model(api, base["id"], base["revision"])
     config = published.config
     columns = set(pq.read_schema(data_dir / "train.parquet").names)
     data = dataclasses.replace(
@@ -266,25 +275,28 @@ def evaluate_folder(model_folder: Path, published: Published, data_dir: Path):
 
 
 def reproduce(options: ReproduceOptions) -> Reproduction:
-    """Download, (retrain,) evaluate and check; writes reproduction.md/.json into `options.out_dir`."""
+    """Download, (retrain,) evaluate and check; writes reproduction.md/.json into `options.out_dir` (default: the cache)."""
     from hubtools.hubclient import hub_api, resolve_endpoint, resolve_token, with_retries
-    from hubtools.process_endpoint import process_endpoint
+    from hubtools.untrusted import download_model
 
     endpoint = resolve_endpoint(options.endpoint)
     api = hub_api(endpoint, resolve_token(options.token))
+    out_dir = options.out_dir or default_out_dir("reproduce", options.repo_id)
     info = with_retries(lambda: api.model_info(options.repo_id, revision=options.revision), f"reading model repo {options.repo_id}", endpoint)
     mode: Mode = "evaluate-only" if options.evaluate_only else "retrain"
-    published = download_published(api, options, info.sha)
-    result = Reproduction(options.repo_id, info.sha, mode, missing=missing_for(api, published, options.evaluate_only))
+    published = download_published(api, options.repo_id, info.sha, out_dir)
+    result = Reproduction(options.repo_id, info.sha, mode, missing=missing_for(api, published, options.evaluate_only), clamped=published.clamped)
     if not options.evaluate_only:
         result.notes = environment_notes(published.provenance)
     if not result.missing:
         dataset, revision = scored_dataset(published.claims)
-        data_dir = download_test_data(api, dataset, revision, options.out_dir)
-        with process_endpoint(endpoint):
-            model_folder = published.folder if options.evaluate_only else retrain(api, published, data_dir, options.out_dir)
-            scores = evaluate_folder(model_folder, published, data_dir)
+        data_dir = download_test_data(api, dataset, revision, out_dir)
+        if options.evaluate_only:
+            model_folder = download_model(api, options.repo_id, info.sha)
+        else:
+            model_folder = retrain(api, published, data_dir, out_dir)
+        scores = evaluate_folder(model_folder, published, data_dir)
         result.rows = scores.rows
         result.checks = check_claims(published.claims, scores, exact=options.evaluate_only)
-    result.outcome().write(options.out_dir, "reproduction")
+    result.report, _ = result.outcome().write(out_dir, "reproduction")
     return result

@@ -28,6 +28,7 @@ EXIT_HUB_UNREACHABLE = 4  # no answer, a timeout or a server error: start the Hu
 EXIT_LOCAL_SYSTEM = 5  # this machine: disk full, permissions
 EXIT_CLAIMS_DIFFER = 6  # `reproduce`/`audit`: a card's claim is not reproduced, or the audit found a problem
 EXIT_CANNOT_REPRODUCE = 7  # `reproduce`: the repo lacks what reproducing needs (named in the report)
+EXIT_UNVERIFIABLE = 8  # `audit`: no claim of the card could be re-evaluated (each one's reason in the report)
 EXIT_INTERRUPTED = 130  # Ctrl+C / SIGINT, as shells report it
 
 DEBUG_ENV = "HUBTOOLS_DEBUG"
@@ -144,6 +145,14 @@ def _os(error: BaseException) -> Failure:
     return Failure(f"{one_line(error.strerror or error)}{where}", EXIT_LOCAL_SYSTEM)
 
 
+def _invalid_repo_id(error: BaseException) -> Failure:
+    return Failure(f"{_hub_says(error)}; a repo id is NAME or ORG/NAME (letters, digits, '-', '_', '.')", EXIT_INPUT)
+
+
+def _unreadable_weights(error: BaseException) -> Failure:
+    return Failure(f"a weights file could not be read ({type(error).__name__}: {one_line(error, 160)}); hubtools loads only valid safetensors", EXIT_INPUT)
+
+
 def _unexpected(error: BaseException) -> Failure:
     return Failure(f"unexpected {type(error).__name__}: {one_line(error)}; rerun with --debug for the traceback and report it", EXIT_BUG)
 
@@ -156,8 +165,13 @@ def error_table() -> list[Row]:
 
     Third-party types are imported here, when an error is being explained, so `hubtools --help` stays fast.
     """
+    import pickle
+
     import yaml
-    from huggingface_hub.errors import EntryNotFoundError, GatedRepoError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+    from huggingface_hub.errors import (
+        EntryNotFoundError, GatedRepoError, HfHubHTTPError, HFValidationError, RepositoryNotFoundError, RevisionNotFoundError,
+    )
+    from safetensors import SafetensorError
 
     from hubtools.hubclient import connection_error_types, timeout_types
 
@@ -174,6 +188,8 @@ def error_table() -> list[Row]:
         ((RevisionNotFoundError,), _not_found("revision")),
         ((EntryNotFoundError,), _not_found("file")),
         ((HfHubHTTPError,), _http),
+        ((HFValidationError,), _invalid_repo_id),
+        ((pickle.UnpicklingError, SafetensorError), _unreadable_weights),
         ((yaml.YAMLError,), _yaml),
         ((OSError,), _os),
     ]

@@ -10,7 +10,7 @@ import typer
 def reproduce_command(
     repo: str = typer.Argument(..., help="Model repo ORG/NAME published with `hubtools publish`."),
     revision: str | None = typer.Option(None, "--revision", help="Branch, tag or commit of the model repo (default main)."),
-    out: Path = typer.Option(Path("reproduction"), "--out", help="Folder for the downloads, the new run and reproduction.md/.json."),
+    out: Path | None = typer.Option(None, "--out", help="Folder for the downloads, the new run and reproduction.md/.json (default: ~/.cache/hubtools/reproduce/ORG--NAME)."),
     evaluate_only: bool = typer.Option(False, "--evaluate-only", help="Re-evaluate the published weights instead of retraining."),
     endpoint: str | None = typer.Option(None, "--endpoint", help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."),
     token: str | None = typer.Option(None, "--token", help="Hub token (default: HF_TOKEN or the stored login).", show_default=False),
@@ -20,7 +20,9 @@ def reproduce_command(
     from hubtools.reproduce import ReproduceOptions, reproduce
 
     result = reproduce(ReproduceOptions(repo, out, revision, evaluate_only, endpoint, token))
+    for line in result.clamped:
+        typer.echo(f"Adjusted: {line}")
     typer.echo(result.summary())
-    typer.echo(f"Report: {out / 'reproduction.md'}")
+    typer.echo(f"Report: {result.report}")
     if result.verdict != "reproduced":
         raise typer.Exit(EXIT_CANNOT_REPRODUCE if result.verdict == "cannot reproduce" else EXIT_CLAIMS_DIFFER)
