@@ -89,3 +89,9 @@ def test_repo_code_and_pickles_are_refused_naming_the_files(minilm: Path) -> Non
 def test_weights_over_the_bound_are_refused(minilm: Path) -> None:
     with pytest.raises(UntrustedModelError, match=r"over the 1,000,000 this machine allows"):
         check_model_folder(minilm, "stranger/big", max_bytes=1_000_000)
+
+
+def test_an_oversized_config_is_refused_naming_the_repo(minilm: Path) -> None:
+    edit_config(minilm, padding=" " * 1_000_000)
+    with pytest.raises(UntrustedModelError, match=r"^stranger/huge-config: config.json is 1,00\d,\d{3} bytes, over 1,000,000$"):
+        check_model_folder(minilm, "stranger/huge-config", max_bytes=10**9)

@@ -43,10 +43,10 @@ class ModelFiles:
     weight_bytes: int
 
 
-def remote_code_files(folder: Path) -> list[str]:
+def remote_code_files(folder: Path, repo_id: str) -> list[str]:
     """The repo's Python files and config.json's `auto_map` entries: code `trust_remote_code` would run."""
     found = sorted(str(path.relative_to(folder)) for path in folder.rglob("*.py"))
-    config = _read_config(folder, "the repo") if (folder / CONFIG_FILE).is_file() else {}
+    config = _read_config(folder, repo_id) if (folder / CONFIG_FILE).is_file() else {}
     auto_map = config.get("auto_map")
     if isinstance(auto_map, dict):
         found += [f"auto_map {key} -> {value}" for key, value in sorted(auto_map.items())]
@@ -90,7 +90,7 @@ def safetensors_header(path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
 
 def check_model_folder(folder: Path, repo_id: str, max_bytes: int) -> ModelFiles:
     """Refuse (UntrustedModelError, one line) a folder hubtools must not build a model from; see the module doc."""
-    code = remote_code_files(folder)
+    code = remote_code_files(folder, repo_id)
     if code:
         raise UntrustedModelError(
             f"{repo_id}: the model needs its own code ({', '.join(code[:4])}{' …' if len(code) > 4 else ''}), "
