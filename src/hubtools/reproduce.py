@@ -112,7 +112,7 @@ class Published:
 def download_published(api, options: ReproduceOptions, commit: str) -> Published:
     from huggingface_hub import ModelCard
 
-    from hubtools.cards import TRAINING_CONFIG_FILE
+    from hubtools.card.context import TRAINING_CONFIG_FILE
     from hubtools.config import config_from_dict
     from hubtools.hubclient import with_retries
     from hubtools.publish import MODEL_FILE_PATTERNS
@@ -153,7 +153,7 @@ def scored_dataset(claims: list[Claim]) -> tuple[str | None, str | None]:
 
 def missing_for(api, published: Published, evaluate_only: bool) -> list[str]:
     """Everything the repo lacks to reproduce its card, one sentence each (empty: it can be attempted)."""
-    from hubtools.cards import TRAINING_CONFIG_FILE
+    from hubtools.card.context import TRAINING_CONFIG_FILE
 
     repo = published.folder
     missing = []
