@@ -14,7 +14,8 @@ import pytest
 import yaml
 from huggingface_hub import DatasetCard
 
-from hubtools.cards import dataset_card_gaps, write_dataset_repo, write_model_card
+from hubtools.card import write_dataset_repo, write_model_card
+from hubtools.card.prose import dataset_card_gaps
 from hubtools.report import render_report_markdown
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run-minimal"

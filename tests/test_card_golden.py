@@ -23,7 +23,7 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 from update_golden import FIXTURE, GOLDEN, render_fixture_card
 
-from hubtools.cards import write_model_card
+from hubtools.card import write_model_card
 
 
 @pytest.fixture()
@@ -76,13 +76,14 @@ def test_the_golden_card_states_what_the_fixture_run_measured() -> None:
 
 
 def test_a_name_missing_from_the_context_fails_the_render(fixture_run: Path, tmp_path: Path, monkeypatch) -> None:
-    import hubtools.cards as cards
+    import hubtools.card.render as rendering
+    from hubtools.card.facts import CardError
 
     template = tmp_path / "templates"
-    shutil.copytree(cards.cards_dir(), template)
+    shutil.copytree(rendering.cards_dir(), template)
     (template / "model_card.md.j2").write_text("---\n{{ card_data }}\n---\n{{ no_such_variable }}\n", encoding="utf-8")
-    monkeypatch.setattr(cards, "cards_dir", lambda: template)
-    with pytest.raises(cards.CardError, match="no_such_variable"):
+    monkeypatch.setattr(rendering, "cards_dir", lambda: template)
+    with pytest.raises(CardError, match="no_such_variable"):
         write_model_card(fixture_run, tmp_path / "card")
 
 

@@ -4,14 +4,19 @@ context lacks. On the committed minimal run (tests/fixtures/run-minimal): no tra
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
+from huggingface_hub import parse_eval_result_entries
 
-import hubtools.cards as cards
+import hubtools.card.render as rendering
 import hubtools.space.render as space
-from hubtools.cards import CardError, render_dataset_card, render_model_card
+from hubtools.card.facts import CardError
+from hubtools.card.render import render_dataset_card, render_model_card
+from hubtools.card.write import write_card_files
 from hubtools.dataset_repo import label_order, read_named_splits, write_hub_splits
 from hubtools.rundir import RunDir
 from hubtools.space import SpaceSpec, render_space
@@ -51,7 +56,7 @@ def test_rendering_the_cards_leaves_the_run_byte_identical_and_writes_nothing(ru
     assert model_card.readme.startswith("---\n") and {"confusion_matrix.png", "training_config.yaml"} <= set(model_card.files)
     assert dataset_card.readme.startswith("---\n") and {"label_distribution.png", "dataset_stats.json"} <= set(dataset_card.files)
 
-    readme = model_card.write(tmp_path / "card", overwrite=False)  # writing is the caller's step
+    readme = write_card_files(model_card, tmp_path / "card", overwrite=False)  # writing is the caller's step
     assert readme.read_text(encoding="utf-8") == model_card.readme and tree(run.root) == before
 
 
@@ -62,16 +67,16 @@ def template_copy(source: Path, target: Path, name: str) -> Path:
 
 
 def test_the_model_card_fails_on_a_name_its_context_lacks(run: RunDir, tmp_path: Path, monkeypatch) -> None:
-    templates = template_copy(cards.cards_dir(), tmp_path / "templates", "model_card.md.j2")
-    monkeypatch.setattr(cards, "cards_dir", lambda: templates)
+    templates = template_copy(rendering.cards_dir(), tmp_path / "templates", "model_card.md.j2")
+    monkeypatch.setattr(rendering, "cards_dir", lambda: templates)
     with pytest.raises(CardError, match=r"model_card.md.j2: 'no_such_variable' is undefined"):
         render_model_card(run.root)
 
 
 def test_the_dataset_card_fails_on_a_name_its_context_lacks(run: RunDir, tmp_path: Path, monkeypatch) -> None:
     info = dataset_info(run, tmp_path / "data")
-    templates = template_copy(cards.cards_dir(), tmp_path / "templates", "dataset_card.md.j2")
-    monkeypatch.setattr(cards, "cards_dir", lambda: templates)
+    templates = template_copy(rendering.cards_dir(), tmp_path / "templates", "dataset_card.md.j2")
+    monkeypatch.setattr(rendering, "cards_dir", lambda: templates)
     with pytest.raises(CardError, match=r"dataset_card.md.j2: 'no_such_variable' is undefined"):
         render_dataset_card(run.root, info)
 
@@ -82,3 +87,22 @@ def test_the_space_readme_fails_on_a_name_its_context_lacks(tmp_path: Path, monk
     monkeypatch.setattr(space, "spaces_dir", lambda: templates)
     with pytest.raises(CardError, match=r"README.md: 'no_such_variable' is undefined"):
         render_space(SpaceSpec(model_repo_id="acme/minimal", space_repo_id="acme/minimal-demo", examples=[], label_definitions={}, trained_max_length=48), tmp_path / "space")
+
+
+def test_rendering_for_a_dataset_repo_reads_the_benchmark_answer_gathered_before(run: RunDir) -> None:
+    """Rendering never asks the Hub: without RUN/benchmark_tasks.json for this dataset repo it names the command that
+    reads the repo's eval.yaml; with it, `.eval_results` holds the declared tasks (values from metrics.json)."""
+    with pytest.raises(CardError, match=r"benchmark_tasks.json: holds no answer for dataset repo acme/minimal-data at https://huggingface.co; "
+                                        r"render with `hubtools card --run .* --dataset-repo acme/minimal-data`"):
+        render_model_card(run.root, dataset_repo_id="acme/minimal-data")
+
+    record = {"dataset_repo_id": "acme/minimal-data", "dataset_revision": None, "endpoint": "https://huggingface.co",
+              "tasks": [{"id": "acc", "split": "test", "metric": "accuracy"}]}
+    run.benchmark_tasks.write_text(json.dumps(record), encoding="utf-8")
+    rendered = render_model_card(run.root, dataset_repo_id="acme/minimal-data").files[".eval_results/hubtools.yaml"]
+    entries = parse_eval_result_entries(yaml.safe_load(rendered))
+    accuracy = json.loads(run.metrics.read_text(encoding="utf-8"))["test"]["accuracy"]
+    assert [(entry.task_id, entry.value) for entry in entries] == [("acc", round(accuracy, 4))]
+
+    with pytest.raises(CardError, match=r"holds no answer for dataset repo acme/other-data"):  # kept for another repo
+        render_model_card(run.root, dataset_repo_id="acme/other-data")

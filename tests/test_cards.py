@@ -12,16 +12,12 @@ import yaml
 from huggingface_hub import DatasetCard, ModelCard
 from trained_run import trained_run
 
-from hubtools.cards import (
-    CARD_METRICS,
-    HUB_MODEL_KEYS,
-    CardError,
-    card_gaps,
-    main_confusions,
-    metric_key,
-    write_dataset_repo,
-    write_model_card,
-)
+from hubtools.card import write_dataset_repo, write_model_card
+from hubtools.card.context import main_confusions
+from hubtools.card.facts import CARD_METRICS, CardError
+from hubtools.card.model_index import metric_key
+from hubtools.card.prose import card_gaps
+from hubtools.card.write import HUB_MODEL_KEYS
 from hubtools.config import load_config
 
 LINKS = {"model_repo_id": "acme/quick", "dataset_repo_id": "acme/quick-data", "space_repo_id": "acme/quick-demo"}
@@ -97,7 +93,7 @@ def test_no_eval_results_for_a_dataset_that_is_no_benchmark(card_dir):
 def test_eval_results_for_a_benchmark_dataset(run, hub, tmp_path):
     from huggingface_hub import parse_eval_result_entries
 
-    from hubtools.cards import write_benchmark_declaration
+    from hubtools.card.benchmark import write_benchmark_declaration
 
     token = hub.token("bench", ["benchorg"])
     api = hub.api(token)
@@ -116,7 +112,7 @@ def test_eval_results_for_a_benchmark_dataset(run, hub, tmp_path):
 
 def test_an_unreadable_benchmark_declaration_fails_the_render_and_keeps_the_eval_results(run, hub, tmp_path):
     """Only the Hub's "no eval.yaml" means "no benchmark": a Hub that cannot be reached must not remove .eval_results."""
-    from hubtools.cards import write_benchmark_declaration
+    from hubtools.card.benchmark import write_benchmark_declaration
     from hubtools.errors import HubtoolsError
     from hubtools.ports import free_port
 

@@ -83,7 +83,7 @@ def test_compare_refuses_different_test_splits(runs, tmp_path):
 
 
 def test_card_model_selection_section_survives_a_re_render(runs, tmp_path):
-    from hubtools.cards import write_model_card
+    from hubtools.card import write_model_card
 
     first, second, _ = runs
     readme = write_model_card(first.root, tmp_path / "card", compare=[second.root])

@@ -244,18 +244,83 @@ def test_hubtools_uses_no_private_library_name_and_assigns_no_library_state() ->
     assert found == []
 
 
-# The card package's pure steps read what the run directory holds: no model, no metric computation, no Hub.
-CARD_PURE_MODULES = ("hubtools.card.facts", "hubtools.card.warnings")
-EVALUATION_OR_NETWORK = (
-    "huggingface_hub", "httpx", "requests", "urllib.request", "transformers", "torch", "evaluate", "datasets",
-    "hubtools.report", "hubtools.compare", "hubtools.fit", "hubtools.train", "hubtools.hubclient", "hubtools.publish",
-    "hubtools.verify", "hubtools.cards",
+# Rendering a card is pure (issue 29): these modules read what the run directory holds and return files. They import
+# nothing that evaluates, compares or reaches the Hub, and call nothing that writes; `hubtools.card.write_model_card`
+# gathers the report, the model selection and the benchmark's tasks into the run directory first.
+CARD_RENDERING_MODULES = (
+    "hubtools.card.facts", "hubtools.card.warnings", "hubtools.card.context", "hubtools.card.prose", "hubtools.card.dataset",
+    "hubtools.card.model_index", "hubtools.card.render",
 )
+EVALUATION_OR_NETWORK = (
+    "huggingface_hub", "httpx", "requests", "urllib", "socket", "transformers", "torch", "evaluate", "datasets",
+    "hubtools.report", "hubtools.compare", "hubtools.metrics", "hubtools.fit", "hubtools.train", "hubtools.hubclient",
+    "hubtools.publish", "hubtools.verify", "hubtools.cards", "hubtools.card", "hubtools.atomic_folder",
+    "os", "shutil", "tempfile", "subprocess",
+)
+# What rendering may take from those: huggingface_hub's card classes (no request), names for metrics, its own modules.
+RENDERING_MAY_IMPORT = frozenset({
+    *(f"huggingface_hub.{name}" for name in (
+        "ModelCard", "ModelCardData", "DatasetCard", "DatasetCardData", "EvalResult", "EvalResultEntry", "eval_result_entries_to_yaml",
+    )),
+    "huggingface_hub.utils.HFValidationError", "huggingface_hub.utils.validate_repo_id",
+    "hubtools.metrics.metric_name", "hubtools.metrics.METRIC_NAMES", "hubtools.metrics.task_metric",
+    *CARD_RENDERING_MODULES,
+})
+# Calls that write: pathlib's, pandas', huggingface_hub's card save and hubtools' own. (`savefig` is allowed: the
+# plots draw into the in-memory buffer `render.png_bytes` gives them.)
+WRITING_CALLS = frozenset({
+    "open", "write_text", "write_bytes", "mkdir", "touch", "unlink", "rmdir", "rename", "replace", "symlink_to",
+    "to_parquet", "to_csv", "to_json", "save", "save_pretrained", "push_to_hub", "write_json_atomic", "rmtree",
+    "write_card_files",
+})
 
 
-def test_the_card_packages_facts_and_warnings_evaluate_and_fetch_nothing() -> None:
+def rendering_violations(sources: dict[str, str]) -> list[str]:
+    """`module:line what` for each import of evaluation, network or writing code and each writing call."""
+    found = []
+    for name, text in sources.items():
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Import):
+                imported = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imported = [f"{node.module}.{alias.name}" for alias in node.names]
+            else:
+                imported = []
+            for module in imported:
+                allowed = module in RENDERING_MAY_IMPORT or module.rsplit(".", 1)[0] in CARD_RENDERING_MODULES
+                if not allowed and any(module == bad or module.startswith(f"{bad}.") for bad in EVALUATION_OR_NETWORK):
+                    found.append(f"{name}:{node.lineno} imports {module}")
+            if isinstance(node, ast.Call):
+                called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+                string_replace = called == "replace" and len(node.args) == 2 and all(isinstance(arg, ast.Constant) for arg in node.args)
+                if called in WRITING_CALLS and not string_replace:
+                    found.append(f"{name}:{node.lineno} calls {called}")
+    return sorted(found)
+
+
+def test_the_rendering_guard_catches_evaluation_network_and_writing() -> None:
+    caught = rendering_violations({
+        "a.py": "from hubtools.report import ensure_report\nfrom hubtools.compare import compare_runs\n",
+        "b.py": "from huggingface_hub import hf_hub_download, ModelCard\nimport httpx\nfrom hubtools.hubclient import with_retries\n",
+        "c.py": "from hubtools.metrics.uncertainty import paired_bootstrap_test\nfrom hubtools.metrics import metric_name\n",
+        "d.py": "def f(run, p):\n    p.write_text('x')\n    write_json_atomic(run.model_selection, {})\n    return 'a'.replace('a', 'b')\n",
+        "e.py": "from hubtools.card import write_model_card\nfrom hubtools.card.facts import Links\nimport os\n",
+    })
+    assert caught == [
+        "a.py:1 imports hubtools.report.ensure_report",
+        "a.py:2 imports hubtools.compare.compare_runs",
+        "b.py:1 imports huggingface_hub.hf_hub_download",
+        "b.py:2 imports httpx",
+        "b.py:3 imports hubtools.hubclient.with_retries",
+        "c.py:1 imports hubtools.metrics.uncertainty.paired_bootstrap_test",
+        "d.py:2 calls write_text",
+        "d.py:3 calls write_json_atomic",
+        "e.py:1 imports hubtools.card.write_model_card",
+        "e.py:3 imports os",
+    ]
+
+
+def test_rendering_a_card_evaluates_fetches_and_writes_nothing() -> None:
     modules = all_modules()
-    for name in CARD_PURE_MODULES:
-        imported = imported_modules(modules[name])
-        forbidden = sorted(module for module in imported if any(module == bad or module.startswith(f"{bad}.") for bad in EVALUATION_OR_NETWORK))
-        assert not forbidden, f"{name} imports {forbidden}: it may only read what the run directory holds"
+    sources = {name: modules[name].read_text(encoding="utf-8") for name in CARD_RENDERING_MODULES}
+    assert rendering_violations(sources) == []

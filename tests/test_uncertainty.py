@@ -139,7 +139,7 @@ def test_positive_label_names_the_binary_scores():
 
 
 def test_emoji_labels_render_without_missing_glyphs(tmp_path):
-    from hubtools.cards import plot_label_distribution
+    from hubtools.card.dataset import plot_label_distribution
     from hubtools.plotting import covered_code_points, drawable
     from hubtools.report import plot_confusion_matrix
 

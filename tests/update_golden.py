@@ -18,7 +18,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden" / "README.md"
 
 def render_fixture_card(work: Path) -> str:
     """The model card of a copy of the fixture run under WORK, as `hubtools card` renders it."""
-    from hubtools.cards import write_model_card
+    from hubtools.card import write_model_card
 
     run = work / "run-minimal"
     shutil.copytree(FIXTURE, run)

@@ -281,7 +281,7 @@ def published_positive_label(api, repo_id: str, commit: str, files: dict[str, in
     """`data.positive_label` of the repo's training_config.yaml (hubtools' runs), when it has one."""
     import yaml
 
-    from hubtools.cards import TRAINING_CONFIG_FILE
+    from hubtools.card.context import TRAINING_CONFIG_FILE
     from hubtools.hubclient import with_retries
 
     if not 0 < files.get(TRAINING_CONFIG_FILE, 0) <= MAX_CONFIG_BYTES:
@@ -383,7 +383,7 @@ def evaluate_claims(api, classifier, claims: list[Claim], options: AuditOptions,
 
 def corrected_card(card, audit: Audit) -> str:
     """The card with flagged model-index values replaced by the re-evaluated ones and an "Audit" section (replacing an older one)."""
-    from hubtools.cards import CARD_DECIMALS, metric_key
+    from hubtools.card.model_index import CARD_DECIMALS, metric_key
 
     corrections = {(check.claim.metric, check.claim.split): check.value for check in audit.flagged}
     for result in card.data.eval_results or []:

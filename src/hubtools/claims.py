@@ -77,7 +77,7 @@ class ClaimCheck:
 
 def model_index_claims(card: Any) -> list[Claim]:
     """One claim per model-index result of a huggingface_hub ModelCard."""
-    from hubtools.cards import metric_key
+    from hubtools.card.model_index import metric_key
 
     return [
         Claim(MODEL_INDEX, metric_key(result), float(result.metric_value), result.dataset_split, result.dataset_type, result.dataset_revision)
@@ -113,7 +113,7 @@ def _number(cell: str) -> float | None:
 
 def table_claims(text: str, label_names: Sequence[str]) -> list[Claim]:
     """The numbers of hubtools' card tables: results (with the 95% intervals), per class, and the baseline table's model row."""
-    from hubtools.cards import CARD_METRICS
+    from hubtools.card.facts import CARD_METRICS
     from hubtools.metrics import metric_name
 
     names = {metric_name(key, label): key for key in CARD_METRICS for label in (None, *label_names)} | {"Loss": "loss"}

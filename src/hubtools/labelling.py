@@ -133,7 +133,9 @@ def build_dataset(
     """Vote, deduplicate, split (stratified), flag likely-mislabelled rows (label_issues.csv), write the Parquet
     splits, statistics and dataset card; returns OUT.
     With `benchmark`, also eval.yaml: the task ids models scored on its test split publish `.eval_results` for."""
-    from hubtools.cards import shareable_stats, write_benchmark_declaration, write_dataset_repo
+    from hubtools.card import write_dataset_repo
+    from hubtools.card.benchmark import write_benchmark_declaration
+    from hubtools.card.facts import shareable_stats
     from hubtools.config import DataConfig
     from hubtools.data import ROW, WHOLE, Source, check_classes, describe, find_leakage, split_sources_by_ratio, text_key
     from hubtools.label_noise import LABEL_ISSUES_FILE, find_label_noise

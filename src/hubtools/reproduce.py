@@ -121,7 +121,7 @@ def download_published(api, repo_id: str, commit: str, out_dir: Path) -> Publish
     """The card, config.json and what `publish` stored for reproducing (never weights or code: `untrusted.download_model`)."""
     from huggingface_hub import ModelCard
 
-    from hubtools.cards import TRAINING_CONFIG_FILE
+    from hubtools.card.context import TRAINING_CONFIG_FILE
     from hubtools.config import config_from_dict
     from hubtools.hubclient import with_retries
     from hubtools.untrusted import clamp_to_machine
@@ -162,7 +162,7 @@ def scored_dataset(claims: list[Claim]) -> tuple[str | None, str | None]:
 
 def missing_for(api, published: Published, evaluate_only: bool) -> list[str]:
     """Everything the repo lacks to reproduce its card, one sentence each (empty: it can be attempted)."""
-    from hubtools.cards import TRAINING_CONFIG_FILE
+    from hubtools.card.context import TRAINING_CONFIG_FILE
     from hubtools.untrusted import is_hub_repo_id
 
     missing = []

@@ -2,7 +2,8 @@
 
 Data flows one way: config -> run directory -> cards -> commit. `hubtools train` writes a run
 directory; `evaluate`, `card`, `publish` and `verify` only read from it (and add their own outputs
-under `report/` and `card/`).
+under `report/` and `card/`; `card` also keeps what it gathers before rendering, `model_selection.*` and
+`benchmark_tasks.json`, so that rendering only reads the run directory).
 
     RUN/
       config.yaml               resolved config (every default filled in)
@@ -14,6 +15,8 @@ under `report/` and `card/`).
       log_history.json          per-epoch rows: epoch, step, training_loss, validation_loss, accuracy, f1_macro, ...
       checkpoint_selection.json which epoch's checkpoint became model/ and why (ties: lower validation loss, then later step)
       model_selection.json      `hubtools card --compare`: this run next to others on the same test split
+      model_selection.png       its plot, beside it
+      benchmark_tasks.json      `hubtools card --dataset-repo`: the task ids of that dataset repo's eval.yaml, as the Hub answered
       dataset_stats.json        rows per split, label distribution, text lengths, dropped/leaked counts
       environment.json          library versions, hardware, git commit, command line
       hp_search/study.db        Optuna storage (resumable)
@@ -111,6 +114,14 @@ class RunDir:
     @property
     def model_selection(self) -> Path:
         return self.root / "model_selection.json"
+
+    @property
+    def model_selection_plot(self) -> Path:
+        return self.root / "model_selection.png"
+
+    @property
+    def benchmark_tasks(self) -> Path:
+        return self.root / "benchmark_tasks.json"
 
     @property
     def dataset_stats(self) -> Path:

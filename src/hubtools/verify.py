@@ -97,7 +97,7 @@ def card_metric_checks(card_path: Path, recomputed: dict[str, float]) -> list[Me
     """Pair the card's model-index values on the test split with the recomputed metrics of the same name."""
     from huggingface_hub import ModelCard
 
-    from hubtools.cards import metric_key
+    from hubtools.card.model_index import metric_key
 
     checks = []
     for result in ModelCard.load(card_path).data.eval_results or []:
@@ -137,7 +137,7 @@ def download_model_repo(repo_id: str, cache: Path, *, endpoint: str, token: str 
     training_config.yaml), from `endpoint` into the fresh `cache`; the folder they are in."""
     from huggingface_hub import snapshot_download
 
-    from hubtools.cards import TRAINING_CONFIG_FILE
+    from hubtools.card.context import TRAINING_CONFIG_FILE
     from hubtools.hubclient import model_load_error, with_retries
     from hubtools.rundir import MODEL_FILE_PATTERNS
 
@@ -159,7 +159,7 @@ def published_settings(folder: Path, run: RunDir) -> tuple[str | None, int]:
     """`data.positive_label` the card's binary metrics were computed for (None means the second label) and
     `training.max_length` its texts were cut at: from the repo's training_config.yaml (published next to the
     card), else from the run's config.yaml."""
-    from hubtools.cards import TRAINING_CONFIG_FILE
+    from hubtools.card.context import TRAINING_CONFIG_FILE
     from hubtools.config import load_config, read_yaml_mapping
 
     published = folder / TRAINING_CONFIG_FILE

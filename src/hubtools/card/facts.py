@@ -4,10 +4,14 @@ the majority class. Pure: it reads dicts the run directory holds and computes no
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from hubtools.errors import HubtoolsError
 from hubtools.metrics import metric_name
+from hubtools.rundir import RunDir
 
 # Metric key in metrics.json -> (model-index metric type, average, pretty name); names for people: metrics.metric_name.
 CARD_METRICS = {
@@ -107,3 +111,72 @@ def majority_verdict(report: dict[str, Any], test: dict[str, Any]) -> MajorityVe
     else:
         verdict = "tie"
     return MajorityVerdict(majority["label"], majority["accuracy"], majority["f1_macro"], test["accuracy"], low, high, verdict)
+
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+EXAMPLE_CHARACTERS = 160
+
+
+class CardError(HubtoolsError):
+    """A card that cannot be rendered from what the run directory holds."""
+
+
+@dataclass
+class Links:
+    """Hub addresses known at publish time; each may be missing when a card is rendered for review."""
+
+    model_repo_id: str | None = None
+    dataset_repo_id: str | None = None
+    space_repo_id: str | None = None
+    endpoint: str = DEFAULT_ENDPOINT
+    dataset_revision: str | None = None  # the dataset repo's commit, when published together
+
+    def __post_init__(self) -> None:
+        self.endpoint = (self.endpoint or DEFAULT_ENDPOINT).rstrip("/")
+
+    # Card links are relative to the Hub that serves the card: right on huggingface.co and on any other Hub,
+    # whatever address (and port) it runs on.
+    @property
+    def model_url(self) -> str | None:
+        return f"/{self.model_repo_id}" if self.model_repo_id else None
+
+    @property
+    def dataset_url(self) -> str | None:
+        return f"/datasets/{self.dataset_repo_id}" if self.dataset_repo_id else None
+
+    @property
+    def space_url(self) -> str | None:
+        return f"/spaces/{self.space_repo_id}" if self.space_repo_id else None
+
+    @property
+    def custom_endpoint(self) -> bool:
+        return self.endpoint != DEFAULT_ENDPOINT
+
+
+def read_optional_json(run: RunDir, path: Path) -> Any:
+    return run.read_json(path) if path.is_file() else None
+
+
+LOCAL_FOLDERS = re.compile(r"(?<![\w.:/])/(?:[^\s/()'\"]+/)+")
+
+
+def hide_local_folders(text: str) -> str:
+    """`/home/me/data/comments.csv (train split)` -> `comments.csv (train split)`: local folders mean nothing on the Hub."""
+    return LOCAL_FOLDERS.sub("", text)
+
+
+def shareable_stats(stats: dict[str, Any]) -> dict[str, Any]:
+    splits = {name: {**split, "source": hide_local_folders(str(split.get("source", "")))} for name, split in stats["splits"].items()}
+    return {**stats, "splits": splits}
+
+
+def shareable_environment(environment: dict[str, Any]) -> dict[str, Any]:
+    return {**environment, "command": [hide_local_folders(part) for part in environment.get("command", [])]}
+
+
+def table_cell(text: Any, limit: int = EXAMPLE_CHARACTERS) -> str:
+    """One line of text safe inside a markdown table cell, cut at `limit` characters."""
+    flat = " ".join(str(text).split())
+    if len(flat) > limit:
+        flat = flat[: limit - 1].rstrip() + "…"
+    return flat.replace("\\", "\\\\").replace("|", "\\|")

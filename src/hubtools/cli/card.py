@@ -22,7 +22,8 @@ def card_command(
     """Render the model card (README.md, its PNGs, .eval_results/ for a benchmark dataset) for review before publishing.
 
     Sections whose prose is missing are left out; one line on stderr lists them and the file to write them in."""
-    from hubtools.cards import card_gaps, write_model_card
+    from hubtools.card import write_model_card
+    from hubtools.card.prose import card_gaps
 
     if model_repo_id and not space_repo_id and not no_space:
         space_repo_id = f"{model_repo_id}-demo"

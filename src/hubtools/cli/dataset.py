@@ -38,7 +38,7 @@ def build_command(
     benchmark: bool = typer.Option(False, "--benchmark", help="Declare the dataset a benchmark (eval.yaml with task ids for models' .eval_results)."),
 ) -> None:
     """Majority-vote labels, report agreement, deduplicate, split stratified and write Parquet + dataset card."""
-    from hubtools.cards import dataset_card_gaps
+    from hubtools.card.prose import dataset_card_gaps
     from hubtools.label_noise import describe_label_noise
     from hubtools.labelling import build_dataset
     from hubtools.rundir import RunDir

@@ -114,7 +114,7 @@ def render_space(spec: SpaceSpec, output_dir: Path) -> Path:
     import jinja2
     from huggingface_hub import SpaceCard, SpaceCardData
 
-    from hubtools.cards import render_card_template
+    from hubtools.card.render import render_card_template
 
     check_hardware(spec.hardware)
     template_dir = spaces_dir() / TEMPLATE
@@ -192,7 +192,7 @@ def label_definitions(run: RunDir, label_names: list[str]) -> dict[str, str]:
     """Each label's `label_definitions` entry of the card prose; a label without one gets its share of the training data."""
     import pandas as pd
 
-    from hubtools.cards import load_prose
+    from hubtools.card.prose import load_prose
     from hubtools.config import load_config
 
     written = load_prose(load_config(run.config), run).values.get("label_definitions") or {}
