@@ -15,7 +15,7 @@ import yaml
 from huggingface_hub import DatasetCard
 
 from hubtools.cards import dataset_card_gaps, write_dataset_repo, write_model_card
-from hubtools.report import render_report_markdown
+from hubtools.evaluation.write import render_report_markdown
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run-minimal"
 LINKS = {"model_repo_id": "acme/minilm-comments", "dataset_repo_id": "acme/minilm-comments-data", "space_repo_id": "acme/minilm-comments-demo"}

@@ -252,7 +252,7 @@ def test_hubtools_uses_no_private_library_name_and_assigns_no_library_state() ->
 CARD_PURE_MODULES = ("hubtools.card.facts", "hubtools.card.warnings")
 EVALUATION_OR_NETWORK = (
     "huggingface_hub", "httpx", "requests", "urllib.request", "transformers", "torch", "evaluate", "datasets",
-    "hubtools.report", "hubtools.compare", "hubtools.fit", "hubtools.train", "hubtools.hubclient", "hubtools.publish",
+    "hubtools.evaluation", "hubtools.compare", "hubtools.fit", "hubtools.train", "hubtools.hubclient", "hubtools.publish",
     "hubtools.verify", "hubtools.cards",
 )
 
@@ -263,3 +263,49 @@ def test_the_card_packages_facts_and_warnings_evaluate_and_fetch_nothing() -> No
         imported = imported_modules(modules[name])
         forbidden = sorted(module for module in imported if any(module == bad or module.startswith(f"{bad}.") for bad in EVALUATION_OR_NETWORK))
         assert not forbidden, f"{name} imports {forbidden}: it may only read what the run directory holds"
+
+
+# The evaluation package by job: figures and the baseline need no model library; no step of it builds on the card,
+# the publishing or the Space code (they read its report, not the reverse).
+EVALUATION_PACKAGE = "hubtools.evaluation"
+MODEL_LIBRARIES = ("transformers", "torch", "onnxruntime")
+EVALUATION_FORBIDDEN = {
+    "hubtools.evaluation.plots": MODEL_LIBRARIES,
+    "hubtools.evaluation.baseline": MODEL_LIBRARIES,
+}
+DOWNSTREAM_OF_EVALUATION = ("hubtools.cards", "hubtools.card", "hubtools.publish", "hubtools.space", "hubtools.verify", "hubtools.claims")
+
+
+def evaluation_role_violations(imports: dict[str, set[str]]) -> list[str]:
+    """`module imports target` for each import an evaluation module may not make (`imports`: module -> what it imports)."""
+    found = []
+    for name, targets in sorted(imports.items()):
+        if not (name == EVALUATION_PACKAGE or name.startswith(f"{EVALUATION_PACKAGE}.")):
+            continue
+        forbidden = EVALUATION_FORBIDDEN.get(name, ()) + DOWNSTREAM_OF_EVALUATION
+        found += [f"{name} imports {target}" for target in sorted(targets) if any(target == bad or target.startswith(f"{bad}.") for bad in forbidden)]
+    return found
+
+
+def test_the_evaluation_packages_modules_keep_their_roles() -> None:
+    modules = all_modules()
+    package = {name: path for name, path in modules.items() if name == EVALUATION_PACKAGE or name.startswith(f"{EVALUATION_PACKAGE}.")}
+    assert set(package) == {EVALUATION_PACKAGE, *(f"{EVALUATION_PACKAGE}.{job}" for job in ("predict", "baseline", "build", "plots", "write"))}
+    assert evaluation_role_violations({name: imported_modules(path) for name, path in package.items()}) == []
+    assert "hubtools.report" not in modules, "report.py became the hubtools.evaluation package"
+
+
+def test_the_evaluation_role_check_catches_a_planted_violation() -> None:
+    planted = {
+        "hubtools.evaluation.plots": {"numpy", "torch"},
+        "hubtools.evaluation.baseline": {"transformers.models.auto", "sklearn.pipeline"},
+        "hubtools.evaluation.build": {"torch", "hubtools.card.facts"},
+        "hubtools.evaluation.write": {"hubtools.publish.plan"},
+        "hubtools.cards": {"torch"},
+    }
+    assert evaluation_role_violations(planted) == [
+        "hubtools.evaluation.baseline imports transformers.models.auto",
+        "hubtools.evaluation.build imports hubtools.card.facts",
+        "hubtools.evaluation.plots imports torch",
+        "hubtools.evaluation.write imports hubtools.publish.plan",
+    ]

@@ -607,7 +607,7 @@ def model_card_context(run: RunDir, config: RunConfig, links: Links, prose: Pros
     from hubtools.citations import base_model_citation
     from hubtools.formatting import format_duration
     from hubtools.metrics import task_metric
-    from hubtools.report import load_report
+    from hubtools.evaluation.write import load_report
 
     metrics = run.read_json(run.metrics)
     environment = shareable_environment(run.read_json(run.environment))
@@ -773,7 +773,7 @@ def write_model_card(
     """Evaluate the run when report/ is missing, keep `compare` (other runs on the same test split, for the "Model
     selection" section) in RUN/model_selection.json so later renders (e.g. by `publish`) keep it, then write
     `render_model_card(run_dir, **links)` into `out_dir` (default RUN/card). Returns README.md's path."""
-    from hubtools.report import ensure_report
+    from hubtools.evaluation import ensure_report
 
     run = RunDir(Path(run_dir))
     run.require(run.config)

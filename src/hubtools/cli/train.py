@@ -38,7 +38,8 @@ def train_command(
     if output_format == OutputFormat.json:
         emit_json({"run_dir": str(run.root), "metrics": metrics})
     else:
-        from hubtools.report import describe_scores, run_positive_label
+        from hubtools.evaluation import run_positive_label
+        from hubtools.evaluation.write import describe_scores
 
         typer.echo(f"{run.root}: test {describe_scores(metrics['test'], run_positive_label(run))}")
 
