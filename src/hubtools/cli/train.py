@@ -27,7 +27,7 @@ def train_command(
     """
     from hubtools.config import load_config, split_override_args
     from hubtools.fit import run_training
-    from hubtools.train import distributed_state
+    from hubtools.train.arguments import distributed_state
 
     run_config = load_config(config, split_override_args(ctx.args))
     with stdout_reserved_for_json(output_format):
