@@ -159,7 +159,8 @@ def build_reference(args, config, splits, tokenizer, scratch):
     """The notebooks' Trainer: their tokenization and collation, random batch order, hubtools' precision choice."""
     from transformers import DataCollatorWithPadding, Trainer, default_data_collator
 
-    from hubtools.train import load_model, tokenize_splits
+    from hubtools.train import tokenize_splits
+    from hubtools.train.base_model import load_model
 
     max_length = _max_length(args, config)
     train = tokenize_splits({"train": splits["train"]}, LABELS, tokenizer, max_length)["train"]
@@ -170,8 +171,8 @@ def build_reference(args, config, splits, tokenizer, scratch):
 
 
 def reference_arguments(config, scratch):
-    """hubtools' TrainingArguments (`hubtools.train.training_arguments`) with the notebooks' random batch order and no saving."""
-    from hubtools.train import training_arguments
+    """hubtools' TrainingArguments (`hubtools.train.arguments.training_arguments`) with the notebooks' random batch order and no saving."""
+    from hubtools.train.arguments import training_arguments
 
     return training_arguments(config, scratch / "checkpoints", train_sampling_strategy="random", save_strategy="no")
 

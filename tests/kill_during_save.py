@@ -53,7 +53,7 @@ def main(work: Path, base_model: Path) -> None:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
 
-    from hubtools.train import save_best_model
+    from hubtools.train.best_model import save_best_model
 
     torch.set_num_threads(1)
     tokenizer = AutoTokenizer.from_pretrained(base_model)

@@ -15,7 +15,7 @@ def copy_of_trained_run(tmp_path_factory: pytest.TempPathFactory, name: str) -> 
     """The shared tiny run (trained once per session), evaluated, copied so a test may change its card."""
     source = trained_run(tmp_path_factory)
     if not source.report.is_dir():
-        from hubtools.report import evaluate_run
+        from hubtools.evaluation import evaluate_run
 
         evaluate_run(source.root)
     target = tmp_path_factory.mktemp(name) / "run"

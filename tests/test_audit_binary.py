@@ -13,14 +13,14 @@ from hub_support import ORG, unique
 from publishing_support import publish_run
 from trained_run import POSITIVE_FIRST, binary_trained_run
 
-from hubtools.report import load_report
+from hubtools.evaluation.write import load_report
 from hubtools.rundir import RunDir
 
 
 @pytest.fixture(scope="module")
 def binary_run(tmp_path_factory) -> RunDir:
     """The session's binary run (positive class `hateful`, label 0), evaluated, in a folder of this module's."""
-    from hubtools.report import evaluate_run
+    from hubtools.evaluation import evaluate_run
 
     source = binary_trained_run(tmp_path_factory)
     if not source.report.is_dir():

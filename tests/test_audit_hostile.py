@@ -201,7 +201,7 @@ def test_repo_code_is_refused_naming_its_files_and_never_run(hub, stranger, run,
 
 def test_evaluate_of_a_published_model_refuses_repo_code_too(hub, stranger, run, tmp_path: Path) -> None:
     from hubtools.model_files import UntrustedModelError
-    from hubtools.report import load_classifier
+    from hubtools.evaluation.predict import load_classifier
 
     ran = tmp_path / "code-ran"
     repo_id = push_repo_with_code(hub, stranger, run, "evaluate-code", "configuration_evil", "AutoConfig", "BertConfig", ran)

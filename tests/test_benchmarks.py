@@ -42,7 +42,7 @@ def test_reference_setups_share_trainings_arguments_but_batch_order_and_saving(t
     same function and differ only in what the benchmark means to differ (batch order, no evaluation or saving)."""
     from dataclasses import fields
 
-    from hubtools.train import trainer_arguments
+    from hubtools.train.arguments import trainer_arguments
 
     benchmark = load_benchmark()
     config = RunConfig(training=TrainingConfig(learning_rate=3e-5, per_device_eval_batch_size=48, warmup_steps=7, weight_decay=0.01, metric_for_best_model="f1_macro"))

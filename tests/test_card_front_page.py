@@ -16,7 +16,7 @@ from huggingface_hub import DatasetCard
 
 from hubtools.card import write_dataset_repo, write_model_card
 from hubtools.card.prose import dataset_card_gaps
-from hubtools.report import render_report_markdown
+from hubtools.evaluation.write import render_report_markdown
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run-minimal"
 LINKS = {"model_repo_id": "acme/minilm-comments", "dataset_repo_id": "acme/minilm-comments-data", "space_repo_id": "acme/minilm-comments-demo"}

@@ -356,7 +356,7 @@ def test_a_binary_card_and_evaluate_lead_with_the_positive_class_f1(tmp_path_fac
 
 def test_an_unset_selection_metric_is_the_tasks_metric():
     from hubtools.config import RunConfig, TrainingConfig
-    from hubtools.train import with_selection_metric
+    from hubtools.train.arguments import with_selection_metric
 
     binary, five = ["hateful", "neutral"], ["a", "b", "c", "d", "e"]
     assert with_selection_metric(RunConfig(), binary).training.metric_for_best_model == "f1"

@@ -23,7 +23,7 @@ def test_sample_rows_are_seeded_in_file_order_and_checked() -> None:
 def test_evaluate_and_verify_score_the_runs_sample(tmp_path_factory) -> None:
     from publishing_support import copy_of_trained_run
 
-    from hubtools.report import evaluate_run
+    from hubtools.evaluation import evaluate_run
 
     run = copy_of_trained_run(tmp_path_factory, "sampled")
     total = len(pd.read_parquet(run.split("test")))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hubtools.export import ExportError, export_run
-from hubtools.report import evaluate_run
+from hubtools.evaluation import evaluate_run
 from hubtools.rundir import RunDir
 from hubtools.space import render_space, spec_for_run
 from publishing_support import copy_of_trained_run, publish_run, repo_files

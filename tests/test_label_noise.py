@@ -87,7 +87,9 @@ def fixture_report(tmp_path: Path, binary: bool) -> tuple[dict, str]:
     relabels every class but Opinion as Other."""
     import numpy as np
 
-    from hubtools.report import Classifier, LabelledText, build_report, write_report
+    from hubtools.evaluation.build import build_report
+    from hubtools.evaluation.predict import Classifier, LabelledText
+    from hubtools.evaluation.write import write_report
 
     fixture = Path(__file__).parent / "fixtures" / "run-minimal"
     scored = pd.read_parquet(fixture / "report" / "predictions.parquet")
@@ -101,12 +103,12 @@ def fixture_report(tmp_path: Path, binary: bool) -> tuple[dict, str]:
         probabilities[row] = (1 - confidence) / (len(names) - 1)
         probabilities[row, names.index(predicted)] = confidence
     classifier = Classifier(model=None, tokenizer=None, label_names=names, source="model")
-    report, frame, flagged = build_report(
+    built = build_report(
         classifier, LabelledText(scored[["text", "label"]], "test.parquet"), baseline_train=LabelledText(train, "train.parquet"),
         positive_label="Opinion" if binary else None, probabilities=probabilities,
     )
-    written = write_report(report, frame, flagged, tmp_path / "report")
-    assert written["baseline"]["same_predictions"] == int((frame["baseline_predicted"] == frame["predicted"]).sum())
+    written = write_report(built, tmp_path / "report")
+    assert written["baseline"]["same_predictions"] == int((built.scored["baseline_predicted"] == built.scored["predicted"]).sum())
     return written, (tmp_path / "report" / "report.md").read_text()
 
 

@@ -253,7 +253,7 @@ CARD_RENDERING_MODULES = (
 )
 EVALUATION_OR_NETWORK = (
     "huggingface_hub", "httpx", "requests", "urllib", "socket", "transformers", "torch", "evaluate", "datasets",
-    "hubtools.report", "hubtools.compare", "hubtools.metrics", "hubtools.fit", "hubtools.train", "hubtools.hubclient",
+    "hubtools.evaluation", "hubtools.compare", "hubtools.metrics", "hubtools.fit", "hubtools.train", "hubtools.hubclient",
     "hubtools.publish", "hubtools.verify", "hubtools.cards", "hubtools.card", "hubtools.atomic_folder",
     "os", "shutil", "tempfile", "subprocess",
 )
@@ -300,14 +300,14 @@ def rendering_violations(sources: dict[str, str]) -> list[str]:
 
 def test_the_rendering_guard_catches_evaluation_network_and_writing() -> None:
     caught = rendering_violations({
-        "a.py": "from hubtools.report import ensure_report\nfrom hubtools.compare import compare_runs\n",
+        "a.py": "from hubtools.evaluation import ensure_report\nfrom hubtools.compare import compare_runs\n",
         "b.py": "from huggingface_hub import hf_hub_download, ModelCard\nimport httpx\nfrom hubtools.hubclient import with_retries\n",
         "c.py": "from hubtools.metrics.uncertainty import paired_bootstrap_test\nfrom hubtools.metrics import metric_name\n",
         "d.py": "def f(run, p):\n    p.write_text('x')\n    write_json_atomic(run.model_selection, {})\n    return 'a'.replace('a', 'b')\n",
         "e.py": "from hubtools.card import write_model_card\nfrom hubtools.card.facts import Links\nimport os\n",
     })
     assert caught == [
-        "a.py:1 imports hubtools.report.ensure_report",
+        "a.py:1 imports hubtools.evaluation.ensure_report",
         "a.py:2 imports hubtools.compare.compare_runs",
         "b.py:1 imports huggingface_hub.hf_hub_download",
         "b.py:2 imports httpx",
@@ -324,3 +324,49 @@ def test_rendering_a_card_evaluates_fetches_and_writes_nothing() -> None:
     modules = all_modules()
     sources = {name: modules[name].read_text(encoding="utf-8") for name in CARD_RENDERING_MODULES}
     assert rendering_violations(sources) == []
+
+
+# The evaluation package by job: figures and the baseline need no model library; no step of it builds on the card,
+# the publishing or the Space code (they read its report, not the reverse).
+EVALUATION_PACKAGE = "hubtools.evaluation"
+MODEL_LIBRARIES = ("transformers", "torch", "onnxruntime")
+EVALUATION_FORBIDDEN = {
+    "hubtools.evaluation.plots": MODEL_LIBRARIES,
+    "hubtools.evaluation.baseline": MODEL_LIBRARIES,
+}
+DOWNSTREAM_OF_EVALUATION = ("hubtools.cards", "hubtools.card", "hubtools.publish", "hubtools.space", "hubtools.verify", "hubtools.claims")
+
+
+def evaluation_role_violations(imports: dict[str, set[str]]) -> list[str]:
+    """`module imports target` for each import an evaluation module may not make (`imports`: module -> what it imports)."""
+    found = []
+    for name, targets in sorted(imports.items()):
+        if not (name == EVALUATION_PACKAGE or name.startswith(f"{EVALUATION_PACKAGE}.")):
+            continue
+        forbidden = EVALUATION_FORBIDDEN.get(name, ()) + DOWNSTREAM_OF_EVALUATION
+        found += [f"{name} imports {target}" for target in sorted(targets) if any(target == bad or target.startswith(f"{bad}.") for bad in forbidden)]
+    return found
+
+
+def test_the_evaluation_packages_modules_keep_their_roles() -> None:
+    modules = all_modules()
+    package = {name: path for name, path in modules.items() if name == EVALUATION_PACKAGE or name.startswith(f"{EVALUATION_PACKAGE}.")}
+    assert set(package) == {EVALUATION_PACKAGE, *(f"{EVALUATION_PACKAGE}.{job}" for job in ("predict", "baseline", "build", "plots", "write"))}
+    assert evaluation_role_violations({name: imported_modules(path) for name, path in package.items()}) == []
+    assert "hubtools.report" not in modules, "report.py became the hubtools.evaluation package"
+
+
+def test_the_evaluation_role_check_catches_a_planted_violation() -> None:
+    planted = {
+        "hubtools.evaluation.plots": {"numpy", "torch"},
+        "hubtools.evaluation.baseline": {"transformers.models.auto", "sklearn.pipeline"},
+        "hubtools.evaluation.build": {"torch", "hubtools.card.facts"},
+        "hubtools.evaluation.write": {"hubtools.publish.plan"},
+        "hubtools.cards": {"torch"},
+    }
+    assert evaluation_role_violations(planted) == [
+        "hubtools.evaluation.baseline imports transformers.models.auto",
+        "hubtools.evaluation.build imports hubtools.card.facts",
+        "hubtools.evaluation.plots imports torch",
+        "hubtools.evaluation.write imports hubtools.publish.plan",
+    ]

@@ -12,7 +12,9 @@ from trained_run import trained_run
 
 from hubtools.data import DataError
 from hubtools.formatting import format_p_clause
-from hubtools.report import ReportError, evaluate_model, evaluate_run, load_report
+from hubtools.evaluation import evaluate_model, evaluate_run
+from hubtools.evaluation.predict import ReportError
+from hubtools.evaluation.write import load_report
 
 
 @pytest.fixture(scope="module")

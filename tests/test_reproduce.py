@@ -110,7 +110,7 @@ def test_reproduce_retrains_a_model_published_from_a_hub_base_model(seeded_hub, 
     """The quickstart's shape at test size: base model from the Hub, published with its dataset; retrained on CPU."""
     from hubtools.config import load_config
     from hubtools.fit import run_training
-    from hubtools.report import evaluate_run
+    from hubtools.evaluation import evaluate_run
     from hubtools.reproduce import ReproduceOptions, reproduce
 
     root = tmp_path_factory.mktemp("retrain")

@@ -20,7 +20,7 @@ from hubtools.ports import free_port
 from hubtools.rundir import RunDir
 from hubtools.sample_data import write_sample_dataset
 from hubtools.fit import run_training
-from hubtools.train import RunDirError, check_run_dir
+from hubtools.train.run_dir import RunDirError, check_run_dir
 from trained_run import base_model_path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -259,7 +259,7 @@ def test_a_classifier_on_other_labels_gets_a_new_head_and_keeps_every_encoder_te
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    from hubtools.train import load_model
+    from hubtools.train.base_model import load_model
 
     binary = AutoModelForSequenceClassification.from_pretrained(base_model_path(), id2label={0: "negative", 1: "positive"})
     binary.save_pretrained(tmp_path / "binary")
@@ -282,7 +282,7 @@ def test_a_classifier_on_the_same_labels_keeps_its_head(tmp_path: Path, caplog) 
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    from hubtools.train import load_model
+    from hubtools.train.base_model import load_model
 
     binary = AutoModelForSequenceClassification.from_pretrained(base_model_path(), id2label={0: "negative", 1: "positive"})
     binary.save_pretrained(tmp_path / "binary")
@@ -374,7 +374,7 @@ def watch_for_second_epoch(process: subprocess.Popen, seen: threading.Event) -> 
 def test_the_recorded_command_is_the_one_typed():
     """Under `accelerate launch -m hubtools.train` (or `python -m`), Python's argv[0] is the package's __main__.py: the
     run records the launcher's command line instead (environment.json, the card's "The run was started with")."""
-    from hubtools.train import command_as_typed
+    from hubtools.train.run_dir import command_as_typed
 
     main = "/venv/lib/python3.11/site-packages/hubtools/train/__main__.py"
     accelerate = ["/venv/bin/python", "/venv/bin/accelerate", "launch", "--config_file", "accelerate_config.yaml", "-m", "hubtools.train", "--config", "c.yaml"]

@@ -141,7 +141,7 @@ def test_positive_label_names_the_binary_scores():
 def test_emoji_labels_render_without_missing_glyphs(tmp_path):
     from hubtools.card.dataset import plot_label_distribution
     from hubtools.plotting import covered_code_points, drawable
-    from hubtools.report import plot_confusion_matrix
+    from hubtools.evaluation.plots import plot_confusion_matrix
 
     labels = ["🤖 bot", "joy 😀", "🥳"]
     assert all(ord(char) in covered_code_points() or char.isspace() for label in labels for char in drawable(label))

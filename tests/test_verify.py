@@ -71,7 +71,7 @@ def test_verify_cli_on_a_sample(hub, published) -> None:
 def test_publish_and_verify_a_binary_task_whose_positive_label_sorts_first(hub, tmp_path_factory) -> None:
     """labels hateful/neutral with `positive_label: hateful`: the card's binary F1 is hateful's; verify must score
     the same class (it used the second label, neutral, and failed after publish had committed everything)."""
-    from hubtools.report import evaluate_run
+    from hubtools.evaluation import evaluate_run
     from trained_run import POSITIVE_FIRST, binary_trained_run
 
     source = binary_trained_run(tmp_path_factory)

@@ -87,7 +87,7 @@ def count_parameters(model_dir: Path) -> int | None:
 
 def _run_scores(run: RunDir) -> tuple[RunScores, np.ndarray, np.ndarray]:
     from hubtools.config import config_to_dict, load_config
-    from hubtools.report import ensure_report
+    from hubtools.evaluation import ensure_report
 
     run.require(run.config)
     config = load_config(run.config)

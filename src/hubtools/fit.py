@@ -13,18 +13,9 @@ from pathlib import Path
 
 from hubtools.config import ConfigError, RunConfig
 from hubtools.rundir import RunDir, write_json_atomic
-from hubtools.train import (
-    OPTIMIZER,
-    check_run_dir,
-    configure_torch_threads,
-    distributed_state,
-    evaluate_saved_model,
-    launch_command,
-    prepare_training_data,
-    resolve_precision,
-    train_once,
-    with_selection_metric,
-)
+from hubtools.train import evaluate_saved_model, prepare_training_data, train_once
+from hubtools.train.arguments import OPTIMIZER, configure_torch_threads, distributed_state, resolve_precision, with_selection_metric
+from hubtools.train.run_dir import check_run_dir, launch_command
 
 if TYPE_CHECKING:
     from hubtools.downloads import HubDownloads

@@ -81,7 +81,7 @@ def run_summary(run: RunDir, endpoint: str) -> tuple[dict[str, float], str]:
 
     from hubtools.config import load_config
     from hubtools.ports import free_port
-    from hubtools.report import REPORT_FILES, load_report
+    from hubtools.evaluation.write import REPORT_FILES, load_report
 
     metrics = run.read_json(run.metrics)["test"]
     predictions = pd.read_parquet(run.report / REPORT_FILES["predictions"])
@@ -108,7 +108,7 @@ def run_quickstart(root: Path, port: int | None, serve: bool, overrides: list[st
     from hubtools.hub import issue_token, serve_in_background
     from hubtools.hub.seed import seed_base_models
     from hubtools.publish import PublishOptions, publish
-    from hubtools.report import evaluate_run
+    from hubtools.evaluation import evaluate_run
     from hubtools.reproduce import ReproduceOptions, reproduce
     from hubtools.resources import configs_dir
     from hubtools.downloads import HubDownloads

@@ -260,7 +260,7 @@ def evaluate_folder(model_folder: Path, published: Published, data_dir: Path):
     """Score the model on the test rows the card was scored on (config `evaluate`), as `hubtools train` does."""
     from hubtools.claims import score_probabilities
     from hubtools.dataset_repo import read_named_split
-    from hubtools.report import LabelledText, align_labels, load_classifier, predict
+    from hubtools.evaluation.predict import LabelledText, align_labels, load_classifier, predict
 
     config = published.config
     test = read_named_split(data_dir / "test.parquet")

@@ -21,7 +21,8 @@ from transformers import TrainerCallback
 
 from hubtools.config import ConfigError, RunConfig
 from hubtools.rundir import RunDir, write_json_atomic
-from hubtools.train import TrainingData, build_trainer, epoch_rows, save_best_model, training_summary
+from hubtools.train import TrainingData, build_trainer
+from hubtools.train.best_model import epoch_rows, save_best_model, training_summary
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from hubtools.card.write import write_card_files
 from hubtools.compare import compare_runs, comparison_from_dict, plot_comparison
 from hubtools.config import load_config
 from hubtools.dataset_repo import label_order, read_named_splits, write_hub_splits
-from hubtools.report import ensure_report
+from hubtools.evaluation import ensure_report
 from hubtools.rundir import RunDir, write_json_atomic
 
 

@@ -26,8 +26,9 @@ def evaluate_command(
     """Metrics, per-class scores, confusion matrix, misclassified examples and a TF-IDF baseline."""
     if (run is None) == (model is None) or (model is not None and data is None):
         raise InputError("pass either --run DIR, or --model PATH_OR_REPO_ID with --data FILE")
+    from hubtools.evaluation import evaluate_model, evaluate_run
+    from hubtools.evaluation.write import describe_scores
     from hubtools.label_noise import describe_label_noise
-    from hubtools.report import describe_scores, evaluate_model, evaluate_run
     from hubtools.rundir import RunDir
 
     with stdout_reserved_for_json(output_format):

@@ -27,7 +27,7 @@ def train_command(
     """
     from hubtools.config import load_config, split_override_args
     from hubtools.fit import run_training
-    from hubtools.train import distributed_state
+    from hubtools.train.arguments import distributed_state
 
     run_config = load_config(config, split_override_args(ctx.args))
     with stdout_reserved_for_json(output_format):
@@ -38,7 +38,8 @@ def train_command(
     if output_format == OutputFormat.json:
         emit_json({"run_dir": str(run.root), "metrics": metrics})
     else:
-        from hubtools.report import describe_scores, run_positive_label
+        from hubtools.evaluation import run_positive_label
+        from hubtools.evaluation.write import describe_scores
 
         typer.echo(f"{run.root}: test {describe_scores(metrics['test'], run_positive_label(run))}")
 

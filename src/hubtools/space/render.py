@@ -167,7 +167,7 @@ def trustworthy_test_rows(run: RunDir) -> pd.DataFrame:
     per-row predictions) and the label-noise check, when the run has its CSV, did not flag the text."""
     import pandas as pd
 
-    from hubtools.report import REPORT_FILES
+    from hubtools.evaluation.write import REPORT_FILES
 
     predictions = run.report / REPORT_FILES["predictions"]
     run.require(predictions)

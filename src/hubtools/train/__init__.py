@@ -4,47 +4,34 @@
     python -m hubtools.train --config configs/quickstart.yaml --training.learning_rate 3e-5
     hubtools train --config configs/quickstart.yaml --output-dir runs/mine [--resume]
 
-The building blocks of one training run (data, Trainer, best model, evaluation of the saved weights);
-`hubtools.fit.run_training(config, output_dir=None, resume=False) -> RunDir` puts them together.
+The building blocks of one training run: here the data, the Trainer, one training and the evaluation of the
+saved weights; beside them `run_dir` (a new or resumed run directory, the command as typed), `arguments`
+(TrainingArguments and the machine they run on), `best_model` (the chosen checkpoint, saved into RUN/model) and
+`base_model`. `hubtools.fit.run_training(config, output_dir=None, resume=False) -> RunDir` puts them together.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import os
-import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hubtools.atomic_folder import replace_folder, staging_folder
-from hubtools.config import RunConfig, config_to_dict, load_config, save_config
-from hubtools.errors import InputError
+from hubtools.config import RunConfig, save_config
 from hubtools.rundir import SPLITS, RunDir, write_json_atomic
+from hubtools.train.arguments import trainer_arguments, training_arguments, with_selection_metric
 from hubtools.train.base_model import base_model_source, load_model
+from hubtools.train.best_model import EVAL_SUMMARY_KEYS, choose_checkpoint, epoch_rows, save_best_model, tie_breaking_callback, training_summary
+from hubtools.train.run_dir import last_checkpoint
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from hubtools.downloads import HubDownloads
     from datasets import DatasetDict
-    from transformers import PreTrainedTokenizerBase, Trainer, TrainerCallback, TrainingArguments
+    from transformers import PreTrainedTokenizerBase, Trainer, TrainerCallback
 
 logger = logging.getLogger(__name__)
-
-EVAL_SUMMARY_KEYS = ("runtime", "samples_per_second", "steps_per_second", "model_preparation_time", "epoch")
-MACHINE_SETTINGS = {"training.threads"}  # how this machine runs the recipe, not the recipe: may change on --resume
-
-
-# Fused AdamW on CPU too (torch >= 2.4): on MiniLM its step takes 19 ms where the foreach one takes 86 ms of a
-# 375 ms training step (benchmarks/train_step_parts.py; docs/training.md, Throughput benchmark).
-OPTIMIZER = "adamw_torch_fused"
-
-
-class RunDirError(InputError):
-    """A run directory that cannot be started or resumed as asked."""
 
 
 @dataclass
@@ -57,68 +44,6 @@ class TrainingData:
     tokenizer: PreTrainedTokenizerBase
     model_source: str | None = None  # the folder the base model loads from when downloaded from another Hub; None: config.model
 
-
-# ---- run directory ----------------------------------------------------------------------------
-
-
-def check_run_dir(run: RunDir, config: RunConfig, resume: bool) -> None:
-    """A new run needs an empty folder; a resumed one the same config as its config.yaml."""
-    if resume:
-        if not run.config.exists():
-            raise RunDirError(f"{run.root}: no run to resume (config.yaml missing); start it without --resume")
-        saved = load_config(run.config)
-        differences = _config_differences(saved, config)
-        if differences:
-            raise RunDirError(
-                f"{run.config}: --resume with a different config ({differences[0]}); resume with the same config or start a new --output-dir"
-            )
-        return
-    if run.root.exists() and any(run.root.iterdir()):
-        raise RunDirError(f"{run.root}: already holds a run; pass --resume to continue it, or choose another --output-dir")
-
-
-def _config_differences(saved: RunConfig, given: RunConfig) -> list[str]:
-    def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-        if isinstance(value, dict):
-            return {k: v for key, item in value.items() for k, v in flatten(item, f"{prefix}{key}.").items()}
-        return {prefix.rstrip("."): value}
-
-    old, new = flatten(config_to_dict(saved)), flatten(config_to_dict(given))
-    return [f"{key}: saved {old.get(key)!r}, given {new.get(key)!r}" for key in old if key not in MACHINE_SETTINGS and old.get(key) != new.get(key)]
-
-
-def last_checkpoint(folder: Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
-
-    return get_last_checkpoint(str(folder)) if folder.is_dir() else None
-
-
-def launch_command() -> list[str]:
-    """The command line that started this training, as typed (hide_local_folders trims paths before publishing)."""
-    return command_as_typed(sys.argv, parent_command_line())
-
-
-def command_as_typed(argv: list[str], parent: list[str]) -> list[str]:
-    """`accelerate launch [its options] -m hubtools.train ...` when accelerate started this process (its command line is
-    `parent`), `python -m hubtools.train ...` for the module run directly, `hubtools train ...` for the CLI (as a
-    script or `python -m hubtools.cli`). Python sees only a package's `__main__.py` as argv[0] for `-m`."""
-    program = Path(argv[0])
-    if program.name == "__main__.py" and program.parent.name == "cli":  # `python -m hubtools.cli train ...`
-        return ["hubtools", *argv[1:]]
-    if not (program.name == "__main__.py" and program.parent.name == "train"):
-        return [program.name, *argv[1:]]
-    launch = next((index for index, part in enumerate(parent[:-1]) if Path(part).name == "accelerate" and parent[index + 1] == "launch"), None)
-    if launch is not None:
-        return ["accelerate", *parent[launch + 1 :]]
-    return ["python", "-m", "hubtools.train", *argv[1:]]
-
-
-def parent_command_line() -> list[str]:
-    """The parent process's arguments (Linux /proc); [] where they cannot be read."""
-    try:
-        return Path(f"/proc/{os.getppid()}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
-    except OSError:
-        return []
 
 
 # ---- data -------------------------------------------------------------------------------------
@@ -229,106 +154,6 @@ def token_length_stats(train: pd.DataFrame, tokenizer: Any, max_length: int) -> 
     }
 
 
-# ---- training ---------------------------------------------------------------------------------
-
-
-def with_selection_metric(config: RunConfig, label_names: list[str]) -> RunConfig:
-    """`training.metric_for_best_model` left unset chooses the checkpoint by the task's metric, the one the card leads
-    with (`hubtools.metrics.task_metric`), so the published checkpoint is the best by the number the card reports."""
-    from hubtools.metrics import task_metric
-
-    if config.training.metric_for_best_model is not None:
-        return config
-    training = dataclasses.replace(config.training, metric_for_best_model=task_metric(label_names, config.data.positive_label))
-    return dataclasses.replace(config, training=training)
-
-
-def runs_on_cpu() -> bool:
-    """No CUDA device, or accelerate was told to use the CPU (`use_cpu: true` / `--cpu`)."""
-    import torch
-
-    return not torch.cuda.is_available() or os.environ.get("ACCELERATE_USE_CPU", "false").lower() in {"1", "true"}
-
-
-def distributed_state() -> Any:
-    """The process group `accelerate launch` (torchrun) set up, seen the way Trainer will see it.
-
-    accelerate only treats CPU processes as one group (gloo) when asked for the CPU explicitly; without
-    `cpu=True` each of them would think it trains alone (world size 1, every process writing the run).
-    """
-    from accelerate import PartialState
-
-    return PartialState(cpu=runs_on_cpu())
-
-
-def configure_torch_threads(threads: int | None = None) -> str | None:
-    """On CPU, set torch's threads for this training (`hubtools.threads`: `training.threads`, OMP_NUM_THREADS,
-    else the cores other processes leave free) and return why that many; None on a GPU."""
-    if not runs_on_cpu():
-        return None
-    from hubtools.threads import set_training_threads
-
-    return set_training_threads(threads).reason
-
-
-def resolve_precision(config: RunConfig) -> str:
-    from hubtools.environment import resolve_mixed_precision
-
-    return resolve_mixed_precision(config.training.mixed_precision)
-
-
-def training_arguments(config: RunConfig, output_dir: Path, **overrides: Any) -> TrainingArguments:
-    """The TrainingArguments every hubtools Trainer starts from (training, evaluation, the throughput benchmark):
-    the config's optimisation settings and this machine's precision, optimizer and device. `overrides` set
-    what differs between them (evaluation and saving, batch order)."""
-    import torch
-    from huggingface_hub.utils import are_progress_bars_disabled
-    from transformers import TrainingArguments
-
-    training = config.training
-    precision = resolve_precision(config)
-    settings: dict[str, Any] = {
-        "output_dir": str(output_dir),
-        "learning_rate": training.learning_rate,
-        "per_device_train_batch_size": training.per_device_train_batch_size,
-        "per_device_eval_batch_size": training.per_device_eval_batch_size,
-        "num_train_epochs": training.num_train_epochs,
-        "max_steps": training.max_steps,
-        "warmup_steps": training.warmup_steps,
-        "weight_decay": training.weight_decay,
-        "seed": training.seed,
-        "fp16": precision == "fp16",
-        "bf16": precision == "bf16",
-        "optim": OPTIMIZER,
-        "use_cpu": runs_on_cpu(),
-        "train_sampling_strategy": "group_by_length" if training.group_by_length else "random",
-        "logging_strategy": "steps",
-        "logging_steps": training.logging_steps,
-        "save_total_limit": training.save_total_limit,
-        "dataloader_num_workers": training.dataloader_num_workers,
-        "dataloader_pin_memory": torch.cuda.is_available(),
-        "report_to": "none",
-        "disable_tqdm": are_progress_bars_disabled(),  # off without a terminal (hubtools.cli.output)
-    }
-    return TrainingArguments(**(settings | overrides))
-
-
-def trainer_arguments(config: RunConfig, checkpoints: Path, greater_is_better: bool | None = None) -> TrainingArguments:
-    """Training's arguments: evaluate and save every epoch, keep the best checkpoint by `metric_for_best_model`."""
-    metric = config.training.metric_for_best_model
-    if metric is None:
-        raise ValueError("training.metric_for_best_model is unset: resolve it with with_selection_metric first")
-    return training_arguments(
-        config,
-        checkpoints,
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        load_best_model_at_end=True,
-        metric_for_best_model=metric,
-        greater_is_better=greater_is_better if greater_is_better is not None else not metric.endswith("loss"),
-    )
-
-
 def build_trainer(
     config: RunConfig,
     data: TrainingData,
@@ -381,85 +206,6 @@ def train_once(config: RunConfig, run: RunDir, data: TrainingData, resume: bool)
         write_json_atomic(run.checkpoint_selection, choice.as_dict())
     return training_summary(trainer, output.metrics, resumed_from=checkpoint)
 
-
-def tie_breaking_callback() -> TrainerCallback:
-    """Keeps Trainer's best checkpoint (kept from rotation, reloaded at the end) equal to hubtools' choice
-    after every evaluation: Trainer alone keeps the first of tied epochs."""
-    from transformers import TrainerCallback
-
-    from hubtools.selection import row_key, select_checkpoint
-
-    class TieBreaking(TrainerCallback):
-        def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            rows = epoch_rows(state.log_history)
-            if rows and row_key(args.metric_for_best_model) in rows[-1]:
-                choice = select_checkpoint(rows, args.metric_for_best_model, args.greater_is_better)
-                state.best_global_step, state.best_metric = choice.step, choice.value
-
-    return TieBreaking()
-
-
-def choose_checkpoint(trainer: Trainer) -> Any:
-    from hubtools.selection import select_checkpoint
-
-    return select_checkpoint(epoch_rows(trainer.state.log_history), trainer.args.metric_for_best_model, trainer.args.greater_is_better)
-
-
-def save_best_model(trainer: Trainer, destination: Path, weights_from: Path | None = None) -> None:
-    """Save the best weights (`weights_from`, a checkpoint, when Trainer reloaded another) and tokenizer into a
-    folder beside `destination`, then swap it in (`replace_folder`): a failure or a kill leaves the previous model whole."""
-    if not trainer.is_world_process_zero():
-        return
-    model = trainer.accelerator.unwrap_model(trainer.model)
-    loaded = Path(trainer.state.best_model_checkpoint or "")
-    if weights_from is not None and loaded.name != weights_from.name:
-        model = type(model).from_pretrained(weights_from)
-    partial = staging_folder(destination)
-    try:
-        model.save_pretrained(partial)
-        trainer.processing_class.save_pretrained(partial)
-        replace_folder(partial, destination)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-
-
-def training_summary(trainer: Trainer, train_metrics: dict[str, float], resumed_from: str | None) -> dict[str, Any]:
-    choice = choose_checkpoint(trainer)
-    return {
-        "best_checkpoint": choice.checkpoint,
-        "best_metric": choice.value,
-        "selection_reason": choice.reason,
-        "metric_for_best_model": trainer.args.metric_for_best_model,
-        "global_step": trainer.state.global_step,
-        "epochs": trainer.state.epoch,
-        "train_runtime_s": train_metrics.get("train_runtime"),
-        "train_samples_per_second": train_metrics.get("train_samples_per_second"),
-        "resumed_from": _relative_checkpoint(resumed_from),
-    }
-
-
-def _relative_checkpoint(path: str | None) -> str | None:
-    return Path(path).name if path else None
-
-
-def epoch_rows(log_history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per evaluation: epoch, step, mean training loss logged since the previous one, eval metrics."""
-    rows, losses = [], []
-    for entry in log_history:
-        if "loss" in entry:
-            losses.append(entry["loss"])
-        if "eval_loss" not in entry:
-            continue
-        row: dict[str, Any] = {"epoch": round(entry["epoch"], 4), "step": entry["step"]}
-        row["training_loss"] = round(sum(losses) / len(losses), 6) if losses else None
-        row["validation_loss"] = entry["eval_loss"]
-        for key, value in entry.items():
-            name = key.removeprefix("eval_")
-            if key.startswith("eval_") and name != "loss" and name not in EVAL_SUMMARY_KEYS:
-                row[name] = value
-        rows.append(row)
-        losses = []
-    return rows
 
 
 # ---- evaluation of the saved weights ---------------------------------------------------------
