@@ -21,7 +21,7 @@ import yaml
 
 from hubtools.claims import ROUNDING, Claim, ClaimCheck, Outcome, check_claims, claims_table, model_index_claims, table_claims
 from hubtools.provenance import PROVENANCE_FILE
-from hubtools.rundir import SPLITS
+from hubtools.rundir import MODEL_FILE_PATTERNS, SPLITS
 
 CARD_FILE = "README.md"
 Mode = Literal["evaluate-only", "retrain"]
@@ -115,7 +115,6 @@ def download_published(api, options: ReproduceOptions, commit: str) -> Published
     from hubtools.cards import TRAINING_CONFIG_FILE
     from hubtools.config import config_from_dict
     from hubtools.hubclient import with_retries
-    from hubtools.publish import MODEL_FILE_PATTERNS
 
     patterns = [CARD_FILE, TRAINING_CONFIG_FILE, PROVENANCE_FILE, "config.json"]
     if options.evaluate_only:
