@@ -1,5 +1,6 @@
 """The package layout: typer only in hubtools.cli, library modules never import hubtools.cli, and no import circle
-between any two modules of the package, the cli and `__main__` entry points included."""
+between any two modules of the package, the cli and `__main__` entry points included; the Hub server and the
+publish package keep their layers."""
 
 from __future__ import annotations
 
@@ -144,3 +145,32 @@ def test_the_hub_runs_spaces_through_the_public_interface_of_the_space_runner() 
         assert not bases & from_runner, f"{name} subclasses {sorted(bases & from_runner)} of hubtools.space: compose it instead"
         assert private_names(path) & runner_private == set(), f"{name} uses private names of hubtools.space"
         assert {imported for imported in from_runner if imported.startswith("_")} == set()
+
+
+PUBLISH_JOBS = {"options", "trees", "checks", "scan", "plan", "commit", "manifest", "upload_streams"}
+COMMIT_CODE = {"hubtools.publish.commit", "hubtools.safe_commit"}
+
+
+def publish_graph() -> dict[str, set[str]]:
+    """Every hubtools module each module of the publish package imports, the package's own __init__ included."""
+    modules = all_modules()
+    package = {name: path for name, path in modules.items() if name == "hubtools.publish" or name.startswith("hubtools.publish.")}
+    return {name: {target for target in imported_modules(path) if target in modules} for name, path in package.items()}
+
+
+def test_the_publish_package_keeps_each_module_to_its_job() -> None:
+    """publish() in the package's __init__ runs the jobs; the plan and the checks decide, and only the commit
+    module writes to the Hub; no job imports the package's entry, and nothing in it imports the Hub server."""
+    graph = publish_graph()
+    assert {f"hubtools.publish.{job}" for job in PUBLISH_JOBS} | {"hubtools.publish"} == set(graph)
+    for name, targets in graph.items():
+        assert not {target for target in targets if target.split(".")[:2] == ["hubtools", "hub"]}, f"{name} imports the Hub server"
+        if name == "hubtools.publish":
+            continue
+        assert "hubtools.publish" not in targets, f"{name} imports the package entry; the entry builds on the jobs"
+        if name != "hubtools.publish.commit":
+            assert not targets & COMMIT_CODE, f"{name} imports commit code {sorted(targets & COMMIT_CODE)}; only publish.commit commits"
+    assert graph["hubtools.publish.scan"] <= {"hubtools.errors"}, "the scan reads local files only"
+    assert {target for target in graph["hubtools.publish.plan"] if target.startswith("hubtools.publish.")} <= {
+        "hubtools.publish.manifest", "hubtools.publish.scan",
+    }, "the plan builds on the manifest and the scan's hashes, not on checks, trees or commits"
