@@ -39,6 +39,8 @@ from hubtools.rundir import RunDir
 from hubtools.space import check_hardware
 
 if TYPE_CHECKING:
+    from huggingface_hub import HfApi
+
     from hubtools.verify import VerifyReport
 
 __all__ = [
@@ -54,14 +56,34 @@ __all__ = [
 
 @dataclass
 class PublishResult:
+    """What a publish planned and committed, and `verify`'s report on it (None with --create-pr or --no-verify)."""
+
     commits: list[CommitResult]
     plans: list[RepoPlan]
     verified: bool = False
     verification: VerifyReport | None = None
 
 
-def plan_publish(options: PublishOptions, api, work_dir: Path) -> list[RepoPlan]:
-    """Every check and every diff, before anything is uploaded. Order: dataset, model, Space."""
+def plan_publish(options: PublishOptions, api: HfApi, work_dir: Path) -> list[RepoPlan]:
+    """Every check and every diff, before anything is uploaded. Order: dataset, model, Space.
+
+    Renders the model card into RUN/card when it is missing (or `render_card`), and the dataset repo and the
+    Space into `work_dir`.
+
+    Args:
+        options: what to publish and where.
+        api: the client of the Hub published to, with the token.
+        work_dir: a scratch folder that outlives the plans (their files point into it).
+
+    Returns:
+        one plan per repo, each read from the remote, in commit order.
+
+    Raises:
+        HubtoolsError: bad input (repo ids, run directory, card, secrets in a file, a card edited on the Hub,
+            no token or one without write rights).
+        HubRefusedError: the Hub rejects a token.
+        HubUnreachableError: the Hub did not answer after the retries.
+    """
     check_repo_id(options.repo_id, "--repo", "model")
     if options.dataset_repo_id:
         check_repo_id(options.dataset_repo_id, "--dataset-repo", "dataset")
@@ -96,9 +118,21 @@ def plan_publish(options: PublishOptions, api, work_dir: Path) -> list[RepoPlan]
     return plans
 
 
-def pin_dataset_revision(api, model_plan: RepoPlan, dataset_commit: CommitResult, run: RunDir, options: PublishOptions) -> None:
+def pin_dataset_revision(api: HfApi, model_plan: RepoPlan, dataset_commit: CommitResult, run: RunDir, options: PublishOptions) -> None:
     """Write the dataset repo's commit into the model card's metadata (model-index, .eval_results), hash the
-    rewritten files again and re-diff the model repo."""
+    rewritten files again and re-diff the model repo.
+
+    Args:
+        api: the client of the Hub published to.
+        model_plan: the model repo's plan, updated in place.
+        dataset_commit: the dataset repo's commit (nothing is pinned when it opened a pull request).
+        run: the run directory whose card is rewritten.
+        options: the revision published to and the Space's token (both refused in the rewritten files).
+
+    Raises:
+        HubtoolsError: a rewritten file holds a secret.
+        HubUnreachableError: the Hub did not answer after the retries.
+    """
     from hubtools.cards import set_dataset_revision
 
     dataset_revision = dataset_commit.commit_id or dataset_commit.plan.parent_commit
@@ -111,7 +145,15 @@ def pin_dataset_revision(api, model_plan: RepoPlan, dataset_commit: CommitResult
 
 
 def write_dry_run(plans: list[RepoPlan], target: Path) -> None:
-    """Copy the exact trees that would be uploaded into target/{model,dataset,space}/."""
+    """Copy the exact trees that would be uploaded into target/{model,dataset,space}/.
+
+    Args:
+        plans: the plans of every repo published to.
+        target: a new or empty folder (`--dry-run`).
+
+    Raises:
+        HubtoolsError: `target` is not empty.
+    """
     if target.exists() and any(target.iterdir()):
         raise HubtoolsError(f"--dry-run {target}: folder is not empty; pass a new or empty folder")
     for plan in plans:
@@ -122,6 +164,26 @@ def write_dry_run(plans: list[RepoPlan], target: Path) -> None:
 
 
 def publish(options: PublishOptions, echo: Callable[[str], None] = print) -> PublishResult:
+    """Publish a run: plan and check every repo, then one retry-safe commit per repo (dataset, model, Space), then
+    `verify` the model repo against the run.
+
+    Nothing is uploaded before every check passed; an unchanged repo gets no commit; files of a repo that
+    hubtools did not publish there are kept (unless `options.mirror`). Xet uploads are capped to
+    `options.upload_streams` while it runs (`xet_upload_streams`).
+
+    Args:
+        options: what to publish and where.
+        echo: where the plan, card gaps and results are printed.
+
+    Returns:
+        the plans, the commits made and `verify`'s report.
+
+    Raises:
+        HubtoolsError: bad input, found before anything is uploaded (see `plan_publish`).
+        HubRefusedError: the Hub refused a token, repo, branch or commit.
+        HubUnreachableError: the Hub did not answer after the retries; a re-run finishes the publish.
+        VerifyError: the published model disagrees with the run (the commits are already on the Hub).
+    """
     with xet_upload_streams(options.upload_streams):
         return _publish(options, echo)
 
@@ -164,7 +226,20 @@ def _publish(options: PublishOptions, echo: Callable[[str], None]) -> PublishRes
 
 
 def verify_published(options: PublishOptions, commits: list[CommitResult], endpoint: str, token: str | None) -> VerifyReport:
-    """`hubtools verify` on what was just committed; a failure says that the commits are already on the Hub."""
+    """`hubtools verify` on what was just committed; a failure says that the commits are already on the Hub.
+
+    Args:
+        options: the model repo, run directory and revision published.
+        commits: the commits just made, named in a failure.
+        endpoint: the Hub published to.
+        token: the token to read the repo with.
+
+    Returns:
+        `verify`'s report.
+
+    Raises:
+        VerifyError: the published model or card disagrees with the run.
+    """
     from hubtools.verify import VerifyError, verify_repo
 
     try:

@@ -4,6 +4,7 @@ SDK and token, the card (parses, matches the run, not edited on the Hub since hu
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hubtools.errors import HubRefusedError, HubtoolsError
 from hubtools.hubclient import with_retries
@@ -11,12 +12,27 @@ from hubtools.publish.options import PublishOptions
 from hubtools.publish.plan import PUBLISH_MARK, RepoPlan, RepoType, repo_url
 from hubtools.rundir import RunDir
 
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
+
 
 CARD_FILE = "README.md"
 
 
 def check_repo_id(repo_id: str, option: str, repo_type: RepoType) -> str:
-    """ORG/NAME, valid by the Hub's rules, and not prefixed with another repo type."""
+    """ORG/NAME, valid by the Hub's rules, and not prefixed with another repo type.
+
+    Args:
+        repo_id: the id as the user gave it.
+        option: the command-line option it came from (`--repo`, `--dataset-repo`, `--space`), named in errors.
+        repo_type: the kind of repo the option takes.
+
+    Returns:
+        `repo_id`, unchanged.
+
+    Raises:
+        HubtoolsError: the id names another repo type, is not ORG/NAME, or breaks the Hub's rules.
+    """
     from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
 
@@ -32,8 +48,17 @@ def check_repo_id(repo_id: str, option: str, repo_type: RepoType) -> str:
     return repo_id
 
 
-def check_can_write(api, namespaces: set[str]) -> None:
-    """The token is known, is not read-only, and its user may write to every namespace published to."""
+def check_can_write(api: HfApi, namespaces: set[str]) -> None:
+    """The token is known, is not read-only, and its user may write to every namespace published to.
+
+    Args:
+        api: the client of the Hub published to, with the token.
+        namespaces: the users and orgs of every repo published to.
+
+    Raises:
+        HubRefusedError: the Hub rejects the token.
+        HubtoolsError: the token is read-only, or its user is not a member (or only a reader) of a namespace.
+    """
     from huggingface_hub.errors import HfHubHTTPError
 
     try:
@@ -54,8 +79,16 @@ def check_can_write(api, namespaces: set[str]) -> None:
             raise HubtoolsError(f"{user} has the read role in {namespace}; ask an admin of {namespace} for write access")
 
 
-def check_space_sdk(api, space_repo_id: str) -> None:
-    """An existing Space must be a Gradio Space: the demo cannot replace a docker or static one."""
+def check_space_sdk(api: HfApi, space_repo_id: str) -> None:
+    """An existing Space must be a Gradio Space: the demo cannot replace a docker or static one.
+
+    Args:
+        api: the client of the Hub published to.
+        space_repo_id: the Space published to (absent is fine: publish creates it).
+
+    Raises:
+        HubtoolsError: the Space exists with another SDK.
+    """
     from huggingface_hub.errors import RepositoryNotFoundError
 
     try:
@@ -66,8 +99,19 @@ def check_space_sdk(api, space_repo_id: str) -> None:
         raise HubtoolsError(f"--space {space_repo_id}: exists as a {info.sdk} Space; the demo needs a gradio Space, pick another name")
 
 
-def check_model_card(card_path: Path, api, *, dataset_repo_id: str | None, space_repo_id: str | None) -> None:
-    """The card parses, has model-index results, links the dataset and Space, and the Hub accepts its metadata."""
+def check_model_card(card_path: Path, api: HfApi, *, dataset_repo_id: str | None, space_repo_id: str | None) -> None:
+    """The card parses, has model-index results, links the dataset and Space, and the Hub accepts its metadata.
+
+    Args:
+        card_path: RUN/card/README.md.
+        api: the client of the Hub whose metadata rules the card must pass (its endpoint, not the global one).
+        dataset_repo_id: the dataset repo the card must list under `datasets:`, if one is published.
+        space_repo_id: the Space the card must link, if one is published.
+
+    Raises:
+        HubtoolsError: the card's metadata does not parse, has no results, misses the dataset or Space, or the Hub
+            rejects it.
+    """
     from huggingface_hub import ModelCard
     from huggingface_hub.errors import HfHubHTTPError
 
@@ -91,7 +135,15 @@ def check_model_card(card_path: Path, api, *, dataset_repo_id: str | None, space
 
 def check_card_matches_run(card_path: Path, run: RunDir) -> None:
     """The card's model-index values on the test split are the run's metrics.json (to the card's rounding): the
-    check `verify` makes after the upload, made before it where only the card can be wrong."""
+    check `verify` makes after the upload, made before it where only the card can be wrong.
+
+    Args:
+        card_path: RUN/card/README.md.
+        run: the run directory whose metrics.json the card must state.
+
+    Raises:
+        HubtoolsError: a value of the card differs from metrics.json.
+    """
     from hubtools.verify import card_metric_checks
 
     test = {key: value for key, value in run.read_json(run.metrics).get("test", {}).items() if isinstance(value, (int, float))}
@@ -104,6 +156,14 @@ def check_card_matches_run(card_path: Path, run: RunDir) -> None:
 
 
 def check_run(run: RunDir) -> None:
+    """The run directory holds a trained model (config.json, safetensors weights) and its metrics.json.
+
+    Args:
+        run: the run directory.
+
+    Raises:
+        HubtoolsError: the folder, config.json, metrics.json or the safetensors weights are missing.
+    """
     if not run.root.is_dir():
         raise HubtoolsError(f"{run.root}: run directory not found; pass --run DIR (a directory written by `hubtools train`)")
     for required, hint in ((run.model / "config.json", "hubtools train"), (run.metrics, "hubtools train")):
@@ -113,16 +173,24 @@ def check_run(run: RunDir) -> None:
         raise HubtoolsError(f"{run.model}: no *.safetensors weights; only safetensors are published (save with safe_serialization)")
 
 
-def _card_blob(api, plan: RepoPlan, commit_id: str) -> str | None:
+def _card_blob(api: HfApi, plan: RepoPlan, commit_id: str) -> str | None:
     info = api.repo_info(plan.repo_id, repo_type=plan.repo_type, revision=commit_id, files_metadata=True)
     return next((sibling.blob_id for sibling in info.siblings or [] if sibling.rfilename == CARD_FILE), None)
 
 
-def check_card_not_edited_on_hub(api, plan: RepoPlan) -> None:
+def check_card_not_edited_on_hub(api: HfApi, plan: RepoPlan) -> None:
     """A card changed on the Hub by a commit hubtools did not make is never replaced silently.
 
     Since the last commit marked PUBLISH_MARK, README.md must be unchanged; a repo hubtools never published
-    to counts as edited."""
+    to counts as edited.
+
+    Args:
+        api: the client of the Hub published to.
+        plan: the repo's plan, read from the remote (`read_remote`).
+
+    Raises:
+        HubtoolsError: the plan would replace a README.md edited on the Hub since hubtools published it.
+    """
     if not any(change.path == CARD_FILE and change.status == "changed" for change in plan.pending()):
         return
     history = with_retries(
@@ -141,7 +209,16 @@ def check_card_not_edited_on_hub(api, plan: RepoPlan) -> None:
 
 
 def check_space_token(options: PublishOptions, endpoint: str) -> None:
-    """A private model's Space needs a read-only token to load it; refuse before uploading when there is none."""
+    """A private model's Space needs a read-only token to load it; refuse before uploading when there is none.
+
+    Args:
+        options: whether the model is private, its Space and the Space's token.
+        endpoint: the Hub that must accept the Space's token.
+
+    Raises:
+        HubtoolsError: a private model's Space has no token, or a token whose role is not read.
+        HubRefusedError: the Hub rejects the Space's token.
+    """
     from huggingface_hub.errors import HfHubHTTPError
 
     from hubtools.hubclient import hub_api
@@ -162,7 +239,14 @@ def check_space_token(options: PublishOptions, endpoint: str) -> None:
 
 
 def card_gaps_to_publish(options: PublishOptions) -> list[str]:
-    """Prose the published cards lack (model card, and dataset card when the dataset is published)."""
+    """Prose the published cards lack (model card, and dataset card when the dataset is published).
+
+    Args:
+        options: the run directory and whether a dataset repo is published.
+
+    Returns:
+        one line per gap, prefixed with the card it is in.
+    """
     from hubtools.cards import card_gaps, dataset_card_gaps
 
     gaps = [f"model card: {gap}" for gap in card_gaps(options.run_dir)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from hubtools.errors import HubRefusedError, HubtoolsError
 from hubtools.hubclient import with_retries
@@ -11,17 +12,41 @@ from hubtools.publish.plan import PUBLISH_MARK, RepoPlan, RepoType, repo_url
 from hubtools.rundir import RunDir
 from hubtools.safe_commit import commit_marker, commit_once
 
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
+
 
 @dataclass
 class CommitResult:
+    """What one repo's commit left on the Hub."""
+
     plan: RepoPlan
     url: str
     commit_id: str | None = None  # None: nothing changed, no commit
     pr_url: str | None = None
 
 
-def commit_plan(api, plan: RepoPlan, *, revision: str, create_pr: bool, private: bool, commit_message: str) -> CommitResult:
-    """One atomic commit with the pending operations; none at all when nothing changed."""
+def commit_plan(api: HfApi, plan: RepoPlan, *, revision: str, create_pr: bool, private: bool, commit_message: str) -> CommitResult:
+    """One atomic commit with the pending operations; none at all when nothing changed.
+
+    The repo (and the branch) are created when missing. The commit is safe to retry (`commit_once`): one whose
+    answer was lost is found on the Hub, not sent twice.
+
+    Args:
+        api: the client of the Hub published to.
+        plan: the repo's plan, read from the remote (`read_remote`).
+        revision: the branch to commit to (created from main when missing), or the pull request's target.
+        create_pr: open a pull request instead of committing to `revision`.
+        private: create a missing repo private.
+        commit_message: the commit's title.
+
+    Returns:
+        the repo's URL and the commit (or pull request) made; `commit_id` None when nothing changed.
+
+    Raises:
+        HubRefusedError: the Hub refused the repo, the branch or the commit.
+        HubUnreachableError: the Hub did not answer after the retries; the repo is still at its parent commit.
+    """
     from huggingface_hub.errors import HfHubHTTPError
 
     url = repo_url(api.endpoint, plan.repo_type, plan.repo_id)
@@ -36,7 +61,7 @@ def commit_plan(api, plan: RepoPlan, *, revision: str, create_pr: bool, private:
 
 
 def _create_repo_and_commit(
-    api, plan: RepoPlan, url: str, describe: str, *, revision: str, create_pr: bool, private: bool, commit_message: str
+    api: HfApi, plan: RepoPlan, url: str, describe: str, *, revision: str, create_pr: bool, private: bool, commit_message: str
 ) -> CommitResult:
     if not plan.exists:
         with_retries(
@@ -75,8 +100,16 @@ def plan_marker(plan: RepoPlan, revision: str, create_pr: bool) -> str:
     return commit_marker(plan.repo_type, plan.repo_id, revision, create_pr, plan.parent_commit, changes)
 
 
-def give_space_the_token(api, options: PublishOptions) -> None:
-    """The private model's Space reads it with HF_TOKEN, stored as a Space secret (never in a file)."""
+def give_space_the_token(api: HfApi, options: PublishOptions) -> None:
+    """The private model's Space reads it with HF_TOKEN, stored as a Space secret (never in a file).
+
+    Args:
+        api: the client of the Hub published to.
+        options: whether the model is private, its Space and the Space's read token.
+
+    Raises:
+        HubUnreachableError: the Hub did not answer after the retries.
+    """
     if options.private and options.space_repo_id and options.space_token:
         with_retries(
             lambda: api.add_space_secret(options.space_repo_id, "HF_TOKEN", options.space_token, description="read-only token for the private model"),
@@ -87,7 +120,15 @@ def give_space_the_token(api, options: PublishOptions) -> None:
 
 def commit_message(repo_type: RepoType, options: PublishOptions) -> str:
     """Each repo's own commit title: `--commit-message` (or the run's name) is the model's; the dataset and the
-    Space say what they hold, so a model's message never lands in their history."""
+    Space say what they hold, so a model's message never lands in their history.
+
+    Args:
+        repo_type: the repo the commit goes to.
+        options: `commit_message` and the run directory (whose name the default model title uses).
+
+    Returns:
+        the commit's title.
+    """
     if repo_type == "dataset":
         return f"Publish the dataset {options.repo_id} is trained and evaluated on"
     if repo_type == "space":

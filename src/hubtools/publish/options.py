@@ -10,6 +10,8 @@ from hubtools.space import DEFAULT_HARDWARE
 
 @dataclass
 class PublishOptions:
+    """What `hubtools publish` is asked to publish, where, and how (its command-line options)."""
+
     repo_id: str
     run_dir: Path
     dataset_repo_id: str | None = None

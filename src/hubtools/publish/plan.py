@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from hubtools.cards import BENCHMARK_FILE
 from hubtools.formatting import format_size
@@ -17,22 +17,31 @@ from hubtools.hubclient import with_retries
 from hubtools.publish.manifest import PreviousPublish, read_previous_publish
 from hubtools.publish.scan import FileDigest
 
+if TYPE_CHECKING:
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+    from huggingface_hub.hf_api import RepoSibling
+
 
 RepoType = Literal["model", "dataset", "space"]
 Status = Literal["added", "changed", "deleted", "unchanged", "kept"]
+
 # Never deleted by a publish, even a mirror, nor listed as kept: .gitattributes is the Hub's own; a benchmark
 # declaration (eval.yaml) is the dataset owner's, and models scored on it point their .eval_results at it.
 KEPT_REMOTE_FILES = {".gitattributes", BENCHMARK_FILE}
+
 PUBLISH_MARK = "Published with `hubtools publish`."  # commit description: how a later publish knows its own commits
 
 
 def repo_url(endpoint: str, repo_type: RepoType, repo_id: str) -> str:
+    """The repo's page on `endpoint`, e.g. `https://hub.example/datasets/acme/tweets`."""
     prefix = {"model": "", "dataset": "datasets/", "space": "spaces/"}[repo_type]
     return f"{endpoint}/{prefix}{repo_id}"
 
 
 @dataclass(frozen=True)
 class FileChange:
+    """One file of the plan: what publish does to it, and its sizes."""
+
     path: str
     status: Status
     size: int | None  # local size (None when deleted or kept)
@@ -56,15 +65,18 @@ class RepoPlan:
     mirror: bool = False  # delete every file the run lacks, not only those hubtools published
 
     def pending(self) -> list[FileChange]:
+        """The changes the commit makes (added, changed, deleted)."""
         return [change for change in self.changes if change.status not in ("unchanged", "kept")]
 
     def kept(self) -> list[FileChange]:
+        """Remote files the run lacks that publish leaves alone."""
         return [change for change in self.changes if change.status == "kept"]
 
-    def operations(self) -> list:
+    def operations(self) -> list[CommitOperationAdd | CommitOperationDelete]:
+        """The pending changes as huggingface_hub commit operations."""
         from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
-        operations: list = []
+        operations: list[CommitOperationAdd | CommitOperationDelete] = []
         for change in self.pending():
             if change.status == "deleted":
                 operations.append(CommitOperationDelete(path_in_repo=change.path))
@@ -79,7 +91,7 @@ def _git_blob_id(path: Path) -> str:
     return git_hash(path.read_bytes())
 
 
-def _same_content(local: Path, digest: FileDigest, remote) -> bool:
+def _same_content(local: Path, digest: FileDigest, remote: RepoSibling) -> bool:
     """Compare a local file with a repo sibling without downloading it."""
     if remote.size is not None and remote.size != digest.size:
         return False
@@ -89,11 +101,27 @@ def _same_content(local: Path, digest: FileDigest, remote) -> bool:
 
 
 def diff_tree(
-    files: dict[str, Path], digests: dict[str, FileDigest], remote_siblings: list, previous: PreviousPublish, *, mirror: bool = False
+    files: dict[str, Path],
+    digests: dict[str, FileDigest],
+    remote_siblings: list[RepoSibling],
+    previous: PreviousPublish,
+    *,
+    mirror: bool = False,
 ) -> list[FileChange]:
-    """File-by-file difference between the local tree (hashed by `scan_and_hash`) and the repo's files. A remote file
-    the run lacks is deleted when `previous` (the repo's manifest) says hubtools published it, or with `mirror`;
-    otherwise it is kept, with the reason."""
+    """File-by-file difference between the local tree and the repo's files, without downloading them.
+
+    Args:
+        files: path in the repo -> local file.
+        digests: the local files' hashes (`scan_and_hash`).
+        remote_siblings: the repo's files, with their metadata (sizes, LFS sha256, blob ids).
+        previous: what the repo's manifest says hubtools published there before.
+        mirror: delete every remote file the run lacks, not only those hubtools published.
+
+    Returns:
+        one change per path, sorted: the run's files (added, changed, unchanged), then the remote files the run
+        lacks (deleted when `previous` or `mirror` allows, otherwise kept with the reason). `KEPT_REMOTE_FILES`
+        are never listed.
+    """
     remote = {sibling.rfilename: sibling for sibling in remote_siblings}
     changes = []
     for path, local in sorted(files.items()):
@@ -110,6 +138,7 @@ def diff_tree(
 
 
 def format_plan(plan: RepoPlan, endpoint: str, revision: str) -> str:
+    """The plan as printed before anything is uploaded: one line per pending or kept file, then the counts."""
     where = f"{revision} at {plan.parent_commit[:12]}" if plan.parent_commit else "new repo"
     lines = [f"{plan.repo_type} {repo_url(endpoint, plan.repo_type, plan.repo_id)} ({where}):"]
     marks = {"added": "+", "changed": "~", "deleted": "-"}
@@ -123,8 +152,18 @@ def format_plan(plan: RepoPlan, endpoint: str, revision: str) -> str:
     return "\n".join(lines)
 
 
-def read_remote(api, plan: RepoPlan, revision: str) -> None:
-    """Fill in whether the repo exists, its head commit on `revision` (or main) and the diff against it."""
+def read_remote(api: HfApi, plan: RepoPlan, revision: str) -> None:
+    """Fill in whether the repo exists, its head commit on `revision` (or main) and the diff against it.
+
+    Args:
+        api: the client of the Hub published to.
+        plan: the repo's plan, its `files` and `digests` set; `exists`, `parent_commit`, `private` and
+            `changes` are filled in.
+        revision: the branch published to; a branch not there yet is compared with main.
+
+    Raises:
+        HubUnreachableError: the Hub did not answer after the retries (`with_retries`).
+    """
     from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 
     def fetch():

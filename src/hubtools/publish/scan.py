@@ -29,14 +29,28 @@ REGULAR_FILE_MAX = 10 * 1024 * 1024  # larger files are LFS on the Hub: only the
 
 @dataclass(frozen=True)
 class FileDigest:
+    """A local file's size and hashes, from the scan's one read."""
+
     size: int
     sha256: str
     git_blob_id: str | None  # hashed in the same read for files small enough to be regular (non-LFS) files
 
 
 def scan_and_hash(files: dict[str, Path], token: str | None, space_token: str | None = None) -> dict[str, FileDigest]:
-    """Refuse files that look like credentials (by name, token patterns, or holding a token in use), and hash
-    each file in the same single read: sha256, and the git blob id for files that can be regular files."""
+    """Refuse files that look like credentials, and hash each file in the same single read.
+
+    Args:
+        files: path in the repo -> local file.
+        token: the Hub token in use; a file holding it is refused.
+        space_token: the Space's read token, refused likewise.
+
+    Returns:
+        path in the repo -> its size, sha256 and (for files that can be regular, non-LFS files) git blob id.
+
+    Raises:
+        HubtoolsError: a file's name looks like a credential (`SECRET_FILE_PATTERNS`), or its bytes hold a token
+            pattern, a private key or one of the tokens given.
+    """
     tokens = [secret.encode() for secret in (token, space_token) if secret]
     digests = {}
     for path, local in files.items():

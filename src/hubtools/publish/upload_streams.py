@@ -22,7 +22,17 @@ def xet_upload_streams(streams: int | None) -> Iterator[int]:
     """Cap hf_xet's upload streams while the block runs (`streams`, else the variable already set, else 2), yielding
     the cap; the variable is restored afterwards, so nothing is left set for the rest of the process. hf_xet reads it
     when huggingface_hub opens the process's Xet session (its first Xet upload or download) inside the block: a
-    process that already used Xet keeps the cap it had."""
+    process that already used Xet keeps the cap it had.
+
+    Args:
+        streams: xorbs in flight per Xet upload (`--upload-streams`), or None for the variable's value, else 2.
+
+    Yields:
+        the cap in force.
+
+    Raises:
+        HubtoolsError: `streams` is below 1, or the variable is not a positive number.
+    """
     if streams is None:
         value = os.environ.get(XET_UPLOAD_STREAMS_ENV, "").strip() or str(DEFAULT_UPLOAD_STREAMS)
         if not value.isdigit() or int(value) < 1:
