@@ -369,7 +369,8 @@ def test_commit_descriptions_render_as_markdown(hub, writer) -> None:
 
 
 def test_each_published_repo_gets_its_own_commit_message(tmp_path) -> None:
-    from hubtools.publish import PublishOptions, commit_message
+    from hubtools.publish import PublishOptions
+    from hubtools.publish.commit import commit_message
 
     options = PublishOptions(repo_id="acme/model", run_dir=tmp_path / "my-run", commit_message="Retrain with seed 2")
     messages = {kind: commit_message(kind, options) for kind in ("model", "dataset", "space")}

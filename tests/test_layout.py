@@ -1,5 +1,6 @@
 """The package layout: typer only in hubtools.cli, library modules never import hubtools.cli, and no import circle
-between any two modules of the package, the cli and `__main__` entry points included."""
+between any two modules of the package, the cli and `__main__` entry points included; the Hub server and the
+publish package keep their layers."""
 
 from __future__ import annotations
 
@@ -254,7 +255,7 @@ CARD_RENDERING_MODULES = (
 EVALUATION_OR_NETWORK = (
     "huggingface_hub", "httpx", "requests", "urllib", "socket", "transformers", "torch", "evaluate", "datasets",
     "hubtools.evaluation", "hubtools.compare", "hubtools.metrics", "hubtools.fit", "hubtools.train", "hubtools.hubclient",
-    "hubtools.publish", "hubtools.verify", "hubtools.cards", "hubtools.card", "hubtools.atomic_folder",
+    "hubtools.publish", "hubtools.verify", "hubtools.card", "hubtools.atomic_folder",
     "os", "shutil", "tempfile", "subprocess",
 )
 # What rendering may take from those: huggingface_hub's card classes (no request), names for metrics, its own modules.
@@ -334,7 +335,7 @@ EVALUATION_FORBIDDEN = {
     "hubtools.evaluation.plots": MODEL_LIBRARIES,
     "hubtools.evaluation.baseline": MODEL_LIBRARIES,
 }
-DOWNSTREAM_OF_EVALUATION = ("hubtools.cards", "hubtools.card", "hubtools.publish", "hubtools.space", "hubtools.verify", "hubtools.claims")
+DOWNSTREAM_OF_EVALUATION = ("hubtools.card", "hubtools.publish", "hubtools.space", "hubtools.verify", "hubtools.claims")
 
 
 def evaluation_role_violations(imports: dict[str, set[str]]) -> list[str]:
@@ -362,7 +363,7 @@ def test_the_evaluation_role_check_catches_a_planted_violation() -> None:
         "hubtools.evaluation.baseline": {"transformers.models.auto", "sklearn.pipeline"},
         "hubtools.evaluation.build": {"torch", "hubtools.card.facts"},
         "hubtools.evaluation.write": {"hubtools.publish.plan"},
-        "hubtools.cards": {"torch"},
+        "hubtools.card.render": {"torch"},
     }
     assert evaluation_role_violations(planted) == [
         "hubtools.evaluation.baseline imports transformers.models.auto",
@@ -370,3 +371,32 @@ def test_the_evaluation_role_check_catches_a_planted_violation() -> None:
         "hubtools.evaluation.plots imports torch",
         "hubtools.evaluation.write imports hubtools.publish.plan",
     ]
+
+
+PUBLISH_JOBS = {"options", "trees", "checks", "scan", "plan", "commit", "manifest", "upload_streams"}
+COMMIT_CODE = {"hubtools.publish.commit", "hubtools.safe_commit"}
+
+
+def publish_graph() -> dict[str, set[str]]:
+    """Every hubtools module each module of the publish package imports, the package's own __init__ included."""
+    modules = all_modules()
+    package = {name: path for name, path in modules.items() if name == "hubtools.publish" or name.startswith("hubtools.publish.")}
+    return {name: {target for target in imported_modules(path) if target in modules} for name, path in package.items()}
+
+
+def test_the_publish_package_keeps_each_module_to_its_job() -> None:
+    """publish() in the package's __init__ runs the jobs; the plan and the checks decide, and only the commit
+    module writes to the Hub; no job imports the package's entry, and nothing in it imports the Hub server."""
+    graph = publish_graph()
+    assert {f"hubtools.publish.{job}" for job in PUBLISH_JOBS} | {"hubtools.publish"} == set(graph)
+    for name, targets in graph.items():
+        assert not {target for target in targets if target.split(".")[:2] == ["hubtools", "hub"]}, f"{name} imports the Hub server"
+        if name == "hubtools.publish":
+            continue
+        assert "hubtools.publish" not in targets, f"{name} imports the package entry; the entry builds on the jobs"
+        if name != "hubtools.publish.commit":
+            assert not targets & COMMIT_CODE, f"{name} imports commit code {sorted(targets & COMMIT_CODE)}; only publish.commit commits"
+    assert graph["hubtools.publish.scan"] <= {"hubtools.errors"}, "the scan reads local files only"
+    assert {target for target in graph["hubtools.publish.plan"] if target.startswith("hubtools.publish.")} <= {
+        "hubtools.publish.manifest", "hubtools.publish.scan",
+    }, "the plan builds on the manifest and the scan's hashes, not on checks, trees or commits"

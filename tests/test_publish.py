@@ -15,8 +15,8 @@ from huggingface_hub import ModelCard
 from huggingface_hub.errors import RepositoryNotFoundError
 
 import hubtools.hubclient as hubclient
-import hubtools.publish as publish_module
 from hubtools.errors import HubtoolsError
+from hubtools.publish.checks import check_model_card
 from hubtools.rundir import RunDir
 from publishing_support import copy_of_trained_run, publish_run, repo_files
 
@@ -213,12 +213,12 @@ def test_card_metadata_is_checked_by_the_endpoint_given_not_the_global_one(hub, 
     run, _ = published
     card = run.card / "README.md"
     monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
-    assert publish_module.check_model_card(card, hub.api(token), dataset_repo_id=None, space_repo_id=None) is None
+    assert check_model_card(card, hub.api(token), dataset_repo_id=None, space_repo_id=None) is None
     monkeypatch.setattr(constants, "ENDPOINT", hub.endpoint)  # now the global endpoint answers and the given one does not
     import httpx2  # huggingface_hub 2.x's HTTP client
 
     with pytest.raises(httpx2.ConnectError) as refused:  # asked the endpoint given, where nothing listens
-        publish_module.check_model_card(card, hubclient.hub_api(endpoint="http://127.0.0.1:9", token=token), dataset_repo_id=None, space_repo_id=None)
+        check_model_card(card, hubclient.hub_api(endpoint="http://127.0.0.1:9", token=token), dataset_repo_id=None, space_repo_id=None)
     assert str(refused.value.request.url) == "http://127.0.0.1:9/api/validate-yaml"
 
 

@@ -9,8 +9,12 @@ from pathlib import Path
 import pytest
 
 from hubtools.errors import HubtoolsError
-from hubtools.manifest import MANIFEST_FILE, NO_MANIFEST, PreviousPublish, manifest_bytes, parse_manifest, write_manifest
-from hubtools.publish import XET_UPLOAD_STREAMS_ENV, check_repo_id, diff_tree, model_tree, scan_and_hash, xet_upload_streams
+from hubtools.publish.manifest import MANIFEST_FILE, NO_MANIFEST, PreviousPublish, manifest_bytes, parse_manifest, write_manifest
+from hubtools.publish import XET_UPLOAD_STREAMS_ENV, xet_upload_streams
+from hubtools.publish.checks import check_repo_id
+from hubtools.publish.plan import diff_tree
+from hubtools.publish.scan import scan_and_hash
+from hubtools.publish.trees import model_tree
 from hubtools.rundir import RunDir
 
 
@@ -74,7 +78,7 @@ def test_secret_scan_refuses_files_that_look_like_credentials(tmp_path: Path, na
 
 
 def test_secret_scan_finds_a_token_across_chunk_boundaries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("hubtools.publish.SCAN_CHUNK", 16)
+    monkeypatch.setattr("hubtools.publish.scan.SCAN_CHUNK", 16)
     blob = _write(tmp_path / "weights.bin", b"\x00" * 10 + b"hf_" + b"Z" * 40 + b"\x00" * 10)
     with pytest.raises(HubtoolsError):
         scan_and_hash({"weights.bin": blob}, token=None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hubtools.manifest import MANIFEST_FILE, NO_MANIFEST
+from hubtools.publish.manifest import MANIFEST_FILE, NO_MANIFEST
 from publishing_support import copy_of_trained_run, publish_run, repo_files
 
 ORG = "shared"

@@ -23,7 +23,7 @@ from hubtools.claims import (
     ROUNDING, Claim, ClaimCheck, Outcome, check_claims, claims_table, default_out_dir, escape_markdown, model_index_claims, table_claims,
 )
 from hubtools.provenance import PROVENANCE_FILE
-from hubtools.rundir import SPLITS
+from hubtools.rundir import MODEL_FILE_PATTERNS, SPLITS
 
 CARD_FILE = "README.md"
 Mode = Literal["evaluate-only", "retrain"]

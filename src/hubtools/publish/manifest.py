@@ -11,8 +11,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hubtools.hubclient import with_retries
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
 
 MANIFEST_FILE = "hubtools_published.json"
 MANIFEST_FORMAT = 1
@@ -42,7 +46,15 @@ def manifest_bytes(paths: list[str]) -> bytes:
 
 
 def write_manifest(tree: dict[str, Path], folder: Path) -> dict[str, Path]:
-    """`tree` with its manifest added (written into `folder`)."""
+    """`tree` with its manifest added (written into `folder`).
+
+    Args:
+        tree: path in the repo -> local file.
+        folder: where the manifest file is written.
+
+    Returns:
+        `tree` and `MANIFEST_FILE`.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     manifest = folder / MANIFEST_FILE
     manifest.write_bytes(manifest_bytes(list(tree)))
@@ -50,7 +62,15 @@ def write_manifest(tree: dict[str, Path], folder: Path) -> dict[str, Path]:
 
 
 def parse_manifest(content: bytes, where: str) -> PreviousPublish:
-    """A manifest read from a repo, which anyone with write access may have edited: anything odd proves nothing."""
+    """A manifest read from a repo, which anyone with write access may have edited: anything odd proves nothing.
+
+    Args:
+        content: the manifest's bytes.
+        where: the manifest's place (file and commit), named in the reason when it proves nothing.
+
+    Returns:
+        the paths it lists, or None paths with the reason.
+    """
     try:
         document = json.loads(content.decode("utf-8"))
         paths = document["paths"]
@@ -61,8 +81,22 @@ def parse_manifest(content: bytes, where: str) -> PreviousPublish:
     return PreviousPublish(frozenset(paths))
 
 
-def read_previous_publish(api, repo_id: str, repo_type: str, commit: str, remote_paths: set[str]) -> PreviousPublish:
-    """The manifest at `commit` (the repo's head the plan is made against)."""
+def read_previous_publish(api: HfApi, repo_id: str, repo_type: str, commit: str, remote_paths: set[str]) -> PreviousPublish:
+    """The manifest at `commit` (the repo's head the plan is made against).
+
+    Args:
+        api: the client of the Hub published to.
+        repo_id: the repo.
+        repo_type: its type.
+        commit: the repo's head commit.
+        remote_paths: the repo's files at `commit` (no download when the manifest is not among them).
+
+    Returns:
+        what the manifest says hubtools published there (None paths when there is no manifest).
+
+    Raises:
+        HubUnreachableError: the Hub did not answer after the retries.
+    """
     if MANIFEST_FILE not in remote_paths:
         return PreviousPublish(None)
     local = with_retries(
