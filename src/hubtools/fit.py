@@ -33,6 +33,10 @@ def run_training(config: RunConfig, output_dir: str | Path | None = None, resume
     state = distributed_state()
     if config.hp_search.enabled and state.num_processes > 1:
         raise ConfigError("hp_search: the Optuna search runs in one process; launch it without multiple processes (or disable hp_search)")
+    if config.distillation.teacher:
+        from hubtools.distill import check_distillation
+
+        check_distillation(config)
     if state.is_main_process:
         check_run_dir(run, config, resume)
     state.wait_for_everyone()
@@ -41,6 +45,10 @@ def run_training(config: RunConfig, output_dir: str | Path | None = None, resume
         return run
     threads_reason = configure_torch_threads(config.training.threads)  # once there is training to do
     data = prepare_training_data(config, run, state)
+    if config.distillation.teacher:
+        from hubtools.distill import with_teacher_logits
+
+        data = with_teacher_logits(config, data)
     precision = resolve_precision(config)
     if state.is_main_process:
         from hubtools.environment import collect_environment
