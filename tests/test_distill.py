@@ -3,6 +3,7 @@ the training loss is the documented mix, computed here independently on one batc
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -63,8 +64,9 @@ def test_the_training_loss_is_the_documented_mix_on_one_batch(teacher, tmp_path)
 
     config = student_config(teacher)
     run = RunDir(tmp_path / "student")
-    data = with_teacher_logits(config, prepare_training_data(config, run, distributed_state()))
+    data = prepare_training_data(config, run, distributed_state())
     texts = data.splits["train"]["text"].astype(str).tolist()
+    data = dataclasses.replace(data, tokenized=with_teacher_logits(config, texts, data.tokenized, data.label_names))
     # the teacher's logits travel with each train row, in row order, as the teacher model gives them one text at a time
     stored = np.array(data.tokenized["train"]["teacher_logits"], dtype=np.float32)
     np.testing.assert_allclose(stored, teacher_logits_by_transformers(teacher, texts, config.training.max_length), atol=2e-4)

@@ -18,11 +18,10 @@ evaluate, card, compare and publish read as any other.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -31,7 +30,9 @@ from transformers import Trainer, TrainingArguments
 
 from hubtools.config import ConfigError, RunConfig
 from hubtools.errors import InputError
-from hubtools.train import TrainingData
+
+if TYPE_CHECKING:
+    from datasets import DatasetDict
 
 TEACHER_LOGITS = "teacher_logits"
 
@@ -75,6 +76,8 @@ def teacher_logits(teacher: str, texts: Sequence[str], label_names: list[str], m
             f"distillation.teacher: {folder} predicts {classifier.label_names}, this run's labels are {label_names}; "
             "distil from a teacher trained on the same labels in the same order"
         )
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = classifier.model.to(device)
     lengths = [len(ids) for ids in classifier.tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]]
     order = np.argsort(lengths, kind="stable")
     logits = np.zeros((len(texts), len(label_names)), dtype=np.float32)
@@ -82,20 +85,17 @@ def teacher_logits(teacher: str, texts: Sequence[str], label_names: list[str], m
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             batch = classifier.tokenizer([texts[row] for row in rows], truncation=True, max_length=max_length, padding=True, return_tensors="pt")
-            logits[rows] = classifier.model(**batch).logits.float().numpy()
+            logits[rows] = model(**batch.to(device)).logits.float().cpu().numpy()
     return logits
 
 
-def with_teacher_logits(config: RunConfig, data: TrainingData) -> TrainingData:
-    """`data` with the teacher's logits added to the train split as the `teacher_logits` column."""
+def with_teacher_logits(config: RunConfig, train_texts: Sequence[str], tokenized: DatasetDict, label_names: list[str]) -> DatasetDict:
+    """`tokenized` with the teacher's logits on `train_texts` added to its train split as the `teacher_logits` column."""
     from datasets import DatasetDict
 
-    texts = data.splits["train"]["text"].astype(str).tolist()
-    logits = teacher_logits(
-        config.distillation.teacher or "", texts, data.label_names, config.training.max_length, config.training.per_device_eval_batch_size
-    )
-    train = data.tokenized["train"].add_column(TEACHER_LOGITS, logits.tolist())
-    return dataclasses.replace(data, tokenized=DatasetDict({**data.tokenized, "train": train}))
+    training = config.training
+    logits = teacher_logits(config.distillation.teacher or "", train_texts, label_names, training.max_length, training.per_device_eval_batch_size)
+    return DatasetDict({**tokenized, "train": tokenized["train"].add_column(TEACHER_LOGITS, logits.tolist())})
 
 
 def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, alpha: float, temperature: float) -> torch.Tensor:

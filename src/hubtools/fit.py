@@ -48,7 +48,8 @@ def run_training(config: RunConfig, output_dir: str | Path | None = None, resume
     if config.distillation.teacher:
         from hubtools.distill import with_teacher_logits
 
-        data = with_teacher_logits(config, data)
+        texts = data.splits["train"]["text"].astype(str).tolist()
+        data = dataclasses.replace(data, tokenized=with_teacher_logits(config, texts, data.tokenized, data.label_names))
     precision = resolve_precision(config)
     if state.is_main_process:
         from hubtools.environment import collect_environment
