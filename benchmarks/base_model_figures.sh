@@ -22,9 +22,14 @@
 set -euo pipefail
 
 OUT=${1:-runs/base-model-figures}
-VENV=${VENV:-.venv}
+VENV=${VENV:-$PWD/.venv}
 PORT=${PORT:-8799}
-export PATH="$PWD/$VENV/bin:$PATH"
+# A smoke run of the script itself (not figures): TRAIN_OVERRIDES="training.max_steps=2 evaluate.sample_size=64"
+# THROUGHPUT_ARGS="--steps 1 --repeat 1 --pool 400" INFERENCE_ARGS="--rows 64 --latency-rows 8 --repeat 1"
+read -r -a TRAIN_OVERRIDES <<< "${TRAIN_OVERRIDES:-}"
+read -r -a THROUGHPUT_ARGS <<< "${THROUGHPUT_ARGS:-}"
+read -r -a INFERENCE_ARGS <<< "${INFERENCE_ARGS:---rows 512 --latency-rows 100}"
+export PATH="$VENV/bin:$PATH"
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/figures.log") 2>&1
 
@@ -46,9 +51,9 @@ export HF_ENDPOINT="http://127.0.0.1:$PORT"
 for _ in $(seq 60); do curl -sf "$HF_ENDPOINT/api/models/sentence-transformers/all-mpnet-base-v2" > /dev/null && break; sleep 1; done
 
 MPNET="$OUT/mpnet" MINILM="$OUT/minilm" STUDENT="$OUT/student"
-step mpnet-train hubtools train --config configs/tweeteval-emotion-mpnet.yaml --output-dir "$MPNET"
+step mpnet-train hubtools train --config configs/tweeteval-emotion-mpnet.yaml --output-dir "$MPNET" "${TRAIN_OVERRIDES[@]}"
 step mpnet-evaluate hubtools evaluate --run "$MPNET"
-step minilm-train hubtools train --config configs/tweeteval-emotion.yaml --output-dir "$MINILM"
+step minilm-train hubtools train --config configs/tweeteval-emotion.yaml --output-dir "$MINILM" "${TRAIN_OVERRIDES[@]}"
 step minilm-evaluate hubtools evaluate --run "$MINILM"
 step compare-base hubtools compare "$MINILM" "$MPNET" --out "$OUT/compare-minilm-mpnet"
 HF_TOKEN=$(hubtools hub token --root "$HUB_ROOT" --user figures --org acme)
@@ -57,15 +62,15 @@ step mpnet-card hubtools card --run "$MPNET" --compare "$MINILM" --repo acme/mpn
 step mpnet-publish hubtools publish --repo acme/mpnet-emotion --run "$MPNET" --dataset-repo acme/tweeteval-emotion
 step mpnet-reproduce hubtools reproduce acme/mpnet-emotion --evaluate-only
 
-step distil hubtools train --config configs/tweeteval-emotion.yaml --output-dir "$STUDENT" "distillation.teacher=$MPNET"
+step distil hubtools train --config configs/tweeteval-emotion.yaml --output-dir "$STUDENT" "distillation.teacher=$MPNET" "${TRAIN_OVERRIDES[@]}"
 step student-evaluate hubtools evaluate --run "$STUDENT"
 step compare-student hubtools compare "$MINILM" "$STUDENT" "$MPNET" --out "$OUT/compare-student"
 
 MPNET_FOLDER=$(python -c 'from huggingface_hub import snapshot_download; print(snapshot_download("sentence-transformers/all-mpnet-base-v2"))')
-step throughput python benchmarks/train_throughput.py --model "$MPNET_FOLDER" --json "$OUT/throughput-mpnet.json"
+step throughput python benchmarks/train_throughput.py --model "$MPNET_FOLDER" --json "$OUT/throughput-mpnet.json" "${THROUGHPUT_ARGS[@]}"
 
 for run in "$MPNET" "$STUDENT"; do
     step "export-$(basename "$run")" hubtools export --run "$run"
-    step "inference-$(basename "$run")" python benchmarks/inference.py --run "$run" --rows 512 --latency-rows 100
+    step "inference-$(basename "$run")" python benchmarks/inference.py --run "$run" "${INFERENCE_ARGS[@]}"
 done
 echo "== done $(date -u +%H:%M:%S) UTC: $OUT/compare-minilm-mpnet/comparison.md, $OUT/compare-student/comparison.md, $MPNET/card/README.md, $OUT/throughput-mpnet.json"

