@@ -17,8 +17,9 @@
 # at ../shared/data. Run from the checkout:
 #   bash benchmarks/base_model_figures.sh [OUT]            # OUT defaults to runs/base-model-figures
 # OUT must not hold earlier runs (hubtools train refuses to overwrite them). Everything lands in OUT/, the
-# console output in OUT/figures.log. Expect about an hour on the 2-core CPU (the MPNet training alone took
-# 35 min at load 1-4 in an earlier session); on a GPU see docs/training.md, "A base-size model".
+# console output in OUT/figures.log. Not timed end to end yet; an estimate is 1.5 hours on the 2-core CPU (the MPNet
+# training alone took 35 min at load 1-4 in an earlier session, the throughput rounds at base size some 20 min);
+# on a GPU see docs/training.md, "A base-size model".
 set -euo pipefail
 
 OUT=${1:-runs/base-model-figures}
