@@ -61,7 +61,7 @@ HF_TOKEN=$(hubtools hub token --root "$HUB_ROOT" --user figures --org acme)
 export HF_TOKEN
 step mpnet-card hubtools card --run "$MPNET" --compare "$MINILM" --repo acme/mpnet-emotion --dataset-repo acme/tweeteval-emotion
 step mpnet-publish hubtools publish --repo acme/mpnet-emotion --run "$MPNET" --dataset-repo acme/tweeteval-emotion
-step mpnet-reproduce hubtools reproduce acme/mpnet-emotion --evaluate-only
+step mpnet-reproduce hubtools reproduce acme/mpnet-emotion --evaluate-only --out "$OUT/reproduction"
 
 step distil hubtools train --config configs/tweeteval-emotion.yaml --output-dir "$STUDENT" "distillation.teacher=$MPNET" "${TRAIN_OVERRIDES[@]}"
 step student-evaluate hubtools evaluate --run "$STUDENT"
