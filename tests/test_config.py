@@ -10,6 +10,7 @@ from hubtools.config import (
     ConfigError,
     RunConfig,
     config_from_dict,
+    config_to_dict,
     load_config,
     save_config,
     split_override_args,
@@ -26,7 +27,7 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["quickstart", "bertweet-large-self-labeling", "roberta-base-sentiment140", "tweeteval-emotion", "sentiment140-binary"])
+@pytest.mark.parametrize("name", ["quickstart", "bertweet-large-self-labeling", "roberta-base-sentiment140", "tweeteval-emotion", "sentiment140-binary", "tweeteval-emotion-mpnet"])
 def test_shipped_configs_load(name: str) -> None:
     config = load_config(CONFIGS / f"{name}.yaml")
     assert isinstance(config, RunConfig)
@@ -59,6 +60,25 @@ def test_tweeteval_emotion_recipe_is_the_measured_one() -> None:
     assert (training.per_device_train_batch_size, training.max_length) == (32, 64)
     assert config.data.sample_size is None  # the full train split
     assert config.data.files == {split: f"../shared/data/tweeteval-emotion/{split}.csv" for split in ("train", "validation", "test")}
+
+
+def test_tweeteval_emotion_mpnet_recipe_is_the_minilm_recipe_with_a_base_size_model() -> None:
+    from hubtools.hub.split_zip_model import MPNET_BASE
+
+    def flat(name: str) -> dict[str, object]:
+        sections = config_to_dict(load_config(CONFIGS / f"{name}.yaml"))
+        return {f"{section}.{key}" if isinstance(values, dict) else section: value
+                for section, values in sections.items()
+                for key, value in (values.items() if isinstance(values, dict) else [(None, values)])}
+
+    minilm, mpnet = flat("tweeteval-emotion"), flat("tweeteval-emotion-mpnet")
+    changed = {key: (minilm[key], mpnet[key]) for key in minilm if minilm[key] != mpnet[key]}
+    assert changed == {
+        "model": ("sentence-transformers/all-MiniLM-L6-v2", MPNET_BASE.repo_id),  # the id `hub seed-base-models` seeds
+        "output_dir": ("runs/tweeteval-emotion", "runs/tweeteval-emotion-mpnet"),
+        "training.learning_rate": (1e-4, 3e-5),
+        "training.num_train_epochs": (4, 3),
+    }
 
 
 @pytest.mark.skipif(not (SHARED / "tweeteval-emotion").is_dir(), reason="shared tweets not present")

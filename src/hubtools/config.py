@@ -115,6 +115,14 @@ class CardConfig:
 
 
 @dataclass
+class DistillationConfig:
+    # hubtools.distill: train on a teacher's soft labels as well as the true ones
+    teacher: str | None = None  # a run directory (its model/) or a model folder with the same labels; None: no distillation
+    alpha: float = 0.5  # weight of the teacher term (temperature-scaled KL); 1 - alpha weighs the cross-entropy on the labels
+    temperature: float = 2.0  # softens both distributions in the teacher term
+
+
+@dataclass
 class RunConfig:
     model: str = "sentence-transformers/all-MiniLM-L6-v2"  # Hub id (resolved via HF_ENDPOINT) or local path
     output_dir: str = "runs/quickstart"
@@ -123,6 +131,7 @@ class RunConfig:
     hp_search: HPSearchConfig = field(default_factory=HPSearchConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     card: CardConfig = field(default_factory=CardConfig)
+    distillation: DistillationConfig = field(default_factory=DistillationConfig)
 
 
 def describe_yaml_error(problem: yaml.YAMLError) -> str:
@@ -188,6 +197,7 @@ def shareable_config_dict(config: RunConfig) -> dict[str, Any]:
     if shared["data"]["files"]:
         shared["data"]["files"] = {split: file_name(path) for split, path in shared["data"]["files"].items()}
     shared["card"]["prose"] = file_name(shared["card"]["prose"])
+    shared["distillation"]["teacher"] = file_name(shared["distillation"]["teacher"])
     return shared
 
 

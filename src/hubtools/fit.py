@@ -44,6 +44,10 @@ def run_training(
     state = distributed_state()
     if config.hp_search.enabled and state.num_processes > 1:
         raise ConfigError("hp_search: the Optuna search runs in one process; launch it without multiple processes (or disable hp_search)")
+    if config.distillation.teacher:
+        from hubtools.distill import check_distillation
+
+        check_distillation(config)
     if state.is_main_process:
         check_run_dir(run, config, resume)
     state.wait_for_everyone()
@@ -53,6 +57,11 @@ def run_training(
     threads_reason = configure_torch_threads(config.training.threads)  # once there is training to do
     data = prepare_training_data(config, run, state, downloads)
     config = with_selection_metric(config, data.label_names)  # config.yaml keeps what was asked (unset: the task's metric)
+    if config.distillation.teacher:
+        from hubtools.distill import with_teacher_logits
+
+        texts = data.splits["train"]["text"].astype(str).tolist()
+        data = dataclasses.replace(data, tokenized=with_teacher_logits(config, texts, data.tokenized, data.label_names))
     precision = resolve_precision(config)
     if state.is_main_process:
         from hubtools.environment import collect_environment

@@ -185,6 +185,8 @@ def missing_for(api, published: Published, evaluate_only: bool) -> list[str]:
         missing += readable("dataset", dataset, revision, api)
     if evaluate_only:
         return missing
+    if published.config is not None and published.config.distillation.teacher:
+        missing.append("the model was distilled from a teacher that is not published (distillation.teacher): retraining cannot reproduce it; check its weights with --evaluate-only")
     if published.provenance is None:
         missing.append(f"{PROVENANCE_FILE} is missing (published before hubtools stored it): the base model's revision is unknown")
         return missing

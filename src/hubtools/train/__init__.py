@@ -162,15 +162,16 @@ def build_trainer(
     callbacks: list[TrainerCallback] = (),
     greater_is_better: bool | None = None,
 ) -> Trainer:
-    from transformers import DataCollatorWithPadding, Trainer
+    from transformers import DataCollatorWithPadding
     from transformers.integrations import TensorBoardCallback
 
+    from hubtools.distill import trainer_factory
     from hubtools.metrics import trainer_compute_metrics
 
     config = with_selection_metric(config, data.label_names)
     board = TensorBoardCallback()
     board.logging_dir = str(tensorboard)  # RUN/runs rather than transformers' default inside output_dir
-    return without_printed_logs(Trainer(
+    return without_printed_logs(trainer_factory(config)(
         model=load_model(config, data.label_names, data.model_source),
         args=trainer_arguments(config, checkpoints, greater_is_better),
         train_dataset=data.tokenized["train"],
