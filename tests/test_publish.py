@@ -122,8 +122,12 @@ def test_a_new_dataset_commit_alone_uploads_the_card_pinned_to_it(hub, token, tm
     api = hub.api(token)
     publish_run(run, f"{ORG}/repin", token, dataset_repo_id=f"{ORG}/repin-data", space_repo_id=None)
     api.upload_file(path_or_fileobj=b"not from the run\n", path_in_repo="notes.txt", repo_id=f"{ORG}/repin-data", repo_type="dataset")
+    card_files = {path: path.read_bytes() for path in sorted(run.card.rglob("*")) if path.is_file()}
 
     result = publish_run(run, f"{ORG}/repin", token, dataset_repo_id=f"{ORG}/repin-data", space_repo_id=None, mirror=True)
+
+    # the pin goes into publish's copy of the card: RUN/card stays as `hubtools card` wrote it (data flows one way)
+    assert {path: path.read_bytes() for path in sorted(run.card.rglob("*")) if path.is_file()} == card_files
 
     dataset_commit, model_commit = result.commits
     assert [(change.path, change.status) for change in dataset_commit.plan.pending()] == [("notes.txt", "deleted")]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from hubtools.errors import HubtoolsError
 from hubtools.publish.checks import (
+    CARD_FILE,
     card_gaps_to_publish,
     check_can_write,
     check_card_matches_run,
@@ -110,6 +111,8 @@ def plan_publish(options: PublishOptions, api: HfApi, work_dir: Path) -> list[Re
         plans.append(RepoPlan(options.space_repo_id, "space", space_tree(run, options, api.endpoint, work_dir), space_hardware=options.space_hardware))
     for plan in plans:
         plan.mirror = options.mirror
+        if plan.repo_type == "model" and plans[0].repo_type == "dataset" and plans[0].parent_commit:
+            plan.files, _ = pinned_card_copy(plan.files, plans[0].parent_commit, work_dir)  # the dataset head; re-pinned if it moves
         plan.files = write_manifest(plan.files, work_dir / "manifests" / plan.repo_type)
         plan.digests = scan_and_hash(plan.files, api.token, options.space_token)
         read_remote(api, plan, options.revision)
@@ -118,29 +121,51 @@ def plan_publish(options: PublishOptions, api: HfApi, work_dir: Path) -> list[Re
     return plans
 
 
-def pin_dataset_revision(api: HfApi, model_plan: RepoPlan, dataset_commit: CommitResult, run: RunDir, options: PublishOptions) -> None:
-    """Write the dataset repo's commit into the model card's metadata (model-index, .eval_results), hash the
-    rewritten files again and re-diff the model repo.
+def pinned_card_copy(files: dict[str, Path], revision: str, work_dir: Path) -> tuple[dict[str, Path], dict[str, Path]]:
+    """The model repo's files with the card's results pinned to dataset commit `revision`, in a copy of the card
+    under `work_dir`: RUN/card stays as `hubtools card` wrote it (data flows one way).
+
+    Args:
+        files: the model repo's path -> local file (the card's files among them).
+        revision: the dataset repo's commit the results were scored on.
+        work_dir: publish's scratch folder.
+
+    Returns:
+        `files` with README.md (and the .eval_results file) pointing at the pinned copies, and those copies alone.
+    """
+    from hubtools.card.model_index import EVAL_RESULTS_FILE
+    from hubtools.card.write import set_dataset_revision
+
+    folder = work_dir / "pinned-card"
+    card_files = [path for path in (CARD_FILE, EVAL_RESULTS_FILE) if path in files]
+    for path in card_files:
+        if files[path] != folder / path:  # pinned at planning, pinned again after a new dataset commit
+            (folder / path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(files[path], folder / path)
+    set_dataset_revision(folder, revision)
+    pinned = {path: folder / path for path in card_files}
+    return files | pinned, pinned
+
+
+def pin_dataset_revision(api: HfApi, model_plan: RepoPlan, dataset_commit: CommitResult, options: PublishOptions, work_dir: Path) -> None:
+    """Pin the model card's results (model-index, .eval_results) to the dataset commit just made, in publish's
+    copy of the card, hash the pinned files again and re-diff the model repo.
 
     Args:
         api: the client of the Hub published to.
         model_plan: the model repo's plan, updated in place.
         dataset_commit: the dataset repo's commit (nothing is pinned when it opened a pull request).
-        run: the run directory whose card is rewritten.
-        options: the revision published to and the Space's token (both refused in the rewritten files).
+        options: the revision published to and the Space's token (both refused in the pinned files).
+        work_dir: publish's scratch folder, where the pinned copy of the card lives.
 
     Raises:
-        HubtoolsError: a rewritten file holds a secret.
+        HubtoolsError: a pinned file holds a secret.
         HubUnreachableError: the Hub did not answer after the retries.
     """
-    from hubtools.card.write import set_dataset_revision
-
     dataset_revision = dataset_commit.commit_id or dataset_commit.plan.parent_commit
     if dataset_revision and not dataset_commit.pr_url:
-        rewritten = set(set_dataset_revision(run.card, dataset_revision))
-        model_plan.digests |= scan_and_hash(
-            {path: local for path, local in model_plan.files.items() if local in rewritten}, api.token, options.space_token
-        )
+        model_plan.files, pinned = pinned_card_copy(model_plan.files, dataset_revision, work_dir)
+        model_plan.digests |= scan_and_hash(pinned, api.token, options.space_token)
         read_remote(api, model_plan, options.revision)
 
 
@@ -208,7 +233,7 @@ def _publish(options: PublishOptions, echo: Callable[[str], None]) -> PublishRes
         commits = []
         for plan in plans:  # the dataset first: the model card then names the dataset commit it was scored on
             if plan.repo_type == "model" and commits and commits[0].plan.repo_type == "dataset":
-                pin_dataset_revision(api, plan, commits[0], RunDir(options.run_dir), options)
+                pin_dataset_revision(api, plan, commits[0], options, Path(work))
             commits.append(
                 commit_plan(api, plan, revision=options.revision, create_pr=options.create_pr, private=options.private,
                             commit_message=commit_message(plan.repo_type, options))
