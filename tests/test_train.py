@@ -75,7 +75,8 @@ def test_quickstart_config_end_to_end_beats_majority(seeded_hub, tmp_path: Path)
     run = RunDir(tmp_path / "run")
     label_names = sorted(["Argumentative", "Opinion", "Informational", "Expressive", "Neutral"])
     metrics = assert_complete_run(run, label_names)
-    assert "test accuracy" in result.stdout
+    test = metrics["test"]
+    assert result.stdout.splitlines()[-1] == f"{run.root}: test F1 (macro) {test['f1_macro']:.4f}, accuracy {test['accuracy']:.4f}"
     assert set(pd.read_parquet(run.split("test")).columns) == {"text", "label", "platform"}
     majority = pd.read_parquet(run.split("test")).label.value_counts(normalize=True).max()
     assert metrics["test"]["accuracy"] > majority + 0.3
