@@ -22,11 +22,10 @@ def binary_run(tmp_path_factory) -> RunDir:
     """The session's binary run (positive class `hateful`, label 0), evaluated, in a folder of this module's."""
     from hubtools.evaluation import evaluate_run
 
-    source = binary_trained_run(tmp_path_factory)
-    if not source.report.is_dir():
-        evaluate_run(source.root)
     target = tmp_path_factory.mktemp("binary-audit") / "run"
-    shutil.copytree(source.root, target, ignore=shutil.ignore_patterns("card"))
+    # a copy: the shared run stays as trained (other modules evaluate their own copies of it)
+    shutil.copytree(binary_trained_run(tmp_path_factory).root, target, ignore=shutil.ignore_patterns("card", "report"))
+    evaluate_run(target)
     return RunDir(target)
 
 

@@ -341,7 +341,7 @@ def test_accelerate_launch_one_and_two_cpu_processes(seeded_hub, tmp_path: Path,
     assert one_env["training"]["global_step"] == math.ceil(train_rows / batch)
     assert two_env["training"]["global_step"] == math.ceil(train_rows / (2 * batch))
     # only the main process writes: one report line, one TensorBoard log, the same files as one process
-    assert double.stdout.count("test accuracy") == 1
+    assert double.stdout.count(": test F1 (macro) ") == 1
     assert len(list(two.tensorboard.rglob("events.out.tfevents.*"))) == 1
     assert sorted(p.name for p in two.root.iterdir()) == sorted(p.name for p in one.root.iterdir())
     assert not list(two.root.rglob(".*partial*")) and not list(two.root.rglob("*.tmp"))
